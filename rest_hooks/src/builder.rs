@@ -1,0 +1,255 @@
+//! Configuring and starting an engine.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use sea_orm::DatabaseConnection;
+use serde_json::Value;
+
+use crate::delivery::{Deliverer, HttpDeliverer, Sent, SentHook};
+use crate::dispatch::Shared;
+use crate::engine::{Engine, current_runtime};
+use crate::error::BuildError;
+use crate::event::Event;
+use crate::event_map::{EventMapBuilder, EventsConfig};
+use crate::finder::{EntityFinder, Finder};
+use crate::hook::{self, HookEntity, HookTarget};
+use crate::render::{RenderFn, Renderer};
+
+/// Tunables of a running engine.
+#[derive(Clone, Debug)]
+pub(crate) struct Config {
+    pub(crate) poll_interval: Duration,
+    pub(crate) recheck_window: Duration,
+    pub(crate) lease: Duration,
+    pub(crate) batch_size: usize,
+    pub(crate) concurrency: usize,
+    pub(crate) max_in_flight: usize,
+    pub(crate) connect_timeout: Duration,
+    pub(crate) timeout: Duration,
+    pub(crate) response_excerpt: usize,
+    pub(crate) process_wide: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            poll_interval: Duration::from_secs(1),
+            recheck_window: Duration::from_millis(250),
+            lease: Duration::from_secs(300),
+            batch_size: 256,
+            concurrency: 64,
+            max_in_flight: 4096,
+            connect_timeout: Duration::from_secs(5),
+            timeout: Duration::from_secs(30),
+            response_excerpt: 4096,
+            process_wide: true,
+        }
+    }
+}
+
+/// Configures an engine: the event map, the swap points, the tunables. Setters never fail; problems
+/// are reported together by [`start`](Self::start).
+///
+/// ```no_run
+/// # async fn run(db: sea_orm::DatabaseConnection) -> Result<(), rest_hooks::BuildError> {
+/// let engine = rest_hooks::Engine::builder()
+///     .event("book.added", "bookstore.Book.created")
+///     .event("book.read", "bookstore.Book.read+")
+///     .raw_event("user.logged_in")
+///     .start(db)?;
+/// # Ok(()) }
+/// ```
+#[must_use = "an engine does nothing until `start` is called"]
+pub struct Builder {
+    events: EventMapBuilder,
+    finder: Arc<dyn Finder>,
+    deliverer: Option<Arc<dyn Deliverer>>,
+    renderer: Renderer,
+    on_sent: Vec<SentHook>,
+    config: Config,
+}
+
+impl Default for Builder {
+    fn default() -> Self {
+        Self {
+            events: EventMapBuilder::default(),
+            finder: Arc::new(EntityFinder::<hook::Entity>::new()),
+            deliverer: None,
+            renderer: Renderer::default(),
+            on_sent: Vec::new(),
+            config: Config::default(),
+        }
+    }
+}
+
+impl Builder {
+    /// Maps event `name` to a model action, `"app.Model.action"`; a trailing `+` sends it to the
+    /// hooks of every owner.
+    pub fn event(mut self, name: impl Into<String>, spec: impl Into<String>) -> Self {
+        self.events = self.events.event(name, spec);
+        self
+    }
+
+    /// Declares a raw event, fired with [`Engine::raw`].
+    pub fn raw_event(mut self, name: impl Into<String>) -> Self {
+        self.events = self.events.raw_event(name);
+        self
+    }
+
+    /// Adds the entries of a config file's event map (django-rest-hooks' `HOOK_EVENTS`).
+    pub fn events(mut self, config: EventsConfig) -> Self {
+        self.events = self.events.events(config);
+        self
+    }
+
+    /// Whether model labels in the map must be declared by a linked `#[derive(Hookable)]` entity.
+    /// Default: `true`.
+    pub fn check_models(mut self, check: bool) -> Self {
+        self.events = self.events.check_models(check);
+        self
+    }
+
+    /// Reads hooks from entity `E` instead of the crate's own (django-rest-hooks'
+    /// `HOOK_CUSTOM_MODEL`). Default: [`hook::Entity`].
+    pub fn hook_entity<E: HookEntity>(mut self) -> Self
+    where
+        E::Model: Sync,
+    {
+        self.finder = Arc::new(EntityFinder::<E>::new());
+        self
+    }
+
+    /// Finds hooks with `finder` (django-rest-hooks' `HOOK_FINDER`). Default: an
+    /// [`EntityFinder`] over [`hook::Entity`].
+    pub fn finder(mut self, finder: impl Finder) -> Self {
+        self.finder = Arc::new(finder);
+        self
+    }
+
+    /// Sends requests with `deliverer` (django-rest-hooks' `HOOK_DELIVERER`). Default:
+    /// [`HttpDeliverer`] with this builder's timeouts.
+    pub fn deliverer(mut self, deliverer: impl Deliverer) -> Self {
+        self.deliverer = Some(Arc::new(deliverer));
+        self
+    }
+
+    /// Renders the whole body of model events whose entity has no serializer of its own
+    /// (django-rest-hooks' `HOOK_SERIALIZER`). Default: `{"hook": {…}, "data": …}`.
+    pub fn serializer(mut self, serializer: impl Fn(&HookTarget, &Event) -> Value + Send + Sync + 'static) -> Self {
+        self.renderer.serializer = Some(Arc::new(serializer));
+        self
+    }
+
+    /// Renders the whole body of event `name`, overriding every serializer (django-rest-hooks'
+    /// `payload_override` as a function of hook and instance). Default: none.
+    pub fn render_event(
+        mut self,
+        name: impl Into<String>,
+        render: impl Fn(&HookTarget, &Event) -> Value + Send + Sync + 'static,
+    ) -> Self {
+        let render: RenderFn = Arc::new(render);
+        self.renderer.per_event.insert(name.into(), render);
+        self
+    }
+
+    /// Calls `notify` after every attempt with the hook, body and outcome (django-rest-hooks'
+    /// `hook_sent_event`). A panic in it is caught and logged. Default: none.
+    pub fn on_sent(mut self, notify: impl Fn(&Sent) + Send + Sync + 'static) -> Self {
+        self.on_sent.push(Arc::new(notify));
+        self
+    }
+
+    /// How often an idle dispatcher looks for events it was not nudged about (saves made by other
+    /// processes, transactions committed long after their save). Default: 1 s.
+    pub fn poll_interval(mut self, interval: Duration) -> Self {
+        self.config.poll_interval = interval;
+        self
+    }
+
+    /// How long a process holds a delivery before another may take it over. Default: 5 min.
+    pub fn lease(mut self, lease: Duration) -> Self {
+        self.config.lease = lease;
+        self
+    }
+
+    /// How many events one dispatch pass claims. Default: 256.
+    pub fn batch_size(mut self, size: usize) -> Self {
+        self.config.batch_size = size;
+        self
+    }
+
+    /// How many requests run at once. Default: 64.
+    pub fn concurrency(mut self, requests: usize) -> Self {
+        self.config.concurrency = requests;
+        self
+    }
+
+    /// How many deliveries may wait in memory; the rest wait in the database. Default: 4096.
+    pub fn max_in_flight(mut self, deliveries: usize) -> Self {
+        self.config.max_in_flight = deliveries;
+        self
+    }
+
+    /// The HTTP connect timeout. Default: 5 s.
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.config.connect_timeout = timeout;
+        self
+    }
+
+    /// The HTTP timeout for a whole request. Default: 30 s.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.config.timeout = timeout;
+        self
+    }
+
+    /// How many bytes of each response body are kept. Default: 4096.
+    pub fn response_excerpt(mut self, bytes: usize) -> Self {
+        self.config.response_excerpt = bytes;
+        self
+    }
+
+    /// Whether [`start`](Self::start) makes the engine the process-wide one. Turn it off to run
+    /// several engines side by side (tests), each used through [`Engine::scope`]. Default: `true`.
+    pub fn process_wide(mut self, process_wide: bool) -> Self {
+        self.config.process_wide = process_wide;
+        self
+    }
+
+    /// Validates the configuration and starts the actors. Must be called inside a tokio runtime,
+    /// which then runs the engine's database and HTTP work: the one the application lives in.
+    pub fn start(self, db: DatabaseConnection) -> Result<Engine, BuildError> {
+        let runtime = current_runtime()?;
+        let map = self.events.build()?;
+        let config = self.config;
+        for (name, value) in [
+            ("batch_size", config.batch_size),
+            ("concurrency", config.concurrency),
+            ("max_in_flight", config.max_in_flight),
+        ] {
+            if value == 0 {
+                return Err(BuildError::Setting { name, problem: "must be at least 1".to_owned() });
+            }
+        }
+        if config.lease <= config.timeout {
+            return Err(BuildError::Setting {
+                name: "lease",
+                problem: format!("({:?}) must be longer than the request timeout ({:?})", config.lease, config.timeout),
+            });
+        }
+        let deliverer: Arc<dyn Deliverer> = match self.deliverer {
+            Some(deliverer) => deliverer,
+            None => Arc::new(
+                HttpDeliverer::new(config.connect_timeout, config.timeout, config.response_excerpt)
+                    .map_err(BuildError::Http)?,
+            ),
+        };
+        let process_wide = config.process_wide;
+        let shared = Shared::new(db, runtime, map, self.finder, deliverer, self.renderer, self.on_sent, config);
+        let engine = Engine::spawn(Arc::new(shared))?;
+        if process_wide {
+            engine.install();
+        }
+        Ok(engine)
+    }
+}

@@ -1,0 +1,358 @@
+//! Delivering: the [`Deliverer`] that makes one request, the default one over HTTP, and the two
+//! actors that run deliveries and write their outcomes.
+//!
+//! The delivery actor starts each job as a task on the application's runtime, at most
+//! `concurrency` at a time; the outcome writer batches the results into one transaction. Both are
+//! thin shells: the work lives in plain async functions.
+
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use actix::{Actor, ActorFutureExt, Addr, AsyncContext, Context, Handler, Message, Supervised, WrapFuture};
+use futures_util::FutureExt;
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{ColumnTrait, DbErr, EntityTrait, QueryFilter, TransactionTrait};
+use tokio::sync::Semaphore;
+use uuid::Uuid;
+
+use crate::dispatch::Shared;
+use crate::error::{DeliveryError, panic_message};
+use crate::hook::HookTarget;
+use crate::registry::Capacity;
+use crate::store::{delivery, now_ms};
+
+/// One delivery to make.
+#[derive(Clone, Debug)]
+pub(crate) struct Job {
+    pub(crate) id: Uuid,
+    pub(crate) hook: HookTarget,
+    pub(crate) event: Arc<str>,
+    pub(crate) body: String,
+    pub(crate) attempt: u32,
+}
+
+/// What a [`Deliverer`] is asked to send.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct Request {
+    /// The delivery id: the same on every attempt, sent as `webhook-id` by the HTTP deliverer.
+    pub delivery_id: Uuid,
+    /// The hook it goes to.
+    pub hook: HookTarget,
+    /// The event name.
+    pub event: String,
+    /// The exact body to send.
+    pub body: String,
+    /// Which attempt this is, from 1.
+    pub attempt: u32,
+}
+
+impl Request {
+    /// The `webhook-id` header value: `msg_` and the delivery id.
+    pub fn message_id(&self) -> String {
+        format!("msg_{}", self.delivery_id.simple())
+    }
+}
+
+/// What the receiver answered.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Response {
+    /// The HTTP status.
+    pub status: u16,
+    /// The start of the response body, at most [`Config::response_excerpt`](crate::Builder::response_excerpt) bytes.
+    pub body: String,
+}
+
+impl Response {
+    /// Whether the status is 2xx. Redirects are failures: they are never followed.
+    pub fn is_success(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+}
+
+/// Sends one request (django-rest-hooks' `HOOK_DELIVERER`). The default is [`HttpDeliverer`].
+#[async_trait::async_trait]
+pub trait Deliverer: Send + Sync + 'static {
+    /// Sends `request` and returns the receiver's answer.
+    async fn deliver(&self, request: &Request) -> Result<Response, DeliveryError>;
+}
+
+/// POSTs JSON over HTTP with reqwest: `Content-Type: application/json`, a `User-Agent` naming this
+/// crate, `webhook-id` and `webhook-timestamp`, connect and overall timeouts, redirects not followed.
+#[derive(Clone, Debug)]
+pub struct HttpDeliverer {
+    client: reqwest::Client,
+    excerpt: usize,
+}
+
+/// The `User-Agent` of the HTTP deliverer.
+pub const USER_AGENT: &str = concat!("rest_hooks/", env!("CARGO_PKG_VERSION"));
+
+impl HttpDeliverer {
+    /// A deliverer with these timeouts, keeping `excerpt` bytes of each response body.
+    pub fn new(connect_timeout: Duration, timeout: Duration, excerpt: usize) -> Result<Self, String> {
+        let client = reqwest::Client::builder()
+            .tls_backend_preconfigured(tls_config()?)
+            .user_agent(USER_AGENT)
+            .connect_timeout(connect_timeout)
+            .timeout(timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| e.to_string())?;
+        Ok(Self { client, excerpt })
+    }
+}
+
+/// rustls with the process's crypto provider if one is installed, else ring; the platform's roots.
+fn tls_config() -> Result<rustls::ClientConfig, String> {
+    use rustls_platform_verifier::BuilderVerifierExt;
+    let provider = rustls::crypto::CryptoProvider::get_default()
+        .cloned()
+        .unwrap_or_else(|| Arc::new(rustls::crypto::ring::default_provider()));
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_platform_verifier()
+        .map_err(|e| e.to_string())?
+        .with_no_client_auth())
+}
+
+#[async_trait::async_trait]
+impl Deliverer for HttpDeliverer {
+    async fn deliver(&self, request: &Request) -> Result<Response, DeliveryError> {
+        let mut response = self
+            .client
+            .post(&request.hook.target)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .header("webhook-id", request.message_id())
+            .header("webhook-timestamp", chrono::Utc::now().timestamp().to_string())
+            .body(request.body.clone())
+            .send()
+            .await
+            .map_err(classify)?;
+        let status = response.status().as_u16();
+        let mut body = Vec::new();
+        while body.len() < self.excerpt {
+            match response.chunk().await {
+                Ok(Some(chunk)) => body.extend_from_slice(&chunk[..chunk.len().min(self.excerpt - body.len())]),
+                Ok(None) | Err(_) => break,
+            }
+        }
+        Ok(Response { status, body: String::from_utf8_lossy(&body).into_owned() })
+    }
+}
+
+fn classify(error: reqwest::Error) -> DeliveryError {
+    let text = error.to_string();
+    if error.is_timeout() {
+        DeliveryError::Timeout(text)
+    } else if error.is_connect() {
+        DeliveryError::Connect(text)
+    } else {
+        DeliveryError::Request(text)
+    }
+}
+
+/// What the application is told after each attempt (django-rest-hooks' `hook_sent_event`, with the
+/// status it lacked).
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct Sent {
+    /// The delivery id.
+    pub delivery_id: Uuid,
+    /// The hook it went to.
+    pub hook: HookTarget,
+    /// The event name.
+    pub event: String,
+    /// The body sent.
+    pub body: String,
+    /// Which attempt it was.
+    pub attempt: u32,
+    /// The receiver's answer, or why there was none.
+    pub outcome: Result<Response, DeliveryError>,
+    /// How long the attempt took.
+    pub duration: Duration,
+}
+
+impl Sent {
+    /// The HTTP status, when a response arrived.
+    pub fn status(&self) -> Option<u16> {
+        self.outcome.as_ref().ok().map(|r| r.status)
+    }
+}
+
+/// A function told of every attempt.
+pub(crate) type SentHook = Arc<dyn Fn(&Sent) + Send + Sync>;
+
+/// Makes one attempt and tells the application.
+async fn attempt(shared: Arc<Shared>, job: Job) -> Outcome {
+    let request =
+        Request { delivery_id: job.id, hook: job.hook, event: job.event.to_string(), body: job.body, attempt: job.attempt };
+    let started = Instant::now();
+    let outcome = AssertUnwindSafe(shared.deliverer.deliver(&request))
+        .catch_unwind()
+        .await
+        .unwrap_or_else(|panic| Err(DeliveryError::Panicked(panic_message(&*panic))));
+    let sent = Sent {
+        delivery_id: request.delivery_id,
+        hook: request.hook,
+        event: request.event,
+        body: request.body,
+        attempt: request.attempt,
+        outcome,
+        duration: started.elapsed(),
+    };
+    for hook in &shared.on_sent {
+        if let Err(panic) = std::panic::catch_unwind(AssertUnwindSafe(|| hook(&sent))) {
+            tracing::error!(delivery_id = %sent.delivery_id, "a sent-notification handler panicked: {}", panic_message(&*panic));
+        }
+    }
+    Outcome::from(sent)
+}
+
+/// The result of one attempt, as written to the delivery row.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub(crate) struct Outcome {
+    id: Uuid,
+    status: Option<i32>,
+    error: Option<String>,
+    success: bool,
+}
+
+impl From<Sent> for Outcome {
+    fn from(sent: Sent) -> Self {
+        match sent.outcome {
+            Ok(response) => Self {
+                id: sent.delivery_id,
+                status: Some(response.status.into()),
+                error: (!response.is_success()).then(|| format!("HTTP {}", response.status)),
+                success: response.is_success(),
+            },
+            Err(error) => Self { id: sent.delivery_id, status: None, error: Some(error.to_string()), success: false },
+        }
+    }
+}
+
+/// Jobs for the delivery actor.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub(crate) struct Deliver(pub(crate) Vec<Job>);
+
+/// Runs deliveries, at most `concurrency` at once, on the application's runtime.
+pub(crate) struct DeliveryActor {
+    shared: Arc<Shared>,
+    writer: Addr<OutcomeWriter>,
+    permits: Arc<Semaphore>,
+}
+
+impl DeliveryActor {
+    pub(crate) fn new(shared: Arc<Shared>, writer: Addr<OutcomeWriter>) -> Self {
+        let permits = Arc::new(Semaphore::new(shared.config.concurrency));
+        Self { shared, writer, permits }
+    }
+}
+
+impl Actor for DeliveryActor {
+    type Context = Context<Self>;
+}
+
+impl Supervised for DeliveryActor {}
+
+impl Handler<Deliver> for DeliveryActor {
+    type Result = ();
+
+    fn handle(&mut self, Deliver(jobs): Deliver, _: &mut Context<Self>) {
+        for job in jobs {
+            let shared = Arc::clone(&self.shared);
+            let permits = Arc::clone(&self.permits);
+            let writer = self.writer.clone();
+            self.shared.runtime.spawn(async move {
+                let _permit = permits.acquire_owned().await;
+                writer.do_send(attempt(shared, job).await);
+            });
+        }
+    }
+}
+
+/// Writes outcomes in batches: one transaction for whatever arrived while the last one ran.
+pub(crate) struct OutcomeWriter {
+    shared: Arc<Shared>,
+    buffer: Vec<Outcome>,
+    writing: bool,
+}
+
+impl OutcomeWriter {
+    pub(crate) fn new(shared: Arc<Shared>) -> Self {
+        Self { shared, buffer: Vec::new(), writing: false }
+    }
+
+    fn flush(&mut self, ctx: &mut Context<Self>) {
+        if self.writing || self.buffer.is_empty() {
+            return;
+        }
+        self.writing = true;
+        let batch = std::mem::take(&mut self.buffer);
+        let count = batch.len();
+        let shared = Arc::clone(&self.shared);
+        let task = self.shared.runtime.spawn(async move { write_outcomes(&shared, &batch).await.map_err(|e| (e, batch)) });
+        ctx.spawn(task.into_actor(self).map(move |result, writer, ctx| {
+            writer.writing = false;
+            match result {
+                Ok(Ok(())) => writer.finished(count),
+                Ok(Err((error, batch))) => {
+                    tracing::warn!(%error, count, "cannot record delivery outcomes; retrying");
+                    writer.buffer.extend(batch);
+                    ctx.run_later(Duration::from_millis(200), Self::flush);
+                    return;
+                }
+                Err(join) => {
+                    tracing::error!(%join, count, "outcome writer task failed; the leases will expire and the deliveries be retried");
+                    writer.finished(count);
+                }
+            }
+            writer.flush(ctx);
+        }));
+    }
+
+    fn finished(&self, count: usize) {
+        self.shared.in_flight.fetch_sub(count, Ordering::AcqRel);
+        if let Some(registry) = self.shared.registry() {
+            registry.do_send(Capacity);
+        }
+    }
+}
+
+impl Actor for OutcomeWriter {
+    type Context = Context<Self>;
+}
+
+impl Handler<Outcome> for OutcomeWriter {
+    type Result = ();
+
+    fn handle(&mut self, outcome: Outcome, ctx: &mut Context<Self>) {
+        self.buffer.push(outcome);
+        self.flush(ctx);
+    }
+}
+
+async fn write_outcomes(shared: &Shared, batch: &[Outcome]) -> Result<(), DbErr> {
+    let txn = shared.db.begin().await?;
+    let now = now_ms();
+    for outcome in batch {
+        let state = if outcome.success { delivery::state::DELIVERED } else { delivery::state::FAILED };
+        delivery::Entity::update_many()
+            .col_expr(delivery::Column::State, Expr::value(state))
+            .col_expr(delivery::Column::Attempts, Expr::col(delivery::Column::Attempts).add(1))
+            .col_expr(delivery::Column::LastStatus, Expr::value(outcome.status))
+            .col_expr(delivery::Column::LastError, Expr::value(outcome.error.clone()))
+            .col_expr(delivery::Column::LeaseUntil, Expr::value(Option::<i64>::None))
+            .col_expr(delivery::Column::DeliveredAt, Expr::value(outcome.success.then_some(now)))
+            .filter(delivery::Column::Id.eq(outcome.id))
+            .exec(&txn)
+            .await?;
+    }
+    txn.commit().await
+}

@@ -1,0 +1,298 @@
+//! The dispatcher: committed outbox rows in, leased deliveries out.
+//!
+//! One pass claims a batch of committed outbox rows, finds the hooks of each, renders one body per
+//! hook, records the deliveries and marks the rows dispatched, all in one transaction: a process
+//! that dies mid-pass leaves the rows pending for the next pass. It also takes over deliveries whose
+//! lease expired (their process died mid-request). The registry actor decides when passes run.
+
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use actix::Addr;
+use futures_util::FutureExt;
+use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
+    EntityTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+};
+use tokio::runtime::Handle;
+use uuid::Uuid;
+
+use crate::builder::Config;
+use crate::delivery::{Deliverer, Job, SentHook};
+use crate::error::panic_message;
+use crate::event::{Action, Event};
+use crate::event_map::EventMap;
+use crate::finder::Finder;
+use crate::hook::{HookId, HookTarget};
+use crate::hookable::{Audience, Owner};
+use crate::registry::RegistryActor;
+use crate::render::Renderer;
+use crate::store::outbox::{self, Format};
+use crate::store::{delivery, now_ms};
+
+/// Everything the actors share: configuration, user code, and the count of jobs in flight.
+pub(crate) struct Shared {
+    pub(crate) db: DatabaseConnection,
+    pub(crate) runtime: Handle,
+    pub(crate) map: EventMap,
+    pub(crate) finder: Arc<dyn Finder>,
+    pub(crate) deliverer: Arc<dyn Deliverer>,
+    pub(crate) renderer: Renderer,
+    pub(crate) on_sent: Vec<SentHook>,
+    pub(crate) config: Config,
+    pub(crate) in_flight: AtomicUsize,
+    registry: OnceLock<Addr<RegistryActor>>,
+}
+
+impl Shared {
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new(
+        db: DatabaseConnection,
+        runtime: Handle,
+        map: EventMap,
+        finder: Arc<dyn Finder>,
+        deliverer: Arc<dyn Deliverer>,
+        renderer: Renderer,
+        on_sent: Vec<SentHook>,
+        config: Config,
+    ) -> Self {
+        Self {
+            db,
+            runtime,
+            map,
+            finder,
+            deliverer,
+            renderer,
+            on_sent,
+            config,
+            in_flight: AtomicUsize::new(0),
+            registry: OnceLock::new(),
+        }
+    }
+
+    pub(crate) fn set_registry(&self, registry: Addr<RegistryActor>) {
+        let _ = self.registry.set(registry);
+    }
+
+    pub(crate) fn registry(&self) -> Option<&Addr<RegistryActor>> {
+        self.registry.get()
+    }
+
+    /// Room for more jobs before the in-memory queue reaches its bound.
+    pub(crate) fn capacity(&self) -> usize {
+        self.config.max_in_flight.saturating_sub(self.in_flight.load(Ordering::Acquire))
+    }
+}
+
+/// What a pass produced.
+#[derive(Debug, Default)]
+pub(crate) struct Pass {
+    /// Outbox rows handled (dispatched or failed).
+    pub(crate) events: usize,
+    /// Deliveries to make now, already leased to this process.
+    pub(crate) jobs: Vec<Job>,
+}
+
+pub(crate) struct Dispatcher {
+    shared: Arc<Shared>,
+}
+
+impl Dispatcher {
+    pub(crate) fn new(shared: Arc<Shared>) -> Self {
+        Self { shared }
+    }
+
+    /// Claims up to `limit` committed events and turns them into leased deliveries, then takes over
+    /// expired deliveries while there is room.
+    pub(crate) async fn pass(&self, limit: usize) -> Result<Pass, DbErr> {
+        let mut pass = self.dispatch_events(limit).await?;
+        let room = self.shared.capacity().saturating_sub(pass.jobs.len());
+        if room > 0 {
+            pass.jobs.extend(self.take_over(room.min(limit)).await?);
+        }
+        self.shared.in_flight.fetch_add(pass.jobs.len(), Ordering::AcqRel);
+        Ok(pass)
+    }
+
+    async fn dispatch_events(&self, limit: usize) -> Result<Pass, DbErr> {
+        let db = &self.shared.db;
+        let txn = db.begin().await?;
+        let mut query = outbox::Entity::find()
+            .filter(outbox::Column::State.eq(outbox::state::PENDING))
+            .order_by_asc(outbox::Column::Id)
+            .limit(limit as u64);
+        if db.get_database_backend() != DbBackend::Sqlite {
+            query = query.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
+        }
+        let rows = query.all(&txn).await?;
+        if rows.is_empty() {
+            txn.commit().await?;
+            return Ok(Pass::default());
+        }
+        let now = now_ms();
+        let lease_until = now + self.shared.config.lease.as_millis() as i64;
+        let mut pass = Pass { events: rows.len(), jobs: Vec::new() };
+        let mut dispatched = Vec::with_capacity(rows.len());
+        let mut deliveries = Vec::new();
+        for row in rows {
+            let id = row.id;
+            match self.deliveries_for(&txn, row).await {
+                Ok(jobs) => {
+                    dispatched.push(id);
+                    for job in jobs {
+                        deliveries.push(new_delivery(&job, id, now, lease_until));
+                        pass.jobs.push(job);
+                    }
+                }
+                Err(error) => {
+                    tracing::error!(outbox_id = id, %error, "cannot dispatch event");
+                    mark_failed(&txn, id, &error, now).await?;
+                }
+            }
+        }
+        for chunk in deliveries.chunks(500) {
+            delivery::Entity::insert_many(chunk.to_vec()).exec_without_returning(&txn).await?;
+        }
+        if !dispatched.is_empty() {
+            outbox::Entity::update_many()
+                .col_expr(outbox::Column::State, Expr::value(outbox::state::DISPATCHED))
+                .col_expr(outbox::Column::DispatchedAt, Expr::value(now))
+                .filter(outbox::Column::Id.is_in(dispatched))
+                .exec(&txn)
+                .await?;
+        }
+        txn.commit().await?;
+        Ok(pass)
+    }
+
+    /// Finds the hooks of one event and renders a job for each. User code is guarded: a panic
+    /// fails this event, not the pass.
+    async fn deliveries_for(&self, txn: &DatabaseTransaction, row: outbox::Model) -> Result<Vec<Job>, String> {
+        let format = Format::parse(&row.format).ok_or_else(|| format!("unknown stored format `{}`", row.format))?;
+        let event = event_from_row(row)?;
+        let hooks = AssertUnwindSafe(self.shared.finder.find(txn, &event))
+            .catch_unwind()
+            .await
+            .map_err(|panic| format!("the finder panicked: {}", panic_message(&*panic)))?
+            .map_err(|e| format!("the finder failed: {e}"))?;
+        let event_name: Arc<str> = Arc::from(event.name.as_str());
+        hooks
+            .into_iter()
+            .map(|hook| {
+                let body =
+                    std::panic::catch_unwind(AssertUnwindSafe(|| self.shared.renderer.render(&hook, &event, format)))
+                        .map_err(|panic| format!("the serializer panicked: {}", panic_message(&*panic)))?;
+                let body = serde_json::to_string(&body).map_err(|e| format!("cannot encode the body: {e}"))?;
+                Ok(Job { id: Uuid::now_v7(), hook, event: Arc::clone(&event_name), body, attempt: 1 })
+            })
+            .collect()
+    }
+
+    /// Leases deliveries that are due and that no live process holds.
+    async fn take_over(&self, limit: usize) -> Result<Vec<Job>, DbErr> {
+        let db = &self.shared.db;
+        let now = now_ms();
+        let due = delivery::Entity::find()
+            .filter(delivery::Column::State.eq(delivery::state::PENDING))
+            .filter(delivery::Column::NextAttemptAt.lte(now))
+            .filter(delivery::Column::LeaseUntil.is_null().or(delivery::Column::LeaseUntil.lt(now)))
+            .order_by_asc(delivery::Column::NextAttemptAt)
+            .limit(limit as u64)
+            .all(db)
+            .await?;
+        if due.is_empty() {
+            return Ok(Vec::new());
+        }
+        let lease_until = now + self.shared.config.lease.as_millis() as i64;
+        let txn = db.begin().await?;
+        let mut jobs = Vec::with_capacity(due.len());
+        for row in due {
+            let claimed = delivery::Entity::update_many()
+                .col_expr(delivery::Column::LeaseUntil, Expr::value(lease_until))
+                .filter(delivery::Column::Id.eq(row.id))
+                .filter(delivery::Column::State.eq(delivery::state::PENDING))
+                .filter(lease_matches(row.lease_until))
+                .exec(&txn)
+                .await?;
+            if claimed.rows_affected == 1 {
+                jobs.push(job_from_row(row));
+            }
+        }
+        txn.commit().await?;
+        Ok(jobs)
+    }
+}
+
+fn lease_matches(lease: Option<i64>) -> sea_orm::Condition {
+    let column = delivery::Column::LeaseUntil;
+    sea_orm::Condition::all().add(match lease {
+        Some(until) => column.eq(until),
+        None => column.is_null(),
+    })
+}
+
+async fn mark_failed(txn: &DatabaseTransaction, id: i64, error: &str, now: i64) -> Result<(), DbErr> {
+    outbox::Entity::update_many()
+        .col_expr(outbox::Column::State, Expr::value(outbox::state::FAILED))
+        .col_expr(outbox::Column::Error, Expr::value(error.to_owned()))
+        .col_expr(outbox::Column::DispatchedAt, Expr::value(now))
+        .filter(outbox::Column::Id.eq(id))
+        .exec(txn)
+        .await
+        .map(drop)
+}
+
+fn event_from_row(row: outbox::Model) -> Result<Event, String> {
+    let data = serde_json::from_str(&row.payload).map_err(|e| format!("stored payload is not JSON: {e}"))?;
+    let audience = match (row.all_owners, row.owner) {
+        (true, _) => Audience::All,
+        (false, Some(owner)) => Audience::Owner(Owner::from(owner)),
+        (false, None) => Audience::Unowned,
+    };
+    Ok(Event {
+        id: row.id,
+        name: row.event,
+        model: row.model,
+        action: row.action.as_deref().map(Action::parse),
+        audience,
+        data,
+        recorded_at: row.created_at,
+    })
+}
+
+fn new_delivery(job: &Job, outbox_id: i64, now: i64, lease_until: i64) -> delivery::ActiveModel {
+    delivery::ActiveModel {
+        id: Set(job.id),
+        outbox_id: Set(outbox_id),
+        hook_id: Set(job.hook.id.to_string()),
+        event: Set(job.event.to_string()),
+        target: Set(job.hook.target.clone()),
+        body: Set(job.body.clone()),
+        state: Set(delivery::state::PENDING),
+        attempts: Set(0),
+        created_at: Set(now),
+        next_attempt_at: Set(now),
+        lease_until: Set(Some(lease_until)),
+        last_status: Set(None),
+        last_error: Set(None),
+        delivered_at: Set(None),
+    }
+}
+
+fn job_from_row(row: delivery::Model) -> Job {
+    Job {
+        id: row.id,
+        hook: HookTarget { id: HookId::parse(&row.hook_id), event: row.event.clone(), target: row.target, owner: None },
+        event: Arc::from(row.event),
+        body: row.body,
+        attempt: u32::try_from(row.attempts).unwrap_or(0) + 1,
+    }
+}
+
+/// How long the dispatcher waits between re-checks after a nudge: doubling from 1 ms, capped.
+pub(crate) fn recheck_delay(previous: Option<Duration>) -> Duration {
+    previous.map_or(Duration::from_millis(1), |d| (d * 2).min(Duration::from_millis(50)))
+}

@@ -1,0 +1,152 @@
+//! The engine handle: the event map, the actors, and which engine a save talks to.
+//!
+//! Saves find their engine without being handed one (SeaORM's hooks take no extra arguments): the
+//! engine installed for the process by [`Builder::start`], or the one a task runs under with
+//! [`Engine::scope`], which wins. Scoping is how tests run side by side in one binary, each with its
+//! own engine and database.
+
+use std::sync::{Arc, RwLock};
+use std::thread;
+
+use actix::{Actor, Addr, Supervisor};
+use sea_orm::DatabaseConnection;
+use tokio::runtime::Handle;
+
+use crate::builder::Builder;
+use crate::delivery::{DeliveryActor, OutcomeWriter};
+use crate::dispatch::Shared;
+use crate::error::{BuildError, ValidationError};
+use crate::event_map::EventMap;
+use crate::registry::{Nudge, RegistryActor};
+
+tokio::task_local! {
+    static SCOPED: Engine;
+}
+
+static PROCESS: RwLock<Option<Engine>> = RwLock::new(None);
+
+/// A running engine. Cheap to clone; every clone talks to the same actors.
+///
+/// Dropping the last clone stops the actor thread; deliveries not yet made stay in the database for
+/// the next start.
+#[derive(Clone)]
+pub struct Engine {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    shared: Arc<Shared>,
+    registry: Addr<RegistryActor>,
+    system: actix::System,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.system.stop();
+    }
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine").field("events", &self.inner.shared.map.known_names()).finish_non_exhaustive()
+    }
+}
+
+impl Engine {
+    /// Starts configuring an engine.
+    pub fn builder() -> Builder {
+        Builder::default()
+    }
+
+    /// The engine this task runs under ([`scope`](Self::scope)), else the process-wide one.
+    pub fn current() -> Option<Engine> {
+        SCOPED.try_with(Engine::clone).ok().or_else(|| PROCESS.read().ok().and_then(|engine| engine.clone()))
+    }
+
+    /// Runs `future` with this engine as the current one for every save it makes, whatever the
+    /// process-wide engine is. Tasks it spawns do not inherit the scope.
+    pub async fn scope<F: Future>(&self, future: F) -> F::Output {
+        SCOPED.scope(self.clone(), future).await
+    }
+
+    /// Makes this engine the process-wide one, replacing any other.
+    pub fn install(&self) {
+        if let Ok(mut slot) = PROCESS.write() {
+            *slot = Some(self.clone());
+        }
+    }
+
+    /// The validated event map.
+    pub fn event_map(&self) -> &EventMap {
+        &self.inner.shared.map
+    }
+
+    /// The database the engine dispatches from.
+    pub fn db(&self) -> &DatabaseConnection {
+        &self.inner.shared.db
+    }
+
+    /// Asks the dispatcher to look for committed events now. Saves do this by themselves; call it
+    /// after committing a transaction to skip the short re-check delay.
+    pub fn wake(&self) {
+        self.inner.registry.do_send(Nudge);
+    }
+
+    /// Stops the actors. Deliveries in flight are abandoned and made again at the next start; the
+    /// process-wide slot is cleared if it holds this engine.
+    pub fn shutdown(&self) {
+        if let Ok(mut slot) = PROCESS.write()
+            && slot.as_ref().is_some_and(|installed| Arc::ptr_eq(&installed.inner, &self.inner))
+        {
+            *slot = None;
+        }
+        self.inner.system.stop();
+    }
+
+    /// Checks that `event` is in the event map.
+    pub fn check_event(&self, event: &str) -> Result<(), ValidationError> {
+        if self.event_map().contains(event) {
+            Ok(())
+        } else {
+            Err(ValidationError::UnknownEvent { event: event.to_owned(), known: self.event_map().known_names() })
+        }
+    }
+
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.inner.shared
+    }
+
+    /// Spawns the actor system on its own thread and starts the actors in it.
+    pub(crate) fn spawn(shared: Arc<Shared>) -> Result<Engine, BuildError> {
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let actor_shared = Arc::clone(&shared);
+        thread::Builder::new()
+            .name("rest-hooks".to_owned())
+            .spawn(move || {
+                let system = actix::System::new();
+                system.block_on(async move {
+                    let writer = OutcomeWriter::new(Arc::clone(&actor_shared)).start();
+                    let delivery_shared = Arc::clone(&actor_shared);
+                    let delivery =
+                        Supervisor::start(move |_| DeliveryActor::new(Arc::clone(&delivery_shared), writer.clone()));
+                    let registry_shared = Arc::clone(&actor_shared);
+                    let registry =
+                        Supervisor::start(move |_| RegistryActor::new(Arc::clone(&registry_shared), delivery.clone()));
+                    let _ = ready_tx.send((registry, actix::System::current()));
+                });
+                let _ = system.run();
+            })
+            .map_err(|e| BuildError::Thread(e.to_string()))?;
+        let (registry, system) =
+            ready_rx.recv().map_err(|_| BuildError::Thread("the actor thread exited during start".to_owned()))?;
+        shared.set_registry(registry.clone());
+        let engine = Engine { inner: Arc::new(Inner { shared, registry, system }) };
+        engine.wake();
+        Ok(engine)
+    }
+}
+
+/// The runtime the engine's work runs on: the one `start` was called from.
+pub(crate) fn current_runtime() -> Result<Handle, BuildError> {
+    Handle::try_current().map_err(|_| BuildError::NoRuntime)
+}

@@ -1,0 +1,153 @@
+//! The error types, one per boundary: starting the engine, recording an event, validating a hook,
+//! delivering a request.
+
+use sea_orm::DbErr;
+
+use crate::event_map::EventMapError;
+
+/// The engine could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// The event map was refused.
+    #[error(transparent)]
+    EventMap(#[from] EventMapError),
+    /// `start` was called outside a tokio runtime.
+    #[error("rest_hooks must be started inside a tokio runtime (e.g. from `#[tokio::main]` or `#[actix::main]`)")]
+    NoRuntime,
+    /// The HTTP client could not be built.
+    #[error("cannot build the HTTP client: {0}")]
+    Http(String),
+    /// The actor system thread could not be started.
+    #[error("cannot start the actor system thread: {0}")]
+    Thread(String),
+    /// A setting was out of range.
+    #[error("setting `{name}` {problem}")]
+    Setting {
+        /// The builder method.
+        name: &'static str,
+        /// What is wrong with the value.
+        problem: String,
+    },
+}
+
+/// An event could not be recorded.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RecordError {
+    /// No engine is running in this task or process.
+    #[error(
+        "no rest_hooks engine is running: call `rest_hooks::Engine::builder()…start(db)` at startup, \
+         or run this code inside `engine.scope(…)`"
+    )]
+    NoEngine,
+    /// A raw event name is not in the event map.
+    #[error("unknown event `{event}`; known: {known}")]
+    UnknownEvent {
+        /// The name given.
+        event: String,
+        /// The names the map has.
+        known: String,
+    },
+    /// A custom action maps to no event for this model.
+    #[error("action `{action}` of `{model}` maps to no event; mapped actions: {mapped}")]
+    UnmappedAction {
+        /// The model label.
+        model: String,
+        /// The action given.
+        action: String,
+        /// The actions the map has for this model.
+        mapped: String,
+    },
+    /// The payload could not be serialized.
+    #[error("cannot serialize the payload of `{event}`: {source}")]
+    Payload {
+        /// The event name.
+        event: String,
+        /// The serializer's error.
+        source: serde_json::Error,
+    },
+    /// The outbox row could not be written.
+    #[error("cannot write the event to the outbox: {0}")]
+    Db(#[from] DbErr),
+}
+
+impl From<RecordError> for DbErr {
+    fn from(error: RecordError) -> Self {
+        match error {
+            RecordError::Db(db) => db,
+            other => DbErr::Custom(format!("rest_hooks: {other}")),
+        }
+    }
+}
+
+/// A hook was refused.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ValidationError {
+    /// The event is not in the event map.
+    #[error("unknown event `{event}`; known: {known}")]
+    UnknownEvent {
+        /// The name given.
+        event: String,
+        /// The names the map has.
+        known: String,
+    },
+    /// The target is not an acceptable URL.
+    #[error("target `{target}` is not accepted: {reason}")]
+    Target {
+        /// The URL given.
+        target: String,
+        /// Why it was refused.
+        reason: String,
+    },
+}
+
+impl ValidationError {
+    /// The field at fault: `event` or `target`.
+    pub fn field(&self) -> &'static str {
+        match self {
+            Self::UnknownEvent { .. } => "event",
+            Self::Target { .. } => "target",
+        }
+    }
+}
+
+/// A hook could not be created.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SubscribeError {
+    /// The event or the target was refused.
+    #[error(transparent)]
+    Invalid(#[from] ValidationError),
+    /// The hook could not be stored.
+    #[error("cannot store the hook: {0}")]
+    Db(#[from] DbErr),
+}
+
+/// A delivery attempt failed before a response arrived.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DeliveryError {
+    /// No response within the timeout.
+    #[error("timed out: {0}")]
+    Timeout(String),
+    /// The connection could not be made.
+    #[error("cannot connect: {0}")]
+    Connect(String),
+    /// The request failed otherwise.
+    #[error("request failed: {0}")]
+    Request(String),
+    /// The deliverer panicked.
+    #[error("the deliverer panicked: {0}")]
+    Panicked(String),
+}
+
+/// The message of a caught panic.
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "non-string panic payload".to_owned())
+}

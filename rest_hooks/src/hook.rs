@@ -1,0 +1,279 @@
+//! Hooks (subscriptions): the default entity the crate ships, and the trait that lets an
+//! application use its own.
+//!
+//! A hook says "POST event E to URL T for owner O". The engine reads hooks through a
+//! [`Finder`](crate::Finder); the default finder reads any entity that implements [`HookEntity`], so
+//! an application swaps in its own table (with `is_active`, `organization_id`, …) by implementing that
+//! trait and naming the entity in [`Builder::hook_entity`](crate::Builder::hook_entity).
+
+use std::fmt;
+
+use sea_orm::entity::prelude::*;
+use sea_orm::{ColumnType, Select, Value};
+use serde::{Deserialize, Serialize};
+
+use crate::engine::Engine;
+use crate::error::ValidationError;
+use crate::hookable::Owner;
+
+pub use entity::{ActiveModel, Column, Entity, Model, PrimaryKey};
+
+mod entity {
+    use sea_orm::entity::prelude::*;
+    use serde::{Deserialize, Serialize};
+
+    /// A subscription of `target` to `event`, for `owner`.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, Serialize, Deserialize)]
+    #[sea_orm(table_name = "rest_hooks_hook")]
+    pub struct Model {
+        /// The hook id, sent in the `hook` block of every body.
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        /// The owner, or `None` for a hook that receives unowned and all-owner events only.
+        #[sea_orm(column_type = "String(StringLen::N(191))", nullable)]
+        pub owner: Option<String>,
+        /// The event name.
+        #[sea_orm(column_type = "String(StringLen::N(200))")]
+        pub event: String,
+        /// The absolute http(s) URL that receives the event.
+        #[sea_orm(column_type = "Text")]
+        pub target: String,
+        /// When it was created.
+        pub created: DateTimeUtc,
+        /// When it was last changed.
+        pub updated: DateTimeUtc,
+    }
+
+    /// The hook table has no relations.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+}
+
+#[async_trait::async_trait]
+impl ActiveModelBehavior for ActiveModel {
+    /// Checks the target and, when an engine is running, the event; stamps `created` / `updated`.
+    async fn before_save<C>(mut self, _db: &C, insert: bool) -> Result<Self, DbErr>
+    where
+        C: ConnectionTrait,
+    {
+        let event = self.event.try_as_ref().map(String::as_str);
+        let target = self.target.try_as_ref().map(String::as_str);
+        let engine = Engine::current();
+        validate(engine.as_ref(), event, target).map_err(|e| DbErr::Custom(e.to_string()))?;
+        let now = chrono::Utc::now();
+        if insert && self.created.is_not_set() {
+            self.created = sea_orm::Set(now);
+        }
+        self.updated = sea_orm::Set(now);
+        Ok(self)
+    }
+}
+
+fn validate(engine: Option<&Engine>, event: Option<&str>, target: Option<&str>) -> Result<(), ValidationError> {
+    if let (Some(engine), Some(event)) = (engine, event) {
+        engine.check_event(event)?;
+    }
+    if let Some(target) = target {
+        check_target(target)?;
+    }
+    Ok(())
+}
+
+/// The longest target URL accepted, in bytes.
+pub const MAX_TARGET_LEN: usize = 2048;
+
+/// Checks that `target` is an absolute `http` or `https` URL with a host.
+pub fn check_target(target: &str) -> Result<reqwest::Url, ValidationError> {
+    let invalid = |reason: &str| ValidationError::Target { target: target.to_owned(), reason: reason.to_owned() };
+    if target.len() > MAX_TARGET_LEN {
+        return Err(invalid(&format!("it is longer than {MAX_TARGET_LEN} bytes")));
+    }
+    let url = reqwest::Url::parse(target).map_err(|e| invalid(&format!("it is not an absolute URL ({e})")))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(invalid(&format!("its scheme is `{}`; use http or https", url.scheme())));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(invalid("it has no host"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(invalid("it carries credentials; send them another way"));
+    }
+    Ok(url)
+}
+
+/// A hook's id as it appears in bodies: a number or a string (such as a UUID).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum HookId {
+    /// An integer id.
+    Int(i64),
+    /// Any other id, in text form.
+    Text(String),
+}
+
+impl HookId {
+    /// Reads an id stored as text: digits give [`HookId::Int`].
+    pub fn parse(text: &str) -> Self {
+        text.parse().map_or_else(|_| Self::Text(text.to_owned()), Self::Int)
+    }
+}
+
+impl fmt::Display for HookId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Int(id) => write!(f, "{id}"),
+            Self::Text(id) => f.write_str(id),
+        }
+    }
+}
+
+impl From<i64> for HookId {
+    fn from(id: i64) -> Self {
+        Self::Int(id)
+    }
+}
+
+impl From<i32> for HookId {
+    fn from(id: i32) -> Self {
+        Self::Int(id.into())
+    }
+}
+
+impl From<Uuid> for HookId {
+    fn from(id: Uuid) -> Self {
+        Self::Text(id.to_string())
+    }
+}
+
+impl From<String> for HookId {
+    fn from(id: String) -> Self {
+        Self::Text(id)
+    }
+}
+
+/// A hook as the engine sees it: where to send what.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HookTarget {
+    /// The hook's id.
+    pub id: HookId,
+    /// The event it subscribes to.
+    pub event: String,
+    /// The URL that receives it.
+    pub target: String,
+    /// Its owner, if any.
+    pub owner: Option<Owner>,
+}
+
+impl HookTarget {
+    /// The `hook` block of a body: `{"id", "event", "target"}`.
+    pub fn meta(&self) -> serde_json::Value {
+        serde_json::json!({ "id": self.id, "event": self.event, "target": self.target })
+    }
+}
+
+/// A SeaORM entity that stores hooks. Implement it for your own hook entity to swap it in.
+///
+/// ```
+/// use rest_hooks::{HookEntity, HookTarget};
+/// use sea_orm::entity::prelude::*;
+/// use sea_orm::Select;
+///
+/// #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+/// #[sea_orm(table_name = "webhook")]
+/// pub struct Model {
+///     #[sea_orm(primary_key)]
+///     pub id: i32,
+///     pub organization_id: i32,
+///     pub event: String,
+///     pub target: String,
+///     pub is_active: bool,
+/// }
+///
+/// #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+/// pub enum Relation {}
+///
+/// impl ActiveModelBehavior for ActiveModel {}
+///
+/// impl HookEntity for Entity {
+///     fn event_column() -> Column { Column::Event }
+///     fn owner_column() -> Column { Column::OrganizationId }
+///     fn to_target(hook: Model) -> HookTarget {
+///         HookTarget {
+///             id: hook.id.into(),
+///             event: hook.event,
+///             target: hook.target,
+///             owner: Some(hook.organization_id.into()),
+///         }
+///     }
+///     fn scope(query: Select<Entity>) -> Select<Entity> {
+///         query.filter(Column::IsActive.eq(true))
+///     }
+/// }
+/// ```
+pub trait HookEntity: EntityTrait {
+    /// The column holding the event name.
+    fn event_column() -> Self::Column;
+    /// The column holding the owner key; integer, UUID and text columns all work.
+    fn owner_column() -> Self::Column;
+    /// Turns a row into what the engine needs.
+    fn to_target(hook: Self::Model) -> HookTarget;
+    /// Narrows the hooks considered, e.g. to active ones. Default: all of them.
+    fn scope(query: Select<Self>) -> Select<Self> {
+        query
+    }
+}
+
+impl HookEntity for Entity {
+    fn event_column() -> Column {
+        Column::Event
+    }
+
+    fn owner_column() -> Column {
+        Column::Owner
+    }
+
+    fn to_target(hook: Model) -> HookTarget {
+        HookTarget { id: hook.id.into(), event: hook.event, target: hook.target, owner: hook.owner.map(Owner::from) }
+    }
+}
+
+/// Converts an owner key to the type of `column`, so that integer and UUID owner columns compare
+/// with typed values.
+pub(crate) fn owner_value<C: ColumnTrait>(column: C, owner: &Owner) -> Result<Value, DbErr> {
+    let text = owner.as_str();
+    let mismatch = |kind: &str| {
+        DbErr::Custom(format!("owner `{text}` is not a valid {kind} for hook column `{}`", column.as_str()))
+    };
+    Ok(match column.def().get_column_type() {
+        ColumnType::TinyInteger | ColumnType::SmallInteger | ColumnType::Integer | ColumnType::BigInteger => {
+            Value::from(text.parse::<i64>().map_err(|_| mismatch("integer"))?)
+        }
+        ColumnType::TinyUnsigned | ColumnType::SmallUnsigned | ColumnType::Unsigned | ColumnType::BigUnsigned => {
+            Value::from(text.parse::<u64>().map_err(|_| mismatch("unsigned integer"))?)
+        }
+        ColumnType::Uuid => Value::from(text.parse::<Uuid>().map_err(|_| mismatch("UUID"))?),
+        _ => Value::from(text),
+    })
+}
+
+impl Engine {
+    /// Creates a hook in the crate's hook table after checking the event against the map and the
+    /// target URL.
+    pub async fn subscribe<C: ConnectionTrait>(
+        &self,
+        db: &C,
+        owner: Option<Owner>,
+        event: &str,
+        target: &str,
+    ) -> Result<Model, crate::SubscribeError> {
+        self.check_event(event)?;
+        check_target(target)?;
+        let hook = ActiveModel {
+            owner: sea_orm::Set(owner.map(|o| o.as_str().to_owned())),
+            event: sea_orm::Set(event.to_owned()),
+            target: sea_orm::Set(target.to_owned()),
+            ..Default::default()
+        };
+        Ok(self.scope(hook.insert(db)).await?)
+    }
+}

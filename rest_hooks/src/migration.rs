@@ -1,0 +1,50 @@
+//! A `sea-orm-migration` migration that creates the engine's tables.
+//!
+//! ```no_run
+//! use sea_orm_migration::prelude::*;
+//!
+//! pub struct Migrator;
+//!
+//! #[async_trait::async_trait]
+//! impl MigratorTrait for Migrator {
+//!     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+//!         vec![Box::new(rest_hooks::migration::Migration)]
+//!     }
+//! }
+//! ```
+
+use sea_orm_migration::prelude::*;
+
+use crate::hook;
+use crate::store::{create_statements, delivery, outbox};
+
+/// Creates the hook, outbox and delivery tables and their indexes; `down` drops them.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Migration;
+
+impl MigrationName for Migration {
+    fn name(&self) -> &str {
+        "m20261101_000001_rest_hooks_tables"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for Migration {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        let (tables, indexes) = create_statements(manager.get_database_backend());
+        for table in tables {
+            manager.create_table(table).await?;
+        }
+        for index in indexes {
+            manager.create_index(index).await?;
+        }
+        Ok(())
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        for table in [delivery::Entity.table_ref(), outbox::Entity.table_ref(), hook::Entity.table_ref()] {
+            manager.drop_table(Table::drop().table(table).if_exists().to_owned()).await?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,144 @@
+//! The registry actor: decides when the dispatcher runs and hands what it produces to delivery.
+//!
+//! A save nudges it before its transaction commits, so the first look may find nothing: after a
+//! nudge it re-checks at 1, 2, 4 … 50 ms for a short burst, then falls back to the idle poll. One
+//! pass runs at a time; it runs again at once while passes keep finding work and the in-memory
+//! queue has room, and waits for [`Capacity`] when it has none.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix::{Actor, ActorFutureExt, Addr, AsyncContext, Context, Handler, Message, SpawnHandle, Supervised, WrapFuture};
+
+use crate::delivery::{Deliver, DeliveryActor};
+use crate::dispatch::{Dispatcher, Shared, recheck_delay};
+
+/// Look for committed events now.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub(crate) struct Nudge;
+
+/// The delivery side has room again.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub(crate) struct Capacity;
+
+pub(crate) struct RegistryActor {
+    shared: Arc<Shared>,
+    dispatcher: Arc<Dispatcher>,
+    delivery: Addr<DeliveryActor>,
+    running: bool,
+    again: bool,
+    burst_until: Option<Instant>,
+    recheck: Option<Duration>,
+    timer: Option<SpawnHandle>,
+}
+
+impl RegistryActor {
+    pub(crate) fn new(shared: Arc<Shared>, delivery: Addr<DeliveryActor>) -> Self {
+        Self {
+            dispatcher: Arc::new(Dispatcher::new(Arc::clone(&shared))),
+            shared,
+            delivery,
+            running: false,
+            again: false,
+            burst_until: None,
+            recheck: None,
+            timer: None,
+        }
+    }
+
+    fn pass(&mut self, ctx: &mut Context<Self>) {
+        if self.running {
+            self.again = true;
+            return;
+        }
+        let capacity = self.shared.capacity();
+        if capacity == 0 {
+            return;
+        }
+        if let Some(timer) = self.timer.take() {
+            ctx.cancel_future(timer);
+        }
+        self.running = true;
+        self.again = false;
+        let dispatcher = Arc::clone(&self.dispatcher);
+        let limit = self.shared.config.batch_size.min(capacity);
+        let task = self.shared.runtime.spawn(async move { dispatcher.pass(limit).await });
+        ctx.spawn(task.into_actor(self).map(|result, registry, ctx| {
+            registry.running = false;
+            let found = match result {
+                Ok(Ok(pass)) => {
+                    let found = pass.events + pass.jobs.len();
+                    if !pass.jobs.is_empty() {
+                        registry.delivery.do_send(Deliver(pass.jobs));
+                    }
+                    found
+                }
+                Ok(Err(error)) => {
+                    tracing::warn!(%error, "dispatch pass failed; retrying at the next poll");
+                    0
+                }
+                Err(join) => {
+                    tracing::error!(%join, "dispatch pass aborted");
+                    0
+                }
+            };
+            registry.after_pass(found > 0, ctx);
+        }));
+    }
+
+    fn after_pass(&mut self, found: bool, ctx: &mut Context<Self>) {
+        if found || std::mem::take(&mut self.again) {
+            self.recheck = None;
+            self.pass(ctx);
+            return;
+        }
+        let delay = match self.burst_until {
+            Some(until) if Instant::now() < until => {
+                let delay = recheck_delay(self.recheck);
+                self.recheck = Some(delay);
+                delay
+            }
+            _ => {
+                self.burst_until = None;
+                self.recheck = None;
+                self.shared.config.poll_interval
+            }
+        };
+        self.timer = Some(ctx.run_later(delay, |registry, ctx| {
+            registry.timer = None;
+            registry.pass(ctx);
+        }));
+    }
+}
+
+impl Actor for RegistryActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        self.pass(ctx);
+    }
+}
+
+impl Supervised for RegistryActor {}
+
+impl Handler<Nudge> for RegistryActor {
+    type Result = ();
+
+    fn handle(&mut self, _: Nudge, ctx: &mut Context<Self>) {
+        self.burst_until = Some(Instant::now() + self.shared.config.recheck_window);
+        self.recheck = None;
+        self.pass(ctx);
+    }
+}
+
+impl Handler<Capacity> for RegistryActor {
+    type Result = ();
+
+    fn handle(&mut self, _: Capacity, ctx: &mut Context<Self>) {
+        if !self.running && self.timer.is_none() {
+            self.pass(ctx);
+        }
+    }
+}

@@ -1,0 +1,19 @@
+//! The tables the engine keeps: the outbox of recorded events and the deliveries made from them.
+//!
+//! Both live in the application's own database. Scheduling columns hold Unix milliseconds: they are
+//! only compared and ordered, and integers compare the same way on every backend. Stored payloads
+//! carry a `version` so that a later release can read rows an earlier one wrote.
+
+pub mod delivery;
+pub mod outbox;
+mod schema;
+
+pub use schema::{create_statements, setup, setup_store};
+
+/// The current format of stored payloads.
+pub(crate) const PAYLOAD_VERSION: i16 = 1;
+
+/// Milliseconds since the Unix epoch, the unit of every scheduling column.
+pub(crate) fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}

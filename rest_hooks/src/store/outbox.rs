@@ -1,0 +1,96 @@
+//! The outbox: one row per recorded event, written in the caller's transaction.
+
+use sea_orm::entity::prelude::*;
+
+/// A recorded event waiting to be turned into deliveries.
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "rest_hooks_outbox")]
+pub struct Model {
+    /// Row id; also the order in which events are dispatched.
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    /// The event name, such as `book.added`.
+    #[sea_orm(column_type = "String(StringLen::N(200))")]
+    pub event: String,
+    /// The label of the model that fired it, `None` for raw events.
+    pub model: Option<String>,
+    /// The model action, `None` for raw events.
+    pub action: Option<String>,
+    /// The owner whose hooks receive it, when scoped to one owner.
+    pub owner: Option<String>,
+    /// Whether every owner's hooks receive it.
+    pub all_owners: bool,
+    /// How `payload` becomes a body: see [`Format`].
+    #[sea_orm(column_type = "String(StringLen::N(16))")]
+    pub format: String,
+    /// The captured data, as JSON text.
+    #[sea_orm(column_type = "Text")]
+    pub payload: String,
+    /// The version of the stored payload format.
+    pub version: i16,
+    /// [`State`] of the row.
+    pub state: i16,
+    /// Why dispatching failed, when it did.
+    #[sea_orm(column_type = "Text", nullable)]
+    pub error: Option<String>,
+    /// When it was recorded (Unix ms).
+    pub created_at: i64,
+    /// When it was turned into deliveries (Unix ms).
+    pub dispatched_at: Option<i64>,
+}
+
+/// This table has no relations.
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}
+
+/// The states of an outbox row.
+pub mod state {
+    /// Recorded, not yet dispatched (or not yet committed: then nobody sees it).
+    pub const PENDING: i16 = 0;
+    /// Deliveries were created for every matching hook.
+    pub const DISPATCHED: i16 = 1;
+    /// The finder or a serializer failed; `error` says why.
+    pub const FAILED: i16 = 2;
+}
+
+/// How a stored payload becomes a request body.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// The default data shape; a global serializer may replace the body.
+    Default,
+    /// The entity's own serializer produced the data.
+    Entity,
+    /// The caller supplied the whole body.
+    Override,
+    /// A raw event's payload, sent as `data` beside the hook metadata.
+    Raw,
+    /// A raw event's payload, sent bare.
+    RawBare,
+}
+
+impl Format {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Default => "default",
+            Self::Entity => "entity",
+            Self::Override => "override",
+            Self::Raw => "raw",
+            Self::RawBare => "raw_bare",
+        }
+    }
+
+    /// Reads a stored name.
+    pub fn parse(name: &str) -> Option<Self> {
+        Some(match name {
+            "default" => Self::Default,
+            "entity" => Self::Entity,
+            "override" => Self::Override,
+            "raw" => Self::Raw,
+            "raw_bare" => Self::RawBare,
+            _ => return None,
+        })
+    }
+}

@@ -1,0 +1,80 @@
+//! Creating the tables: one call for the embedded default, or statements for a migration.
+
+use sea_orm::sea_query::{Index, IndexCreateStatement, TableCreateStatement};
+use sea_orm::{ConnectionTrait, DbBackend, DbErr, EntityTrait, Schema};
+
+use crate::hook;
+use crate::store::{delivery, outbox};
+
+/// The statements that create every table and index the engine needs (the default hook entity
+/// included), each with `IF NOT EXISTS`.
+pub fn create_statements(backend: DbBackend) -> (Vec<TableCreateStatement>, Vec<IndexCreateStatement>) {
+    let (mut tables, mut indexes) = store_statements(backend);
+    tables.insert(0, table(backend, hook::Entity));
+    indexes.push(
+        Index::create()
+            .if_not_exists()
+            .name("idx_rest_hooks_hook_event_owner")
+            .table(hook::Entity)
+            .col(hook::Column::Event)
+            .col(hook::Column::Owner)
+            .to_owned(),
+    );
+    (tables, indexes)
+}
+
+fn store_statements(backend: DbBackend) -> (Vec<TableCreateStatement>, Vec<IndexCreateStatement>) {
+    let tables = vec![table(backend, outbox::Entity), table(backend, delivery::Entity)];
+    let indexes = vec![
+        Index::create()
+            .if_not_exists()
+            .name("idx_rest_hooks_outbox_state_id")
+            .table(outbox::Entity)
+            .col(outbox::Column::State)
+            .col(outbox::Column::Id)
+            .to_owned(),
+        Index::create()
+            .if_not_exists()
+            .name("idx_rest_hooks_delivery_state_next")
+            .table(delivery::Entity)
+            .col(delivery::Column::State)
+            .col(delivery::Column::NextAttemptAt)
+            .to_owned(),
+    ];
+    (tables, indexes)
+}
+
+fn table<E: EntityTrait>(backend: DbBackend, entity: E) -> TableCreateStatement {
+    Schema::new(backend).create_table_from_entity(entity).if_not_exists().to_owned()
+}
+
+async fn run<C: ConnectionTrait>(
+    db: &C,
+    (tables, indexes): (Vec<TableCreateStatement>, Vec<IndexCreateStatement>),
+) -> Result<(), DbErr> {
+    for statement in &tables {
+        db.execute(statement).await?;
+    }
+    for statement in &indexes {
+        db.execute(statement).await?;
+    }
+    Ok(())
+}
+
+/// Creates every table the engine needs, the default hook table included, if they do not exist.
+///
+/// ```
+/// # async fn example() -> Result<(), sea_orm::DbErr> {
+/// let db = sea_orm::Database::connect("sqlite::memory:").await?;
+/// rest_hooks::store::setup(&db).await?;
+/// # Ok(()) }
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(example()).unwrap();
+/// ```
+pub async fn setup<C: ConnectionTrait>(db: &C) -> Result<(), DbErr> {
+    run(db, create_statements(db.get_database_backend())).await
+}
+
+/// Creates the outbox and delivery tables only, for applications with their own hook entity.
+pub async fn setup_store<C: ConnectionTrait>(db: &C) -> Result<(), DbErr> {
+    run(db, store_statements(db.get_database_backend())).await
+}
