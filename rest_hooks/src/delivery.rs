@@ -188,8 +188,13 @@ pub(crate) type SentHook = Arc<dyn Fn(&Sent) + Send + Sync>;
 
 /// Makes one attempt and tells the application.
 async fn attempt(shared: Arc<Shared>, job: Job) -> Outcome {
-    let request =
-        Request { delivery_id: job.id, hook: job.hook, event: job.event.to_string(), body: job.body, attempt: job.attempt };
+    let request = Request {
+        delivery_id: job.id,
+        hook: job.hook,
+        event: job.event.to_string(),
+        body: job.body,
+        attempt: job.attempt,
+    };
     let started = Instant::now();
     let outcome = AssertUnwindSafe(shared.deliverer.deliver(&request))
         .catch_unwind()
@@ -297,7 +302,8 @@ impl OutcomeWriter {
         let batch = std::mem::take(&mut self.buffer);
         let count = batch.len();
         let shared = Arc::clone(&self.shared);
-        let task = self.shared.runtime.spawn(async move { write_outcomes(&shared, &batch).await.map_err(|e| (e, batch)) });
+        let task =
+            self.shared.runtime.spawn(async move { write_outcomes(&shared, &batch).await.map_err(|e| (e, batch)) });
         ctx.spawn(task.into_actor(self).map(move |result, writer, ctx| {
             writer.writing = false;
             match result {

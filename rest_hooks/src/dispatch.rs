@@ -14,8 +14,8 @@ use actix::Addr;
 use futures_util::FutureExt;
 use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
-    EntityTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, TransactionTrait,
 };
 use tokio::runtime::Handle;
 use uuid::Uuid;
@@ -120,6 +120,11 @@ impl Dispatcher {
     async fn dispatch_events(&self, limit: usize) -> Result<Pass, DbErr> {
         let db = &self.shared.db;
         let txn = db.begin().await?;
+        if db.get_database_backend() == DbBackend::Sqlite {
+            // Take SQLite's write lock before reading: a deferred transaction that reads and then
+            // writes fails outright (it cannot wait) when another writer committed in between.
+            txn.execute_unprepared("UPDATE rest_hooks_outbox SET state = state WHERE 1 = 0").await?;
+        }
         let mut query = outbox::Entity::find()
             .filter(outbox::Column::State.eq(outbox::state::PENDING))
             .order_by_asc(outbox::Column::Id)

@@ -5,8 +5,8 @@
 //! [`Engine::scope`], which wins. Scoping is how tests run side by side in one binary, each with its
 //! own engine and database.
 
-use std::sync::{Arc, RwLock};
-use std::thread;
+use std::sync::{Arc, Mutex, RwLock};
+use std::thread::{self, JoinHandle};
 
 use actix::{Actor, Addr, Supervisor};
 use sea_orm::DatabaseConnection;
@@ -38,6 +38,7 @@ struct Inner {
     shared: Arc<Shared>,
     registry: Addr<RegistryActor>,
     system: actix::System,
+    thread: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl Drop for Inner {
@@ -92,7 +93,8 @@ impl Engine {
         self.inner.registry.do_send(Nudge);
     }
 
-    /// Stops the actors. Deliveries in flight are abandoned and made again at the next start; the
+    /// Stops the actors and waits for their thread to end. Deliveries in flight are abandoned and
+    /// made again once their lease expires; events not yet dispatched wait for the next start. The
     /// process-wide slot is cleared if it holds this engine.
     pub fn shutdown(&self) {
         if let Ok(mut slot) = PROCESS.write()
@@ -101,6 +103,12 @@ impl Engine {
             *slot = None;
         }
         self.inner.system.stop();
+        let thread = self.inner.thread.lock().ok().and_then(|mut thread| thread.take());
+        if let Some(thread) = thread
+            && thread.thread().id() != thread::current().id()
+        {
+            let _ = thread.join();
+        }
     }
 
     /// Checks that `event` is in the event map.
@@ -120,7 +128,7 @@ impl Engine {
     pub(crate) fn spawn(shared: Arc<Shared>) -> Result<Engine, BuildError> {
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let actor_shared = Arc::clone(&shared);
-        thread::Builder::new()
+        let thread = thread::Builder::new()
             .name("rest-hooks".to_owned())
             .spawn(move || {
                 let system = actix::System::new();
@@ -140,7 +148,8 @@ impl Engine {
         let (registry, system) =
             ready_rx.recv().map_err(|_| BuildError::Thread("the actor thread exited during start".to_owned()))?;
         shared.set_registry(registry.clone());
-        let engine = Engine { inner: Arc::new(Inner { shared, registry, system }) };
+        let engine =
+            Engine { inner: Arc::new(Inner { shared, registry, system, thread: Mutex::new(Some(thread)) }) };
         engine.wake();
         Ok(engine)
     }

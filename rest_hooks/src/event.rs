@@ -169,11 +169,7 @@ impl Spec {
         let (model, action) = body.rsplit_once('.').ok_or(SpecError::MissingAction)?;
         check_dotted(model).map_err(SpecError::Model)?;
         check_segment(action).map_err(SpecError::Action)?;
-        Ok(Self {
-            model: model.to_owned(),
-            action: action.to_owned(),
-            all_owners,
-        })
+        Ok(Self { model: model.to_owned(), action: action.to_owned(), all_owners })
     }
 }
 
@@ -184,10 +180,7 @@ mod tests {
     #[test]
     fn parses_specs() {
         let spec = Spec::parse("bookstore.Book.created").unwrap();
-        assert_eq!(
-            spec,
-            Spec { model: "bookstore.Book".into(), action: "created".into(), all_owners: false }
-        );
+        assert_eq!(spec, Spec { model: "bookstore.Book".into(), action: "created".into(), all_owners: false });
         assert!(Spec::parse("bookstore.Book.read+").unwrap().all_owners);
         assert_eq!(Spec::parse("created"), Err(SpecError::MissingAction));
         assert_eq!(Spec::parse("Book.created"), Err(SpecError::Model(NameError::NoDot)));

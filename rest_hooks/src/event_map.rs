@@ -176,10 +176,7 @@ impl EventMapBuilder {
                 continue;
             }
             let Some(spec_text) = spec else {
-                map.events.insert(
-                    name.clone(),
-                    EventInfo { name, model: None, action: None, all_owners: false },
-                );
+                map.events.insert(name.clone(), EventInfo { name, model: None, action: None, all_owners: false });
                 continue;
             };
             let spec = match Spec::parse(&spec_text) {
@@ -197,10 +194,8 @@ impl EventMapBuilder {
             }
             let key = (spec.model.clone(), spec.action.clone());
             if let Some(first) = seen.get(&key) {
-                problems.push(format!(
-                    "event `{name}` maps `{}.{}`, already mapped by `{first}`",
-                    spec.model, spec.action
-                ));
+                problems
+                    .push(format!("event `{name}` maps `{}.{}`, already mapped by `{first}`", spec.model, spec.action));
                 continue;
             }
             seen.insert(key, name.clone());
@@ -222,19 +217,13 @@ impl EventMap {
         }
         self.events.insert(
             name.clone(),
-            EventInfo {
-                name,
-                model: Some(spec.model),
-                action: Some(spec.action),
-                all_owners: spec.all_owners,
-            },
+            EventInfo { name, model: Some(spec.model), action: Some(spec.action), all_owners: spec.all_owners },
         );
     }
 }
 
 fn undeclared(name: &str, model: &str, declared: &HashSet<&'static str>) -> String {
-    let mut message =
-        format!("event `{name}` maps model `{model}`, which no `#[derive(Hookable)]` entity declares");
+    let mut message = format!("event `{name}` maps model `{model}`, which no `#[derive(Hookable)]` entity declares");
     match closest(model, declared) {
         Some(guess) => message.push_str(&format!(" (did you mean `{guess}`?)")),
         None if declared.is_empty() => message.push_str(" (no Hookable entity is linked in)"),
@@ -342,8 +331,7 @@ mod tests {
     #[test]
     fn reads_a_config_map() {
         let config: EventsConfig =
-            serde_json::from_str(r#"{"book.added": "bookstore.Book.created", "user.logged_in": null}"#)
-                .unwrap();
+            serde_json::from_str(r#"{"book.added": "bookstore.Book.created", "user.logged_in": null}"#).unwrap();
         let map = unchecked().events(config).build().unwrap();
         assert!(map.lookup("bookstore.Book", "created").is_some());
         assert!(map.contains("user.logged_in"));

@@ -91,3 +91,8 @@ pub mod __private {
     pub use sea_orm;
     pub use serde_json;
 }
+
+/// The README's code blocks, compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;

@@ -8,10 +8,16 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use actix::{Actor, ActorFutureExt, Addr, AsyncContext, Context, Handler, Message, SpawnHandle, Supervised, WrapFuture};
+use actix::{
+    Actor, ActorFutureExt, Addr, AsyncContext, Context, Handler, Message, SpawnHandle, Supervised, WrapFuture,
+};
 
 use crate::delivery::{Deliver, DeliveryActor};
 use crate::dispatch::{Dispatcher, Shared, recheck_delay};
+
+/// How long to wait before running a pass again after one failed (a busy database, a lost
+/// connection).
+const RETRY_AFTER_ERROR: Duration = Duration::from_millis(100);
 
 /// Look for committed events now.
 #[derive(Debug, Message)]
@@ -67,24 +73,23 @@ impl RegistryActor {
         let task = self.shared.runtime.spawn(async move { dispatcher.pass(limit).await });
         ctx.spawn(task.into_actor(self).map(|result, registry, ctx| {
             registry.running = false;
-            let found = match result {
+            match result {
                 Ok(Ok(pass)) => {
-                    let found = pass.events + pass.jobs.len();
+                    let found = pass.events + pass.jobs.len() > 0;
                     if !pass.jobs.is_empty() {
                         registry.delivery.do_send(Deliver(pass.jobs));
                     }
-                    found
+                    registry.after_pass(found, ctx);
                 }
                 Ok(Err(error)) => {
-                    tracing::warn!(%error, "dispatch pass failed; retrying at the next poll");
-                    0
+                    tracing::warn!(%error, "dispatch pass failed; retrying");
+                    registry.schedule(RETRY_AFTER_ERROR, ctx);
                 }
                 Err(join) => {
-                    tracing::error!(%join, "dispatch pass aborted");
-                    0
+                    tracing::error!(%join, "dispatch pass aborted; retrying");
+                    registry.schedule(RETRY_AFTER_ERROR, ctx);
                 }
-            };
-            registry.after_pass(found > 0, ctx);
+            }
         }));
     }
 
@@ -106,6 +111,13 @@ impl RegistryActor {
                 self.shared.config.poll_interval
             }
         };
+        self.schedule(delay, ctx);
+    }
+
+    fn schedule(&mut self, delay: Duration, ctx: &mut Context<Self>) {
+        if let Some(timer) = self.timer.take() {
+            ctx.cancel_future(timer);
+        }
         self.timer = Some(ctx.run_later(delay, |registry, ctx| {
             registry.timer = None;
             registry.pass(ctx);

@@ -78,7 +78,10 @@ mod tests {
         let data = json!({"pk": 1});
         let plain = Renderer::default();
         let hook_meta = json!({"id": 7, "event": "book.added", "target": "http://x.test/"});
-        assert_eq!(plain.render(&hook(), &event(data.clone()), Format::Default), json!({"hook": hook_meta, "data": data}));
+        assert_eq!(
+            plain.render(&hook(), &event(data.clone()), Format::Default),
+            json!({"hook": hook_meta, "data": data})
+        );
         assert_eq!(plain.render(&hook(), &event(data.clone()), Format::RawBare), data);
 
         let global = Renderer { serializer: Some(tagged("global")), ..Renderer::default() };

@@ -1,1 +1,215 @@
-//! Shared test support.
+//! Test support: a real HTTP receiver on 127.0.0.1, a fresh SQLite database per test, and a
+//! harness that ties them to an engine scoped to the test.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::post;
+use rest_hooks::{Builder, Engine};
+use sea_orm::{ConnectOptions, Database, DatabaseConnection};
+use serde_json::Value;
+use tempfile::TempDir;
+use tokio::net::TcpListener;
+use tokio::sync::Notify;
+
+pub mod entities;
+
+/// How long a test waits for deliveries before it fails.
+pub const WAIT: Duration = Duration::from_secs(15);
+
+/// One request the receiver got.
+#[derive(Clone, Debug)]
+pub struct Received {
+    /// The path after the receiver's root, such as `/books`.
+    pub path: String,
+    /// Request headers, lower-case names.
+    pub headers: HashMap<String, String>,
+    /// The body parsed as JSON (`Null` if it was not JSON).
+    pub body: Value,
+    /// The raw body.
+    pub raw: String,
+}
+
+#[derive(Default)]
+struct Inbox {
+    received: Mutex<Vec<Received>>,
+    statuses: Mutex<HashMap<String, u16>>,
+    arrived: Notify,
+}
+
+/// A real HTTP server on 127.0.0.1 that records every POST and answers 200, or the status set for
+/// a path.
+#[derive(Clone)]
+pub struct Receiver {
+    base: String,
+    inbox: Arc<Inbox>,
+}
+
+impl Receiver {
+    /// Starts a receiver on an ephemeral port of 127.0.0.1, on the current runtime.
+    pub async fn start() -> Receiver {
+        let inbox = Arc::new(Inbox::default());
+        let app = Router::new().route("/{*path}", post(record)).with_state(Arc::clone(&inbox));
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1:0");
+        let base = format!("http://{}", listener.local_addr().expect("local address"));
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Receiver { base, inbox }
+    }
+
+    /// The URL of `path` on this receiver.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}/{}", self.base, path.trim_start_matches('/'))
+    }
+
+    /// Makes `path` answer `status`.
+    pub fn respond(&self, path: &str, status: u16) {
+        self.inbox.statuses.lock().expect("statuses").insert(format!("/{}", path.trim_start_matches('/')), status);
+    }
+
+    /// Everything received so far.
+    pub fn received(&self) -> Vec<Received> {
+        self.inbox.received.lock().expect("received").clone()
+    }
+
+    /// Waits until at least `count` requests have arrived; panics after [`WAIT`].
+    pub async fn wait_for(&self, count: usize) -> Vec<Received> {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let arrived = self.inbox.arrived.notified();
+            let received = self.received();
+            if received.len() >= count {
+                return received;
+            }
+            if tokio::time::timeout_at(deadline, arrived).await.is_err() {
+                panic!("expected {count} deliveries within {WAIT:?}, got {}: {received:#?}", received.len());
+            }
+        }
+    }
+
+    /// Waits for a request whose body has `event` in its `hook` block, and returns everything that
+    /// arrived up to and including it.
+    pub async fn wait_for_event(&self, event: &str) -> Vec<Received> {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let arrived = self.inbox.arrived.notified();
+            let received = self.received();
+            if let Some(at) = received.iter().position(|r| r.body["hook"]["event"] == event) {
+                return received[..=at].to_vec();
+            }
+            if tokio::time::timeout_at(deadline, arrived).await.is_err() {
+                panic!("expected an `{event}` delivery within {WAIT:?}; got {received:#?}");
+            }
+        }
+    }
+}
+
+async fn record(
+    State(inbox): State<Arc<Inbox>>,
+    Path(path): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> StatusCode {
+    let path = format!("/{path}");
+    let raw = String::from_utf8_lossy(&body).into_owned();
+    let received = Received {
+        path: path.clone(),
+        headers: headers
+            .iter()
+            .map(|(name, value)| (name.as_str().to_owned(), value.to_str().unwrap_or_default().to_owned()))
+            .collect(),
+        body: serde_json::from_str(&raw).unwrap_or(Value::Null),
+        raw,
+    };
+    inbox.received.lock().expect("received").push(received);
+    inbox.arrived.notify_waiters();
+    let status = inbox.statuses.lock().expect("statuses").get(&path).copied().unwrap_or(200);
+    StatusCode::from_u16(status).unwrap_or(StatusCode::OK)
+}
+
+/// A fresh SQLite database in WAL mode in its own temporary folder, with the engine's tables and
+/// the test entities' tables.
+pub struct TestDb {
+    /// The connection pool.
+    pub db: DatabaseConnection,
+    _dir: TempDir,
+}
+
+impl TestDb {
+    /// Creates the database file and every table.
+    pub async fn sqlite() -> TestDb {
+        let dir = tempfile::tempdir().expect("temporary folder");
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("test.db").display());
+        let mut options = ConnectOptions::new(url);
+        options.max_connections(4).sqlx_logging(false).map_sqlx_sqlite_opts(|opts| {
+            opts.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal).busy_timeout(Duration::from_secs(10))
+        });
+        let db = Database::connect(options).await.expect("connect to SQLite");
+        rest_hooks::store::setup(&db).await.expect("engine tables");
+        entities::create_tables(&db).await;
+        TestDb { db, _dir: dir }
+    }
+}
+
+/// The standard event map of the tests, on top of `builder`.
+pub fn bookstore_events(builder: Builder) -> Builder {
+    builder
+        .event("book.added", "bookstore.Book.created")
+        .event("book.changed", "bookstore.Book.updated")
+        .event("book.removed", "bookstore.Book.deleted")
+        .event("book.read", "bookstore.Book.read")
+        .event("book.featured", "bookstore.Book.featured+")
+        .raw_event("user.logged_in")
+        .poll_interval(Duration::from_millis(200))
+        .process_wide(false)
+}
+
+/// A database, a receiver and an engine scoped to one test.
+pub struct Harness {
+    /// The test's database.
+    pub db: DatabaseConnection,
+    /// The test's engine; run saves inside [`Harness::run`].
+    pub engine: Engine,
+    /// The test's receiver.
+    pub receiver: Receiver,
+    _db: TestDb,
+}
+
+impl Harness {
+    /// A harness with the bookstore event map.
+    pub async fn new() -> Harness {
+        Harness::with(|builder| builder).await
+    }
+
+    /// A harness with the bookstore event map, adjusted by `configure`.
+    pub async fn with(configure: impl FnOnce(Builder) -> Builder) -> Harness {
+        let test_db = TestDb::sqlite().await;
+        let receiver = Receiver::start().await;
+        let engine =
+            configure(bookstore_events(Engine::builder())).start(test_db.db.clone()).expect("engine starts");
+        Harness { db: test_db.db.clone(), engine, receiver, _db: test_db }
+    }
+
+    /// Runs `future` with this harness's engine as the current one.
+    pub async fn run<F: Future>(&self, future: F) -> F::Output {
+        self.engine.scope(future).await
+    }
+
+    /// Subscribes the receiver's `path` to `event` for `owner`.
+    pub async fn subscribe(&self, owner: Option<i32>, event: &str, path: &str) -> rest_hooks::hook::Model {
+        self.engine
+            .subscribe(&self.db, owner.map(Into::into), event, &self.receiver.url(path))
+            .await
+            .expect("subscribe")
+    }
+
+    /// How many outbox rows exist.
+    pub async fn outbox_rows(&self) -> u64 {
+        use sea_orm::{EntityTrait, PaginatorTrait};
+        rest_hooks::store::outbox::Entity::find().count(&self.db).await.expect("count outbox")
+    }
+}

@@ -1,0 +1,220 @@
+//! The entities the tests save: owned, unowned, owned through a relation, with a UUID owner and a
+//! serializer of their own, with a behaviour of their own, and a swapped hook entity.
+
+use sea_orm::{ConnectionTrait, DatabaseConnection, Schema};
+
+/// Books: owned by `user_id`; `secret` is never sent.
+pub mod book {
+    use rest_hooks::Hookable;
+    use sea_orm::entity::prelude::*;
+    use serde::Serialize;
+
+    /// A book.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, Hookable, Serialize)]
+    #[sea_orm(table_name = "book")]
+    #[hookable(model = "bookstore.Book", owner = "user_id")]
+    pub struct Model {
+        /// Id.
+        #[sea_orm(primary_key)]
+        pub id: i32,
+        /// Owner.
+        pub user_id: i32,
+        /// Title.
+        pub title: String,
+        /// Never sent.
+        #[hookable(skip)]
+        pub secret: String,
+    }
+
+    /// Relations.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+}
+
+/// Authors: no owner, so their events go to every owner's hooks.
+pub mod author {
+    use rest_hooks::Hookable;
+    use sea_orm::entity::prelude::*;
+
+    /// An author.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, Hookable)]
+    #[sea_orm(table_name = "author")]
+    #[hookable(model = "bookstore.Author")]
+    pub struct Model {
+        /// Id.
+        #[sea_orm(primary_key)]
+        pub id: i32,
+        /// Name.
+        pub name: String,
+    }
+
+    /// Relations.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+}
+
+/// Chapters: owned by their book's owner, found through the relation.
+pub mod chapter {
+    use rest_hooks::{Hookable, Owner};
+    use sea_orm::entity::prelude::*;
+
+    /// A chapter.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, Hookable)]
+    #[sea_orm(table_name = "chapter")]
+    #[hookable(model = "bookstore.Chapter", owner_with = book_owner)]
+    pub struct Model {
+        /// Id.
+        #[sea_orm(primary_key)]
+        pub id: i32,
+        /// The book.
+        pub book_id: i32,
+        /// Title.
+        pub title: String,
+    }
+
+    /// Relations.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    /// The owner of the chapter's book.
+    pub async fn book_owner<C: ConnectionTrait>(chapter: &Model, db: &C) -> Result<Option<Owner>, DbErr> {
+        let book = super::book::Entity::find_by_id(chapter.book_id).one(db).await?;
+        Ok(book.map(|book| book.user_id.into()))
+    }
+}
+
+/// Notes: a UUID owner that may be empty, and a serializer of their own.
+pub mod note {
+    use rest_hooks::Hookable;
+    use sea_orm::entity::prelude::*;
+    use serde_json::{Value, json};
+
+    /// A note.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, Hookable)]
+    #[sea_orm(table_name = "note")]
+    #[hookable(model = "bookstore.Note", owner = "author_key", serialize_with = shape)]
+    pub struct Model {
+        /// Id.
+        #[sea_orm(primary_key)]
+        pub id: i32,
+        /// Owner.
+        pub author_key: Option<Uuid>,
+        /// Text.
+        pub text: String,
+    }
+
+    /// Relations.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    /// The note's own shape.
+    pub fn shape(note: &Model) -> Value {
+        json!({ "note": note.id, "text": note.text.to_uppercase() })
+    }
+}
+
+/// Tags: an entity with a behaviour of its own that calls the recording functions.
+pub mod tag {
+    use rest_hooks::Hookable;
+    use sea_orm::entity::prelude::*;
+
+    /// A tag.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, Hookable)]
+    #[sea_orm(table_name = "tag")]
+    #[hookable(model = "bookstore.Tag", custom_behavior)]
+    pub struct Model {
+        /// Id.
+        #[sea_orm(primary_key)]
+        pub id: i32,
+        /// Name, lower-cased before saving.
+        pub name: String,
+    }
+
+    /// Relations.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    #[async_trait::async_trait]
+    impl ActiveModelBehavior for ActiveModel {
+        async fn before_save<C: ConnectionTrait>(mut self, _db: &C, _insert: bool) -> Result<Self, DbErr> {
+            if let sea_orm::ActiveValue::Set(name) = &self.name {
+                self.name = Set(name.to_lowercase());
+            }
+            Ok(self)
+        }
+
+        async fn after_save<C: ConnectionTrait>(model: Model, db: &C, insert: bool) -> Result<Model, DbErr> {
+            rest_hooks::record_save(&model, db, insert).await?;
+            Ok(model)
+        }
+    }
+}
+
+/// An application's own hook entity: organisation owners and an `is_active` switch.
+pub mod webhook {
+    use rest_hooks::{HookEntity, HookTarget};
+    use sea_orm::Select;
+    use sea_orm::entity::prelude::*;
+
+    /// A webhook subscription.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "webhook")]
+    pub struct Model {
+        /// Id.
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        /// The owning organisation.
+        pub organization_id: i64,
+        /// Event name.
+        pub event: String,
+        /// Target URL.
+        pub target: String,
+        /// Whether it receives events.
+        pub is_active: bool,
+    }
+
+    /// Relations.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+
+    impl HookEntity for Entity {
+        fn event_column() -> Column {
+            Column::Event
+        }
+
+        fn owner_column() -> Column {
+            Column::OrganizationId
+        }
+
+        fn to_target(hook: Model) -> HookTarget {
+            HookTarget {
+                id: hook.id.into(),
+                event: hook.event,
+                target: hook.target,
+                owner: Some(hook.organization_id.into()),
+            }
+        }
+
+        fn scope(query: Select<Entity>) -> Select<Entity> {
+            query.filter(Column::IsActive.eq(true))
+        }
+    }
+}
+
+/// Creates the tables of every test entity.
+pub async fn create_tables(db: &DatabaseConnection) {
+    let schema = Schema::new(db.get_database_backend());
+    let statements = [
+        schema.create_table_from_entity(book::Entity),
+        schema.create_table_from_entity(author::Entity),
+        schema.create_table_from_entity(chapter::Entity),
+        schema.create_table_from_entity(note::Entity),
+        schema.create_table_from_entity(tag::Entity),
+        schema.create_table_from_entity(webhook::Entity),
+    ];
+    for statement in &statements {
+        db.execute(statement).await.expect("create test table");
+    }
+}

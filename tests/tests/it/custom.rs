@@ -1,0 +1,114 @@
+//! The swap points: the application's own hook entity, finder, deliverer, and the sent
+//! notification.
+
+use std::sync::{Arc, Mutex};
+
+use rest_hooks::{DeliveryError, Deliverer, Event, Finder, HookTarget, Request, Response, Sent};
+use rest_hooks_tests::Harness;
+use rest_hooks_tests::entities::webhook;
+use sea_orm::{ActiveModelTrait, DatabaseTransaction, DbErr, Set};
+use serde_json::json;
+
+use crate::lifecycle::new_book;
+
+#[tokio::test]
+async fn a_swapped_hook_entity_filters_on_its_own_columns() {
+    let h = Harness::with(|b| b.hook_entity::<webhook::Entity>()).await;
+    let mut hooks = Vec::new();
+    for (organization_id, is_active, path) in [(1, true, "org1"), (1, false, "org1-inactive"), (2, true, "org2")] {
+        let hook = webhook::ActiveModel {
+            organization_id: Set(organization_id),
+            event: Set("book.added".into()),
+            target: Set(h.receiver.url(path)),
+            is_active: Set(is_active),
+            ..Default::default()
+        };
+        hooks.push(hook.insert(&h.db).await.unwrap());
+    }
+
+    h.run(new_book(1, "For organisation 1").insert(&h.db)).await.unwrap();
+    h.run(new_book(2, "For organisation 2").insert(&h.db)).await.unwrap();
+
+    let mut received = h.receiver.wait_for(2).await;
+    received.sort_by(|a, b| a.path.cmp(&b.path));
+    assert_eq!(received.iter().map(|r| r.path.as_str()).collect::<Vec<_>>(), ["/org1", "/org2"]);
+    assert_eq!(received[0].body["hook"]["id"], hooks[0].id);
+    assert_eq!(received[0].body["data"]["fields"]["title"], "For organisation 1");
+}
+
+struct EveryoneAt(String);
+
+#[async_trait::async_trait]
+impl Finder for EveryoneAt {
+    async fn find(&self, _db: &DatabaseTransaction, event: &Event) -> Result<Vec<HookTarget>, DbErr> {
+        Ok(vec![HookTarget { id: 99.into(), event: event.name.clone(), target: self.0.clone(), owner: None }])
+    }
+}
+
+#[tokio::test]
+async fn a_custom_finder_decides_the_targets() {
+    let receiver = rest_hooks_tests::Receiver::start().await;
+    let target = receiver.url("found");
+    let h = Harness::with(|b| b.finder(EveryoneAt(target))).await;
+
+    h.run(new_book(5, "Anyone").insert(&h.db)).await.unwrap();
+
+    let received = receiver.wait_for(1).await;
+    assert_eq!(received[0].body["hook"], json!({"id": 99, "event": "book.added", "target": receiver.url("found")}));
+}
+
+/// A deliverer of the application's own: a legacy header and a different path.
+struct Legacy(reqwest::Client);
+
+#[async_trait::async_trait]
+impl Deliverer for Legacy {
+    async fn deliver(&self, request: &Request) -> Result<Response, DeliveryError> {
+        let response = self
+            .0
+            .post(format!("{}/legacy", request.hook.target))
+            .header("x-legacy-event", &request.event)
+            .body(request.body.clone())
+            .send()
+            .await
+            .map_err(|e| DeliveryError::Request(e.to_string()))?;
+        Ok(Response { status: response.status().as_u16(), body: String::new() })
+    }
+}
+
+#[tokio::test]
+async fn a_custom_deliverer_sends_the_requests() {
+    let h = Harness::with(|b| b.deliverer(Legacy(reqwest::Client::new()))).await;
+    h.subscribe(Some(1), "book.added", "custom").await;
+
+    h.run(new_book(1, "Delivered my way").insert(&h.db)).await.unwrap();
+
+    let received = h.receiver.wait_for(1).await;
+    assert_eq!(received[0].path, "/custom/legacy");
+    assert_eq!(received[0].headers["x-legacy-event"], "book.added");
+}
+
+#[tokio::test]
+async fn the_sent_notification_carries_hook_body_and_status() {
+    let sent: Arc<Mutex<Vec<Sent>>> = Arc::default();
+    let log = Arc::clone(&sent);
+    let h = Harness::with(move |b| b.on_sent(move |s| log.lock().unwrap().push(s.clone()))).await;
+    h.receiver.respond("down", 503);
+    let ok = h.subscribe(Some(1), "book.added", "up").await;
+    h.subscribe(Some(1), "book.added", "down").await;
+
+    h.run(new_book(1, "Noted").insert(&h.db)).await.unwrap();
+    h.receiver.wait_for(2).await;
+
+    let deadline = tokio::time::Instant::now() + rest_hooks_tests::WAIT;
+    while sent.lock().unwrap().len() < 2 {
+        assert!(tokio::time::Instant::now() < deadline, "notifications never came");
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let mut sent = sent.lock().unwrap().clone();
+    sent.sort_by_key(|s| s.hook.target.clone());
+    assert_eq!(sent.iter().map(Sent::status).collect::<Vec<_>>(), [Some(503), Some(200)]);
+    assert_eq!(sent[1].hook.id, rest_hooks::HookId::Int(ok.id));
+    assert_eq!(sent[1].event, "book.added");
+    assert!(sent[1].body.contains("Noted"));
+    assert_eq!(sent[1].attempt, 1);
+}

@@ -1,0 +1,66 @@
+//! The event map refuses mistakes at start, naming every culprit.
+
+use rest_hooks::{BuildError, Engine, EventsConfig};
+use rest_hooks_tests::TestDb;
+
+#[tokio::test]
+async fn duplicates_typos_and_malformed_specs_fail_the_start() {
+    let db = TestDb::sqlite().await;
+    let error = Engine::builder()
+        .event("book.added", "bookstore.Book.created")
+        .event("book.new", "bookstore.Book.created+")
+        .event("book.gone", "bookstore.Bok.deleted")
+        .event("bookadded", "bookstore.Book.updated")
+        .event("shop.order", "shop.Order.created")
+        .event("book.bad", "bookstore.Book")
+        .process_wide(false)
+        .start(db.db.clone())
+        .unwrap_err();
+
+    let BuildError::EventMap(map_error) = &error else { panic!("expected an event map error, got {error:?}") };
+    assert_eq!(
+        map_error.problems(),
+        [
+            "event `book.new` maps `bookstore.Book.created`, already mapped by `book.added`",
+            "event `book.gone` maps model `bookstore.Bok`, which no `#[derive(Hookable)]` entity declares (did you \
+             mean `bookstore.Book`?)",
+            "event name `bookadded` is not a valid dotted name: it needs at least two dot-separated parts",
+            "event `shop.order` maps model `shop.Order`, which no `#[derive(Hookable)]` entity declares; declared: \
+             bookstore.Author, bookstore.Book, bookstore.Chapter, bookstore.Note, bookstore.Tag",
+            "event `book.bad` maps `bookstore.Book`, which is malformed: its model label is malformed: it needs at \
+             least two dot-separated parts",
+        ]
+    );
+    assert!(error.to_string().starts_with("invalid event map: event `book.new`"));
+}
+
+#[tokio::test]
+async fn a_config_file_map_works_like_the_builder() {
+    let db = TestDb::sqlite().await;
+    let config: EventsConfig = serde_json::from_str(
+        r#"{"book.added": "bookstore.Book.created", "book.read": "bookstore.Book.read+", "user.logged_in": null}"#,
+    )
+    .unwrap();
+    let engine = Engine::builder().events(config).process_wide(false).start(db.db.clone()).unwrap();
+
+    let map = engine.event_map();
+    assert_eq!(&*map.lookup("bookstore.Book", "created").unwrap().event, "book.added");
+    assert!(map.lookup("bookstore.Book", "read").unwrap().all_owners);
+    let raw = map.events().find(|e| e.name == "user.logged_in").unwrap();
+    assert_eq!((raw.model.as_deref(), raw.action.as_deref()), (None, None));
+}
+
+#[tokio::test]
+async fn settings_out_of_range_fail_the_start() {
+    let db = TestDb::sqlite().await;
+    let error = Engine::builder().concurrency(0).process_wide(false).start(db.db.clone()).unwrap_err();
+    assert_eq!(error.to_string(), "setting `concurrency` must be at least 1");
+}
+
+#[test]
+fn starting_outside_a_runtime_is_a_clear_error() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let db = runtime.block_on(TestDb::sqlite());
+    let error = Engine::builder().process_wide(false).start(db.db.clone()).unwrap_err();
+    assert!(matches!(error, BuildError::NoRuntime), "{error}");
+}

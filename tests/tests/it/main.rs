@@ -1,0 +1,14 @@
+//! Integration tests: a real receiver on 127.0.0.1 and a real SQLite database per test, each test
+//! with its own engine, side by side in one binary.
+
+mod custom;
+mod derive_ui;
+mod event_map;
+mod lifecycle;
+mod owners;
+mod payloads;
+mod resilience;
+mod runtimes;
+mod store;
+mod transactions;
+mod validation;

@@ -1,0 +1,94 @@
+//! A panic in user code fails only what it touched; engines side by side do not see each other's
+//! events.
+
+use rest_hooks::store::outbox;
+use rest_hooks::{DeliveryError, Deliverer, HttpDeliverer, Request, Response};
+use rest_hooks_tests::Harness;
+use sea_orm::{ActiveModelTrait, EntityTrait};
+use serde_json::json;
+
+use crate::lifecycle::{new_book, wait_until_settled};
+
+#[tokio::test]
+async fn a_panicking_serializer_fails_its_event_and_the_others_go_out() {
+    let h = Harness::with(|b| {
+        b.serializer(|_, event| {
+            assert!(event.data["fields"]["title"] != "Boom", "serializer exploded");
+            json!({"title": event.data["fields"]["title"]})
+        })
+        .on_sent(|_| panic!("the notification handler exploded too"))
+    })
+    .await;
+    h.subscribe(Some(1), "book.added", "added").await;
+
+    h.run(new_book(1, "Boom").insert(&h.db)).await.unwrap();
+    h.run(new_book(1, "Fine").insert(&h.db)).await.unwrap();
+
+    let received = h.receiver.wait_for(1).await;
+    assert_eq!(received[0].body, json!({"title": "Fine"}));
+    let rows = outbox::Entity::find().all(&h.db).await.unwrap();
+    let failed: Vec<_> = rows.iter().filter(|r| r.state == outbox::state::FAILED).collect();
+    assert_eq!(failed.len(), 1);
+    assert!(failed[0].error.as_deref().unwrap().starts_with("the serializer panicked: serializer exploded"));
+    wait_until_settled(&h, 1).await;
+    assert_eq!(h.receiver.received().len(), 1);
+}
+
+/// Panics for one target, delivers the others over HTTP.
+struct Fragile(HttpDeliverer);
+
+#[async_trait::async_trait]
+impl Deliverer for Fragile {
+    async fn deliver(&self, request: &Request) -> Result<Response, DeliveryError> {
+        assert!(!request.hook.target.ends_with("/explodes"), "deliverer exploded");
+        self.0.deliver(request).await
+    }
+}
+
+#[tokio::test]
+async fn a_panicking_deliverer_fails_its_delivery_and_the_others_go_out() {
+    let http = HttpDeliverer::new(std::time::Duration::from_secs(5), std::time::Duration::from_secs(5), 1024).unwrap();
+    let h = Harness::with(|b| b.deliverer(Fragile(http))).await;
+    h.subscribe(Some(1), "book.added", "explodes").await;
+    h.subscribe(Some(1), "book.added", "fine").await;
+
+    for title in ["First", "Second"] {
+        h.run(new_book(1, title).insert(&h.db)).await.unwrap();
+    }
+
+    let received = h.receiver.wait_for(2).await;
+    assert!(received.iter().all(|r| r.path == "/fine"));
+    let deliveries = wait_until_settled(&h, 4).await;
+    let failed: Vec<_> = deliveries.iter().filter(|d| d.target.ends_with("/explodes")).collect();
+    assert_eq!(failed.len(), 2);
+    assert!(failed.iter().all(|d| d.last_error.as_deref() == Some("the deliverer panicked: deliverer exploded")));
+}
+
+#[tokio::test]
+async fn engines_side_by_side_keep_their_events_apart() {
+    let (a, b) = tokio::join!(Harness::new(), Harness::new());
+    a.subscribe(Some(1), "book.added", "a").await;
+    b.subscribe(Some(1), "book.added", "b").await;
+
+    let (saved_a, saved_b) =
+        tokio::join!(a.run(new_book(1, "Only A").insert(&a.db)), b.run(new_book(1, "Only B").insert(&b.db)));
+    saved_a.unwrap();
+    saved_b.unwrap();
+
+    let got_a = a.receiver.wait_for(1).await;
+    let got_b = b.receiver.wait_for(1).await;
+    assert_eq!(got_a.len(), 1);
+    assert_eq!(got_b.len(), 1);
+    assert_eq!(got_a[0].body["data"]["fields"]["title"], "Only A");
+    assert_eq!(got_b[0].body["data"]["fields"]["title"], "Only B");
+}
+
+#[tokio::test]
+async fn a_save_with_no_engine_fails_with_a_clear_error() {
+    let db = rest_hooks_tests::TestDb::sqlite().await;
+    // No test of this process installs a process-wide engine: `runtimes::process_wide_engine`
+    // does so in a child process.
+    assert!(rest_hooks::Engine::current().is_none());
+    let error = new_book(1, "Orphan").insert(&db.db).await.unwrap_err();
+    assert!(error.to_string().contains("no rest_hooks engine is running"), "{error}");
+}
