@@ -112,6 +112,6 @@ async fn main() -> Result<(), Box<dyn Error>> {
     assert_eq!(next["data"]["fields"]["title"], "The Return of the King");
     println!("the rolled-back save sent nothing");
 
-    engine.shutdown();
+    engine.shutdown().await;
     Ok(())
 }

@@ -142,6 +142,6 @@ async fn main() -> Result<(), Box<dyn Error>> {
     println!("{name} received {}", serde_json::to_string_pretty(&body)?);
     assert_eq!(name, "acme", "only the active hook of organisation 1 receives it");
 
-    engine.shutdown();
+    engine.shutdown().await;
     Ok(())
 }

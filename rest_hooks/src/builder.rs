@@ -220,6 +220,7 @@ impl Builder {
     /// which then runs the engine's database and HTTP work: the one the application lives in.
     pub fn start(self, db: DatabaseConnection) -> Result<Engine, BuildError> {
         let runtime = current_runtime()?;
+        crate::delivery::ensure_crypto_provider();
         let map = self.events.build()?;
         let config = self.config;
         for (name, value) in [
@@ -239,10 +240,7 @@ impl Builder {
         }
         let deliverer: Arc<dyn Deliverer> = match self.deliverer {
             Some(deliverer) => deliverer,
-            None => Arc::new(
-                HttpDeliverer::new(config.connect_timeout, config.timeout, config.response_excerpt)
-                    .map_err(BuildError::Http)?,
-            ),
+            None => Arc::new(HttpDeliverer::new(config.connect_timeout, config.timeout, config.response_excerpt)?),
         };
         let process_wide = config.process_wide;
         let shared = Shared::new(db, runtime, map, self.finder, deliverer, self.renderer, self.on_sent, config);

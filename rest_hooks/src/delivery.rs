@@ -18,7 +18,7 @@ use tokio::sync::Semaphore;
 use uuid::Uuid;
 
 use crate::dispatch::Shared;
-use crate::error::{DeliveryError, panic_message};
+use crate::error::{BuildError, DeliveryError, panic_message};
 use crate::hook::HookTarget;
 use crate::registry::Capacity;
 use crate::store::{delivery, now_ms};
@@ -92,16 +92,30 @@ pub const USER_AGENT: &str = concat!("rest_hooks/", env!("CARGO_PKG_VERSION"));
 
 impl HttpDeliverer {
     /// A deliverer with these timeouts, keeping `excerpt` bytes of each response body.
-    pub fn new(connect_timeout: Duration, timeout: Duration, excerpt: usize) -> Result<Self, String> {
-        let client = reqwest::Client::builder()
-            .tls_backend_preconfigured(tls_config()?)
-            .user_agent(USER_AGENT)
+    pub fn new(connect_timeout: Duration, timeout: Duration, excerpt: usize) -> Result<Self, BuildError> {
+        let client = Self::client_builder()?
             .connect_timeout(connect_timeout)
             .timeout(timeout)
-            .redirect(reqwest::redirect::Policy::none())
             .build()
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| BuildError::Http(e.to_string()))?;
         Ok(Self { client, excerpt })
+    }
+
+    /// A reqwest client builder set up as this deliverer's: TLS with the platform's roots, this
+    /// crate's `User-Agent`, redirects not followed. A start for custom deliverers.
+    pub fn client_builder() -> Result<reqwest::ClientBuilder, BuildError> {
+        Ok(reqwest::Client::builder()
+            .tls_backend_preconfigured(tls_config().map_err(BuildError::Http)?)
+            .user_agent(USER_AGENT)
+            .redirect(reqwest::redirect::Policy::none()))
+    }
+}
+
+/// Installs ring as the process's rustls crypto provider when none is installed, so that other
+/// reqwest clients built without a TLS feature of their own keep working beside this crate.
+pub(crate) fn ensure_crypto_provider() {
+    if rustls::crypto::CryptoProvider::get_default().is_none() {
+        let _ = rustls::crypto::ring::default_provider().install_default();
     }
 }
 

@@ -6,7 +6,7 @@
 //! lease expired (their process died mid-request). The registry actor decides when passes run.
 
 use std::panic::AssertUnwindSafe;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -44,6 +44,10 @@ pub(crate) struct Shared {
     pub(crate) on_sent: Vec<SentHook>,
     pub(crate) config: Config,
     pub(crate) in_flight: AtomicUsize,
+    /// Set when the engine stops: work already queued on the runtime claims nothing more.
+    pub(crate) stopped: AtomicBool,
+    /// Held shared by every pass and exclusively by shutdown, which so waits for passes under way.
+    pub(crate) passes: tokio::sync::RwLock<()>,
     registry: OnceLock<Addr<RegistryActor>>,
 }
 
@@ -69,6 +73,8 @@ impl Shared {
             on_sent,
             config,
             in_flight: AtomicUsize::new(0),
+            stopped: AtomicBool::new(false),
+            passes: tokio::sync::RwLock::new(()),
             registry: OnceLock::new(),
         }
     }
@@ -108,6 +114,10 @@ impl Dispatcher {
     /// Claims up to `limit` committed events and turns them into leased deliveries, then takes over
     /// expired deliveries while there is room.
     pub(crate) async fn pass(&self, limit: usize) -> Result<Pass, DbErr> {
+        let _running = self.shared.passes.read().await;
+        if self.shared.stopped.load(Ordering::Acquire) {
+            return Ok(Pass::default());
+        }
         let mut pass = self.dispatch_events(limit).await?;
         let room = self.shared.capacity().saturating_sub(pass.jobs.len());
         if room > 0 {

@@ -5,8 +5,9 @@
 //! [`Engine::scope`], which wins. Scoping is how tests run side by side in one binary, each with its
 //! own engine and database.
 
-use std::sync::{Arc, Mutex, RwLock};
-use std::thread::{self, JoinHandle};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, RwLock};
+use std::thread;
 
 use actix::{Actor, Addr, Supervisor};
 use sea_orm::DatabaseConnection;
@@ -38,11 +39,11 @@ struct Inner {
     shared: Arc<Shared>,
     registry: Addr<RegistryActor>,
     system: actix::System,
-    thread: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl Drop for Inner {
     fn drop(&mut self) {
+        self.shared.stopped.store(true, Ordering::Release);
         self.system.stop();
     }
 }
@@ -93,22 +94,18 @@ impl Engine {
         self.inner.registry.do_send(Nudge);
     }
 
-    /// Stops the actors and waits for their thread to end. Deliveries in flight are abandoned and
-    /// made again once their lease expires; events not yet dispatched wait for the next start. The
-    /// process-wide slot is cleared if it holds this engine.
-    pub fn shutdown(&self) {
+    /// Stops the engine: no new work is claimed, passes under way finish, then the actors stop.
+    /// Deliveries in flight are made again once their lease expires; events not yet dispatched wait
+    /// for the next start. The process-wide slot is cleared if it holds this engine.
+    pub async fn shutdown(&self) {
         if let Ok(mut slot) = PROCESS.write()
             && slot.as_ref().is_some_and(|installed| Arc::ptr_eq(&installed.inner, &self.inner))
         {
             *slot = None;
         }
+        self.inner.shared.stopped.store(true, Ordering::Release);
+        drop(self.inner.shared.passes.write().await);
         self.inner.system.stop();
-        let thread = self.inner.thread.lock().ok().and_then(|mut thread| thread.take());
-        if let Some(thread) = thread
-            && thread.thread().id() != thread::current().id()
-        {
-            let _ = thread.join();
-        }
     }
 
     /// Checks that `event` is in the event map.
@@ -128,7 +125,7 @@ impl Engine {
     pub(crate) fn spawn(shared: Arc<Shared>) -> Result<Engine, BuildError> {
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let actor_shared = Arc::clone(&shared);
-        let thread = thread::Builder::new()
+        thread::Builder::new()
             .name("rest-hooks".to_owned())
             .spawn(move || {
                 let system = actix::System::new();
@@ -148,8 +145,7 @@ impl Engine {
         let (registry, system) =
             ready_rx.recv().map_err(|_| BuildError::Thread("the actor thread exited during start".to_owned()))?;
         shared.set_registry(registry.clone());
-        let engine =
-            Engine { inner: Arc::new(Inner { shared, registry, system, thread: Mutex::new(Some(thread)) }) };
+        let engine = Engine { inner: Arc::new(Inner { shared, registry, system }) };
         engine.wake();
         Ok(engine)
     }

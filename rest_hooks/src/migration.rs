@@ -13,6 +13,7 @@
 //! }
 //! ```
 
+use sea_orm::EntityName;
 use sea_orm_migration::prelude::*;
 
 use crate::hook;

@@ -138,7 +138,7 @@ pub mod tag {
     impl ActiveModelBehavior for ActiveModel {
         async fn before_save<C: ConnectionTrait>(mut self, _db: &C, _insert: bool) -> Result<Self, DbErr> {
             if let sea_orm::ActiveValue::Set(name) = &self.name {
-                self.name = Set(name.to_lowercase());
+                self.name = sea_orm::Set(name.to_lowercase());
             }
             Ok(self)
         }

@@ -195,8 +195,8 @@ impl Harness {
     }
 
     /// Runs `future` with this harness's engine as the current one.
-    pub async fn run<F: Future>(&self, future: F) -> F::Output {
-        self.engine.scope(future).await
+    pub async fn run<F: IntoFuture>(&self, future: F) -> F::Output {
+        self.engine.scope(future.into_future()).await
     }
 
     /// Subscribes the receiver's `path` to `event` for `owner`.

@@ -77,7 +77,8 @@ impl Deliverer for Legacy {
 
 #[tokio::test]
 async fn a_custom_deliverer_sends_the_requests() {
-    let h = Harness::with(|b| b.deliverer(Legacy(reqwest::Client::new()))).await;
+    let client = rest_hooks::HttpDeliverer::client_builder().unwrap().build().unwrap();
+    let h = Harness::with(|b| b.deliverer(Legacy(client))).await;
     h.subscribe(Some(1), "book.added", "custom").await;
 
     h.run(new_book(1, "Delivered my way").insert(&h.db)).await.unwrap();

@@ -60,7 +60,7 @@ fn process_wide_engine() {
 
         let received = receiver.wait_for(1).await;
         assert_eq!(received[0].body["data"]["fields"]["title"], "From a spawned task");
-        engine.shutdown();
+        engine.shutdown().await;
         assert!(Engine::current().is_none());
     });
 }

@@ -72,7 +72,7 @@ async fn a_committed_event_is_delivered_by_the_next_engine() {
     first.subscribe(&db, Some(1.into()), "book.added", &receiver.url("added")).await.unwrap();
 
     // The engine stops (the process died) before it could dispatch what was committed.
-    first.shutdown();
+    first.shutdown().await;
     first.scope(new_book(1, "Survivor").insert(&db)).await.unwrap();
     assert!(receiver.received().is_empty());
 
