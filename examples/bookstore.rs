@@ -43,9 +43,12 @@ mod book {
 async fn start_receiver() -> Result<(String, mpsc::UnboundedReceiver<Value>), Box<dyn Error>> {
     let (tx, rx) = mpsc::unbounded_channel();
     let app = Router::new()
-        .route("/hooks", post(|State(tx): State<mpsc::UnboundedSender<Value>>, body: axum::Json<Value>| async move {
-            let _ = tx.send(body.0);
-        }))
+        .route(
+            "/hooks",
+            post(|State(tx): State<mpsc::UnboundedSender<Value>>, body: axum::Json<Value>| async move {
+                let _ = tx.send(body.0);
+            }),
+        )
         .with_state(tx);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let url = format!("http://{}/hooks", listener.local_addr()?);

@@ -111,9 +111,13 @@ async fn main() -> Result<(), Box<dyn Error>> {
     let app = Router::new()
         .route(
             "/{name}",
-            post(|State(tx): State<mpsc::UnboundedSender<(String, Value)>>, Path(name): Path<String>, body: axum::Json<Value>| async move {
-                let _ = tx.send((name, body.0));
-            }),
+            post(
+                |State(tx): State<mpsc::UnboundedSender<(String, Value)>>,
+                 Path(name): Path<String>,
+                 body: axum::Json<Value>| async move {
+                    let _ = tx.send((name, body.0));
+                },
+            ),
         )
         .with_state(tx);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;

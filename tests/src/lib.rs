@@ -189,8 +189,7 @@ impl Harness {
     pub async fn with(configure: impl FnOnce(Builder) -> Builder) -> Harness {
         let test_db = TestDb::sqlite().await;
         let receiver = Receiver::start().await;
-        let engine =
-            configure(bookstore_events(Engine::builder())).start(test_db.db.clone()).expect("engine starts");
+        let engine = configure(bookstore_events(Engine::builder())).start(test_db.db.clone()).expect("engine starts");
         Harness { db: test_db.db.clone(), engine, receiver, _db: test_db }
     }
 

@@ -3,7 +3,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use rest_hooks::{DeliveryError, Deliverer, Event, Finder, HookTarget, Request, Response, Sent};
+use rest_hooks::{Deliverer, DeliveryError, Event, Finder, HookTarget, Request, Response, Sent};
 use rest_hooks_tests::Harness;
 use rest_hooks_tests::entities::webhook;
 use sea_orm::{ActiveModelTrait, DatabaseTransaction, DbErr, Set};

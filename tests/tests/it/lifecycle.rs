@@ -76,9 +76,7 @@ async fn a_delete_by_key_alone_still_sends_the_instance() {
 #[tokio::test]
 async fn an_unmapped_action_writes_no_outbox_row() {
     let h = Harness::new().await;
-    h.run(author::ActiveModel { name: Set("Tolkien".to_owned()), ..Default::default() }.insert(&h.db))
-        .await
-        .unwrap();
+    h.run(author::ActiveModel { name: Set("Tolkien".to_owned()), ..Default::default() }.insert(&h.db)).await.unwrap();
     assert_eq!(h.outbox_rows().await, 0);
 
     h.run(new_book(1, "Mapped").insert(&h.db)).await.unwrap();

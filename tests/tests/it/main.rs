@@ -1,6 +1,8 @@
 //! Integration tests: a real receiver on 127.0.0.1 and a real SQLite database per test, each test
 //! with its own engine, side by side in one binary.
 
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+
 mod custom;
 mod derive_ui;
 mod event_map;

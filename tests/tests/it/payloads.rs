@@ -83,7 +83,10 @@ async fn custom_actions_fire_their_mapped_event() {
     h.run(h.engine.action(&h.db, &book, "read")).await.unwrap();
 
     let received = h.receiver.wait_for(1).await;
-    assert_eq!(received[0].body["hook"], json!({"id": hook.id, "event": "book.read", "target": h.receiver.url("reads")}));
+    assert_eq!(
+        received[0].body["hook"],
+        json!({"id": hook.id, "event": "book.read", "target": h.receiver.url("reads")})
+    );
     assert_eq!(received[0].body["data"]["fields"]["title"], "The Hobbit");
 }
 

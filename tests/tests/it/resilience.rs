@@ -2,7 +2,7 @@
 //! events.
 
 use rest_hooks::store::outbox;
-use rest_hooks::{DeliveryError, Deliverer, HttpDeliverer, Request, Response};
+use rest_hooks::{Deliverer, DeliveryError, HttpDeliverer, Request, Response};
 use rest_hooks_tests::Harness;
 use sea_orm::{ActiveModelTrait, EntityTrait};
 use serde_json::json;
