@@ -76,6 +76,11 @@ impl fmt::Display for Owner {
 }
 
 /// A field that can serve as an owner key: an integer, a UUID or a string, or an `Option` of one.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be an owner key",
+    label = "the `owner` field must be an integer, a UUID or a string, or an `Option` of one",
+    note = "for an owner of another type, or one reached through a relation, use `owner_with = path::to::fn`"
+)]
 pub trait IntoOwner {
     /// The owner, or `None` when the field holds none.
     fn to_owner(&self) -> Option<Owner>;

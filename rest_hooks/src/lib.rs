@@ -17,8 +17,8 @@
 //!   hooks: [`Engine::emit`].
 //!
 //! ```no_run
-//! use rest_hooks::{Engine, Hookable};
-//! use sea_orm::entity::prelude::*;
+//! use rest_hooks::Engine;
+//! use sea_orm::{ActiveModelTrait, Set};
 //!
 //! mod book {
 //!     use rest_hooks::Hookable;

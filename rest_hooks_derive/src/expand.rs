@@ -1,172 +1,263 @@
-//! Expansion: the `Hookable` impl, the label registration and the `ActiveModelBehavior` impl.
+//! Expansion: the `Hookable` impl, the label's registration and the `ActiveModelBehavior` impl; on
+//! errors, the errors beside a stub that keeps the compiler from reporting anything else.
+//!
+//! Generated code names the library only through `::rest_hooks` and `::rest_hooks::__private`.
 
-use proc_macro2::TokenStream;
-use quote::{quote, quote_spanned};
+use proc_macro2::{Span, TokenStream};
+use quote::{ToTokens, quote, quote_spanned};
+use syn::spanned::Spanned;
+use syn::{DeriveInput, ExprPath, Ident};
 
-use crate::parse::Input;
-use crate::validate::upper_camel;
+use crate::parse::{self, Errors, Field, Input};
+use crate::validate::{self, upper_camel};
 
-/// The label expression: the attribute, or the crate name and the table name.
-fn label(input: &Input) -> TokenStream {
-    match (&input.model, &input.table_name) {
-        (Some(model), _) => {
-            let value = &model.value;
-            quote!(#value)
-        }
-        (None, Some(table)) => {
-            let model = upper_camel(table);
-            quote!(::core::concat!(::core::env!("CARGO_CRATE_NAME"), ".", #model))
-        }
-        (None, None) => quote!("invalid.Invalid"),
+/// The label of the stub emitted beside errors.
+const STUB_LABEL: &str = "invalid.Invalid";
+
+/// The whole derive: parse, validate, then the impls or the errors and a stub.
+pub(crate) fn derive(input: &DeriveInput) -> TokenStream {
+    // SeaORM 2's `#[sea_orm::model]` forwards the derives of `Model` to a generated `ModelEx`.
+    if input.ident == "ModelEx" {
+        return TokenStream::new();
+    }
+    let mut errors = Errors::default();
+    let parsed = parse::parse(input, &mut errors);
+    if let Some(parsed) = &parsed {
+        validate::validate(parsed, &mut errors);
+    }
+    match (errors.into_error(), parsed) {
+        (None, Some(parsed)) => expand(&parsed),
+        (error, parsed) => fallback(input, parsed.as_ref(), error),
     }
 }
 
-fn hook_data(input: &Input) -> TokenStream {
-    if let Some(path) = &input.serialize_with {
-        let path = &path.value;
-        return quote_spanned!(input.serialize_with.as_ref().map_or(proc_macro2::Span::call_site(), |p| p.span)=> #path(self));
-    }
-    let private = quote!(::rest_hooks::__private);
-    let value = |ident: &syn::Ident| quote_spanned!(ident.span()=> #private::field_value(&self.#ident));
-    let keys: Vec<_> = input.fields.iter().filter(|f| f.primary_key).map(|f| value(&f.ident)).collect();
-    let pk = match keys.as_slice() {
-        [single] => single.clone(),
-        many => quote!(#private::serde_json::Value::Array(::std::vec![#(#many),*])),
-    };
-    let inserts = input.fields.iter().filter(|f| !f.primary_key && f.skip.is_none()).map(|f| {
-        let name = f.ident.to_string();
-        let value = value(&f.ident);
-        quote!(fields.insert(::std::string::String::from(#name), #value);)
-    });
-    quote! {
-        let mut fields = #private::serde_json::Map::new();
-        #(#inserts)*
-        #private::default_data(<Self as ::rest_hooks::Hookable>::MODEL, #pk, fields)
-    }
-}
-
-fn hook_owner(input: &Input) -> TokenStream {
-    match (&input.owner, &input.owner_with) {
-        (_, Some(with)) => {
-            let path = &with.value;
-            quote_spanned!(with.span=> #path(self, db))
-        }
-        (Some(owner), None) => {
-            let field = syn::Ident::new(&owner.value, owner.span);
-            quote!(async move {
-                let _ = db;
-                ::core::result::Result::Ok(::rest_hooks::IntoOwner::to_owner(&self.#field))
-            })
-        }
-        (None, None) => quote!(async move {
-            let _ = db;
-            ::core::result::Result::Ok(::core::option::Option::None)
-        }),
-    }
-}
-
-/// The `Hookable` impl and the label registration.
-pub(crate) fn hookable(input: &Input) -> TokenStream {
-    let ident = &input.ident;
+/// The impls of a valid input.
+fn expand(input: &Input) -> TokenStream {
     let label = label(input);
-    let owned = input.owner.is_some() || input.owner_with.is_some();
-    let custom = input.serialize_with.is_some();
-    let data = hook_data(input);
-    let owner = hook_owner(input);
-    let orm = quote!(::rest_hooks::__private::sea_orm);
+    let hookable = HookableImpl {
+        ident: &input.ident,
+        label: label.clone(),
+        owned: input.attrs.owner.is_some() || input.attrs.owner_with.is_some(),
+        custom_serializer: input.attrs.serialize_with.is_some(),
+        hook_data: hook_data(input),
+        hook_owner: hook_owner(input),
+    };
+    let behavior = input.attrs.custom_behavior.is_none().then(|| behavior(&input.ident));
     quote! {
-        impl ::rest_hooks::Hookable for #ident {
-            const MODEL: &'static str = #label;
-            const OWNED: bool = #owned;
-            const CUSTOM_SERIALIZER: bool = #custom;
-
-            fn hook_data(&self) -> ::rest_hooks::__private::serde_json::Value {
-                #data
-            }
-
-            fn hook_owner<'a, C: #orm::ConnectionTrait>(
-                &'a self,
-                db: &'a C,
-            ) -> impl ::core::future::Future<
-                Output = ::core::result::Result<::core::option::Option<::rest_hooks::Owner>, #orm::DbErr>,
-            > + ::core::marker::Send + 'a {
-                #owner
-            }
-        }
+        #hookable
 
         ::rest_hooks::__private::inventory::submit! {
             ::rest_hooks::__private::ModelRegistration::new(#label)
-        }
-    }
-}
-
-/// The generated `ActiveModelBehavior`: record on save and delete.
-pub(crate) fn behavior(input: &Input) -> TokenStream {
-    if input.custom_behavior.is_some() {
-        return TokenStream::new();
-    }
-    let ident = &input.ident;
-    let orm = quote!(::rest_hooks::__private::sea_orm);
-    quote! {
-        #[::rest_hooks::__private::async_trait]
-        impl #orm::ActiveModelBehavior for ActiveModel {
-            async fn after_save<C>(model: #ident, db: &C, insert: bool) -> ::core::result::Result<#ident, #orm::DbErr>
-            where
-                C: #orm::ConnectionTrait,
-            {
-                ::rest_hooks::record_save(&model, db, insert).await?;
-                ::core::result::Result::Ok(model)
-            }
-
-            async fn before_delete<C>(self, db: &C) -> ::core::result::Result<Self, #orm::DbErr>
-            where
-                C: #orm::ConnectionTrait,
-            {
-                ::rest_hooks::prepare_delete(self, db).await
-            }
-
-            async fn after_delete<C>(self, db: &C) -> ::core::result::Result<Self, #orm::DbErr>
-            where
-                C: #orm::ConnectionTrait,
-            {
-                ::rest_hooks::record_delete(&self, db).await?;
-                ::core::result::Result::Ok(self)
-            }
-        }
-    }
-}
-
-/// What is emitted beside the errors: impls that satisfy the compiler so that only the errors show.
-pub(crate) fn stub(input: &DeriveStub) -> TokenStream {
-    let ident = &input.ident;
-    let orm = quote!(::rest_hooks::__private::sea_orm);
-    let behavior = (!input.custom_behavior).then(|| quote!(impl #orm::ActiveModelBehavior for ActiveModel {}));
-    quote! {
-        impl ::rest_hooks::Hookable for #ident {
-            const MODEL: &'static str = "invalid.Invalid";
-            const OWNED: bool = false;
-            const CUSTOM_SERIALIZER: bool = false;
-
-            fn hook_data(&self) -> ::rest_hooks::__private::serde_json::Value {
-                ::rest_hooks::__private::serde_json::Value::Null
-            }
-
-            fn hook_owner<'a, C: #orm::ConnectionTrait>(
-                &'a self,
-                _db: &'a C,
-            ) -> impl ::core::future::Future<
-                Output = ::core::result::Result<::core::option::Option<::rest_hooks::Owner>, #orm::DbErr>,
-            > + ::core::marker::Send + 'a {
-                async { ::core::result::Result::Ok(::core::option::Option::None) }
-            }
         }
 
         #behavior
     }
 }
 
-/// Enough of the input to emit a stub.
-pub(crate) struct DeriveStub {
-    pub(crate) ident: syn::Ident,
-    pub(crate) custom_behavior: bool,
+/// The errors, and stub impls so that they are the only errors: `Hookable` unless the input is
+/// generic, and an empty `ActiveModelBehavior` for an input shaped like a `Model` unless it says
+/// (`custom_behavior`, even with a wrong value) that it has its own.
+fn fallback(input: &DeriveInput, parsed: Option<&Input>, error: Option<syn::Error>) -> TokenStream {
+    let error = error.map(|error| error.to_compile_error());
+    let hookable = input.generics.params.is_empty().then(|| HookableImpl {
+        ident: &input.ident,
+        label: STUB_LABEL.to_token_stream(),
+        owned: false,
+        custom_serializer: false,
+        hook_data: quote!(::rest_hooks::__private::serde_json::Value::Null),
+        hook_owner: no_owner(),
+    });
+    let behavior = parsed.filter(|parsed| parsed.attrs.custom_behavior.is_none()).map(|_| {
+        quote! {
+            #[automatically_derived]
+            impl ::rest_hooks::__private::sea_orm::ActiveModelBehavior for ActiveModel {}
+        }
+    });
+    quote!(#error #hookable #behavior)
+}
+
+/// The `MODEL` label: the one given, or `<crate>.<UpperCamelCase table name>`.
+fn label(input: &Input) -> TokenStream {
+    match (&input.attrs.model, &input.table_name) {
+        (Some(model), _) => model.value.to_token_stream(),
+        (None, Some(table)) => {
+            let model = upper_camel(&table.value);
+            quote!(::core::concat!(::core::env!("CARGO_CRATE_NAME"), ".", #model))
+        }
+        (None, None) => STUB_LABEL.to_token_stream(),
+    }
+}
+
+/// The body of `hook_data`: the user's serializer, or Django's shape.
+fn hook_data(input: &Input) -> TokenStream {
+    if let Some(serialize_with) = &input.attrs.serialize_with {
+        // Through a fn pointer, so that a wrong signature is reported at the path as a type mismatch.
+        return quote_spanned! {serialize_with.span()=>
+            let serialize_with: fn(&Self) -> ::rest_hooks::__private::serde_json::Value = #serialize_with;
+            serialize_with(self)
+        };
+    }
+    let private = quote!(::rest_hooks::__private);
+    let pk = primary_key(input);
+    let fields = input.fields.iter().filter(|field| !field.primary_key && field.skip.is_none()).map(|field| {
+        let name = field.name();
+        let value = field_value(field);
+        quote!((::std::string::String::from(#name), #value))
+    });
+    quote! {
+        let fields = <#private::serde_json::Map<::std::string::String, #private::serde_json::Value>
+            as ::core::iter::FromIterator<_>>::from_iter([#(#fields),*]);
+        #private::default_data(<Self as ::rest_hooks::Hookable>::MODEL, #pk, fields)
+    }
+}
+
+/// The `pk` value: the key field's, or an array of the key fields' for a composite key.
+fn primary_key(input: &Input) -> TokenStream {
+    let keys: Vec<TokenStream> = input.fields.iter().filter(|field| field.primary_key).map(field_value).collect();
+    match keys.as_slice() {
+        [key] => key.clone(),
+        keys => quote!(::rest_hooks::__private::serde_json::Value::Array(::std::vec![#(#keys),*])),
+    }
+}
+
+/// One field's JSON value, spanned at its type so that a type that is not `Serialize` is reported
+/// there.
+fn field_value(field: &Field) -> TokenStream {
+    let span = field.ty.span();
+    let ident = respanned(&field.ident, span);
+    quote_spanned!(span=> ::rest_hooks::__private::field_value(&self.#ident))
+}
+
+/// `ident` moved to `span`, so that an error about an expression naming it points at one place.
+fn respanned(ident: &Ident, span: Span) -> Ident {
+    let mut ident = ident.clone();
+    ident.set_span(span);
+    ident
+}
+
+/// The body of `hook_owner`: the owner field's value, the user's async fn, or no owner.
+fn hook_owner(input: &Input) -> TokenStream {
+    if let Some(owner_with) = &input.attrs.owner_with {
+        return owner_with_call(owner_with);
+    }
+    let Some(owner) = &input.attrs.owner else { return no_owner() };
+    let Some(field) = input.field(&owner.value) else { return no_owner() };
+    let ident = respanned(&field.ident, owner.span);
+    let to_owner = quote_spanned!(owner.span=> ::rest_hooks::IntoOwner::to_owner(&self.#ident));
+    quote! {
+        async move {
+            let _ = db;
+            ::core::result::Result::Ok(#to_owner)
+        }
+    }
+}
+
+/// The body of `hook_owner` with `owner_with = path`: the call, through a helper whose bounds
+/// state the expected signature, so that a wrong one is reported at the path.
+fn owner_with_call(path: &ExprPath) -> TokenStream {
+    let orm = quote!(::rest_hooks::__private::sea_orm);
+    let call = quote_spanned!(path.span()=> __rest_hooks_owner_with(#path, self, db));
+    quote! {
+        fn __rest_hooks_owner_with<'a, M: ?::core::marker::Sized, C, F>(
+            owner_with: impl ::core::ops::FnOnce(&'a M, &'a C) -> F,
+            model: &'a M,
+            db: &'a C,
+        ) -> F
+        where
+            F: ::core::future::Future<
+                Output = ::core::result::Result<::core::option::Option<::rest_hooks::Owner>, #orm::DbErr>,
+            > + ::core::marker::Send + 'a,
+        {
+            owner_with(model, db)
+        }
+        #call
+    }
+}
+
+/// The body of `hook_owner` for a model without an owner.
+fn no_owner() -> TokenStream {
+    quote! {
+        async move {
+            let _ = db;
+            ::core::result::Result::Ok(::core::option::Option::None)
+        }
+    }
+}
+
+/// `impl Hookable`, from its parts.
+struct HookableImpl<'a> {
+    /// The `Model` struct.
+    ident: &'a Ident,
+    /// `MODEL`.
+    label: TokenStream,
+    /// `OWNED`.
+    owned: bool,
+    /// `CUSTOM_SERIALIZER`.
+    custom_serializer: bool,
+    /// The body of `hook_data`.
+    hook_data: TokenStream,
+    /// The body of `hook_owner`, a future borrowing `self` and `db`.
+    hook_owner: TokenStream,
+}
+
+impl ToTokens for HookableImpl<'_> {
+    fn to_tokens(&self, tokens: &mut TokenStream) {
+        let Self { ident, label, owned, custom_serializer, hook_data, hook_owner } = self;
+        let orm = quote!(::rest_hooks::__private::sea_orm);
+        tokens.extend(quote! {
+            #[automatically_derived]
+            impl ::rest_hooks::Hookable for #ident {
+                const MODEL: &'static str = #label;
+                const OWNED: bool = #owned;
+                const CUSTOM_SERIALIZER: bool = #custom_serializer;
+
+                fn hook_data(&self) -> ::rest_hooks::__private::serde_json::Value {
+                    #hook_data
+                }
+
+                fn hook_owner<'a, C: #orm::ConnectionTrait>(
+                    &'a self,
+                    db: &'a C,
+                ) -> impl ::core::future::Future<
+                    Output = ::core::result::Result<::core::option::Option<::rest_hooks::Owner>, #orm::DbErr>,
+                > + ::core::marker::Send + 'a {
+                    #hook_owner
+                }
+            }
+        });
+    }
+}
+
+/// The `ActiveModelBehavior` that records saves and deletes.
+fn behavior(model: &Ident) -> TokenStream {
+    let orm = quote!(::rest_hooks::__private::sea_orm);
+    let result = quote!(::core::result::Result);
+    quote! {
+        #[automatically_derived]
+        #[::rest_hooks::__private::async_trait]
+        impl #orm::ActiveModelBehavior for ActiveModel {
+            async fn after_save<C>(model: #model, db: &C, insert: bool) -> #result<#model, #orm::DbErr>
+            where
+                C: #orm::ConnectionTrait,
+            {
+                ::rest_hooks::record_save(&model, db, insert).await?;
+                #result::Ok(model)
+            }
+
+            async fn before_delete<C>(self, db: &C) -> #result<Self, #orm::DbErr>
+            where
+                C: #orm::ConnectionTrait,
+            {
+                ::rest_hooks::prepare_delete(self, db).await
+            }
+
+            async fn after_delete<C>(self, db: &C) -> #result<Self, #orm::DbErr>
+            where
+                C: #orm::ConnectionTrait,
+            {
+                ::rest_hooks::record_delete(&self, db).await?;
+                #result::Ok(self)
+            }
+        }
+    }
 }

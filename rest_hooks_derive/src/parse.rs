@@ -1,227 +1,316 @@
-//! Parsing: the `#[hookable(...)]` and `#[sea_orm(...)]` attributes into typed structs.
+//! Parsing: the struct, its `#[hookable(...)]` attributes and the two facts read from SeaORM's own
+//! attributes (the table name and the primary key), into typed structs.
+//!
+//! A mistake in one key is recorded and parsing goes on with the next, so that a single compile
+//! reports every mistake; only a syntax error ends the attribute it is in.
 
-use proc_macro2::Span;
+use proc_macro2::{Span, TokenTree};
+use syn::ext::IdentExt;
+use syn::meta::ParseNestedMeta;
+use syn::punctuated::Punctuated;
 use syn::spanned::Spanned;
-use syn::{Attribute, Data, DeriveInput, Fields, Ident, LitStr, Path};
+use syn::{
+    Attribute, Data, DataStruct, DeriveInput, Error, Expr, ExprLit, ExprPath, Fields, Ident, Lit, LitStr, Token, Type,
+};
 
-/// A container attribute value with where it was written.
+/// A value and the span its problems are reported at.
 pub(crate) struct At<T> {
+    /// The value.
     pub(crate) value: T,
+    /// Where it was written.
     pub(crate) span: Span,
 }
 
-/// Everything `#[derive(Hookable)]` reads from the struct.
+/// Everything the derive reads from a `Model` struct with named fields.
 pub(crate) struct Input {
+    /// The struct's name.
     pub(crate) ident: Ident,
-    pub(crate) model: Option<At<String>>,
-    pub(crate) table_name: Option<String>,
-    pub(crate) owner: Option<At<String>>,
-    pub(crate) owner_with: Option<At<Path>>,
-    pub(crate) serialize_with: Option<At<Path>>,
-    pub(crate) custom_behavior: Option<Span>,
+    /// `#[sea_orm(table_name = "...")]`, the source of the default model label.
+    pub(crate) table_name: Option<At<String>>,
+    /// The struct's `#[hookable(...)]` keys.
+    pub(crate) attrs: Attrs,
+    /// The named fields, in declaration order.
     pub(crate) fields: Vec<Field>,
+}
+
+/// The keys of `#[hookable(...)]` on the struct, each as written.
+#[derive(Default)]
+pub(crate) struct Attrs {
+    /// `model = "app.Model"`.
+    pub(crate) model: Option<At<String>>,
+    /// `owner = "field"`.
+    pub(crate) owner: Option<At<String>>,
+    /// `owner_with = path`: an async fn `(&Model, &C) -> Result<Option<Owner>, DbErr>`.
+    pub(crate) owner_with: Option<ExprPath>,
+    /// `serialize_with = path`: a fn `(&Model) -> serde_json::Value`.
+    pub(crate) serialize_with: Option<ExprPath>,
+    /// `custom_behavior`: the user writes the `ActiveModelBehavior` impl.
+    pub(crate) custom_behavior: Option<Span>,
 }
 
 /// One named field.
 pub(crate) struct Field {
+    /// The field's name.
     pub(crate) ident: Ident,
+    /// The field's type, where a type that cannot be serialized is reported.
+    pub(crate) ty: Type,
+    /// Whether `#[sea_orm(primary_key)]` marks it.
     pub(crate) primary_key: bool,
+    /// Where `#[hookable(skip)]` was written, if it was.
     pub(crate) skip: Option<Span>,
 }
 
-/// The container keys, for error messages.
-pub(crate) const CONTAINER_KEYS: &str = "`model`, `owner`, `owner_with`, `serialize_with`, `custom_behavior`";
-
-/// Parses the input, collecting every mistake into `errors`.
-pub(crate) fn parse(input: &DeriveInput, errors: &mut Errors) -> Option<Input> {
-    if !input.generics.params.is_empty() {
-        errors.push(syn::Error::new(input.generics.span(), "`Hookable` models cannot be generic"));
-    }
-    let named = match &input.data {
-        Data::Struct(data) => match &data.fields {
-            Fields::Named(named) => Some(named),
-            _ => {
-                errors.push(syn::Error::new(
-                    input.ident.span(),
-                    "`Hookable` needs a struct with named fields (a SeaORM `Model`)",
-                ));
-                None
-            }
-        },
-        _ => {
-            errors.push(syn::Error::new(input.ident.span(), "`Hookable` can only be derived for a SeaORM `Model` struct"));
-            None
-        }
-    }?;
-    let mut parsed = Input {
-        ident: input.ident.clone(),
-        model: None,
-        table_name: table_name(&input.attrs),
-        owner: None,
-        owner_with: None,
-        serialize_with: None,
-        custom_behavior: None,
-        fields: Vec::new(),
-    };
-    for attr in input.attrs.iter().filter(|a| a.path().is_ident("hookable")) {
-        container_attr(attr, &mut parsed, errors);
-    }
-    for field in &named.named {
-        let Some(ident) = field.ident.clone() else { continue };
-        let mut skip = None;
-        for attr in field.attrs.iter().filter(|a| a.path().is_ident("hookable")) {
-            field_attr(attr, &mut skip, errors);
-        }
-        parsed.fields.push(Field { primary_key: is_primary_key(&field.attrs), ident, skip });
-    }
-    Some(parsed)
-}
-
-fn container_attr(attr: &Attribute, input: &mut Input, errors: &mut Errors) {
-    let result = attr.parse_nested_meta(|meta| {
-        let key = meta.path.get_ident().map(Ident::to_string).unwrap_or_default();
-        let span = meta.path.span();
-        match key.as_str() {
-            "model" => set(&mut input.model, string(&meta)?, span, "model", errors),
-            "owner" => set(&mut input.owner, string(&meta)?, span, "owner", errors),
-            "owner_with" => set(&mut input.owner_with, path(&meta)?, span, "owner_with", errors),
-            "serialize_with" => set(&mut input.serialize_with, path(&meta)?, span, "serialize_with", errors),
-            "custom_behavior" => {
-                flag(&meta, "custom_behavior")?;
-                if input.custom_behavior.replace(span).is_some() {
-                    errors.push(duplicate(span, "custom_behavior"));
-                }
-            }
-            _ => {
-                skip_value(&meta);
-                errors.push(meta.error(format!("unknown `hookable` attribute; expected one of {CONTAINER_KEYS}")));
-            }
-        }
-        Ok(())
-    });
-    if let Err(error) = result {
-        errors.push(error);
+impl Input {
+    /// The field named `name`, written with or without `r#`.
+    pub(crate) fn field(&self, name: &str) -> Option<&Field> {
+        let name = name.strip_prefix("r#").unwrap_or(name);
+        self.fields.iter().find(|field| field.name() == name)
     }
 }
 
-fn field_attr(attr: &Attribute, skip: &mut Option<Span>, errors: &mut Errors) {
-    let result = attr.parse_nested_meta(|meta| {
-        if meta.path.is_ident("skip") {
-            flag(&meta, "skip")?;
-            if skip.replace(meta.path.span()).is_some() {
-                errors.push(duplicate(meta.path.span(), "skip"));
-            }
-        } else {
-            skip_value(&meta);
-            errors.push(meta.error("unknown `hookable` field attribute; expected `skip`"));
-        }
-        Ok(())
-    });
-    if let Err(error) = result {
-        errors.push(error);
+impl Field {
+    /// The name without `r#`, as serialized and as `owner = "..."` names it.
+    pub(crate) fn name(&self) -> String {
+        self.ident.unraw().to_string()
     }
 }
 
-fn set<T>(slot: &mut Option<At<T>>, value: (T, Span), key_span: Span, key: &str, errors: &mut Errors) {
-    if slot.is_some() {
-        errors.push(duplicate(key_span, key));
-    } else {
-        *slot = Some(At { value: value.0, span: value.1 });
-    }
-}
-
-fn duplicate(span: Span, key: &str) -> syn::Error {
-    syn::Error::new(span, format!("duplicate `hookable` attribute `{key}`"))
-}
-
-fn string(meta: &syn::meta::ParseNestedMeta<'_>) -> syn::Result<(String, Span)> {
-    let expr: syn::Expr = meta.value()?.parse()?;
-    match &expr {
-        syn::Expr::Lit(syn::ExprLit { lit: syn::Lit::Str(lit), .. }) => Ok((lit.value(), lit.span())),
-        other => Err(syn::Error::new(other.span(), format!("expected a string, as in `{} = \"...\"`", name(meta)))),
-    }
-}
-
-fn path(meta: &syn::meta::ParseNestedMeta<'_>) -> syn::Result<(Path, Span)> {
-    let expr: syn::Expr = meta.value()?.parse()?;
-    match &expr {
-        syn::Expr::Path(p) => Ok((p.path.clone(), p.span())),
-        syn::Expr::Lit(syn::ExprLit { lit: syn::Lit::Str(lit), .. }) => {
-            lit.parse::<Path>().map(|p| (p, lit.span()))
-        }
-        other => Err(syn::Error::new(
-            other.span(),
-            format!("expected a function path, as in `{} = path::to::function`", name(meta)),
-        )),
-    }
-}
-
-fn flag(meta: &syn::meta::ParseNestedMeta<'_>, key: &str) -> syn::Result<()> {
-    if meta.input.peek(syn::Token![=]) {
-        let value: syn::Expr = meta.value()?.parse()?;
-        return Err(syn::Error::new(value.span(), format!("`{key}` takes no value; write `#[hookable({key})]`")));
-    }
-    Ok(())
-}
-
-fn skip_value(meta: &syn::meta::ParseNestedMeta<'_>) {
-    if meta.input.peek(syn::Token![=]) {
-        let _ = meta.value().and_then(|v| v.parse::<syn::Expr>());
-    } else if meta.input.peek(syn::token::Paren) {
-        let _ = meta.parse_nested_meta(|_| Ok(()));
-    }
-}
-
-fn name(meta: &syn::meta::ParseNestedMeta<'_>) -> String {
-    meta.path.get_ident().map(Ident::to_string).unwrap_or_default()
-}
-
-/// `table_name` from `#[sea_orm(table_name = "...")]`.
-fn table_name(attrs: &[Attribute]) -> Option<String> {
-    let mut found = None;
-    for attr in attrs.iter().filter(|a| a.path().is_ident("sea_orm")) {
-        let _ = attr.parse_nested_meta(|meta| {
-            if meta.path.is_ident("table_name") {
-                found = Some(meta.value()?.parse::<LitStr>()?.value());
-            } else {
-                skip_value(&meta);
-            }
-            Ok(())
-        });
-    }
-    found
-}
-
-/// Whether `#[sea_orm(primary_key)]` marks the field.
-fn is_primary_key(attrs: &[Attribute]) -> bool {
-    let mut found = false;
-    for attr in attrs.iter().filter(|a| a.path().is_ident("sea_orm")) {
-        let _ = attr.parse_nested_meta(|meta| {
-            if meta.path.is_ident("primary_key") {
-                found = true;
-            }
-            skip_value(&meta);
-            Ok(())
-        });
-    }
-    found
-}
-
-/// Every error found, reported together.
+/// Every mistake found so far, reported together.
 #[derive(Default)]
-pub(crate) struct Errors(Option<syn::Error>);
+pub(crate) struct Errors(Option<Error>);
 
 impl Errors {
-    /// Adds one error.
-    pub(crate) fn push(&mut self, error: syn::Error) {
+    /// Records one mistake.
+    pub(crate) fn push(&mut self, error: Error) {
         match &mut self.0 {
             Some(all) => all.combine(error),
             None => self.0 = Some(error),
         }
     }
 
-    /// The combined error, if any.
-    pub(crate) fn finish(self) -> Option<syn::Error> {
+    /// All the mistakes as one error, or `None` if there were none.
+    pub(crate) fn into_error(self) -> Option<Error> {
         self.0
     }
+}
+
+/// The keys `#[hookable(...)]` takes on the struct.
+const CONTAINER_KEYS: [&str; 5] = ["model", "owner", "owner_with", "serialize_with", "custom_behavior"];
+
+/// Parses `input`. Returns `None` when it does not have a `Model`'s shape (a struct with named
+/// fields and no generics); its attributes are still read, so that their mistakes are reported too.
+pub(crate) fn parse(input: &DeriveInput, errors: &mut Errors) -> Option<Input> {
+    let fields = named_fields(input).map_err(|error| errors.push(error)).ok();
+    let generic = !input.generics.params.is_empty();
+    if generic {
+        errors.push(Error::new_spanned(&input.generics, "a SeaORM `Model` has no generic parameters; remove them"));
+    }
+    let mut attrs = Attrs::default();
+    let mut seen = Vec::new();
+    for attr in hookable_attrs(&input.attrs) {
+        report(attr.parse_nested_meta(|meta| container_key(&meta, &mut attrs, &mut seen, errors)), errors);
+    }
+    let fields = fields?.iter().filter_map(|field| parse_field(field, errors)).collect();
+    let table_name = table_name(&input.attrs);
+    (!generic).then(|| Input { ident: input.ident.clone(), table_name, attrs, fields })
+}
+
+/// The fields of a struct with named fields; anything else is an error.
+fn named_fields(input: &DeriveInput) -> syn::Result<&Punctuated<syn::Field, Token![,]>> {
+    let not_named = "`Hookable` needs named fields, as a SeaORM `Model` has";
+    match &input.data {
+        Data::Struct(DataStruct { fields: Fields::Named(fields), .. }) => Ok(&fields.named),
+        Data::Struct(DataStruct { fields: Fields::Unnamed(fields), .. }) => {
+            Err(Error::new_spanned(fields, format!("{not_named}; this is a tuple struct")))
+        }
+        Data::Struct(DataStruct { fields: Fields::Unit, .. }) => {
+            Err(Error::new_spanned(&input.ident, format!("{not_named}; this struct has none")))
+        }
+        Data::Enum(data) => {
+            Err(Error::new(data.enum_token.span, "`Hookable` goes on a SeaORM `Model` struct, not an enum"))
+        }
+        Data::Union(data) => {
+            Err(Error::new(data.union_token.span, "`Hookable` goes on a SeaORM `Model` struct, not a union"))
+        }
+    }
+}
+
+/// The `#[hookable(...)]` attributes among `attrs`.
+fn hookable_attrs(attrs: &[Attribute]) -> impl Iterator<Item = &Attribute> {
+    attrs.iter().filter(|attr| attr.path().is_ident("hookable"))
+}
+
+/// Records the syntax error that ended an attribute, if any.
+fn report(result: syn::Result<()>, errors: &mut Errors) {
+    if let Err(error) = result {
+        errors.push(error);
+    }
+}
+
+/// Reads one key of the struct's `#[hookable(...)]`.
+fn container_key(
+    meta: &ParseNestedMeta<'_>,
+    attrs: &mut Attrs,
+    seen: &mut Vec<String>,
+    errors: &mut Errors,
+) -> syn::Result<()> {
+    let key = key_name(meta);
+    if !first_time(meta, &key, seen, errors)? {
+        return Ok(());
+    }
+    match key.as_str() {
+        "model" => attrs.model = string(meta, r#"model = "app.Model""#, errors)?,
+        "owner" => attrs.owner = string(meta, r#"owner = "user_id""#, errors)?,
+        "owner_with" => attrs.owner_with = path(meta, "owner_with = path::to::async_fn", errors)?,
+        "serialize_with" => attrs.serialize_with = path(meta, "serialize_with = path::to::fn", errors)?,
+        "custom_behavior" => attrs.custom_behavior = Some(flag(meta, errors)?),
+        "skip" => unknown(meta, "`skip` goes on a field, not on the struct", errors)?,
+        _ => {
+            let known = CONTAINER_KEYS.map(|known| format!("`{known}`")).join(", ");
+            unknown(meta, &format!("unknown key `{key}`; on the struct `hookable` takes {known}"), errors)?;
+        }
+    }
+    Ok(())
+}
+
+/// Parses one field and its `#[hookable(...)]` keys.
+fn parse_field(field: &syn::Field, errors: &mut Errors) -> Option<Field> {
+    let mut skip = None;
+    let mut seen = Vec::new();
+    for attr in hookable_attrs(&field.attrs) {
+        report(attr.parse_nested_meta(|meta| field_key(&meta, &mut skip, &mut seen, errors)), errors);
+    }
+    let primary_key = is_primary_key(&field.attrs);
+    Some(Field { ident: field.ident.clone()?, ty: field.ty.clone(), primary_key, skip })
+}
+
+/// Reads one key of a field's `#[hookable(...)]`.
+fn field_key(
+    meta: &ParseNestedMeta<'_>,
+    skip: &mut Option<Span>,
+    seen: &mut Vec<String>,
+    errors: &mut Errors,
+) -> syn::Result<()> {
+    let key = key_name(meta);
+    if !first_time(meta, &key, seen, errors)? {
+        return Ok(());
+    }
+    match key.as_str() {
+        "skip" => *skip = Some(flag(meta, errors)?),
+        key if CONTAINER_KEYS.contains(&key) => {
+            unknown(meta, &format!("`{key}` goes on the struct, not on a field; a field takes only `skip`"), errors)?;
+        }
+        _ => unknown(meta, &format!("unknown key `{key}`; on a field `hookable` takes only `skip`"), errors)?,
+    }
+    Ok(())
+}
+
+/// The key as written, such as `owner`.
+fn key_name(meta: &ParseNestedMeta<'_>) -> String {
+    let segments = meta.path.segments.iter().map(|segment| segment.ident.unraw().to_string());
+    segments.collect::<Vec<_>>().join("::")
+}
+
+/// Whether `key` is new in this attribute list; a repeat is reported at itself and skipped.
+fn first_time(meta: &ParseNestedMeta<'_>, key: &str, seen: &mut Vec<String>, errors: &mut Errors) -> syn::Result<bool> {
+    if !seen.iter().any(|earlier| earlier == key) {
+        seen.push(key.to_owned());
+        return Ok(true);
+    }
+    errors.push(Error::new_spanned(&meta.path, format!("duplicate key `{key}`; give it once")));
+    skip_value(meta)?;
+    Ok(false)
+}
+
+/// Reports an unknown key at the key and skips its value.
+fn unknown(meta: &ParseNestedMeta<'_>, message: &str, errors: &mut Errors) -> syn::Result<()> {
+    errors.push(Error::new_spanned(&meta.path, message));
+    skip_value(meta)
+}
+
+/// Consumes the key's value: `= expr` or `(...)`.
+fn skip_value(meta: &ParseNestedMeta<'_>) -> syn::Result<()> {
+    if meta.input.peek(Token![=]) {
+        meta.value()?.parse::<Expr>()?;
+    } else if meta.input.peek(syn::token::Paren) {
+        meta.input.parse::<TokenTree>()?;
+    }
+    Ok(())
+}
+
+/// The expression after `key =`. A key written without one is reported; `example` shows the form.
+fn value(meta: &ParseNestedMeta<'_>, example: &str, errors: &mut Errors) -> syn::Result<Option<Expr>> {
+    if meta.input.peek(Token![=]) {
+        return meta.value()?.parse().map(Some);
+    }
+    errors.push(Error::new_spanned(&meta.path, format!("`{}` needs a value: write `{example}`", key_name(meta))));
+    skip_value(meta)?;
+    Ok(None)
+}
+
+/// A string value, `key = "..."`; another kind of value is reported at the value.
+fn string(meta: &ParseNestedMeta<'_>, example: &str, errors: &mut Errors) -> syn::Result<Option<At<String>>> {
+    Ok(value(meta, example, errors)?.and_then(|expr| match expr {
+        Expr::Lit(ExprLit { lit: Lit::Str(lit), .. }) => Some(At { value: lit.value(), span: lit.span() }),
+        other => {
+            errors.push(Error::new_spanned(other, format!("expected a string: write `{example}`")));
+            None
+        }
+    }))
+}
+
+/// A function path, written bare (`key = path::to::fn`) or in a string (`key = "path::to::fn"`).
+fn path(meta: &ParseNestedMeta<'_>, example: &str, errors: &mut Errors) -> syn::Result<Option<ExprPath>> {
+    Ok(value(meta, example, errors)?.and_then(|expr| {
+        let parsed = match expr {
+            Expr::Path(path) => Ok(path),
+            Expr::Lit(ExprLit { lit: Lit::Str(lit), .. }) => lit.parse::<ExprPath>().map_err(|_| {
+                Error::new(lit.span(), format!("expected a function path in this string: write `{example}`"))
+            }),
+            other => Err(Error::new_spanned(other, format!("expected a function path: write `{example}`"))),
+        };
+        parsed.map_err(|error| errors.push(error)).ok()
+    }))
+}
+
+/// A flag, `key` alone. A value is reported at the value, and the flag still counts as given.
+fn flag(meta: &ParseNestedMeta<'_>, errors: &mut Errors) -> syn::Result<Span> {
+    let key = key_name(meta);
+    let message = format!("`{key}` takes no value: write `{key}` alone");
+    if meta.input.peek(Token![=]) {
+        let value: Expr = meta.value()?.parse()?;
+        errors.push(Error::new_spanned(value, message));
+    } else if meta.input.peek(syn::token::Paren) {
+        let list: TokenTree = meta.input.parse()?;
+        errors.push(Error::new(list.span(), message));
+    }
+    Ok(meta.path.span())
+}
+
+/// `#[sea_orm(table_name = "...")]`. SeaORM reports its own mistakes, so they are ignored here.
+fn table_name(attrs: &[Attribute]) -> Option<At<String>> {
+    let mut found = None;
+    for attr in attrs.iter().filter(|attr| attr.path().is_ident("sea_orm")) {
+        let _ = attr.parse_nested_meta(|meta| {
+            if meta.path.is_ident("table_name") {
+                let lit: LitStr = meta.value()?.parse()?;
+                found = Some(At { value: lit.value(), span: lit.span() });
+                return Ok(());
+            }
+            skip_value(&meta)
+        });
+    }
+    found
+}
+
+/// Whether `#[sea_orm(primary_key)]` marks a field.
+fn is_primary_key(attrs: &[Attribute]) -> bool {
+    let mut found = false;
+    for attr in attrs.iter().filter(|attr| attr.path().is_ident("sea_orm")) {
+        let _ = attr.parse_nested_meta(|meta| {
+            found |= meta.path.is_ident("primary_key");
+            skip_value(&meta)
+        });
+    }
+    found
 }

@@ -1,83 +1,148 @@
-//! Validation: the checks that need the whole input, each error spanned at the mistake.
+//! Validation: the checks that look past a single key (the model label, the owner against the
+//! fields, `skip` against the primary key and `serialize_with`), each mistake reported at the
+//! attribute that made it.
+
+use syn::Error;
 
 use crate::parse::{Errors, Input};
 
-/// Checks a model label: two or more dot-separated parts, each `[A-Za-z_][A-Za-z0-9_-]*`.
-pub(crate) fn label_problem(label: &str) -> Option<&'static str> {
-    if !label.contains('.') {
-        return Some("needs at least two dot-separated parts, as in `bookstore.Book`");
-    }
-    let bad_part = label.split('.').any(|part| {
-        let mut chars = part.chars();
-        !chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-            || !chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-    });
-    bad_part.then_some("has a part that is empty or not made of letters, digits, `_` and `-` (starting with a letter or `_`)")
+/// Runs every check, recording each mistake in `errors`.
+pub(crate) fn validate(input: &Input, errors: &mut Errors) {
+    check_label(input, errors);
+    check_owner(input, errors);
+    check_primary_key(input, errors);
+    check_skips(input, errors);
 }
 
-/// Runs every check, adding each problem to `errors`.
-pub(crate) fn validate(input: &Input, errors: &mut Errors) {
-    if let Some(model) = &input.model
-        && let Some(problem) = label_problem(&model.value)
-    {
-        errors.push(syn::Error::new(model.span, format!("model label `{}` {problem}", model.value)));
+/// The model label: the one given must be well formed, and without one the table name must give
+/// one.
+fn check_label(input: &Input, errors: &mut Errors) {
+    if let Some(model) = &input.attrs.model {
+        if let Some(problem) = label_problem(&model.value) {
+            let message = format!("model label `{}` {problem}; write it as in `bookstore.Book`", model.value);
+            errors.push(Error::new(model.span, message));
+        }
+    } else if let Some(table) = &input.table_name {
+        if let Some(problem) = part_problem(&upper_camel(&table.value)) {
+            let message = format!(
+                "table `{}` gives no usable model label: it would have {problem}; name one with \
+                 `#[hookable(model = \"app.Model\")]`",
+                table.value
+            );
+            errors.push(Error::new(table.span, message));
+        }
+    } else {
+        let message = "no model label: it defaults to the crate name and `#[sea_orm(table_name = \"...\")]`, \
+                       which this struct lacks; add `#[hookable(model = \"app.Model\")]`";
+        errors.push(Error::new_spanned(&input.ident, message));
     }
-    if input.model.is_none() && input.table_name.is_none() {
-        errors.push(syn::Error::new(
-            input.ident.span(),
-            "cannot infer the model label without `#[sea_orm(table_name = \"...\")]`; add `#[hookable(model = \"app.Model\")]`",
-        ));
+}
+
+/// The owner: at most one way of finding it, and a named owner field must exist.
+fn check_owner(input: &Input, errors: &mut Errors) {
+    if let (Some(_), Some(with)) = (&input.attrs.owner, &input.attrs.owner_with) {
+        errors.push(Error::new_spanned(with, "`owner` and `owner_with` both say who owns the model; keep one"));
     }
-    if let (Some(_), Some(with)) = (&input.owner, &input.owner_with) {
-        errors.push(syn::Error::new(with.span, "`owner` and `owner_with` cannot both be given; keep one"));
+    let Some(owner) = &input.attrs.owner else { return };
+    if input.field(&owner.value).is_none() {
+        let fields: Vec<String> = input.fields.iter().map(|field| format!("`{}`", field.name())).collect();
+        let message = format!("no field named `{}`; the fields are {}", owner.value, fields.join(", "));
+        errors.push(Error::new(owner.span, message));
     }
-    if let Some(owner) = &input.owner
-        && !input.fields.iter().any(|f| f.ident == owner.value)
-    {
-        let fields: Vec<String> = input.fields.iter().map(|f| format!("`{}`", f.ident)).collect();
-        errors.push(syn::Error::new(
-            owner.span,
-            format!("no field named `{}`; the fields are {}", owner.value, fields.join(", ")),
-        ));
-    }
-    for field in &input.fields {
-        if let (Some(span), true) = (field.skip, field.primary_key) {
-            errors.push(syn::Error::new(span, "the primary key cannot be skipped: it is always sent as `pk`"));
+}
+
+/// The primary key: there must be one, and it cannot be skipped.
+fn check_primary_key(input: &Input, errors: &mut Errors) {
+    for field in input.fields.iter().filter(|field| field.primary_key) {
+        if let Some(skip) = field.skip {
+            errors.push(Error::new(skip, "the primary key cannot be skipped: it is always sent as `pk`"));
         }
     }
-    if !input.fields.iter().any(|f| f.primary_key) {
-        errors.push(syn::Error::new(input.ident.span(), "no field is marked `#[sea_orm(primary_key)]`"));
+    if !input.fields.iter().any(|field| field.primary_key) {
+        let message = "no field is marked `#[sea_orm(primary_key)]`; mark the key field(s) with it, as `Hookable` \
+                       sends the primary key as `pk`";
+        errors.push(Error::new_spanned(&input.ident, message));
     }
 }
 
-/// `book_chapter` → `BookChapter`.
+/// `skip` shapes the default `data` only, so it cannot go with `serialize_with`.
+fn check_skips(input: &Input, errors: &mut Errors) {
+    if input.attrs.serialize_with.is_none() {
+        return;
+    }
+    for skip in input.fields.iter().filter_map(|field| field.skip) {
+        let message = "`skip` has no effect with `serialize_with`: the serializer chooses the fields; remove it";
+        errors.push(Error::new(skip, message));
+    }
+}
+
+/// What is wrong with a model label, if anything: it needs two or more dot-separated parts.
+pub(crate) fn label_problem(label: &str) -> Option<String> {
+    if !label.contains('.') {
+        return Some("needs two or more dot-separated parts".to_owned());
+    }
+    label.split('.').find_map(|part| part_problem(part).map(|problem| format!("has {problem}")))
+}
+
+/// What is wrong with one part of a model label, if anything: it must match `[A-Za-z_][A-Za-z0-9_-]*`.
+fn part_problem(part: &str) -> Option<String> {
+    let mut chars = part.chars();
+    match chars.next() {
+        None => Some("an empty part".to_owned()),
+        Some(first) if !(first.is_ascii_alphabetic() || first == '_') => {
+            Some(format!("a part `{part}` that does not start with a letter or `_`"))
+        }
+        Some(_) if !chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') => {
+            Some(format!("a part `{part}` with characters other than letters, digits, `_` and `-`"))
+        }
+        Some(_) => None,
+    }
+}
+
+/// The UpperCamelCase of a table name: `book_chapter` → `BookChapter`.
 pub(crate) fn upper_camel(table: &str) -> String {
-    table
-        .split(['_', '-', ' '])
-        .filter(|part| !part.is_empty())
-        .map(|part| {
-            let mut chars = part.chars();
-            chars.next().map(|c| c.to_ascii_uppercase().to_string() + chars.as_str()).unwrap_or_default()
-        })
-        .collect()
+    table.split(['_', '-', ' ']).map(capitalize).collect()
+}
+
+/// `chapter` → `Chapter`.
+fn capitalize(word: &str) -> String {
+    let mut chars = word.chars();
+    chars.next().map(|first| first.to_uppercase().chain(chars).collect()).unwrap_or_default()
 }
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use super::{label_problem, upper_camel};
 
     #[test]
-    fn converts_table_names() {
+    fn table_names_become_upper_camel_case() {
         assert_eq!(upper_camel("book"), "Book");
         assert_eq!(upper_camel("book_chapter"), "BookChapter");
-        assert_eq!(upper_camel("books"), "Books");
+        assert_eq!(upper_camel("book__chapter_"), "BookChapter");
+        assert_eq!(upper_camel("BookChapter"), "BookChapter");
+        assert_eq!(upper_camel("user2_token"), "User2Token");
+        assert_eq!(upper_camel(""), "");
     }
 
     #[test]
-    fn checks_labels() {
-        assert_eq!(label_problem("bookstore.Book"), None);
-        assert!(label_problem("Book").is_some());
-        assert!(label_problem("bookstore..Book").is_some());
-        assert!(label_problem("book store.Book").is_some());
+    fn well_formed_labels_pass() {
+        for label in ["bookstore.Book", "_app.Model", "my-app.Book_Chapter", "a.b.c"] {
+            assert_eq!(label_problem(label), None, "{label}");
+        }
+    }
+
+    #[test]
+    fn malformed_labels_say_why() {
+        let cases = [
+            ("Book", "needs two or more dot-separated parts"),
+            ("", "needs two or more dot-separated parts"),
+            ("bookstore..Book", "has an empty part"),
+            ("bookstore.", "has an empty part"),
+            ("bookstore.2Book", "has a part `2Book` that does not start with a letter or `_`"),
+            ("book store.Book", "has a part `book store` with characters other than letters, digits, `_` and `-`"),
+        ];
+        for (label, problem) in cases {
+            assert_eq!(label_problem(label).as_deref(), Some(problem), "{label}");
+        }
     }
 }

@@ -1,0 +1,16 @@
+use rest_hooks::Hookable;
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, Hookable)]
+#[sea_orm(table_name = "book")]
+#[hookable(model = "bookstore.Book", owner = "title")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i32,
+    pub title: bool,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+fn main() {}
