@@ -23,7 +23,7 @@ pub struct Model {
     /// The exact body sent.
     #[sea_orm(column_type = "Text")]
     pub body: String,
-    /// [`state`] of the delivery.
+    /// The [`state`] of the delivery.
     pub state: i16,
     /// Attempts made so far.
     pub attempts: i32,

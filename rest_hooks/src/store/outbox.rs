@@ -28,7 +28,7 @@ pub struct Model {
     pub payload: String,
     /// The version of the stored payload format.
     pub version: i16,
-    /// [`State`] of the row.
+    /// The [`state`] of the row.
     pub state: i16,
     /// Why dispatching failed, when it did.
     #[sea_orm(column_type = "Text", nullable)]
