@@ -7,41 +7,61 @@ use crate::hook;
 use crate::store::{delivery, outbox};
 
 /// The statements that create every table and index the engine needs (the default hook entity
-/// included), each with `IF NOT EXISTS`.
+/// included), each with `IF NOT EXISTS`. MySQL has no `CREATE INDEX IF NOT EXISTS`: there the
+/// indexes are part of the `CREATE TABLE` statements and the second list is empty.
 pub fn create_statements(backend: DbBackend) -> (Vec<TableCreateStatement>, Vec<IndexCreateStatement>) {
-    let (mut tables, mut indexes) = store_statements(backend);
-    tables.insert(0, table(backend, hook::Entity));
-    indexes.push(
-        Index::create()
-            .if_not_exists()
-            .name("idx_rest_hooks_hook_event_owner")
-            .table(hook::Entity)
-            .col(hook::Column::Event)
-            .col(hook::Column::Owner)
-            .to_owned(),
-    );
-    (tables, indexes)
+    let hook_index = Index::create()
+        .if_not_exists()
+        .name("idx_rest_hooks_hook_event_owner")
+        .table(hook::Entity)
+        .col(hook::Column::Event)
+        .col(hook::Column::Owner)
+        .to_owned();
+    let mut tables = vec![(table(backend, hook::Entity), vec![hook_index])];
+    tables.extend(store_tables(backend));
+    split(backend, tables)
 }
 
 fn store_statements(backend: DbBackend) -> (Vec<TableCreateStatement>, Vec<IndexCreateStatement>) {
-    let tables = vec![table(backend, outbox::Entity), table(backend, delivery::Entity)];
-    let indexes = vec![
-        Index::create()
-            .if_not_exists()
-            .name("idx_rest_hooks_outbox_state_id")
-            .table(outbox::Entity)
-            .col(outbox::Column::State)
-            .col(outbox::Column::Id)
-            .to_owned(),
-        Index::create()
-            .if_not_exists()
-            .name("idx_rest_hooks_delivery_state_next")
-            .table(delivery::Entity)
-            .col(delivery::Column::State)
-            .col(delivery::Column::NextAttemptAt)
-            .to_owned(),
-    ];
-    (tables, indexes)
+    split(backend, store_tables(backend))
+}
+
+fn store_tables(backend: DbBackend) -> Vec<(TableCreateStatement, Vec<IndexCreateStatement>)> {
+    let outbox_index = Index::create()
+        .if_not_exists()
+        .name("idx_rest_hooks_outbox_state_id")
+        .table(outbox::Entity)
+        .col(outbox::Column::State)
+        .col(outbox::Column::Id)
+        .to_owned();
+    let delivery_index = Index::create()
+        .if_not_exists()
+        .name("idx_rest_hooks_delivery_state_next")
+        .table(delivery::Entity)
+        .col(delivery::Column::State)
+        .col(delivery::Column::NextAttemptAt)
+        .to_owned();
+    vec![(table(backend, outbox::Entity), vec![outbox_index]), (table(backend, delivery::Entity), vec![delivery_index])]
+}
+
+/// Separate index statements, or, on MySQL, indexes inside their `CREATE TABLE`.
+fn split(
+    backend: DbBackend,
+    tables: Vec<(TableCreateStatement, Vec<IndexCreateStatement>)>,
+) -> (Vec<TableCreateStatement>, Vec<IndexCreateStatement>) {
+    let mut statements = Vec::with_capacity(tables.len());
+    let mut indexes = Vec::new();
+    for (mut table, table_indexes) in tables {
+        if backend == DbBackend::MySql {
+            for mut index in table_indexes {
+                table.index(&mut index);
+            }
+        } else {
+            indexes.extend(table_indexes);
+        }
+        statements.push(table);
+    }
+    (statements, indexes)
 }
 
 fn table<E: EntityTrait>(backend: DbBackend, entity: E) -> TableCreateStatement {
