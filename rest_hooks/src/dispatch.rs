@@ -149,11 +149,17 @@ impl Dispatcher {
         }
         let now = now_ms();
         let lease_until = now + self.shared.config.lease.as_millis() as i64;
-        let mut pass = Pass { events: rows.len(), jobs: Vec::new() };
+        let mut pass = Pass::default();
         let mut dispatched = Vec::with_capacity(rows.len());
         let mut deliveries = Vec::new();
+        let room = self.shared.capacity();
         for row in rows {
+            if pass.jobs.len() >= room {
+                // The in-memory queue is full: the remaining rows stay pending for a later pass.
+                break;
+            }
             let id = row.id;
+            pass.events += 1;
             match self.deliveries_for(&txn, row).await {
                 Ok(jobs) => {
                     dispatched.push(id);

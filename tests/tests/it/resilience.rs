@@ -92,3 +92,21 @@ async fn a_save_with_no_engine_fails_with_a_clear_error() {
     let error = new_book(1, "Orphan").insert(&db.db).await.unwrap_err();
     assert!(error.to_string().contains("no rest_hooks engine is running"), "{error}");
 }
+
+#[tokio::test]
+async fn a_tiny_in_memory_queue_still_delivers_everything() {
+    let h = Harness::with(|b| b.max_in_flight(1).batch_size(1).concurrency(1)).await;
+    h.subscribe(Some(1), "book.added", "one").await;
+    h.subscribe(Some(1), "book.added", "two").await;
+
+    for title in ["A", "B", "C", "D", "E"] {
+        h.run(new_book(1, title).insert(&h.db)).await.unwrap();
+    }
+
+    let received = h.receiver.wait_for(10).await;
+    let mut titles: Vec<_> = received.iter().map(|r| r.body["data"]["fields"]["title"].to_string()).collect();
+    titles.sort();
+    titles.dedup();
+    assert_eq!(titles, ["\"A\"", "\"B\"", "\"C\"", "\"D\"", "\"E\""]);
+    assert_eq!(wait_until_settled(&h, 10).await.len(), 10);
+}
