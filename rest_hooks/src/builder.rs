@@ -31,6 +31,19 @@ pub(crate) struct Config {
     pub(crate) process_wide: bool,
 }
 
+impl Config {
+    /// The lease in milliseconds, as stored.
+    pub(crate) fn lease_ms(&self) -> i64 {
+        i64::try_from(self.lease.as_millis()).unwrap_or(i64::MAX)
+    }
+
+    /// How long a deliverer may take before its attempt counts as timed out: the HTTP timeout and a
+    /// little slack for custom deliverers that do more than one request.
+    pub(crate) fn attempt_deadline(&self) -> Duration {
+        self.timeout.saturating_add(Duration::from_secs(5))
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         Self {
@@ -232,10 +245,25 @@ impl Builder {
                 return Err(BuildError::Setting { name, problem: "must be at least 1".to_owned() });
             }
         }
-        if config.lease <= config.timeout {
+        if config.poll_interval < Duration::from_millis(10) {
+            return Err(BuildError::Setting {
+                name: "poll_interval",
+                problem: format!("({:?}) must be at least 10 ms", config.poll_interval),
+            });
+        }
+        if config.lease > Duration::from_secs(7 * 24 * 3600) {
             return Err(BuildError::Setting {
                 name: "lease",
-                problem: format!("({:?}) must be longer than the request timeout ({:?})", config.lease, config.timeout),
+                problem: format!("({:?}) must be at most 7 days", config.lease),
+            });
+        }
+        if config.lease <= config.attempt_deadline().saturating_mul(2) {
+            return Err(BuildError::Setting {
+                name: "lease",
+                problem: format!(
+                    "({:?}) must be longer than twice the request timeout ({:?}) and 5 s",
+                    config.lease, config.timeout
+                ),
             });
         }
         let deliverer: Arc<dyn Deliverer> = match self.deliverer {

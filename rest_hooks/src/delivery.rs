@@ -31,6 +31,8 @@ pub(crate) struct Job {
     pub(crate) event: Arc<str>,
     pub(crate) body: String,
     pub(crate) attempt: u32,
+    /// Until when this process holds the delivery (Unix ms); outcomes are written only under it.
+    pub(crate) lease_until: i64,
 }
 
 /// What a [`Deliverer`] is asked to send.
@@ -200,8 +202,47 @@ impl Sent {
 /// A function told of every attempt.
 pub(crate) type SentHook = Arc<dyn Fn(&Sent) + Send + Sync>;
 
+/// Runs one job once a concurrency slot is free: skips it when the engine stopped or the lease
+/// was lost meanwhile, renews a lease about to run out, then makes the attempt.
+async fn run(shared: Arc<Shared>, job: Job) -> Outcome {
+    if shared.stopped.load(Ordering::Acquire) {
+        return Outcome::skipped(job.id);
+    }
+    match hold_lease(&shared, &job).await {
+        Some(lease_until) => attempt(shared, Job { lease_until, ..job }).await,
+        None => Outcome::skipped(job.id),
+    }
+}
+
+/// The lease to deliver under: the job's own while it outlasts an attempt, else a renewed one;
+/// `None` when another process took the delivery over while the job waited for a slot.
+async fn hold_lease(shared: &Shared, job: &Job) -> Option<i64> {
+    let now = now_ms();
+    let deadline = i64::try_from(shared.config.attempt_deadline().as_millis()).unwrap_or(i64::MAX);
+    if now.saturating_add(deadline) < job.lease_until {
+        return Some(job.lease_until);
+    }
+    let renewed = now.saturating_add(shared.config.lease_ms());
+    let result = delivery::Entity::update_many()
+        .col_expr(delivery::Column::LeaseUntil, Expr::value(renewed))
+        .filter(delivery::Column::Id.eq(job.id))
+        .filter(delivery::Column::State.eq(delivery::state::PENDING))
+        .filter(delivery::Column::LeaseUntil.eq(job.lease_until))
+        .exec(&shared.db)
+        .await;
+    match result {
+        Ok(done) if done.rows_affected == 1 => Some(renewed),
+        Ok(_) => None,
+        Err(error) => {
+            tracing::warn!(delivery_id = %job.id, %error, "cannot renew the lease; leaving the delivery to whoever takes it over");
+            None
+        }
+    }
+}
+
 /// Makes one attempt and tells the application.
 async fn attempt(shared: Arc<Shared>, job: Job) -> Outcome {
+    let lease_until = job.lease_until;
     let request = Request {
         delivery_id: job.id,
         hook: job.hook,
@@ -210,9 +251,12 @@ async fn attempt(shared: Arc<Shared>, job: Job) -> Outcome {
         attempt: job.attempt,
     };
     let started = Instant::now();
-    let outcome = AssertUnwindSafe(shared.deliverer.deliver(&request))
-        .catch_unwind()
+    let deadline = shared.config.attempt_deadline();
+    let outcome = tokio::time::timeout(deadline, AssertUnwindSafe(shared.deliverer.deliver(&request)).catch_unwind())
         .await
+        .unwrap_or_else(|_| {
+            Ok(Err(DeliveryError::Timeout(format!("the deliverer did not answer within {deadline:?}"))))
+        })
         .unwrap_or_else(|panic| Err(DeliveryError::Panicked(panic_message(&*panic))));
     let sent = Sent {
         delivery_id: request.delivery_id,
@@ -228,7 +272,7 @@ async fn attempt(shared: Arc<Shared>, job: Job) -> Outcome {
             tracing::error!(delivery_id = %sent.delivery_id, "a sent-notification handler panicked: {}", panic_message(&*panic));
         }
     }
-    Outcome::from(sent)
+    Outcome::new(sent, lease_until)
 }
 
 /// The result of one attempt, as written to the delivery row.
@@ -236,22 +280,32 @@ async fn attempt(shared: Arc<Shared>, job: Job) -> Outcome {
 #[rtype(result = "()")]
 pub(crate) struct Outcome {
     id: Uuid,
+    /// The lease the attempt ran under; `None` for a job that was skipped (nothing to write).
+    lease_until: Option<i64>,
     status: Option<i32>,
     error: Option<String>,
     success: bool,
 }
 
-impl From<Sent> for Outcome {
-    fn from(sent: Sent) -> Self {
+impl Outcome {
+    fn new(sent: Sent, lease_until: i64) -> Self {
+        let lease_until = Some(lease_until);
         match sent.outcome {
             Ok(response) => Self {
                 id: sent.delivery_id,
+                lease_until,
                 status: Some(response.status.into()),
                 error: (!response.is_success()).then(|| format!("HTTP {}", response.status)),
                 success: response.is_success(),
             },
-            Err(error) => Self { id: sent.delivery_id, status: None, error: Some(error.to_string()), success: false },
+            Err(error) => {
+                Self { id: sent.delivery_id, lease_until, status: None, error: Some(error.to_string()), success: false }
+            }
         }
+    }
+
+    fn skipped(id: Uuid) -> Self {
+        Self { id, lease_until: None, status: None, error: None, success: false }
     }
 }
 
@@ -290,7 +344,7 @@ impl Handler<Deliver> for DeliveryActor {
             let writer = self.writer.clone();
             self.shared.runtime.spawn(async move {
                 let _permit = permits.acquire_owned().await;
-                writer.do_send(attempt(shared, job).await);
+                writer.do_send(run(shared, job).await);
             });
         }
     }
@@ -362,6 +416,9 @@ async fn write_outcomes(shared: &Shared, batch: &[Outcome]) -> Result<(), DbErr>
     let txn = shared.db.begin().await?;
     let now = now_ms();
     for outcome in batch {
+        // A skipped job has nothing to write; an attempt whose lease was taken over meanwhile
+        // writes nothing either (the filter below matches no row): the new holder reports.
+        let Some(lease_until) = outcome.lease_until else { continue };
         let state = if outcome.success { delivery::state::DELIVERED } else { delivery::state::FAILED };
         delivery::Entity::update_many()
             .col_expr(delivery::Column::State, Expr::value(state))
@@ -371,6 +428,7 @@ async fn write_outcomes(shared: &Shared, batch: &[Outcome]) -> Result<(), DbErr>
             .col_expr(delivery::Column::LeaseUntil, Expr::value(Option::<i64>::None))
             .col_expr(delivery::Column::DeliveredAt, Expr::value(outcome.success.then_some(now)))
             .filter(delivery::Column::Id.eq(outcome.id))
+            .filter(delivery::Column::LeaseUntil.eq(lease_until))
             .exec(&txn)
             .await?;
     }

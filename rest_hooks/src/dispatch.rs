@@ -15,7 +15,7 @@ use futures_util::FutureExt;
 use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
-    EntityTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+    EntityTrait, IsolationLevel, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
 };
 use tokio::runtime::Handle;
 use uuid::Uuid;
@@ -121,7 +121,11 @@ impl Dispatcher {
         let mut pass = self.dispatch_events(limit).await?;
         let room = self.shared.capacity().saturating_sub(pass.jobs.len());
         if room > 0 {
-            pass.jobs.extend(self.take_over(room.min(limit)).await?);
+            match self.take_over(room.min(limit)).await {
+                Ok(jobs) => pass.jobs.extend(jobs),
+                // The events above are committed and leased to us: deliver them regardless.
+                Err(error) => tracing::warn!(%error, "cannot take over expired deliveries; retrying later"),
+            }
         }
         self.shared.in_flight.fetch_add(pass.jobs.len(), Ordering::AcqRel);
         Ok(pass)
@@ -129,8 +133,14 @@ impl Dispatcher {
 
     async fn dispatch_events(&self, limit: usize) -> Result<Pass, DbErr> {
         let db = &self.shared.db;
-        let txn = db.begin().await?;
-        if db.get_database_backend() == DbBackend::Sqlite {
+        let backend = db.get_database_backend();
+        let txn = match backend {
+            // Under REPEATABLE READ the locking scan would also lock the gap after the last row and
+            // hold up every save that records an event until the pass commits.
+            DbBackend::MySql => db.begin_with_config(Some(IsolationLevel::ReadCommitted), None).await?,
+            _ => db.begin().await?,
+        };
+        if backend == DbBackend::Sqlite {
             // Take SQLite's write lock before reading: a deferred transaction that reads and then
             // writes fails outright (it cannot wait) when another writer committed in between.
             txn.execute_unprepared("UPDATE rest_hooks_outbox SET state = state WHERE 1 = 0").await?;
@@ -139,7 +149,7 @@ impl Dispatcher {
             .filter(outbox::Column::State.eq(outbox::state::PENDING))
             .order_by_asc(outbox::Column::Id)
             .limit(limit as u64);
-        if db.get_database_backend() != DbBackend::Sqlite {
+        if backend != DbBackend::Sqlite {
             query = query.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
         }
         let rows = query.all(&txn).await?;
@@ -148,34 +158,32 @@ impl Dispatcher {
             return Ok(Pass::default());
         }
         let now = now_ms();
-        let lease_until = now + self.shared.config.lease.as_millis() as i64;
+        let lease_until = now.saturating_add(self.shared.config.lease_ms());
         let mut pass = Pass::default();
         let mut dispatched = Vec::with_capacity(rows.len());
-        let mut deliveries = Vec::new();
         let room = self.shared.capacity();
         for row in rows {
             if pass.jobs.len() >= room {
                 // The in-memory queue is full: the remaining rows stay pending for a later pass.
                 break;
             }
-            let id = row.id;
             pass.events += 1;
-            match self.deliveries_for(&txn, row).await {
+            let id = row.id;
+            // Each event under its own savepoint: a failing finder or insert (which aborts the
+            // whole transaction on PostgreSQL) fails that event only.
+            let savepoint = txn.begin().await?;
+            match self.dispatch_event(&savepoint, row, now, lease_until).await {
                 Ok(jobs) => {
+                    savepoint.commit().await?;
                     dispatched.push(id);
-                    for job in jobs {
-                        deliveries.push(new_delivery(&job, id, now, lease_until));
-                        pass.jobs.push(job);
-                    }
+                    pass.jobs.extend(jobs);
                 }
                 Err(error) => {
+                    savepoint.rollback().await?;
                     tracing::error!(outbox_id = id, %error, "cannot dispatch event");
                     mark_failed(&txn, id, &error, now).await?;
                 }
             }
-        }
-        for chunk in deliveries.chunks(500) {
-            delivery::Entity::insert_many(chunk.to_vec()).exec_without_returning(&txn).await?;
         }
         if !dispatched.is_empty() {
             outbox::Entity::update_many()
@@ -189,9 +197,34 @@ impl Dispatcher {
         Ok(pass)
     }
 
+    /// Renders and records the deliveries of one event.
+    async fn dispatch_event(
+        &self,
+        txn: &DatabaseTransaction,
+        row: outbox::Model,
+        now: i64,
+        lease_until: i64,
+    ) -> Result<Vec<Job>, String> {
+        let id = row.id;
+        let jobs = self.deliveries_for(txn, row, lease_until).await?;
+        let deliveries: Vec<_> = jobs.iter().map(|job| new_delivery(job, id, now)).collect();
+        for chunk in deliveries.chunks(500) {
+            delivery::Entity::insert_many(chunk.to_vec())
+                .exec_without_returning(txn)
+                .await
+                .map_err(|e| format!("cannot record its deliveries: {e}"))?;
+        }
+        Ok(jobs)
+    }
+
     /// Finds the hooks of one event and renders a job for each. User code is guarded: a panic
     /// fails this event, not the pass.
-    async fn deliveries_for(&self, txn: &DatabaseTransaction, row: outbox::Model) -> Result<Vec<Job>, String> {
+    async fn deliveries_for(
+        &self,
+        txn: &DatabaseTransaction,
+        row: outbox::Model,
+        lease_until: i64,
+    ) -> Result<Vec<Job>, String> {
         let format = Format::parse(&row.format).ok_or_else(|| format!("unknown stored format `{}`", row.format))?;
         let event = event_from_row(row)?;
         let hooks = AssertUnwindSafe(self.shared.finder.find(txn, &event))
@@ -207,7 +240,7 @@ impl Dispatcher {
                     std::panic::catch_unwind(AssertUnwindSafe(|| self.shared.renderer.render(&hook, &event, format)))
                         .map_err(|panic| format!("the serializer panicked: {}", panic_message(&*panic)))?;
                 let body = serde_json::to_string(&body).map_err(|e| format!("cannot encode the body: {e}"))?;
-                Ok(Job { id: Uuid::now_v7(), hook, event: Arc::clone(&event_name), body, attempt: 1 })
+                Ok(Job { id: Uuid::now_v7(), hook, event: Arc::clone(&event_name), body, attempt: 1, lease_until })
             })
             .collect()
     }
@@ -227,7 +260,7 @@ impl Dispatcher {
         if due.is_empty() {
             return Ok(Vec::new());
         }
-        let lease_until = now + self.shared.config.lease.as_millis() as i64;
+        let lease_until = now.saturating_add(self.shared.config.lease_ms());
         let txn = db.begin().await?;
         let mut jobs = Vec::with_capacity(due.len());
         for row in due {
@@ -239,7 +272,7 @@ impl Dispatcher {
                 .exec(&txn)
                 .await?;
             if claimed.rows_affected == 1 {
-                jobs.push(job_from_row(row));
+                jobs.push(job_from_row(row, lease_until));
             }
         }
         txn.commit().await?;
@@ -284,7 +317,7 @@ fn event_from_row(row: outbox::Model) -> Result<Event, String> {
     })
 }
 
-fn new_delivery(job: &Job, outbox_id: i64, now: i64, lease_until: i64) -> delivery::ActiveModel {
+fn new_delivery(job: &Job, outbox_id: i64, now: i64) -> delivery::ActiveModel {
     delivery::ActiveModel {
         id: Set(job.id),
         outbox_id: Set(outbox_id),
@@ -296,20 +329,21 @@ fn new_delivery(job: &Job, outbox_id: i64, now: i64, lease_until: i64) -> delive
         attempts: Set(0),
         created_at: Set(now),
         next_attempt_at: Set(now),
-        lease_until: Set(Some(lease_until)),
+        lease_until: Set(Some(job.lease_until)),
         last_status: Set(None),
         last_error: Set(None),
         delivered_at: Set(None),
     }
 }
 
-fn job_from_row(row: delivery::Model) -> Job {
+fn job_from_row(row: delivery::Model, lease_until: i64) -> Job {
     Job {
         id: row.id,
         hook: HookTarget { id: HookId::parse(&row.hook_id), event: row.event.clone(), target: row.target, owner: None },
         event: Arc::from(row.event),
         body: row.body,
-        attempt: u32::try_from(row.attempts).unwrap_or(0) + 1,
+        attempt: u32::try_from(row.attempts).unwrap_or(0).saturating_add(1),
+        lease_until,
     }
 }
 

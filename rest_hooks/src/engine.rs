@@ -28,8 +28,8 @@ static PROCESS: RwLock<Option<Engine>> = RwLock::new(None);
 
 /// A running engine. Cheap to clone; every clone talks to the same actors.
 ///
-/// Dropping the last clone stops the actor thread; deliveries not yet made stay in the database for
-/// the next start.
+/// Dropping the last clone (the process-wide slot holds one: see [`Engine::shutdown`]) stops the
+/// actor thread; deliveries not yet made stay in the database for the next start.
 #[derive(Clone)]
 pub struct Engine {
     inner: Arc<Inner>,
@@ -67,8 +67,8 @@ impl Engine {
 
     /// Runs `future` with this engine as the current one for every save it makes, whatever the
     /// process-wide engine is. Tasks it spawns do not inherit the scope.
-    pub async fn scope<F: Future>(&self, future: F) -> F::Output {
-        SCOPED.scope(self.clone(), future).await
+    pub async fn scope<F: IntoFuture>(&self, future: F) -> F::Output {
+        SCOPED.scope(self.clone(), future.into_future()).await
     }
 
     /// Makes this engine the process-wide one, replacing any other.

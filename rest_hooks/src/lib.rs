@@ -18,7 +18,7 @@
 //!
 //! ```no_run
 //! use rest_hooks::Engine;
-//! use sea_orm::{ActiveModelTrait, Set};
+//! use sea_orm::{ActiveModelTrait, Set, TransactionTrait};
 //!
 //! mod book {
 //!     use rest_hooks::Hookable;
@@ -45,9 +45,12 @@
 //!     .event("book.added", "bookstore.Book.created")
 //!     .start(db.clone())?;
 //! engine.subscribe(&db, Some(1.into()), "book.added", "https://example.com/hooks").await?;
+//! // Inside a transaction the event commits or rolls back with the book.
+//! let txn = db.begin().await?;
 //! book::ActiveModel { user_id: Set(1), title: Set("The Two Towers".into()), ..Default::default() }
-//!     .insert(&db)
+//!     .insert(&txn)
 //!     .await?;
+//! txn.commit().await?;
 //! # Ok(()) }
 //! ```
 #![forbid(unsafe_code)]

@@ -17,7 +17,7 @@ use sea_orm::EntityName;
 use sea_orm_migration::prelude::*;
 
 use crate::hook;
-use crate::store::{create_statements, delivery, outbox};
+use crate::store::{create_statements, delivery, outbox, widen_statements};
 
 /// Creates the hook, outbox and delivery tables and their indexes; `down` drops them.
 #[derive(Clone, Copy, Debug, Default)]
@@ -38,6 +38,9 @@ impl MigrationTrait for Migration {
         }
         for index in indexes {
             manager.create_index(index).await?;
+        }
+        for statement in widen_statements(manager.get_database_backend()) {
+            manager.get_connection().execute_unprepared(statement).await?;
         }
         Ok(())
     }

@@ -99,8 +99,9 @@ async fn model_row<M: Hookable, C: ConnectionTrait>(
     audience: Option<Audience>,
 ) -> Result<outbox::ActiveModel, RecordError> {
     let audience = match audience {
-        _ if mapping.all_owners || !M::OWNED => Audience::All,
+        _ if mapping.all_owners => Audience::All,
         Some(audience) => audience,
+        None if !M::OWNED => Audience::All,
         None => model.hook_owner(db).await?.map_or(Audience::Unowned, Audience::Owner),
     };
     let format = if M::CUSTOM_SERIALIZER { Format::Entity } else { Format::Default };

@@ -8,7 +8,8 @@ use crate::store::{delivery, outbox};
 
 /// The statements that create every table and index the engine needs (the default hook entity
 /// included), each with `IF NOT EXISTS`. MySQL has no `CREATE INDEX IF NOT EXISTS`: there the
-/// indexes are part of the `CREATE TABLE` statements and the second list is empty.
+/// indexes are part of the `CREATE TABLE` statements and the second list is empty; [`setup`] and the
+/// migration also widen the payload columns to `LONGTEXT` there.
 pub fn create_statements(backend: DbBackend) -> (Vec<TableCreateStatement>, Vec<IndexCreateStatement>) {
     let hook_index = Index::create()
         .if_not_exists()
@@ -68,6 +69,18 @@ fn table<E: EntityTrait>(backend: DbBackend, entity: E) -> TableCreateStatement 
     Schema::new(backend).create_table_from_entity(entity).if_not_exists().to_owned()
 }
 
+/// Statements that widen the payload columns on MySQL, whose `TEXT` stops at 64 KiB. Run after the
+/// tables exist; harmless to repeat.
+pub(crate) fn widen_statements(backend: DbBackend) -> Vec<&'static str> {
+    if backend != DbBackend::MySql {
+        return Vec::new();
+    }
+    vec![
+        "ALTER TABLE rest_hooks_outbox MODIFY payload LONGTEXT NOT NULL",
+        "ALTER TABLE rest_hooks_delivery MODIFY body LONGTEXT NOT NULL",
+    ]
+}
+
 async fn run<C: ConnectionTrait>(
     db: &C,
     (tables, indexes): (Vec<TableCreateStatement>, Vec<IndexCreateStatement>),
@@ -77,6 +90,9 @@ async fn run<C: ConnectionTrait>(
     }
     for statement in &indexes {
         db.execute(statement).await?;
+    }
+    for statement in widen_statements(db.get_database_backend()) {
+        db.execute_unprepared(statement).await?;
     }
     Ok(())
 }

@@ -55,6 +55,24 @@ async fn an_unowned_model_sends_to_every_owner() {
 }
 
 #[tokio::test]
+async fn an_explicit_audience_narrows_an_unowned_model() {
+    let h = Harness::with(|b| b.event("author.featured", "bookstore.Author.featured")).await;
+    h.subscribe(Some(1), "author.featured", "user1").await;
+    h.subscribe(Some(2), "author.featured", "user2").await;
+    let author =
+        h.run(author::ActiveModel { name: Set("Le Guin".into()), ..Default::default() }.insert(&h.db)).await.unwrap();
+
+    h.engine.action(&h.db, &author, "featured").audience(Audience::owner(2)).await.unwrap();
+    h.engine.action(&h.db, &author, "featured").await.unwrap();
+
+    h.receiver.wait_for(3).await;
+    crate::lifecycle::wait_until_settled(&h, 3).await;
+    let mut paths: Vec<_> = h.receiver.received().into_iter().map(|r| r.path).collect();
+    paths.sort();
+    assert_eq!(paths, ["/user1", "/user2", "/user2"], "the first event reached its one owner only");
+}
+
+#[tokio::test]
 async fn an_owner_reached_through_a_relation() {
     let h = Harness::with(|b| b.event("chapter.added", "bookstore.Chapter.created")).await;
     h.subscribe(Some(1), "chapter.added", "user1").await;

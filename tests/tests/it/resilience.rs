@@ -75,8 +75,11 @@ async fn engines_side_by_side_keep_their_events_apart() {
     saved_a.unwrap();
     saved_b.unwrap();
 
-    let got_a = a.receiver.wait_for(1).await;
-    let got_b = b.receiver.wait_for(1).await;
+    a.receiver.wait_for(1).await;
+    b.receiver.wait_for(1).await;
+    wait_until_settled(&a, 1).await;
+    wait_until_settled(&b, 1).await;
+    let (got_a, got_b) = (a.receiver.received(), b.receiver.received());
     assert_eq!(got_a.len(), 1);
     assert_eq!(got_b.len(), 1);
     assert_eq!(got_a[0].body["data"]["fields"]["title"], "Only A");
@@ -91,6 +94,14 @@ async fn a_save_with_no_engine_fails_with_a_clear_error() {
     assert!(rest_hooks::Engine::current().is_none());
     let error = new_book(1, "Orphan").insert(&db.db).await.unwrap_err();
     assert!(error.to_string().contains("no rest_hooks engine is running"), "{error}");
+    // Outside a transaction SeaORM has already committed the row when the hook runs: the error
+    // reaches the caller, the row stays. Inside one, the caller's rollback takes both.
+    use sea_orm::{PaginatorTrait, TransactionTrait};
+    assert_eq!(rest_hooks_tests::entities::book::Entity::find().count(&db.db).await.unwrap(), 1);
+    let txn = db.db.begin().await.unwrap();
+    assert!(new_book(1, "Orphan 2").insert(&txn).await.is_err());
+    txn.rollback().await.unwrap();
+    assert_eq!(rest_hooks_tests::entities::book::Entity::find().count(&db.db).await.unwrap(), 1);
 }
 
 #[tokio::test]
@@ -103,10 +114,16 @@ async fn a_tiny_in_memory_queue_still_delivers_everything() {
         h.run(new_book(1, title).insert(&h.db)).await.unwrap();
     }
 
-    let received = h.receiver.wait_for(10).await;
+    h.receiver.wait_for(10).await;
+    assert_eq!(wait_until_settled(&h, 10).await.len(), 10);
+    let received = h.receiver.received();
+    assert_eq!(received.len(), 10, "each delivery exactly once");
+    let mut ids: Vec<_> = received.iter().map(|r| r.headers["webhook-id"].clone()).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 10);
     let mut titles: Vec<_> = received.iter().map(|r| r.body["data"]["fields"]["title"].to_string()).collect();
     titles.sort();
     titles.dedup();
     assert_eq!(titles, ["\"A\"", "\"B\"", "\"C\"", "\"D\"", "\"E\""]);
-    assert_eq!(wait_until_settled(&h, 10).await.len(), 10);
 }
