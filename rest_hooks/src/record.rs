@@ -141,17 +141,23 @@ fn row(
 
 impl Engine {
     /// Writes outbox rows through `db` and nudges the dispatcher.
-    async fn write<C: ConnectionTrait>(&self, db: &C, rows: Vec<outbox::ActiveModel>) -> Result<usize, RecordError> {
+    async fn write<C: ConnectionTrait>(
+        &self,
+        db: &C,
+        mut rows: Vec<outbox::ActiveModel>,
+    ) -> Result<usize, RecordError> {
         let count = rows.len();
-        if count == 0 {
-            return Ok(0);
-        }
-        if count == 1 {
-            let row = rows.into_iter().next().ok_or(RecordError::NoEngine)?;
-            outbox::Entity::insert(row).exec_without_returning(db).await?;
-        } else {
-            for chunk in rows.chunks(500) {
-                outbox::Entity::insert_many(chunk.to_vec()).exec_without_returning(db).await?;
+        match rows.pop() {
+            None => return Ok(0),
+            // The save path: one row, inserted without copying it.
+            Some(row) if rows.is_empty() => {
+                outbox::Entity::insert(row).exec_without_returning(db).await?;
+            }
+            Some(row) => {
+                rows.push(row);
+                for chunk in rows.chunks(500) {
+                    outbox::Entity::insert_many(chunk.to_vec()).exec_without_returning(db).await?;
+                }
             }
         }
         self.nudge();

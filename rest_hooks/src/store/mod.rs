@@ -8,6 +8,7 @@ pub mod delivery;
 pub mod outbox;
 mod schema;
 
+#[cfg(feature = "migration")]
 pub(crate) use schema::widen_statements;
 pub use schema::{create_statements, setup, setup_store};
 
