@@ -29,6 +29,7 @@ pub(crate) struct Config {
     pub(crate) timeout: Duration,
     pub(crate) response_excerpt: usize,
     pub(crate) process_wide: bool,
+    pub(crate) deliver: bool,
 }
 
 impl Config {
@@ -57,6 +58,7 @@ impl Default for Config {
             timeout: Duration::from_secs(30),
             response_excerpt: 4096,
             process_wide: true,
+            deliver: true,
         }
     }
 }
@@ -222,6 +224,14 @@ impl Builder {
         self
     }
 
+    /// Whether this process delivers. `false` makes a record-only engine, for API nodes whose
+    /// events a worker process delivers from the same database: saves write their outbox rows as
+    /// usual, and nothing is claimed, sent or polled here. Default: `true`.
+    pub fn deliver(mut self, deliver: bool) -> Self {
+        self.config.deliver = deliver;
+        self
+    }
+
     /// Whether [`start`](Self::start) makes the engine the process-wide one. Turn it off to run
     /// several engines side by side (tests), each used through [`Engine::scope`]. Default: `true`.
     pub fn process_wide(mut self, process_wide: bool) -> Self {
@@ -270,9 +280,9 @@ impl Builder {
             Some(deliverer) => deliverer,
             None => Arc::new(HttpDeliverer::new(config.connect_timeout, config.timeout, config.response_excerpt)?),
         };
-        let process_wide = config.process_wide;
+        let (process_wide, deliver) = (config.process_wide, config.deliver);
         let shared = Shared::new(db, runtime, map, self.finder, deliverer, self.renderer, self.on_sent, config);
-        let engine = Engine::spawn(Arc::new(shared))?;
+        let engine = if deliver { Engine::spawn(Arc::new(shared))? } else { Engine::record_only(Arc::new(shared)) };
         if process_wide {
             engine.install();
         }

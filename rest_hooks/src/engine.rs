@@ -37,6 +37,11 @@ pub struct Engine {
 
 struct Inner {
     shared: Arc<Shared>,
+    /// The actors, when this engine delivers (see [`Builder::deliver`]).
+    actors: Option<Actors>,
+}
+
+struct Actors {
     registry: Addr<RegistryActor>,
     system: actix::System,
 }
@@ -44,7 +49,9 @@ struct Inner {
 impl Drop for Inner {
     fn drop(&mut self) {
         self.shared.stopped.store(true, Ordering::Release);
-        self.system.stop();
+        if let Some(actors) = &self.actors {
+            actors.system.stop();
+        }
     }
 }
 
@@ -91,7 +98,9 @@ impl Engine {
     /// Asks the dispatcher to look for committed events now. Saves do this by themselves; call it
     /// after committing a transaction to skip the short re-check delay.
     pub fn wake(&self) {
-        self.inner.registry.do_send(Nudge);
+        if let Some(actors) = &self.inner.actors {
+            actors.registry.do_send(Nudge);
+        }
     }
 
     /// Stops the engine: no new work is claimed, passes under way finish, then the actors stop.
@@ -105,7 +114,9 @@ impl Engine {
         }
         self.inner.shared.stopped.store(true, Ordering::Release);
         drop(self.inner.shared.passes.write().await);
-        self.inner.system.stop();
+        if let Some(actors) = &self.inner.actors {
+            actors.system.stop();
+        }
     }
 
     /// Checks that `event` is in the event map.
@@ -119,6 +130,11 @@ impl Engine {
 
     pub(crate) fn shared(&self) -> &Arc<Shared> {
         &self.inner.shared
+    }
+
+    /// An engine that records and never delivers: no actors, no thread.
+    pub(crate) fn record_only(shared: Arc<Shared>) -> Engine {
+        Engine { inner: Arc::new(Inner { shared, actors: None }) }
     }
 
     /// Spawns the actor system on its own thread and starts the actors in it.
@@ -145,7 +161,7 @@ impl Engine {
         let (registry, system) =
             ready_rx.recv().map_err(|_| BuildError::Thread("the actor thread exited during start".to_owned()))?;
         shared.set_registry(registry.clone());
-        let engine = Engine { inner: Arc::new(Inner { shared, registry, system }) };
+        let engine = Engine { inner: Arc::new(Inner { shared, actors: Some(Actors { registry, system }) }) };
         engine.wake();
         Ok(engine)
     }

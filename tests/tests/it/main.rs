@@ -10,6 +10,7 @@ mod lifecycle;
 mod owners;
 mod payloads;
 mod resilience;
+mod roles;
 mod runtimes;
 mod store;
 mod transactions;
