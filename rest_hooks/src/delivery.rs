@@ -5,6 +5,7 @@
 //! `concurrency` at a time; the outcome writer batches the results into one transaction. Both are
 //! thin shells: the work lives in plain async functions.
 
+use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -413,24 +414,35 @@ impl Handler<Outcome> for OutcomeWriter {
 }
 
 async fn write_outcomes(shared: &Shared, batch: &[Outcome]) -> Result<(), DbErr> {
-    let txn = shared.db.begin().await?;
-    let now = now_ms();
+    // Outcomes that write the same values (most often: 200 under the lease of one pass) share one
+    // UPDATE.
+    let mut groups: HashMap<(bool, Option<i32>, Option<&str>, i64), Vec<Uuid>> = HashMap::new();
     for outcome in batch {
         // A skipped job has nothing to write; an attempt whose lease was taken over meanwhile
         // writes nothing either (the filter below matches no row): the new holder reports.
         let Some(lease_until) = outcome.lease_until else { continue };
-        let state = if outcome.success { delivery::state::DELIVERED } else { delivery::state::FAILED };
-        delivery::Entity::update_many()
-            .col_expr(delivery::Column::State, Expr::value(state))
-            .col_expr(delivery::Column::Attempts, Expr::col(delivery::Column::Attempts).add(1))
-            .col_expr(delivery::Column::LastStatus, Expr::value(outcome.status))
-            .col_expr(delivery::Column::LastError, Expr::value(outcome.error.clone()))
-            .col_expr(delivery::Column::LeaseUntil, Expr::value(Option::<i64>::None))
-            .col_expr(delivery::Column::DeliveredAt, Expr::value(outcome.success.then_some(now)))
-            .filter(delivery::Column::Id.eq(outcome.id))
-            .filter(delivery::Column::LeaseUntil.eq(lease_until))
-            .exec(&txn)
-            .await?;
+        groups
+            .entry((outcome.success, outcome.status, outcome.error.as_deref(), lease_until))
+            .or_default()
+            .push(outcome.id);
+    }
+    let txn = shared.db.begin().await?;
+    let now = now_ms();
+    for ((success, status, error, lease_until), ids) in groups {
+        let state = if success { delivery::state::DELIVERED } else { delivery::state::FAILED };
+        for chunk in ids.chunks(500) {
+            delivery::Entity::update_many()
+                .col_expr(delivery::Column::State, Expr::value(state))
+                .col_expr(delivery::Column::Attempts, Expr::col(delivery::Column::Attempts).add(1))
+                .col_expr(delivery::Column::LastStatus, Expr::value(status))
+                .col_expr(delivery::Column::LastError, Expr::value(error.map(str::to_owned)))
+                .col_expr(delivery::Column::LeaseUntil, Expr::value(Option::<i64>::None))
+                .col_expr(delivery::Column::DeliveredAt, Expr::value(success.then_some(now)))
+                .filter(delivery::Column::Id.is_in(chunk.iter().copied()))
+                .filter(delivery::Column::LeaseUntil.eq(lease_until))
+                .exec(&txn)
+                .await?;
+        }
     }
     txn.commit().await
 }

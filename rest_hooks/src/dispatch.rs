@@ -5,6 +5,7 @@
 //! that dies mid-pass leaves the rows pending for the next pass. It also takes over deliveries whose
 //! lease expired (their process died mid-request). The registry actor decides when passes run.
 
+use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -131,7 +132,20 @@ impl Dispatcher {
         Ok(pass)
     }
 
+    /// Claims and fans out up to `limit` events in one transaction. The first try takes the whole
+    /// batch at once: one lookup per distinct (event, audience), one multi-row insert of the
+    /// deliveries. If any event fails there, the transaction is rolled back and the batch is done
+    /// again one event at a time, each under its own savepoint, so that only the failing event is
+    /// marked failed (on PostgreSQL an error aborts the whole transaction).
     async fn dispatch_events(&self, limit: usize) -> Result<Pass, DbErr> {
+        match self.dispatch_batch(limit, Mode::Batch).await {
+            Err(Failed::Event) => self.dispatch_batch(limit, Mode::EventByEvent).await,
+            result => result,
+        }
+        .map_err(Failed::into_db)
+    }
+
+    async fn dispatch_batch(&self, limit: usize, mode: Mode) -> Result<Pass, Failed> {
         let db = &self.shared.db;
         let backend = db.get_database_backend();
         let txn = match backend {
@@ -159,9 +173,11 @@ impl Dispatcher {
         }
         let now = now_ms();
         let lease_until = now.saturating_add(self.shared.config.lease_ms());
+        let room = self.shared.capacity();
+        let mut hooks = HookCache::new(self.shared.finder.by_name_and_audience());
         let mut pass = Pass::default();
         let mut dispatched = Vec::with_capacity(rows.len());
-        let room = self.shared.capacity();
+        let mut deliveries = Vec::new();
         for row in rows {
             if pass.jobs.len() >= room {
                 // The in-memory queue is full: the remaining rows stay pending for a later pass.
@@ -169,27 +185,42 @@ impl Dispatcher {
             }
             pass.events += 1;
             let id = row.id;
-            // Each event under its own savepoint: a failing finder or insert (which aborts the
-            // whole transaction on PostgreSQL) fails that event only.
-            let savepoint = txn.begin().await?;
-            match self.dispatch_event(&savepoint, row, now, lease_until).await {
-                Ok(jobs) => {
-                    savepoint.commit().await?;
+            match mode {
+                Mode::Batch => {
+                    let Ok(jobs) = self.deliveries_for(&txn, &mut hooks, row, lease_until).await else {
+                        txn.rollback().await?;
+                        return Err(Failed::Event);
+                    };
+                    deliveries.extend(jobs.iter().map(|job| new_delivery(job, id, now)));
                     dispatched.push(id);
                     pass.jobs.extend(jobs);
                 }
-                Err(error) => {
-                    savepoint.rollback().await?;
-                    tracing::error!(outbox_id = id, %error, "cannot dispatch event");
-                    mark_failed(&txn, id, &error, now).await?;
+                Mode::EventByEvent => {
+                    let savepoint = txn.begin().await?;
+                    match self.dispatch_event(&savepoint, &mut hooks, row, now, lease_until).await {
+                        Ok(jobs) => {
+                            savepoint.commit().await?;
+                            dispatched.push(id);
+                            pass.jobs.extend(jobs);
+                        }
+                        Err(error) => {
+                            savepoint.rollback().await?;
+                            tracing::error!(outbox_id = id, %error, "cannot dispatch event");
+                            mark_failed(&txn, id, &error, now).await?;
+                        }
+                    }
                 }
             }
         }
-        if !dispatched.is_empty() {
+        if insert_deliveries(&txn, deliveries).await.is_err() {
+            txn.rollback().await?;
+            return Err(Failed::Event);
+        }
+        for chunk in dispatched.chunks(CHUNK) {
             outbox::Entity::update_many()
                 .col_expr(outbox::Column::State, Expr::value(outbox::state::DISPATCHED))
                 .col_expr(outbox::Column::DispatchedAt, Expr::value(now))
-                .filter(outbox::Column::Id.is_in(dispatched))
+                .filter(outbox::Column::Id.is_in(chunk.iter().copied()))
                 .exec(&txn)
                 .await?;
         }
@@ -201,19 +232,16 @@ impl Dispatcher {
     async fn dispatch_event(
         &self,
         txn: &DatabaseTransaction,
+        hooks: &mut HookCache,
         row: outbox::Model,
         now: i64,
         lease_until: i64,
     ) -> Result<Vec<Job>, String> {
         let id = row.id;
-        let jobs = self.deliveries_for(txn, row, lease_until).await?;
-        let deliveries: Vec<_> = jobs.iter().map(|job| new_delivery(job, id, now)).collect();
-        for chunk in deliveries.chunks(500) {
-            delivery::Entity::insert_many(chunk.to_vec())
-                .exec_without_returning(txn)
-                .await
-                .map_err(|e| format!("cannot record its deliveries: {e}"))?;
-        }
+        let jobs = self.deliveries_for(txn, hooks, row, lease_until).await?;
+        insert_deliveries(txn, jobs.iter().map(|job| new_delivery(job, id, now)).collect())
+            .await
+            .map_err(|e| format!("cannot record its deliveries: {e}"))?;
         Ok(jobs)
     }
 
@@ -222,25 +250,29 @@ impl Dispatcher {
     async fn deliveries_for(
         &self,
         txn: &DatabaseTransaction,
+        hooks: &mut HookCache,
         row: outbox::Model,
         lease_until: i64,
     ) -> Result<Vec<Job>, String> {
         let format = Format::parse(&row.format).ok_or_else(|| format!("unknown stored format `{}`", row.format))?;
         let event = event_from_row(row)?;
-        let hooks = AssertUnwindSafe(self.shared.finder.find(txn, &event))
-            .catch_unwind()
-            .await
-            .map_err(|panic| format!("the finder panicked: {}", panic_message(&*panic)))?
-            .map_err(|e| format!("the finder failed: {e}"))?;
+        let targets = hooks.find(&*self.shared.finder, txn, &event).await?;
         let event_name: Arc<str> = Arc::from(event.name.as_str());
-        hooks
-            .into_iter()
+        targets
+            .iter()
             .map(|hook| {
                 let body =
-                    std::panic::catch_unwind(AssertUnwindSafe(|| self.shared.renderer.render(&hook, &event, format)))
+                    std::panic::catch_unwind(AssertUnwindSafe(|| self.shared.renderer.render(hook, &event, format)))
                         .map_err(|panic| format!("the serializer panicked: {}", panic_message(&*panic)))?;
                 let body = serde_json::to_string(&body).map_err(|e| format!("cannot encode the body: {e}"))?;
-                Ok(Job { id: Uuid::now_v7(), hook, event: Arc::clone(&event_name), body, attempt: 1, lease_until })
+                Ok(Job {
+                    id: Uuid::now_v7(),
+                    hook: hook.clone(),
+                    event: Arc::clone(&event_name),
+                    body,
+                    attempt: 1,
+                    lease_until,
+                })
             })
             .collect()
     }
@@ -278,6 +310,82 @@ impl Dispatcher {
         txn.commit().await?;
         Ok(jobs)
     }
+}
+
+/// Rows per multi-row statement: well under every backend's limit on bound parameters.
+const CHUNK: usize = 500;
+
+/// How a pass fans out its events.
+#[derive(Clone, Copy)]
+enum Mode {
+    /// All events in one go; any failure sends the pass back as [`Failed::Event`].
+    Batch,
+    /// Each event under its own savepoint; a failing event is marked failed.
+    EventByEvent,
+}
+
+enum Failed {
+    /// An event failed in [`Mode::Batch`]; the transaction was rolled back.
+    Event,
+    Db(DbErr),
+}
+
+impl From<DbErr> for Failed {
+    fn from(error: DbErr) -> Self {
+        Failed::Db(error)
+    }
+}
+
+impl Failed {
+    fn into_db(self) -> DbErr {
+        match self {
+            Failed::Db(error) => error,
+            Failed::Event => DbErr::Custom("an event failed to dispatch one at a time".to_owned()),
+        }
+    }
+}
+
+/// The hooks found during one pass, by event name and audience, when the finder allows it.
+struct HookCache {
+    enabled: bool,
+    found: HashMap<(String, Audience), Arc<[HookTarget]>>,
+}
+
+impl HookCache {
+    fn new(enabled: bool) -> Self {
+        Self { enabled, found: HashMap::new() }
+    }
+
+    async fn find(
+        &mut self,
+        finder: &dyn Finder,
+        txn: &DatabaseTransaction,
+        event: &Event,
+    ) -> Result<Arc<[HookTarget]>, String> {
+        let key = (event.name.clone(), event.audience.clone());
+        if let Some(hooks) = self.found.get(&key) {
+            return Ok(Arc::clone(hooks));
+        }
+        let hooks: Arc<[HookTarget]> = AssertUnwindSafe(finder.find(txn, event))
+            .catch_unwind()
+            .await
+            .map_err(|panic| format!("the finder panicked: {}", panic_message(&*panic)))?
+            .map_err(|e| format!("the finder failed: {e}"))?
+            .into();
+        if self.enabled {
+            self.found.insert(key, Arc::clone(&hooks));
+        }
+        Ok(hooks)
+    }
+}
+
+async fn insert_deliveries(txn: &DatabaseTransaction, deliveries: Vec<delivery::ActiveModel>) -> Result<(), DbErr> {
+    let mut deliveries = deliveries.into_iter().peekable();
+    while deliveries.peek().is_some() {
+        let chunk: Vec<_> = deliveries.by_ref().take(CHUNK).collect();
+        delivery::Entity::insert_many(chunk).exec_without_returning(txn).await?;
+    }
+    Ok(())
 }
 
 fn lease_matches(lease: Option<i64>) -> sea_orm::Condition {

@@ -16,6 +16,13 @@ use crate::hookable::Audience;
 pub trait Finder: Send + Sync + 'static {
     /// The hooks that receive `event`.
     async fn find(&self, db: &DatabaseTransaction, event: &Event) -> Result<Vec<HookTarget>, DbErr>;
+
+    /// Whether the hooks found depend on nothing but the event's name and audience, so that one
+    /// lookup serves every event of a dispatch pass with the same name and audience. Default:
+    /// `false` (each event is looked up); the [`EntityFinder`] says `true`.
+    fn by_name_and_audience(&self) -> bool {
+        false
+    }
 }
 
 /// The default finder: hooks of entity `E` with the event's name and owner (any owner for
@@ -49,5 +56,9 @@ where
             Audience::All => query,
         };
         Ok(query.all(db).await?.into_iter().map(E::to_target).collect())
+    }
+
+    fn by_name_and_audience(&self) -> bool {
+        true
     }
 }

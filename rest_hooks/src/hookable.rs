@@ -122,7 +122,7 @@ impl From<Owner> for Audience {
 }
 
 /// Which owners' hooks an event goes to.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Audience {
     /// The hooks of this owner.
     Owner(Owner),

@@ -5,7 +5,7 @@ use rest_hooks::Audience;
 use rest_hooks_tests::Harness;
 use rest_hooks_tests::entities::{author, chapter, note};
 use sea_orm::prelude::Uuid;
-use sea_orm::{ActiveModelTrait, Set};
+use sea_orm::{ActiveModelTrait, Set, TransactionTrait};
 
 use crate::lifecycle::new_book;
 
@@ -119,4 +119,24 @@ async fn an_explicit_audience_replaces_the_instance_owner() {
     let mut paths: Vec<_> = h.receiver.wait_for(2).await.into_iter().map(|r| r.path).collect();
     paths.sort();
     assert_eq!(paths, ["/user1", "/user2"]);
+}
+
+#[tokio::test]
+async fn events_of_one_pass_keep_their_own_owners() {
+    let h = Harness::new().await;
+    h.subscribe(Some(1), "book.added", "user1").await;
+    h.subscribe(Some(2), "book.added", "user2").await;
+
+    // One transaction, so one dispatch pass sees all three events and looks each owner up once.
+    let txn = h.db.begin().await.unwrap();
+    for (owner, title) in [(1, "First of 1"), (2, "Only of 2"), (1, "Second of 1")] {
+        h.run(new_book(owner, title).insert(&txn)).await.unwrap();
+    }
+    txn.commit().await.unwrap();
+
+    let received = h.receiver.wait_for(3).await;
+    let mut got: Vec<_> =
+        received.iter().map(|r| (r.path.as_str(), r.body["data"]["fields"]["title"].as_str().unwrap())).collect();
+    got.sort();
+    assert_eq!(got, [("/user1", "First of 1"), ("/user1", "Second of 1"), ("/user2", "Only of 2")]);
 }

@@ -4,7 +4,7 @@
 use rest_hooks::store::outbox;
 use rest_hooks::{Deliverer, DeliveryError, HttpDeliverer, Request, Response};
 use rest_hooks_tests::Harness;
-use sea_orm::{ActiveModelTrait, EntityTrait};
+use sea_orm::{ActiveModelTrait, EntityTrait, TransactionTrait};
 use serde_json::json;
 
 use crate::lifecycle::{new_book, wait_until_settled};
@@ -32,6 +32,35 @@ async fn a_panicking_serializer_fails_its_event_and_the_others_go_out() {
     assert!(failed[0].error.as_deref().unwrap().starts_with("the serializer panicked: serializer exploded"));
     wait_until_settled(&h, 1).await;
     assert_eq!(h.receiver.received().len(), 1);
+}
+
+#[tokio::test]
+async fn a_failing_event_in_a_busy_pass_fails_alone() {
+    let h = Harness::with(|b| {
+        b.serializer(|_, event| {
+            assert!(event.data["fields"]["title"] != "Boom", "serializer exploded");
+            json!({"title": event.data["fields"]["title"]})
+        })
+    })
+    .await;
+    h.subscribe(Some(1), "book.added", "added").await;
+
+    // One transaction, so one pass claims all three: the batch is redone event by event.
+    let txn = h.db.begin().await.unwrap();
+    for title in ["Before", "Boom", "After"] {
+        h.run(new_book(1, title).insert(&txn)).await.unwrap();
+    }
+    txn.commit().await.unwrap();
+
+    let received = h.receiver.wait_for(2).await;
+    let mut titles: Vec<_> = received.iter().map(|r| r.body["title"].as_str().unwrap().to_owned()).collect();
+    titles.sort();
+    assert_eq!(titles, ["After", "Before"]);
+    let rows = outbox::Entity::find().all(&h.db).await.unwrap();
+    let states: Vec<_> = rows.iter().map(|r| r.state).collect();
+    assert_eq!(states, [outbox::state::DISPATCHED, outbox::state::FAILED, outbox::state::DISPATCHED]);
+    wait_until_settled(&h, 2).await;
+    assert_eq!(h.receiver.received().len(), 2, "nothing is sent twice after the batch was redone");
 }
 
 /// Panics for one target, delivers the others over HTTP.

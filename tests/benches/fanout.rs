@@ -1,0 +1,918 @@
+//! The rest_hooks benchmark: what a save costs, how many deliveries per second reach a receiver
+//! against the raw-HTTP ceiling, commit-to-receipt latency, memory under a backlog of a million
+//! deliveries, and the cost of the event-map lookup.
+//!
+//! ```text
+//! cargo bench -p rest_hooks_tests --bench fanout                       # SQLite, full run
+//! cargo bench -p rest_hooks_tests --bench fanout -- --quick            # a smaller, faster run
+//! cargo bench -p rest_hooks_tests --bench fanout -- \
+//!     --postgres postgres://postgres@127.0.0.1/test --mysql mysql://root@127.0.0.1/test
+//! ```
+//!
+//! Every figure is measured beside a baseline in the same run (plain inserts, a plain reqwest
+//! loop), because a ratio survives a noisy machine and an absolute time does not. The run prints a
+//! table and, as its last line, one JSON object with every figure. `--svg PATH` sets where the
+//! chart of throughput against hooks per event goes (default `target/fanout.svg`).
+//!
+//! A PostgreSQL or MySQL URL is used as scratch space: the benchmark drops and recreates the
+//! `rest_hooks_*`, `bench_item` and `bench_plain` tables there.
+
+#![allow(clippy::unwrap_used, clippy::print_stdout)] // a benchmark that cannot run should stop loudly
+
+use std::collections::HashMap;
+use std::io::{BufRead, Write};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::post;
+use rest_hooks::{Engine, EventMap, HttpDeliverer};
+use sea_orm::{
+    ActiveModelBehavior, ActiveModelTrait, ConnectOptions, ConnectionTrait, Database, DatabaseConnection, EntityTrait,
+    IntoActiveModel, Schema, Set, TransactionTrait,
+};
+use serde_json::{Value, json};
+use tempfile::TempDir;
+
+/// The entity whose saves record events.
+mod item {
+    use rest_hooks::Hookable;
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, Hookable)]
+    #[sea_orm(table_name = "bench_item")]
+    #[hookable(model = "bench.Item", owner = "owner_id")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub owner_id: i32,
+        pub title: String,
+        pub price: i32,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+}
+
+/// The same entity without the derive: the baseline.
+mod plain {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "bench_plain")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub owner_id: i32,
+        pub title: String,
+        pub price: i32,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+const EVENT: &str = "item.added";
+const SPEC: &str = "bench.Item.created";
+/// Concurrency of the engine's HTTP deliverer (its default) and of the ceiling loop.
+const CONCURRENCY: usize = 64;
+/// Saves per transaction where the benchmark saves in transactions.
+const TXN: usize = 100;
+/// How long any phase may wait for its deliveries before the run fails.
+const PATIENCE: Duration = Duration::from_secs(1800);
+
+struct Options {
+    quick: bool,
+    postgres: Option<String>,
+    mysql: Option<String>,
+    svg: PathBuf,
+    backlog_events: usize,
+    reps: usize,
+}
+
+impl Options {
+    fn parse(args: &[String]) -> Options {
+        let mut options = Options {
+            quick: false,
+            postgres: None,
+            mysql: None,
+            svg: PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("../fanout.svg"),
+            backlog_events: 100_000,
+            reps: 3,
+        };
+        let mut args = args.iter();
+        while let Some(arg) = args.next() {
+            let mut value =
+                |name: &str| args.next().cloned().unwrap_or_else(|| usage(&format!("{name} needs a value")));
+            match arg.as_str() {
+                "--bench" => {}
+                "--quick" => {
+                    options.quick = true;
+                    options.backlog_events = 10_000;
+                    options.reps = 1;
+                }
+                "--postgres" => options.postgres = Some(value("--postgres")),
+                "--mysql" => options.mysql = Some(value("--mysql")),
+                "--svg" => options.svg = PathBuf::from(value("--svg")),
+                "--backlog-events" => {
+                    options.backlog_events =
+                        value("--backlog-events").parse().unwrap_or_else(|_| usage("--backlog-events takes a number"))
+                }
+                other => usage(&format!("unknown argument `{other}`")),
+            }
+        }
+        options
+    }
+
+    /// Deliveries per throughput run.
+    fn deliveries(&self) -> usize {
+        if self.quick { 4_000 } else { 20_000 }
+    }
+
+    /// Inserts per save-cost round.
+    fn saves(&self) -> usize {
+        if self.quick { 500 } else { 2_000 }
+    }
+}
+
+fn usage(problem: &str) -> ! {
+    eprintln!(
+        "fanout: {problem}\nusage: cargo bench -p rest_hooks_tests --bench fanout -- [--quick] [--postgres URL] \
+         [--mysql URL] [--svg PATH] [--backlog-events N]"
+    );
+    std::process::exit(2)
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    if args.first().map(String::as_str) == Some("--phase") {
+        runtime.block_on(child(&args[1..]));
+        return;
+    }
+    let options = Options::parse(&args);
+    runtime.block_on(run(options));
+}
+
+#[derive(Clone)]
+enum Backend {
+    Sqlite,
+    Postgres(String),
+    MySql(String),
+}
+
+impl Backend {
+    fn name(&self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres(_) => "postgres",
+            Backend::MySql(_) => "mysql",
+        }
+    }
+}
+
+/// A database with fresh tables; a SQLite file lives as long as this.
+struct Scratch {
+    url: String,
+    db: DatabaseConnection,
+    _dir: Option<TempDir>,
+}
+
+async fn connect(url: &str) -> DatabaseConnection {
+    let mut options = ConnectOptions::new(url.to_owned());
+    options.max_connections(8).sqlx_logging(false).map_sqlx_sqlite_opts(|opts| {
+        opts.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
+            .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(30))
+    });
+    Database::connect(options).await.unwrap_or_else(|e| panic!("cannot connect to {url}: {e}"))
+}
+
+async fn fresh(backend: &Backend) -> Scratch {
+    let (url, dir) = match backend {
+        Backend::Sqlite => {
+            let dir = tempfile::tempdir().unwrap();
+            (format!("sqlite://{}?mode=rwc", dir.path().join("bench.db").display()), Some(dir))
+        }
+        Backend::Postgres(url) | Backend::MySql(url) => (url.clone(), None),
+    };
+    let db = connect(&url).await;
+    for table in ["rest_hooks_delivery", "rest_hooks_outbox", "rest_hooks_hook", "bench_item", "bench_plain"] {
+        db.execute_unprepared(&format!("DROP TABLE IF EXISTS {table}")).await.unwrap();
+    }
+    rest_hooks::store::setup(&db).await.unwrap();
+    let schema = Schema::new(db.get_database_backend());
+    db.execute(&schema.create_table_from_entity(item::Entity)).await.unwrap();
+    db.execute(&schema.create_table_from_entity(plain::Entity)).await.unwrap();
+    Scratch { url, db, _dir: dir }
+}
+
+fn engine(deliver: bool) -> rest_hooks::Builder {
+    Engine::builder().event(EVENT, SPEC).deliver(deliver).process_wide(false)
+}
+
+fn new_item(i: usize) -> item::ActiveModel {
+    item::ActiveModel {
+        owner_id: Set(1),
+        title: Set(format!("The book of the number {i}")),
+        price: Set(i32::try_from(i % 10_000).unwrap()),
+        ..Default::default()
+    }
+}
+
+fn new_plain(i: usize) -> plain::ActiveModel {
+    plain::ActiveModel {
+        owner_id: Set(1),
+        title: Set(format!("The book of the number {i}")),
+        price: Set(i32::try_from(i % 10_000).unwrap()),
+        ..Default::default()
+    }
+}
+
+/// Inserts `n` rows made by `make`, one statement each, in transactions of `txn` (or auto-commit
+/// with `None`); returns the elapsed time.
+async fn insert<A>(db: &DatabaseConnection, n: usize, txn: Option<usize>, make: impl Fn(usize) -> A) -> Duration
+where
+    A: ActiveModelTrait + ActiveModelBehavior + Send,
+    <A::Entity as EntityTrait>::Model: IntoActiveModel<A>,
+{
+    let start = Instant::now();
+    match txn {
+        None => {
+            for i in 0..n {
+                make(i).insert(db).await.unwrap();
+            }
+        }
+        Some(size) => {
+            for first in (0..n).step_by(size) {
+                let txn = db.begin().await.unwrap();
+                for i in first..(first + size).min(n) {
+                    make(i).insert(&txn).await.unwrap();
+                }
+                txn.commit().await.unwrap();
+            }
+        }
+    }
+    start.elapsed()
+}
+
+async fn subscribe(engine: &Engine, db: &DatabaseConnection, receiver: &Receiver, hooks: usize) {
+    for h in 0..hooks {
+        engine.subscribe(db, Some(1.into()), EVENT, &receiver.url(&format!("h{h}"))).await.unwrap();
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The receiver: axum on 127.0.0.1 on a thread and runtime of its own, counting what arrives.
+
+#[derive(Default)]
+struct Inbox {
+    count: AtomicU64,
+    last: Mutex<Option<Instant>>,
+    /// When set, each arrival's `data.pk` and time are kept (latency runs).
+    keep: std::sync::atomic::AtomicBool,
+    arrivals: Mutex<Vec<(i64, Instant)>>,
+}
+
+#[derive(Clone)]
+struct Receiver {
+    base: String,
+    inbox: Arc<Inbox>,
+}
+
+impl Receiver {
+    fn start() -> Receiver {
+        let inbox = Arc::new(Inbox::default());
+        let app = Router::new().route("/{*path}", post(receive)).with_state(Arc::clone(&inbox));
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::Builder::new()
+            .name("receiver".to_owned())
+            .spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+                runtime.block_on(async move {
+                    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+                    tx.send(listener.local_addr().unwrap()).unwrap();
+                    axum::serve(listener, app).await.unwrap();
+                });
+            })
+            .unwrap();
+        let addr = rx.recv().unwrap();
+        Receiver { base: format!("http://{addr}"), inbox }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}/{path}", self.base)
+    }
+
+    fn reset(&self, keep: bool) {
+        self.inbox.count.store(0, Ordering::SeqCst);
+        *self.inbox.last.lock().unwrap() = None;
+        self.inbox.arrivals.lock().unwrap().clear();
+        self.inbox.keep.store(keep, Ordering::SeqCst);
+    }
+
+    fn count(&self) -> u64 {
+        self.inbox.count.load(Ordering::SeqCst)
+    }
+
+    /// Waits until `count` requests have arrived; returns when the last of them did.
+    async fn wait_for(&self, count: u64) -> Instant {
+        let deadline = Instant::now() + PATIENCE;
+        while self.count() < count {
+            assert!(Instant::now() < deadline, "only {} of {count} deliveries arrived in {PATIENCE:?}", self.count());
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        self.inbox.last.lock().unwrap().unwrap()
+    }
+}
+
+async fn receive(State(inbox): State<Arc<Inbox>>, body: Bytes) -> StatusCode {
+    let now = Instant::now();
+    if inbox.keep.load(Ordering::Relaxed) {
+        let pk = serde_json::from_slice::<Value>(&body).ok().and_then(|v| v["data"]["pk"].as_i64()).unwrap_or(-1);
+        inbox.arrivals.lock().unwrap().push((pk, now));
+    }
+    *inbox.last.lock().unwrap() = Some(now);
+    inbox.count.fetch_add(1, Ordering::SeqCst);
+    StatusCode::OK
+}
+
+// ---------------------------------------------------------------------------------------------
+// 1. Save cost.
+
+struct SaveCost {
+    plain_us: f64,
+    hookable_us: f64,
+}
+
+impl SaveCost {
+    fn ratio(&self) -> f64 {
+        self.hookable_us / self.plain_us
+    }
+}
+
+/// Per-insert time of plain and recording saves, in alternating rounds, medians.
+async fn save_cost(backend: &Backend, options: &Options, receiver: &Receiver, txn: Option<usize>) -> SaveCost {
+    let scratch = fresh(backend).await;
+    let engine = engine(false).start(scratch.db.clone()).unwrap();
+    subscribe(&engine, &scratch.db, receiver, 10).await;
+    let n = options.saves();
+    let (mut plain, mut hookable) = (Vec::new(), Vec::new());
+    // One warm-up round each, not counted.
+    for round in 0..=options.reps.max(3) {
+        let p = insert(&scratch.db, n, txn, new_plain).await;
+        let h = engine.scope(insert(&scratch.db, n, txn, new_item)).await;
+        if round > 0 {
+            plain.push(micros_each(p, n));
+            hookable.push(micros_each(h, n));
+        }
+    }
+    SaveCost { plain_us: median(&mut plain), hookable_us: median(&mut hookable) }
+}
+
+fn micros_each(elapsed: Duration, n: usize) -> f64 {
+    elapsed.as_secs_f64() * 1e6 / n as f64
+}
+
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+// ---------------------------------------------------------------------------------------------
+// 2. Throughput against the ceiling.
+
+struct Throughput {
+    hooks: usize,
+    events: usize,
+    engine: f64,
+    ceiling: f64,
+}
+
+/// Deliveries per second from the first save to the last receipt.
+async fn engine_rate(backend: &Backend, receiver: &Receiver, hooks: usize, events: usize) -> f64 {
+    let scratch = fresh(backend).await;
+    let engine = engine(true).start(scratch.db.clone()).unwrap();
+    subscribe(&engine, &scratch.db, receiver, hooks).await;
+    receiver.reset(false);
+    let start = Instant::now();
+    engine.scope(insert(&scratch.db, events, Some(TXN), new_item)).await;
+    let last = receiver.wait_for((events * hooks) as u64).await;
+    engine.shutdown().await;
+    (events * hooks) as f64 / (last - start).as_secs_f64()
+}
+
+/// The same number of POSTs of a body of the same shape, with a plain reqwest loop at the engine's
+/// concurrency: no database, no engine.
+async fn ceiling_rate(receiver: &Receiver, hooks: usize, count: usize) -> f64 {
+    let client = HttpDeliverer::client_builder().unwrap().build().unwrap();
+    let body = json!({
+        "hook": {"id": 1, "event": EVENT, "target": receiver.url("h0")},
+        "data": {"model": "bench.item", "pk": 1, "fields": {"owner_id": 1, "title": "The book of the number 1", "price": 1}},
+    })
+    .to_string();
+    let targets: Arc<Vec<String>> = Arc::new((0..hooks).map(|h| receiver.url(&format!("h{h}"))).collect());
+    receiver.reset(false);
+    let next = Arc::new(AtomicUsize::new(0));
+    let start = Instant::now();
+    let mut workers = Vec::new();
+    for _ in 0..CONCURRENCY {
+        let (client, body, targets, next) = (client.clone(), body.clone(), Arc::clone(&targets), Arc::clone(&next));
+        workers.push(tokio::spawn(async move {
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= count {
+                    break;
+                }
+                let response = client
+                    .post(&targets[i % targets.len()])
+                    .header("content-type", "application/json")
+                    .header("webhook-id", format!("msg_{i}"))
+                    .header("webhook-timestamp", "1700000000")
+                    .body(body.clone())
+                    .send()
+                    .await
+                    .unwrap();
+                response.bytes().await.unwrap();
+            }
+        }));
+    }
+    for worker in workers {
+        worker.await.unwrap();
+    }
+    let last = receiver.wait_for(count as u64).await;
+    count as f64 / (last - start).as_secs_f64()
+}
+
+async fn throughput(backend: &Backend, options: &Options, receiver: &Receiver, hooks: usize) -> Throughput {
+    let events = options.deliveries() / hooks;
+    let (mut engine, mut ceiling) = (Vec::new(), Vec::new());
+    for _ in 0..options.reps {
+        ceiling.push(ceiling_rate(receiver, hooks, events * hooks).await);
+        engine.push(engine_rate(backend, receiver, hooks, events).await);
+    }
+    Throughput { hooks, events, engine: median(&mut engine), ceiling: median(&mut ceiling) }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 3. Latency at a fixed offered rate.
+
+struct Latency {
+    rate: u32,
+    events: usize,
+    p50_ms: f64,
+    p99_ms: f64,
+    max_ms: f64,
+}
+
+async fn latency(backend: &Backend, options: &Options, receiver: &Receiver) -> Latency {
+    let rate = 500;
+    let seconds = if options.quick { 2 } else { 10 };
+    let events = rate as usize * seconds;
+    let scratch = fresh(backend).await;
+    let engine = engine(true).start(scratch.db.clone()).unwrap();
+    subscribe(&engine, &scratch.db, receiver, 1).await;
+    receiver.reset(true);
+    let mut commits: HashMap<i64, Instant> = HashMap::with_capacity(events);
+    let mut tick = tokio::time::interval(Duration::from_secs(1) / rate);
+    let db = &scratch.db;
+    engine
+        .scope(async {
+            for i in 0..events {
+                tick.tick().await;
+                let txn = db.begin().await.unwrap();
+                let saved = new_item(i).insert(&txn).await.unwrap();
+                txn.commit().await.unwrap();
+                commits.insert(saved.id, Instant::now());
+            }
+        })
+        .await;
+    receiver.wait_for(events as u64).await;
+    engine.shutdown().await;
+    let arrivals = std::mem::take(&mut *receiver.inbox.arrivals.lock().unwrap());
+    let mut millis: Vec<f64> =
+        arrivals.iter().map(|(pk, at)| at.saturating_duration_since(commits[pk]).as_secs_f64() * 1e3).collect();
+    millis.sort_by(f64::total_cmp);
+    let at = |q: f64| millis[((millis.len() - 1) as f64 * q).round() as usize];
+    Latency { rate, events, p50_ms: at(0.50), p99_ms: at(0.99), max_ms: at(1.0) }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 4. Backlog: a record-only process, then a delivering one; each its own child process so that its
+// peak resident memory is its own.
+
+struct Backlog {
+    events: usize,
+    deliveries: usize,
+    record_s: f64,
+    record_rss_mb: f64,
+    drain_s: f64,
+    drain_rss_mb: f64,
+}
+
+const BACKLOG_HOOKS: usize = 10;
+
+async fn backlog(backend: &Backend, options: &Options, receiver: &Receiver) -> Backlog {
+    let events = options.backlog_events;
+    let deliveries = events * BACKLOG_HOOKS;
+    let scratch = fresh(backend).await;
+    let subscriber = engine(false).start(scratch.db.clone()).unwrap();
+    subscribe(&subscriber, &scratch.db, receiver, BACKLOG_HOOKS).await;
+    receiver.reset(false);
+
+    let exe = std::env::current_exe().unwrap();
+    let record = Command::new(&exe)
+        .args(["--phase", "record", &scratch.url, &events.to_string()])
+        .stderr(Stdio::inherit())
+        .output()
+        .unwrap();
+    assert!(record.status.success(), "the record-only process failed");
+    let recorded: Value = serde_json::from_slice(&record.stdout).unwrap();
+    assert_eq!(receiver.count(), 0, "a record-only process delivered");
+
+    let start = Instant::now();
+    let mut deliver = Command::new(&exe)
+        .args(["--phase", "deliver", &scratch.url])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let last = receiver.wait_for(deliveries as u64).await;
+    let mut stdin = deliver.stdin.take().unwrap();
+    writeln!(stdin, "stop").unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(deliver.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    assert!(deliver.wait().unwrap().success(), "the delivering process failed");
+    let delivered: Value = serde_json::from_str(&line).unwrap();
+    Backlog {
+        events,
+        deliveries,
+        record_s: recorded["seconds"].as_f64().unwrap(),
+        record_rss_mb: recorded["peak_rss_mb"].as_f64().unwrap(),
+        drain_s: (last - start).as_secs_f64(),
+        drain_rss_mb: delivered["peak_rss_mb"].as_f64().unwrap(),
+    }
+}
+
+/// The child side: `--phase record URL EVENTS` or `--phase deliver URL`.
+async fn child(args: &[String]) {
+    let db = connect(&args[1]).await;
+    match args[0].as_str() {
+        "record" => {
+            let events: usize = args[2].parse().unwrap();
+            let engine = engine(false).start(db.clone()).unwrap();
+            let start = Instant::now();
+            engine.scope(insert(&db, events, Some(TXN), new_item)).await;
+            let seconds = start.elapsed().as_secs_f64();
+            println!("{}", json!({"seconds": seconds, "peak_rss_mb": peak_rss_mb()}));
+        }
+        "deliver" => {
+            let engine = engine(true).start(db.clone()).unwrap();
+            let stop = tokio::task::spawn_blocking(|| std::io::stdin().lock().read_line(&mut String::new()));
+            stop.await.unwrap().unwrap();
+            let peak = peak_rss_mb();
+            engine.shutdown().await;
+            println!("{}", json!({"peak_rss_mb": peak}));
+        }
+        other => usage(&format!("unknown phase `{other}`")),
+    }
+}
+
+/// This process's peak resident set (VmHWM), in MB.
+fn peak_rss_mb() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|kb| kb.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(f64::NAN, |kb| kb / 1024.0)
+}
+
+// ---------------------------------------------------------------------------------------------
+// 5. Event-map lookup.
+
+struct Lookup {
+    small_ns: f64,
+    large_ns: f64,
+    small_save_us: f64,
+    large_save_us: f64,
+}
+
+const SMALL_MAP: usize = 10;
+const LARGE_MAP: usize = 10_000;
+
+/// `size - 1` events besides `EVENT`: half custom actions of the same model, half actions of other
+/// models.
+fn filler(size: usize) -> impl Iterator<Item = (String, String)> {
+    (1..size).map(|i| {
+        let spec = if i % 2 == 0 { format!("bench.Item.action{i}") } else { format!("bench.Other{i}.created") };
+        (format!("filler.e{i}"), spec)
+    })
+}
+
+fn map_of(size: usize) -> EventMap {
+    let builder = EventMap::builder().event(EVENT, SPEC).check_models(false);
+    filler(size).fold(builder, |builder, (name, spec)| builder.event(name, spec)).build().unwrap()
+}
+
+fn engine_with_map_of(size: usize) -> rest_hooks::Builder {
+    filler(size).fold(engine(false).check_models(false), |builder, (name, spec)| builder.event(name, spec))
+}
+
+fn lookup_ns(map: &EventMap) -> f64 {
+    const N: u32 = 2_000_000;
+    let start = Instant::now();
+    for _ in 0..N {
+        std::hint::black_box(map.lookup(std::hint::black_box("bench.Item"), std::hint::black_box("created")));
+    }
+    start.elapsed().as_secs_f64() * 1e9 / f64::from(N)
+}
+
+async fn lookup(backend: &Backend, options: &Options) -> Lookup {
+    let (small, large) = (map_of(SMALL_MAP), map_of(LARGE_MAP));
+    let (mut small_ns, mut large_ns) = (Vec::new(), Vec::new());
+    for _ in 0..5 {
+        small_ns.push(lookup_ns(&small));
+        large_ns.push(lookup_ns(&large));
+    }
+    let scratch = fresh(backend).await;
+    let small_engine = engine_with_map_of(SMALL_MAP).start(scratch.db.clone()).unwrap();
+    let large_engine = engine_with_map_of(LARGE_MAP).start(scratch.db.clone()).unwrap();
+    let n = options.saves();
+    let (mut small_save, mut large_save) = (Vec::new(), Vec::new());
+    for round in 0..=options.reps.max(3) {
+        let s = small_engine.scope(insert(&scratch.db, n, Some(TXN), new_item)).await;
+        let l = large_engine.scope(insert(&scratch.db, n, Some(TXN), new_item)).await;
+        if round > 0 {
+            small_save.push(micros_each(s, n));
+            large_save.push(micros_each(l, n));
+        }
+    }
+    Lookup {
+        small_ns: median(&mut small_ns),
+        large_ns: median(&mut large_ns),
+        small_save_us: median(&mut small_save),
+        large_save_us: median(&mut large_save),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The run.
+
+struct Report {
+    backend: &'static str,
+    autocommit: SaveCost,
+    transactions: SaveCost,
+    throughput: Vec<Throughput>,
+    latency: Latency,
+    backlog: Backlog,
+    lookup: Lookup,
+}
+
+async fn run(options: Options) {
+    let receiver = Receiver::start();
+    let mut backends = vec![Backend::Sqlite];
+    backends.extend(options.postgres.clone().map(Backend::Postgres));
+    backends.extend(options.mysql.clone().map(Backend::MySql));
+    let machine = machine();
+    println!("rest_hooks benchmark on {machine}; release build; {} run", if options.quick { "quick" } else { "full" });
+    let mut reports = Vec::new();
+    for backend in &backends {
+        eprintln!("[{}] save cost …", backend.name());
+        let autocommit = save_cost(backend, &options, &receiver, None).await;
+        let transactions = save_cost(backend, &options, &receiver, Some(TXN)).await;
+        let mut rates = Vec::new();
+        for hooks in [1, 2, 5, 10, 20] {
+            eprintln!("[{}] throughput, {hooks} hooks per event …", backend.name());
+            rates.push(throughput(backend, &options, &receiver, hooks).await);
+        }
+        eprintln!("[{}] latency …", backend.name());
+        let latency = latency(backend, &options, &receiver).await;
+        eprintln!("[{}] backlog of {} deliveries …", backend.name(), options.backlog_events * BACKLOG_HOOKS);
+        let backlog = backlog(backend, &options, &receiver).await;
+        eprintln!("[{}] event-map lookup …", backend.name());
+        let lookup = lookup(backend, &options).await;
+        let report =
+            Report { backend: backend.name(), autocommit, transactions, throughput: rates, latency, backlog, lookup };
+        print_table(&report, &options);
+        reports.push(report);
+    }
+    let svg = chart(&reports);
+    if let Some(parent) = options.svg.parent() {
+        std::fs::create_dir_all(parent).unwrap();
+    }
+    std::fs::write(&options.svg, svg).unwrap();
+    println!("chart: {}", options.svg.display());
+    let backends: serde_json::Map<String, Value> =
+        reports.iter().map(|report| (report.backend.to_owned(), to_json(report))).collect();
+    println!("{}", json!({"machine": machine, "quick": options.quick, "backends": backends}));
+}
+
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find_map(|l| l.strip_prefix("model name"))
+                .map(|m| m.trim_start_matches([' ', '\t', ':']).to_owned())
+        })
+        .unwrap_or_else(|| "unknown CPU".to_owned());
+    let cores = std::thread::available_parallelism().map_or(0, usize::from);
+    format!("{cores} cores, {cpu}")
+}
+
+fn print_table(r: &Report, options: &Options) {
+    let verdict = |ok: bool| if ok { "met" } else { "MISSED" };
+    println!();
+    println!("== {} ==", r.backend);
+    println!(
+        "save cost: µs per insert, {} inserts × {} rounds, 10 hooks, median",
+        options.saves(),
+        options.reps.max(3)
+    );
+    println!("  {:<22}{:>10}{:>12}{:>9}   target", "", "plain", "recording", "ratio");
+    for (name, cost, target) in [("auto-commit", &r.autocommit, 1.5), ("transactions of 100", &r.transactions, 1.3)] {
+        println!(
+            "  {name:<22}{:>10.1}{:>12.1}{:>8.2}×   ≤ {target}× {}",
+            cost.plain_us,
+            cost.hookable_us,
+            cost.ratio(),
+            verdict(cost.ratio() <= target)
+        );
+    }
+    println!("throughput: deliveries per second, first save to last receipt, median of {}", options.reps);
+    println!("  {:>6}{:>8}{:>12}{:>12}{:>12}{:>9}", "hooks", "events", "deliveries", "rest_hooks", "reqwest", "ratio");
+    for t in &r.throughput {
+        println!(
+            "  {:>6}{:>8}{:>12}{:>12.0}{:>12.0}{:>8.2}×",
+            t.hooks,
+            t.events,
+            t.hooks * t.events,
+            t.engine,
+            t.ceiling,
+            t.engine / t.ceiling
+        );
+    }
+    if let Some(ten) = r.throughput.iter().find(|t| t.hooks == 10) {
+        println!(
+            "  targets (10 hooks): ≥ 0.5× ceiling {}; ≥ 10,000/s {}",
+            verdict(ten.engine / ten.ceiling >= 0.5),
+            verdict(ten.engine >= 10_000.0)
+        );
+    }
+    let l = &r.latency;
+    println!("latency: commit to receipt, {} events/s for {} events, 1 hook", l.rate, l.events);
+    println!(
+        "  p50 {:.2} ms (target ≤ 5: {})   p99 {:.2} ms (target ≤ 50: {})   max {:.2} ms",
+        l.p50_ms,
+        verdict(l.p50_ms <= 5.0),
+        l.p99_ms,
+        verdict(l.p99_ms <= 50.0),
+        l.max_ms
+    );
+    let b = &r.backlog;
+    println!("backlog: {} events × {BACKLOG_HOOKS} hooks = {} deliveries", b.events, b.deliveries);
+    println!(
+        "  record-only process: {:.1} s ({:.0} events/s), peak RSS {:.1} MB",
+        b.record_s,
+        b.events as f64 / b.record_s,
+        b.record_rss_mb
+    );
+    println!(
+        "  delivering process:  {:.1} s ({:.0} deliveries/s), peak RSS {:.1} MB (target ≤ 150: {})",
+        b.drain_s,
+        b.deliveries as f64 / b.drain_s,
+        b.drain_rss_mb,
+        verdict(b.record_rss_mb.max(b.drain_rss_mb) <= 150.0)
+    );
+    let m = &r.lookup;
+    println!("event-map lookup: {SMALL_MAP} vs {LARGE_MAP} events in the map");
+    println!(
+        "  lookup {:.1} ns vs {:.1} ns ({:.2}×); save in transactions {:.1} µs vs {:.1} µs ({:.2}×)",
+        m.small_ns,
+        m.large_ns,
+        m.large_ns / m.small_ns,
+        m.small_save_us,
+        m.large_save_us,
+        m.large_save_us / m.small_save_us
+    );
+}
+
+fn to_json(r: &Report) -> Value {
+    let cost = |c: &SaveCost| json!({"plain_us": c.plain_us, "recording_us": c.hookable_us, "ratio": c.ratio()});
+    let b = &r.backlog;
+    json!({
+        "save_autocommit": cost(&r.autocommit),
+        "save_transactions_of_100": cost(&r.transactions),
+        "throughput": r.throughput.iter().map(|t| json!({
+            "hooks": t.hooks, "events": t.events, "deliveries_per_s": t.engine,
+            "ceiling_per_s": t.ceiling, "ratio": t.engine / t.ceiling,
+        })).collect::<Vec<_>>(),
+        "latency_ms": {"rate": r.latency.rate, "events": r.latency.events, "p50": r.latency.p50_ms, "p99": r.latency.p99_ms, "max": r.latency.max_ms},
+        "backlog": {
+            "events": b.events, "deliveries": b.deliveries,
+            "record_s": b.record_s, "record_peak_rss_mb": b.record_rss_mb,
+            "drain_s": b.drain_s, "drain_per_s": b.deliveries as f64 / b.drain_s, "drain_peak_rss_mb": b.drain_rss_mb,
+        },
+        "lookup": {
+            "small": SMALL_MAP, "large": LARGE_MAP,
+            "small_ns": r.lookup.small_ns, "large_ns": r.lookup.large_ns, "ratio": r.lookup.large_ns / r.lookup.small_ns,
+            "small_save_us": r.lookup.small_save_us, "large_save_us": r.lookup.large_save_us,
+            "save_ratio": r.lookup.large_save_us / r.lookup.small_save_us,
+        },
+    })
+}
+
+/// A line chart of deliveries per second against hooks per event: rest_hooks and the reqwest
+/// ceiling, per backend. Plain SVG, no fonts to load.
+fn chart(reports: &[Report]) -> String {
+    const W: f64 = 640.0;
+    const H: f64 = 360.0;
+    const LEFT: f64 = 70.0;
+    const RIGHT: f64 = 150.0;
+    const TOP: f64 = 30.0;
+    const BOTTOM: f64 = 50.0;
+    let colours = ["#1f77b4", "#d62728", "#2ca02c"];
+    let max_y =
+        reports.iter().flat_map(|r| r.throughput.iter().flat_map(|t| [t.engine, t.ceiling])).fold(1.0_f64, f64::max);
+    let step = nice_step(max_y / 5.0);
+    let top_y = (max_y / step).ceil() * step;
+    let max_x = 20.0;
+    let x = |hooks: f64| LEFT + (hooks / max_x) * (W - LEFT - RIGHT);
+    let y = |rate: f64| H - BOTTOM - (rate / top_y) * (H - TOP - BOTTOM);
+    let mut svg = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{W}\" height=\"{H}\" viewBox=\"0 0 {W} {H}\" \
+         font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n\
+         <text x=\"{}\" y=\"18\" text-anchor=\"middle\" font-size=\"14\">Deliveries per second against hooks per event</text>\n",
+        (LEFT + W - RIGHT) / 2.0
+    );
+    let mut tick = 0.0;
+    while tick <= top_y + step / 2.0 {
+        let (right, at, label_x, label_y) = (W - RIGHT, y(tick), LEFT - 6.0, y(tick) + 4.0);
+        svg += &format!(
+            "<line x1=\"{LEFT}\" x2=\"{right}\" y1=\"{at:.1}\" y2=\"{at:.1}\" stroke=\"#ddd\"/>\
+             <text x=\"{label_x}\" y=\"{label_y:.1}\" text-anchor=\"end\">{}</text>\n",
+            tick as u64
+        );
+        tick += step;
+    }
+    for hooks in [1.0, 2.0, 5.0, 10.0, 20.0] {
+        svg += &format!(
+            "<line x1=\"{0:.1}\" x2=\"{0:.1}\" y1=\"{1}\" y2=\"{2}\" stroke=\"#999\"/><text x=\"{0:.1}\" y=\"{3}\" text-anchor=\"middle\">{4}</text>\n",
+            x(hooks),
+            H - BOTTOM,
+            H - BOTTOM + 5.0,
+            H - BOTTOM + 18.0,
+            hooks
+        );
+    }
+    svg += &format!(
+        "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">hooks per event</text>\n",
+        (LEFT + W - RIGHT) / 2.0,
+        H - 12.0
+    );
+    svg += &format!(
+        "<line x1=\"{LEFT}\" x2=\"{LEFT}\" y1=\"{TOP}\" y2=\"{}\" stroke=\"#999\"/><line x1=\"{LEFT}\" x2=\"{}\" y1=\"{1}\" y2=\"{1}\" stroke=\"#999\"/>\n",
+        H - BOTTOM,
+        W - RIGHT
+    );
+    let mut legend = 0.0;
+    for (report, colour) in reports.iter().zip(colours) {
+        for (label, dash, pick) in [
+            (format!("rest_hooks, {}", report.backend), "", (|t: &Throughput| t.engine) as fn(&Throughput) -> f64),
+            (format!("reqwest ceiling ({})", report.backend), " stroke-dasharray=\"5,4\"", |t: &Throughput| t.ceiling),
+        ] {
+            let points: Vec<String> =
+                report.throughput.iter().map(|t| format!("{:.1},{:.1}", x(t.hooks as f64), y(pick(t)))).collect();
+            svg += &format!(
+                "<polyline fill=\"none\" stroke=\"{colour}\" stroke-width=\"2\"{dash} points=\"{}\"/>\n",
+                points.join(" ")
+            );
+            let ly = TOP + 10.0 + legend * 18.0;
+            svg += &format!(
+                "<line x1=\"{0}\" x2=\"{1}\" y1=\"{ly}\" y2=\"{ly}\" stroke=\"{colour}\" stroke-width=\"2\"{dash}/><text x=\"{2}\" y=\"{3}\">{label}</text>\n",
+                W - RIGHT + 10.0,
+                W - RIGHT + 34.0,
+                W - RIGHT + 40.0,
+                ly + 4.0
+            );
+            legend += 1.0;
+        }
+    }
+    svg + "</svg>\n"
+}
+
+/// 1, 2 or 5 times a power of ten, at least `raw`.
+fn nice_step(raw: f64) -> f64 {
+    let power = 10f64.powf(raw.log10().floor());
+    [1.0, 2.0, 5.0, 10.0].into_iter().map(|m| m * power).find(|s| *s >= raw).unwrap_or(10.0 * power)
+}
