@@ -413,10 +413,13 @@ impl Handler<Outcome> for OutcomeWriter {
     }
 }
 
+/// What an outcome writes: success, status, error, and the lease it was made under.
+type OutcomeValues<'a> = (bool, Option<i32>, Option<&'a str>, i64);
+
 async fn write_outcomes(shared: &Shared, batch: &[Outcome]) -> Result<(), DbErr> {
     // Outcomes that write the same values (most often: 200 under the lease of one pass) share one
     // UPDATE.
-    let mut groups: HashMap<(bool, Option<i32>, Option<&str>, i64), Vec<Uuid>> = HashMap::new();
+    let mut groups: HashMap<OutcomeValues<'_>, Vec<Uuid>> = HashMap::new();
     for outcome in batch {
         // A skipped job has nothing to write; an attempt whose lease was taken over meanwhile
         // writes nothing either (the filter below matches no row): the new holder reports.

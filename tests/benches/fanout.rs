@@ -12,7 +12,8 @@
 //! Every figure is measured beside a baseline in the same run (plain inserts, a plain reqwest
 //! loop), because a ratio survives a noisy machine and an absolute time does not. The run prints a
 //! table and, as its last line, one JSON object with every figure. `--svg PATH` sets where the
-//! chart of throughput against hooks per event goes (default `target/fanout.svg`).
+//! chart of throughput against hooks per event goes (default `target/fanout.svg`; relative paths
+//! start at the workspace root).
 //!
 //! A PostgreSQL or MySQL URL is used as scratch space: the benchmark drops and recreates the
 //! `rest_hooks_*`, `bench_item` and `bench_plain` tables there.
@@ -80,6 +81,24 @@ mod plain {
     impl ActiveModelBehavior for ActiveModel {}
 }
 
+/// One more small row per save: the least any second statement in the save's transaction costs.
+mod side {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "bench_side")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub n: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
 const EVENT: &str = "item.added";
 const SPEC: &str = "bench.Item.created";
 /// Concurrency of the engine's HTTP deliverer (its default) and of the ceiling loop.
@@ -104,7 +123,7 @@ impl Options {
             quick: false,
             postgres: None,
             mysql: None,
-            svg: PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("../fanout.svg"),
+            svg: workspace().join("target/fanout.svg"),
             backlog_events: 100_000,
             reps: 3,
         };
@@ -121,7 +140,7 @@ impl Options {
                 }
                 "--postgres" => options.postgres = Some(value("--postgres")),
                 "--mysql" => options.mysql = Some(value("--mysql")),
-                "--svg" => options.svg = PathBuf::from(value("--svg")),
+                "--svg" => options.svg = workspace().join(value("--svg")),
                 "--backlog-events" => {
                     options.backlog_events =
                         value("--backlog-events").parse().unwrap_or_else(|_| usage("--backlog-events takes a number"))
@@ -141,6 +160,12 @@ impl Options {
     fn saves(&self) -> usize {
         if self.quick { 500 } else { 2_000 }
     }
+}
+
+/// The workspace root: relative paths on the command line start there (cargo runs benchmarks in
+/// the package's folder).
+fn workspace() -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
 }
 
 fn usage(problem: &str) -> ! {
@@ -205,13 +230,16 @@ async fn fresh(backend: &Backend) -> Scratch {
         Backend::Postgres(url) | Backend::MySql(url) => (url.clone(), None),
     };
     let db = connect(&url).await;
-    for table in ["rest_hooks_delivery", "rest_hooks_outbox", "rest_hooks_hook", "bench_item", "bench_plain"] {
+    for table in
+        ["rest_hooks_delivery", "rest_hooks_outbox", "rest_hooks_hook", "bench_item", "bench_plain", "bench_side"]
+    {
         db.execute_unprepared(&format!("DROP TABLE IF EXISTS {table}")).await.unwrap();
     }
     rest_hooks::store::setup(&db).await.unwrap();
     let schema = Schema::new(db.get_database_backend());
     db.execute(&schema.create_table_from_entity(item::Entity)).await.unwrap();
     db.execute(&schema.create_table_from_entity(plain::Entity)).await.unwrap();
+    db.execute(&schema.create_table_from_entity(side::Entity)).await.unwrap();
     Scratch { url, db, _dir: dir }
 }
 
@@ -244,18 +272,45 @@ where
     A: ActiveModelTrait + ActiveModelBehavior + Send,
     <A::Entity as EntityTrait>::Model: IntoActiveModel<A>,
 {
+    insert_then(db, n, txn, make, false).await
+}
+
+/// As [`insert`], with one more small row inserted beside each when `side_row` is set.
+async fn insert_then<A>(
+    db: &DatabaseConnection,
+    n: usize,
+    txn: Option<usize>,
+    make: impl Fn(usize) -> A,
+    side_row: bool,
+) -> Duration
+where
+    A: ActiveModelTrait + ActiveModelBehavior + Send,
+    <A::Entity as EntityTrait>::Model: IntoActiveModel<A>,
+{
+    async fn one<A, C>(conn: &C, i: usize, make: &impl Fn(usize) -> A, side_row: bool)
+    where
+        A: ActiveModelTrait + ActiveModelBehavior + Send,
+        <A::Entity as EntityTrait>::Model: IntoActiveModel<A>,
+        C: ConnectionTrait,
+    {
+        make(i).insert(conn).await.unwrap();
+        if side_row {
+            let row = side::ActiveModel { n: Set(i64::try_from(i).unwrap()), ..Default::default() };
+            side::Entity::insert(row).exec_without_returning(conn).await.unwrap();
+        }
+    }
     let start = Instant::now();
     match txn {
         None => {
             for i in 0..n {
-                make(i).insert(db).await.unwrap();
+                one(db, i, &make, side_row).await;
             }
         }
         Some(size) => {
             for first in (0..n).step_by(size) {
                 let txn = db.begin().await.unwrap();
                 for i in first..(first + size).min(n) {
-                    make(i).insert(&txn).await.unwrap();
+                    one(&txn, i, &make, side_row).await;
                 }
                 txn.commit().await.unwrap();
             }
@@ -350,6 +405,8 @@ async fn receive(State(inbox): State<Arc<Inbox>>, body: Bytes) -> StatusCode {
 
 struct SaveCost {
     plain_us: f64,
+    /// A plain insert and one more small row: what any second statement costs.
+    two_rows_us: f64,
     hookable_us: f64,
 }
 
@@ -359,23 +416,32 @@ impl SaveCost {
     }
 }
 
-/// Per-insert time of plain and recording saves, in alternating rounds, medians.
+/// Per-insert time of plain saves, plain saves with one more row, and recording saves: blocks of
+/// 100 of each, interleaved in rotating order so that a noisy neighbour hits all three alike; the
+/// median block of each.
 async fn save_cost(backend: &Backend, options: &Options, receiver: &Receiver, txn: Option<usize>) -> SaveCost {
     let scratch = fresh(backend).await;
     let engine = engine(false).start(scratch.db.clone()).unwrap();
     subscribe(&engine, &scratch.db, receiver, 10).await;
-    let n = options.saves();
-    let (mut plain, mut hookable) = (Vec::new(), Vec::new());
-    // One warm-up round each, not counted.
-    for round in 0..=options.reps.max(3) {
-        let p = insert(&scratch.db, n, txn, new_plain).await;
-        let h = engine.scope(insert(&scratch.db, n, txn, new_item)).await;
-        if round > 0 {
-            plain.push(micros_each(p, n));
-            hookable.push(micros_each(h, n));
+    let db = &scratch.db;
+    let blocks = options.saves() / TXN * options.reps.max(3);
+    let mut times: [Vec<f64>; 3] = Default::default();
+    // One warm-up block each, not counted.
+    for block in 0..=blocks {
+        for k in 0..3 {
+            let variant = (block + k) % 3;
+            let elapsed = match variant {
+                0 => insert(db, TXN, txn, new_plain).await,
+                1 => insert_then(db, TXN, txn, new_plain, true).await,
+                _ => engine.scope(insert(db, TXN, txn, new_item)).await,
+            };
+            if block > 0 {
+                times[variant].push(micros_each(elapsed, TXN));
+            }
         }
     }
-    SaveCost { plain_us: median(&mut plain), hookable_us: median(&mut hookable) }
+    let [mut plain, mut two_rows, mut hookable] = times;
+    SaveCost { plain_us: median(&mut plain), two_rows_us: median(&mut two_rows), hookable_us: median(&mut hookable) }
 }
 
 fn micros_each(elapsed: Duration, n: usize) -> f64 {
@@ -395,19 +461,22 @@ struct Throughput {
     events: usize,
     engine: f64,
     ceiling: f64,
+    /// Events per second of the save loop alone, within the engine's run.
+    saves: f64,
 }
 
-/// Deliveries per second from the first save to the last receipt.
-async fn engine_rate(backend: &Backend, receiver: &Receiver, hooks: usize, events: usize) -> f64 {
+/// Deliveries per second from the first save to the last receipt, and saves per second of the
+/// save loop (one task saving in transactions of 100) meanwhile.
+async fn engine_rate(backend: &Backend, receiver: &Receiver, hooks: usize, events: usize) -> (f64, f64) {
     let scratch = fresh(backend).await;
     let engine = engine(true).start(scratch.db.clone()).unwrap();
     subscribe(&engine, &scratch.db, receiver, hooks).await;
     receiver.reset(false);
     let start = Instant::now();
-    engine.scope(insert(&scratch.db, events, Some(TXN), new_item)).await;
+    let saving = engine.scope(insert(&scratch.db, events, Some(TXN), new_item)).await;
     let last = receiver.wait_for((events * hooks) as u64).await;
     engine.shutdown().await;
-    (events * hooks) as f64 / (last - start).as_secs_f64()
+    ((events * hooks) as f64 / (last - start).as_secs_f64(), events as f64 / saving.as_secs_f64())
 }
 
 /// The same number of POSTs of a body of the same shape, with a plain reqwest loop at the engine's
@@ -454,12 +523,14 @@ async fn ceiling_rate(receiver: &Receiver, hooks: usize, count: usize) -> f64 {
 
 async fn throughput(backend: &Backend, options: &Options, receiver: &Receiver, hooks: usize) -> Throughput {
     let events = options.deliveries() / hooks;
-    let (mut engine, mut ceiling) = (Vec::new(), Vec::new());
+    let (mut engine, mut ceiling, mut saves) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..options.reps {
         ceiling.push(ceiling_rate(receiver, hooks, events * hooks).await);
-        engine.push(engine_rate(backend, receiver, hooks, events).await);
+        let (rate, saving) = engine_rate(backend, receiver, hooks, events).await;
+        engine.push(rate);
+        saves.push(saving);
     }
-    Throughput { hooks, events, engine: median(&mut engine), ceiling: median(&mut ceiling) }
+    Throughput { hooks, events, engine: median(&mut engine), ceiling: median(&mut ceiling), saves: median(&mut saves) }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -647,14 +718,17 @@ async fn lookup(backend: &Backend, options: &Options) -> Lookup {
     let scratch = fresh(backend).await;
     let small_engine = engine_with_map_of(SMALL_MAP).start(scratch.db.clone()).unwrap();
     let large_engine = engine_with_map_of(LARGE_MAP).start(scratch.db.clone()).unwrap();
-    let n = options.saves();
+    let blocks = options.saves() / TXN * options.reps.max(3);
     let (mut small_save, mut large_save) = (Vec::new(), Vec::new());
-    for round in 0..=options.reps.max(3) {
-        let s = small_engine.scope(insert(&scratch.db, n, Some(TXN), new_item)).await;
-        let l = large_engine.scope(insert(&scratch.db, n, Some(TXN), new_item)).await;
-        if round > 0 {
-            small_save.push(micros_each(s, n));
-            large_save.push(micros_each(l, n));
+    for block in 0..=blocks {
+        // Interleaved blocks of one transaction each, alternating which goes first.
+        let engines = if block % 2 == 0 { [&small_engine, &large_engine] } else { [&large_engine, &small_engine] };
+        for engine in engines {
+            let elapsed = engine.scope(insert(&scratch.db, TXN, Some(TXN), new_item)).await;
+            if block > 0 {
+                let times = if std::ptr::eq(engine, &small_engine) { &mut small_save } else { &mut large_save };
+                times.push(micros_each(elapsed, TXN));
+            }
         }
     }
     Lookup {
@@ -739,27 +813,36 @@ fn print_table(r: &Report, options: &Options) {
         options.saves(),
         options.reps.max(3)
     );
-    println!("  {:<22}{:>10}{:>12}{:>9}   target", "", "plain", "recording", "ratio");
+    println!(
+        "  {:<22}{:>8}{:>12}{:>11}{:>9}{:>13}   target",
+        "", "plain", "plain+row", "recording", "ratio", "plain+row×"
+    );
     for (name, cost, target) in [("auto-commit", &r.autocommit, 1.5), ("transactions of 100", &r.transactions, 1.3)] {
         println!(
-            "  {name:<22}{:>10.1}{:>12.1}{:>8.2}×   ≤ {target}× {}",
+            "  {name:<22}{:>8.1}{:>12.1}{:>11.1}{:>8.2}×{:>12.2}×   ≤ {target}× {}",
             cost.plain_us,
+            cost.two_rows_us,
             cost.hookable_us,
             cost.ratio(),
+            cost.two_rows_us / cost.plain_us,
             verdict(cost.ratio() <= target)
         );
     }
     println!("throughput: deliveries per second, first save to last receipt, median of {}", options.reps);
-    println!("  {:>6}{:>8}{:>12}{:>12}{:>12}{:>9}", "hooks", "events", "deliveries", "rest_hooks", "reqwest", "ratio");
+    println!(
+        "  {:>6}{:>8}{:>12}{:>12}{:>12}{:>9}{:>14}",
+        "hooks", "events", "deliveries", "rest_hooks", "reqwest", "ratio", "save loop/s"
+    );
     for t in &r.throughput {
         println!(
-            "  {:>6}{:>8}{:>12}{:>12.0}{:>12.0}{:>8.2}×",
+            "  {:>6}{:>8}{:>12}{:>12.0}{:>12.0}{:>8.2}×{:>14.0}",
             t.hooks,
             t.events,
             t.hooks * t.events,
             t.engine,
             t.ceiling,
-            t.engine / t.ceiling
+            t.engine / t.ceiling,
+            t.saves
         );
     }
     if let Some(ten) = r.throughput.iter().find(|t| t.hooks == 10) {
@@ -808,14 +891,19 @@ fn print_table(r: &Report, options: &Options) {
 }
 
 fn to_json(r: &Report) -> Value {
-    let cost = |c: &SaveCost| json!({"plain_us": c.plain_us, "recording_us": c.hookable_us, "ratio": c.ratio()});
+    let cost = |c: &SaveCost| {
+        json!({
+            "plain_us": c.plain_us, "plain_plus_row_us": c.two_rows_us, "recording_us": c.hookable_us,
+            "ratio": c.ratio(), "plain_plus_row_ratio": c.two_rows_us / c.plain_us,
+        })
+    };
     let b = &r.backlog;
     json!({
         "save_autocommit": cost(&r.autocommit),
         "save_transactions_of_100": cost(&r.transactions),
         "throughput": r.throughput.iter().map(|t| json!({
             "hooks": t.hooks, "events": t.events, "deliveries_per_s": t.engine,
-            "ceiling_per_s": t.ceiling, "ratio": t.engine / t.ceiling,
+            "ceiling_per_s": t.ceiling, "ratio": t.engine / t.ceiling, "save_loop_per_s": t.saves,
         })).collect::<Vec<_>>(),
         "latency_ms": {"rate": r.latency.rate, "events": r.latency.events, "p50": r.latency.p50_ms, "p99": r.latency.p99_ms, "max": r.latency.max_ms},
         "backlog": {
@@ -835,11 +923,11 @@ fn to_json(r: &Report) -> Value {
 /// A line chart of deliveries per second against hooks per event: rest_hooks and the reqwest
 /// ceiling, per backend. Plain SVG, no fonts to load.
 fn chart(reports: &[Report]) -> String {
-    const W: f64 = 640.0;
+    const W: f64 = 780.0;
     const H: f64 = 360.0;
     const LEFT: f64 = 70.0;
-    const RIGHT: f64 = 150.0;
-    const TOP: f64 = 30.0;
+    const RIGHT: f64 = 250.0;
+    const TOP: f64 = 40.0;
     const BOTTOM: f64 = 50.0;
     let colours = ["#1f77b4", "#d62728", "#2ca02c"];
     let max_y =
@@ -861,7 +949,7 @@ fn chart(reports: &[Report]) -> String {
         svg += &format!(
             "<line x1=\"{LEFT}\" x2=\"{right}\" y1=\"{at:.1}\" y2=\"{at:.1}\" stroke=\"#ddd\"/>\
              <text x=\"{label_x}\" y=\"{label_y:.1}\" text-anchor=\"end\">{}</text>\n",
-            tick as u64
+            thousands(tick as u64)
         );
         tick += step;
     }
@@ -897,6 +985,10 @@ fn chart(reports: &[Report]) -> String {
                 "<polyline fill=\"none\" stroke=\"{colour}\" stroke-width=\"2\"{dash} points=\"{}\"/>\n",
                 points.join(" ")
             );
+            for point in &points {
+                let (px, py) = point.split_once(',').unwrap_or_default();
+                svg += &format!("<circle cx=\"{px}\" cy=\"{py}\" r=\"3\" fill=\"{colour}\"/>\n");
+            }
             let ly = TOP + 10.0 + legend * 18.0;
             svg += &format!(
                 "<line x1=\"{0}\" x2=\"{1}\" y1=\"{ly}\" y2=\"{ly}\" stroke=\"{colour}\" stroke-width=\"2\"{dash}/><text x=\"{2}\" y=\"{3}\">{label}</text>\n",
@@ -909,6 +1001,19 @@ fn chart(reports: &[Report]) -> String {
         }
     }
     svg + "</svg>\n"
+}
+
+/// `12345` as `12,345`.
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, digit) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(digit);
+    }
+    out
 }
 
 /// 1, 2 or 5 times a power of ten, at least `raw`.
