@@ -5,6 +5,7 @@
 //! that dies mid-pass leaves the rows pending for the next pass. It also takes over deliveries whose
 //! lease expired (their process died mid-request). The registry actor decides when passes run.
 
+use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -30,6 +31,7 @@ use crate::hook::{HookId, HookTarget};
 use crate::hookable::{Audience, Owner};
 use crate::registry::RegistryActor;
 use crate::render::Renderer;
+use crate::signing::Secret;
 use crate::store::outbox::{self, Format};
 use crate::store::{delivery, now_ms};
 
@@ -263,6 +265,7 @@ impl Dispatcher {
         let lease_until = now.saturating_add(self.shared.config.lease_ms());
         let txn = db.begin().await?;
         let mut jobs = Vec::with_capacity(due.len());
+        let mut hooks = HashMap::new();
         for row in due {
             let claimed = delivery::Entity::update_many()
                 .col_expr(delivery::Column::LeaseUntil, Expr::value(lease_until))
@@ -272,11 +275,42 @@ impl Dispatcher {
                 .exec(&txn)
                 .await?;
             if claimed.rows_affected == 1 {
-                jobs.push(job_from_row(row, lease_until));
+                let mut job = job_from_row(row, lease_until);
+                job.hook.secrets = self.current_secrets(&txn, &mut hooks, &job.hook.id).await;
+                jobs.push(job);
             }
         }
         txn.commit().await?;
         Ok(jobs)
+    }
+}
+
+impl Dispatcher {
+    /// The current secrets of hook `id`, read once per pass through the finder. A finder that
+    /// fails or panics leaves the delivery to the engine's fallback secret.
+    async fn current_secrets(
+        &self,
+        txn: &DatabaseTransaction,
+        hooks: &mut HashMap<HookId, Vec<Secret>>,
+        id: &HookId,
+    ) -> Vec<Secret> {
+        if let Some(secrets) = hooks.get(id) {
+            return secrets.clone();
+        }
+        let found = AssertUnwindSafe(self.shared.finder.find_hook(txn, id)).catch_unwind().await;
+        let secrets = match found {
+            Ok(Ok(hook)) => hook.map(|hook| hook.secrets).unwrap_or_default(),
+            Ok(Err(error)) => {
+                tracing::warn!(hook_id = %id, %error, "cannot read the hook's secrets for a taken-over delivery");
+                Vec::new()
+            }
+            Err(panic) => {
+                tracing::error!(hook_id = %id, panic = panic_message(&*panic), "the finder panicked");
+                Vec::new()
+            }
+        };
+        hooks.insert(id.clone(), secrets.clone());
+        secrets
     }
 }
 
@@ -339,7 +373,13 @@ fn new_delivery(job: &Job, outbox_id: i64, now: i64) -> delivery::ActiveModel {
 fn job_from_row(row: delivery::Model, lease_until: i64) -> Job {
     Job {
         id: row.id,
-        hook: HookTarget { id: HookId::parse(&row.hook_id), event: row.event.clone(), target: row.target, owner: None },
+        hook: HookTarget {
+            id: HookId::parse(&row.hook_id),
+            event: row.event.clone(),
+            target: row.target,
+            owner: None,
+            secrets: Vec::new(),
+        },
         event: Arc::from(row.event),
         body: row.body,
         attempt: u32::try_from(row.attempts).unwrap_or(0).saturating_add(1),

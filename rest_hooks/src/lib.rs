@@ -68,9 +68,11 @@ pub mod hook;
 mod hookable;
 #[cfg(feature = "migration")]
 pub mod migration;
+pub mod net;
 mod record;
 mod registry;
 mod render;
+pub mod signing;
 pub mod store;
 
 pub use builder::Builder;
