@@ -115,7 +115,19 @@ impl HttpDeliverer {
     /// A deliverer with these timeouts, keeping `excerpt` bytes of each response body, signing
     /// with [`StandardWebhooks`] and guarded by the default [`TargetPolicy`].
     pub fn new(connect_timeout: Duration, timeout: Duration, excerpt: usize) -> Result<Self, BuildError> {
-        let config = Config { connect_timeout, timeout, response_excerpt: excerpt, ..Config::default() };
+        Self::with_policy(connect_timeout, timeout, excerpt, TargetPolicy::default())
+    }
+
+    /// [`new`](Self::new) with the SSRF guard set by `policy`, e.g. one that allows a development
+    /// receiver: `TargetPolicy::new(["127.0.0.1/32"])`.
+    pub fn with_policy(
+        connect_timeout: Duration,
+        timeout: Duration,
+        excerpt: usize,
+        policy: TargetPolicy,
+    ) -> Result<Self, BuildError> {
+        let policy = Arc::new(policy);
+        let config = Config { connect_timeout, timeout, response_excerpt: excerpt, policy, ..Config::default() };
         Self::configured(&config, Some(Arc::new(StandardWebhooks::default())), None)
     }
 

@@ -113,8 +113,10 @@ impl TargetPolicy {
             return Ok(());
         }
         let embedded = match ip {
-            IpAddr::V6(v6) => embedded_v4(v6).and_then(|v4| Some((v4, forbidden_v4(v4)?))),
-            IpAddr::V4(_) => None,
+            IpAddr::V6(v6) if !v6.is_unspecified() && !v6.is_loopback() => {
+                embedded_v4(v6).and_then(|v4| Some((v4, forbidden_v4(v4)?)))
+            }
+            _ => None,
         };
         match (forbidden(ip), embedded) {
             (Some(_), Some((v4, class))) => {
