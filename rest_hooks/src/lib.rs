@@ -66,6 +66,8 @@ mod event_map;
 mod finder;
 pub mod hook;
 mod hookable;
+#[cfg(test)]
+mod proptests;
 #[cfg(feature = "migration")]
 pub mod migration;
 pub mod net;
