@@ -15,6 +15,9 @@ mod extract;
 mod secret;
 mod verify;
 
+/// The header map [`Verifier::verify`] reads: `http`'s, the same type as axum's, hyper's and
+/// reqwest's.
+pub use reqwest::header::HeaderMap;
 use ring::hmac;
 
 #[cfg(feature = "axum")]
