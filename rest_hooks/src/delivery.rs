@@ -150,7 +150,9 @@ impl HttpDeliverer {
     }
 
     /// A reqwest client builder set up as this deliverer's: TLS with the platform's roots, this
-    /// crate's `User-Agent`, redirects not followed. A start for custom deliverers.
+    /// crate's `User-Agent`, redirects not followed. A start for custom deliverers; it has no SSRF
+    /// guard of its own: add one with `.dns_resolver(`[`GuardedResolver`]`)` and check IP-literal
+    /// targets with [`TargetPolicy::check`].
     pub fn client_builder() -> Result<reqwest::ClientBuilder, BuildError> {
         Ok(reqwest::Client::builder()
             .tls_backend_preconfigured(tls_config().map_err(BuildError::Http)?)

@@ -108,11 +108,12 @@ impl Verifier {
     }
 }
 
-impl From<&Secret> for Verifier {
-    fn from(secret: &Secret) -> Verifier {
-        // A `Secret` made by `parse` or `generate` always has key bytes; an empty key verifies nothing.
-        let key = key_bytes(secret.expose()).unwrap_or_default();
-        Verifier { keys: vec![hmac::Key::new(hmac::HMAC_SHA256, &key)], tolerance: DEFAULT_TOLERANCE }
+impl TryFrom<&Secret> for Verifier {
+    type Error = SecretError;
+
+    /// A verifier for `secret`; fails only for a secret read from storage that is not valid.
+    fn try_from(secret: &Secret) -> Result<Verifier, SecretError> {
+        Verifier::new(secret.expose())
     }
 }
 
