@@ -53,9 +53,14 @@ pub struct Receiver {
 impl Receiver {
     /// Starts a receiver on an ephemeral port of 127.0.0.1, on the current runtime.
     pub async fn start() -> Receiver {
+        Receiver::start_on("127.0.0.1:0".parse().expect("an address")).await
+    }
+
+    /// Starts a receiver on `address`, on the current runtime.
+    pub async fn start_on(address: std::net::SocketAddr) -> Receiver {
         let inbox = Arc::new(Inbox::default());
         let app = Router::new().route("/{*path}", post(record)).with_state(Arc::clone(&inbox));
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1:0");
+        let listener = TcpListener::bind(address).await.unwrap_or_else(|e| panic!("bind {address}: {e}"));
         let base = format!("http://{}", listener.local_addr().expect("local address"));
         tokio::spawn(async move { axum::serve(listener, app).await });
         Receiver { base, inbox }

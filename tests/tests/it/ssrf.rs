@@ -133,22 +133,46 @@ async fn a_name_that_resolves_to_a_private_address_is_refused_when_connecting() 
 }
 
 #[tokio::test]
+async fn names_that_resolve_to_any_refused_class_are_refused_when_connecting() {
+    let cases = [
+        ("private.test", "10.1.2.3", "10.1.2.3 (private)"),
+        ("metadata.test", "169.254.169.254", "169.254.169.254 (link-local)"),
+        ("cgnat.test", "100.100.0.1", "100.100.0.1 (shared address space (CGNAT))"),
+        ("ula.test", "fd00::53", "fd00::53 (unique-local)"),
+        ("mapped.test", "::ffff:192.168.0.1", "::ffff:192.168.0.1 (an IPv4-mapped address of a refused IPv4 address)"),
+        ("nat64.test", "64:ff9b::a9fe:a9fe", "64:ff9b::a9fe:a9fe (a NAT64 address of a refused IPv4 address)"),
+    ];
+    let mut resolver = TestResolver::default();
+    for (name, ip, _) in cases {
+        resolver = resolver.map(name, &[SocketAddr::new(ip.parse().unwrap(), 0)]);
+    }
+    let targets = cases.iter().map(|(name, ..)| format!("http://{name}/hook")).collect();
+    let h = Harness::guarded(move |b| b.resolver(resolver).finder(Fixed(targets))).await;
+    h.run(new_book(1, "Rebinding").insert(&h.db)).await.unwrap();
+
+    let deliveries = wait_until_settled(&h, cases.len()).await;
+    for (name, _, refused) in cases {
+        let delivery = deliveries.iter().find(|d| d.target.contains(name)).unwrap();
+        let error = delivery.last_error.as_deref().unwrap();
+        let expected = format!("host `{name}` resolves only to refused addresses: {refused}");
+        assert!(error.contains(&expected), "{error}");
+    }
+}
+
+#[tokio::test]
 async fn only_the_checked_addresses_of_a_name_are_connected_to() {
-    let receiver = Receiver::start().await;
-    // The first address would be refused (and would hang: nothing answers there).
-    let addresses = [SocketAddr::from(([10, 255, 255, 1], 0)), at(&receiver)];
+    let allowed = Receiver::start().await;
+    // The same port on 127.0.0.2, which the allow-list leaves out: the client would try it first.
+    let refused = Receiver::start_on(SocketAddr::from(([127, 0, 0, 2], port(&allowed)))).await;
+    let addresses = [at(&refused), at(&allowed)];
     let resolver = TestResolver::default().map("mixed.test", &addresses);
-    let h = Harness::guarded(move |b| {
-        b.resolver(resolver).allow_targets(["127.0.0.1/32"]).connect_timeout(Duration::from_secs(2))
-    })
-    .await;
-    let target = format!("http://mixed.test:{}/pinned", port(&receiver));
+    let h = Harness::guarded(move |b| b.resolver(resolver).allow_targets(["127.0.0.1/32"])).await;
+    let target = format!("http://mixed.test:{}/pinned", port(&allowed));
     h.engine.subscribe(&h.db, Some(1.into()), "book.added", &target).await.unwrap();
-    let started = std::time::Instant::now();
     h.run(new_book(1, "Pinned").insert(&h.db)).await.unwrap();
 
-    receiver.wait_for(1).await;
-    assert!(started.elapsed() < Duration::from_secs(2), "the refused address was tried first");
+    assert_eq!(allowed.wait_for(1).await[0].path, "/pinned");
+    assert!(refused.received().is_empty());
 }
 
 #[tokio::test]
@@ -192,6 +216,16 @@ async fn https_only_refuses_plain_http() {
     let error = h.engine.subscribe(&h.db, None, "book.added", "http://hooks.example.com/").await.unwrap_err();
     assert!(error.to_string().contains("accepts https targets only"), "{error}");
     assert!(h.engine.subscribe(&h.db, None, "book.added", "https://hooks.example.com/").await.is_ok());
+
+    // A plain-http target that got past subscription is refused before anything is sent.
+    let h = Harness::guarded(|b| b.https_only(true).finder(Fixed(vec!["http://hooks.example.com/".into()]))).await;
+    h.run(new_book(1, "Plain").insert(&h.db)).await.unwrap();
+    let deliveries = wait_until_settled(&h, 1).await;
+    let error = deliveries[0].last_error.as_deref().unwrap();
+    assert!(
+        error.starts_with("refused by the SSRF guard: target `http://hooks.example.com/`: it is not https"),
+        "{error}"
+    );
 }
 
 #[tokio::test]
