@@ -8,7 +8,8 @@
 //! [`Verified`] extractor).
 //!
 //! HMAC, randomness and the constant-time comparison come from `ring`, which the TLS stack
-//! already brings.
+//! already brings. A receiver needs no engine and no database driver: depend on this crate with
+//! `default-features = false` (and the `axum` feature for the extractor).
 
 #[cfg(feature = "axum")]
 mod extract;
