@@ -265,7 +265,6 @@ impl Dispatcher {
         let lease_until = now.saturating_add(self.shared.config.lease_ms());
         let txn = db.begin().await?;
         let mut jobs = Vec::with_capacity(due.len());
-        let mut hooks = HashMap::new();
         for row in due {
             let claimed = delivery::Entity::update_many()
                 .col_expr(delivery::Column::LeaseUntil, Expr::value(lease_until))
@@ -275,19 +274,39 @@ impl Dispatcher {
                 .exec(&txn)
                 .await?;
             if claimed.rows_affected == 1 {
-                let mut job = job_from_row(row, lease_until);
-                job.hook.secrets = self.current_secrets(&txn, &mut hooks, &job.hook.id).await;
-                jobs.push(job);
+                jobs.push(job_from_row(row, lease_until));
             }
         }
         txn.commit().await?;
+        self.sign_with_current_secrets(&mut jobs).await;
         Ok(jobs)
     }
 }
 
 impl Dispatcher {
-    /// The current secrets of hook `id`, read once per pass through the finder. A finder that
-    /// fails or panics leaves the delivery to the engine's fallback secret.
+    /// Gives taken-over jobs their hooks' current secrets, read through the finder in a
+    /// transaction of their own (a failed read there cannot undo the claims). A hook that cannot
+    /// be read leaves its deliveries to the engine's fallback secret.
+    async fn sign_with_current_secrets(&self, jobs: &mut [Job]) {
+        if jobs.is_empty() {
+            return;
+        }
+        let txn = match self.shared.db.begin().await {
+            Ok(txn) => txn,
+            Err(error) => {
+                tracing::warn!(%error, "cannot read the hooks' secrets for taken-over deliveries");
+                return;
+            }
+        };
+        let mut hooks = HashMap::new();
+        for job in jobs.iter_mut() {
+            job.hook.secrets = self.current_secrets(&txn, &mut hooks, &job.hook.id).await;
+        }
+        // Read-only: how it ends changes nothing.
+        let _ = txn.rollback().await;
+    }
+
+    /// The current secrets of hook `id`, read once per pass.
     async fn current_secrets(
         &self,
         txn: &DatabaseTransaction,

@@ -65,13 +65,14 @@ impl TargetPolicy {
         Ok(policy)
     }
 
-    /// Refuses plain `http` targets when `https_only`.
+    /// Refuses plain `http` targets when `https_only`. Default: `false`.
     pub fn https_only(mut self, https_only: bool) -> Self {
         self.https_only = https_only;
         self
     }
 
     /// Turns the address checks off when `guard` is false (the allow-list then does nothing).
+    /// Default: `true`.
     pub fn guard(mut self, guard: bool) -> Self {
         self.guard = guard;
         self
