@@ -167,7 +167,9 @@ impl Builder {
     }
 
     /// Sends requests with `deliverer` (django-rest-hooks' `HOOK_DELIVERER`). Default:
-    /// [`HttpDeliverer`] with this builder's timeouts.
+    /// [`HttpDeliverer`] with this builder's timeouts. The signing and resolver settings and the
+    /// send-time SSRF checks belong to the default deliverer; targets are checked against the
+    /// allow-list when hooks are saved either way.
     pub fn deliverer(mut self, deliverer: impl Deliverer) -> Self {
         self.deliverer = Some(Arc::new(deliverer));
         self
