@@ -77,6 +77,8 @@ async fn main() -> Result<(), Box<dyn Error>> {
         .event("book.removed", "bookstore.Book.deleted")
         .event("book.read", "bookstore.Book.read")
         .raw_event("user.logged_in")
+        // The receiver below runs on this machine: let the SSRF guard through to it.
+        .allow_targets(["127.0.0.1/32"])
         .start(db.clone())?;
 
     // User 1 subscribes a URL to the book events.

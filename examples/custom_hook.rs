@@ -83,6 +83,7 @@ mod webhook {
                 event: hook.event,
                 target: hook.target,
                 owner: Some(hook.organization_id.into()),
+                secrets: Vec::new(),
             }
         }
 
@@ -104,6 +105,8 @@ async fn main() -> Result<(), Box<dyn Error>> {
     let engine = Engine::builder()
         .event("book.added", "catalogue.Book.created")
         .hook_entity::<webhook::Entity>()
+        // The receiver below runs on this machine: let the SSRF guard through to it.
+        .allow_targets(["127.0.0.1/32"])
         .start(db.clone())?;
 
     // A receiver that reports which path each delivery reached.
@@ -126,7 +129,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
 
     for (organization_id, is_active, name) in [(1, true, "acme"), (1, false, "acme-old"), (2, true, "globex")] {
         engine.check_event("book.added")?;
-        rest_hooks::hook::check_target(&format!("{base}/{name}"))?;
+        engine.target_policy().check(&format!("{base}/{name}"))?;
         webhook::ActiveModel {
             organization_id: Set(organization_id),
             event: Set("book.added".to_owned()),

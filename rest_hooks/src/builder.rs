@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use reqwest::dns::Resolve;
 use sea_orm::DatabaseConnection;
 use serde_json::Value;
 
@@ -14,7 +15,9 @@ use crate::event::Event;
 use crate::event_map::{EventMapBuilder, EventsConfig};
 use crate::finder::{EntityFinder, Finder};
 use crate::hook::{self, HookEntity, HookTarget};
+use crate::net::TargetPolicy;
 use crate::render::{RenderFn, Renderer};
+use crate::signing::{Secret, Signer, StandardWebhooks};
 
 /// Tunables of a running engine.
 #[derive(Clone, Debug)]
@@ -30,6 +33,9 @@ pub(crate) struct Config {
     pub(crate) response_excerpt: usize,
     pub(crate) process_wide: bool,
     pub(crate) deliver: bool,
+    pub(crate) max_payload: usize,
+    pub(crate) secret_grace: Duration,
+    pub(crate) policy: Arc<TargetPolicy>,
 }
 
 impl Config {
@@ -59,6 +65,9 @@ impl Default for Config {
             response_excerpt: 4096,
             process_wide: true,
             deliver: true,
+            max_payload: 1024 * 1024,
+            secret_grace: Duration::from_secs(24 * 3600),
+            policy: Arc::new(TargetPolicy::default()),
         }
     }
 }
@@ -83,6 +92,18 @@ pub struct Builder {
     renderer: Renderer,
     on_sent: Vec<SentHook>,
     config: Config,
+    allow_targets: Vec<String>,
+    https_only: bool,
+    ssrf_guard: bool,
+    resolver: Option<Arc<dyn Resolve>>,
+    signing: Signing,
+}
+
+/// How the HTTP deliverer signs.
+enum Signing {
+    Standard(Option<Secret>),
+    Custom(Arc<dyn Signer>),
+    Off,
 }
 
 impl Default for Builder {
@@ -94,6 +115,11 @@ impl Default for Builder {
             renderer: Renderer::default(),
             on_sent: Vec::new(),
             config: Config::default(),
+            allow_targets: Vec::new(),
+            https_only: false,
+            ssrf_guard: true,
+            resolver: None,
+            signing: Signing::Standard(None),
         }
     }
 }
@@ -143,7 +169,9 @@ impl Builder {
     }
 
     /// Sends requests with `deliverer` (django-rest-hooks' `HOOK_DELIVERER`). Default:
-    /// [`HttpDeliverer`] with this builder's timeouts.
+    /// [`HttpDeliverer`] with this builder's timeouts. The signing and resolver settings and the
+    /// send-time SSRF checks belong to the default deliverer; targets are checked against the
+    /// allow-list when hooks are saved either way.
     pub fn deliverer(mut self, deliverer: impl Deliverer) -> Self {
         self.deliverer = Some(Arc::new(deliverer));
         self
@@ -239,13 +267,83 @@ impl Builder {
         self
     }
 
+    /// Refuses events whose stored payload is larger than `bytes`: recording one fails with
+    /// [`RecordError::PayloadTooLarge`](crate::RecordError::PayloadTooLarge), and so does the save
+    /// that caused it. Default: 1 MiB.
+    pub fn max_payload(mut self, bytes: usize) -> Self {
+        self.config.max_payload = bytes;
+        self
+    }
+
+    /// Lets the SSRF guard through to `targets`: CIDRs (`"127.0.0.1/32"`), single addresses, or host
+    /// names (exact), for development receivers and tests. Checked by [`start`](Self::start).
+    /// Default: none; only public addresses are called.
+    pub fn allow_targets<S: Into<String>>(mut self, targets: impl IntoIterator<Item = S>) -> Self {
+        self.allow_targets.extend(targets.into_iter().map(Into::into));
+        self
+    }
+
+    /// Accepts `https` targets only. Default: `false` (http and https).
+    pub fn https_only(mut self, https_only: bool) -> Self {
+        self.https_only = https_only;
+        self
+    }
+
+    /// Turns the SSRF guard off altogether, for deployments behind an egress proxy that does the
+    /// same job. Default: `true` (on).
+    pub fn ssrf_guard(mut self, guard: bool) -> Self {
+        self.ssrf_guard = guard;
+        self
+    }
+
+    /// Resolves target host names with `resolver` instead of the system's; the SSRF guard still
+    /// filters what it returns. Tests use it to map a name to a chosen address. Default: the
+    /// system resolver.
+    pub fn resolver(mut self, resolver: impl Resolve + 'static) -> Self {
+        self.resolver = Some(Arc::new(resolver));
+        self
+    }
+
+    /// Signs hooks that have no secret of their own (an application's hook entity without secret
+    /// columns) with `secret`. Default: such hooks are sent unsigned.
+    pub fn fallback_secret(mut self, secret: Secret) -> Self {
+        self.signing = Signing::Standard(Some(secret));
+        self
+    }
+
+    /// Signs with `signer` instead of Standard Webhooks, for a legacy scheme. Default:
+    /// [`StandardWebhooks`].
+    pub fn signer(mut self, signer: impl Signer) -> Self {
+        self.signing = Signing::Custom(Arc::new(signer));
+        self
+    }
+
+    /// Sends requests without `webhook-signature`. Default: signed.
+    pub fn unsigned(mut self) -> Self {
+        self.signing = Signing::Off;
+        self
+    }
+
+    /// How long the previous secret still signs after
+    /// [`Engine::rotate_secret`](crate::Engine::rotate_secret). Default: 24 h.
+    pub fn secret_grace_period(mut self, grace: Duration) -> Self {
+        self.config.secret_grace = grace;
+        self
+    }
+
     /// Validates the configuration and starts the actors. Must be called inside a tokio runtime,
     /// which then runs the engine's database and HTTP work: the one the application lives in.
     pub fn start(self, db: DatabaseConnection) -> Result<Engine, BuildError> {
         let runtime = current_runtime()?;
         crate::delivery::ensure_crypto_provider();
         let map = self.events.build()?;
-        let config = self.config;
+        let mut config = self.config;
+        let policy = TargetPolicy::new(&self.allow_targets)
+            .map_err(|problem| BuildError::Setting { name: "allow_targets", problem })?;
+        config.policy = Arc::new(policy.https_only(self.https_only).guard(self.ssrf_guard));
+        if config.max_payload == 0 {
+            return Err(BuildError::Setting { name: "max_payload", problem: "must be at least 1".to_owned() });
+        }
         for (name, value) in [
             ("batch_size", config.batch_size),
             ("concurrency", config.concurrency),
@@ -278,7 +376,14 @@ impl Builder {
         }
         let deliverer: Arc<dyn Deliverer> = match self.deliverer {
             Some(deliverer) => deliverer,
-            None => Arc::new(HttpDeliverer::new(config.connect_timeout, config.timeout, config.response_excerpt)?),
+            None => {
+                let signer: Option<Arc<dyn Signer>> = match self.signing {
+                    Signing::Standard(fallback) => Some(Arc::new(StandardWebhooks::with_fallback(fallback))),
+                    Signing::Custom(signer) => Some(signer),
+                    Signing::Off => None,
+                };
+                Arc::new(HttpDeliverer::configured(&config, signer, self.resolver)?)
+            }
         };
         let (process_wide, deliver) = (config.process_wide, config.deliver);
         let shared = Shared::new(db, runtime, map, self.finder, deliverer, self.renderer, self.on_sent, config);

@@ -18,11 +18,15 @@ use sea_orm::{ColumnTrait, DbErr, EntityTrait, QueryFilter, TransactionTrait};
 use tokio::sync::Semaphore;
 use uuid::Uuid;
 
+use crate::builder::Config;
 use crate::dispatch::Shared;
 use crate::error::{BuildError, DeliveryError, panic_message};
 use crate::hook::HookTarget;
+use crate::net::{GuardedResolver, TargetPolicy};
 use crate::registry::Capacity;
+use crate::signing::{ID_HEADER, Signer, StandardWebhooks, TIMESTAMP_HEADER};
 use crate::store::{delivery, now_ms};
+use reqwest::dns::Resolve;
 
 /// One delivery to make.
 #[derive(Clone, Debug)]
@@ -84,28 +88,72 @@ pub trait Deliverer: Send + Sync + 'static {
 
 /// POSTs JSON over HTTP with reqwest: `Content-Type: application/json`, a `User-Agent` naming this
 /// crate, `webhook-id` and `webhook-timestamp`, connect and overall timeouts, redirects not followed.
-#[derive(Clone, Debug)]
+///
+/// Requests are signed (see [`signing`](crate::signing)) and go only where the SSRF guard
+/// ([`net`](crate::net)) lets them.
+#[derive(Clone)]
 pub struct HttpDeliverer {
     client: reqwest::Client,
     excerpt: usize,
+    signer: Option<Arc<dyn Signer>>,
+    policy: Arc<TargetPolicy>,
+}
+
+impl std::fmt::Debug for HttpDeliverer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpDeliverer")
+            .field("excerpt", &self.excerpt)
+            .field("signed", &self.signer.is_some())
+            .field("policy", &self.policy)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The `User-Agent` of the HTTP deliverer.
 pub const USER_AGENT: &str = concat!("rest_hooks/", env!("CARGO_PKG_VERSION"));
 
 impl HttpDeliverer {
-    /// A deliverer with these timeouts, keeping `excerpt` bytes of each response body.
+    /// A deliverer with these timeouts, keeping `excerpt` bytes of each response body, signing
+    /// with [`StandardWebhooks`] and guarded by the default [`TargetPolicy`].
     pub fn new(connect_timeout: Duration, timeout: Duration, excerpt: usize) -> Result<Self, BuildError> {
-        let client = Self::client_builder()?
-            .connect_timeout(connect_timeout)
-            .timeout(timeout)
-            .build()
-            .map_err(|e| BuildError::Http(e.to_string()))?;
-        Ok(Self { client, excerpt })
+        Self::with_policy(connect_timeout, timeout, excerpt, TargetPolicy::default())
+    }
+
+    /// [`new`](Self::new) with the SSRF guard set by `policy`, e.g. one that allows a development
+    /// receiver: `TargetPolicy::new(["127.0.0.1/32"])`.
+    pub fn with_policy(
+        connect_timeout: Duration,
+        timeout: Duration,
+        excerpt: usize,
+        policy: TargetPolicy,
+    ) -> Result<Self, BuildError> {
+        let policy = Arc::new(policy);
+        let config = Config { connect_timeout, timeout, response_excerpt: excerpt, policy, ..Config::default() };
+        Self::configured(&config, Some(Arc::new(StandardWebhooks::default())), None)
+    }
+
+    /// The engine's deliverer: `config`'s timeouts and target policy, names resolved through
+    /// `resolver` (the system's when `None`) and filtered by the policy.
+    pub(crate) fn configured(
+        config: &Config,
+        signer: Option<Arc<dyn Signer>>,
+        resolver: Option<Arc<dyn Resolve>>,
+    ) -> Result<Self, BuildError> {
+        let policy = Arc::clone(&config.policy);
+        let mut builder = Self::client_builder()?.connect_timeout(config.connect_timeout).timeout(config.timeout);
+        if policy.is_guarded() {
+            builder = builder.dns_resolver(GuardedResolver::new(Arc::clone(&policy), resolver));
+        } else if let Some(resolver) = resolver {
+            builder = builder.dns_resolver(resolver);
+        }
+        let client = builder.build().map_err(|e| BuildError::Http(e.to_string()))?;
+        Ok(Self { client, excerpt: config.response_excerpt, signer, policy })
     }
 
     /// A reqwest client builder set up as this deliverer's: TLS with the platform's roots, this
-    /// crate's `User-Agent`, redirects not followed. A start for custom deliverers.
+    /// crate's `User-Agent`, redirects not followed. A start for custom deliverers; it has no SSRF
+    /// guard of its own: add one with `.dns_resolver(`[`GuardedResolver`]`)` and check IP-literal
+    /// targets with [`TargetPolicy::check`].
     pub fn client_builder() -> Result<reqwest::ClientBuilder, BuildError> {
         Ok(reqwest::Client::builder()
             .tls_backend_preconfigured(tls_config().map_err(BuildError::Http)?)
@@ -139,16 +187,24 @@ fn tls_config() -> Result<rustls::ClientConfig, String> {
 #[async_trait::async_trait]
 impl Deliverer for HttpDeliverer {
     async fn deliver(&self, request: &Request) -> Result<Response, DeliveryError> {
-        let mut response = self
+        let url = reqwest::Url::parse(&request.hook.target)
+            .map_err(|e| DeliveryError::Request(format!("target `{}` is not a URL: {e}", request.hook.target)))?;
+        // IP literals never reach the resolver: check them here.
+        self.policy.check_url(&url).map_err(|reason| DeliveryError::Forbidden(format!("target `{url}`: {reason}")))?;
+        let timestamp = chrono::Utc::now().timestamp();
+        let mut post = self
             .client
-            .post(&request.hook.target)
+            .post(url)
             .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .header("webhook-id", request.message_id())
-            .header("webhook-timestamp", chrono::Utc::now().timestamp().to_string())
-            .body(request.body.clone())
-            .send()
-            .await
-            .map_err(classify)?;
+            .header(ID_HEADER, request.message_id())
+            .header(TIMESTAMP_HEADER, timestamp.to_string());
+        if let Some(signer) = &self.signer {
+            let headers = signer.headers(request, timestamp).map_err(|e| DeliveryError::Signing(e.to_string()))?;
+            for (name, value) in headers {
+                post = post.header(name, value);
+            }
+        }
+        let mut response = post.body(request.body.clone()).send().await.map_err(classify)?;
         let status = response.status().as_u16();
         let mut body = Vec::new();
         while body.len() < self.excerpt {
@@ -162,7 +218,13 @@ impl Deliverer for HttpDeliverer {
 }
 
 fn classify(error: reqwest::Error) -> DeliveryError {
-    let text = error.to_string();
+    // reqwest's own message names the URL only; the causes say what went wrong.
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(&error);
+    while let Some(cause) = source {
+        text = format!("{text}: {cause}");
+        source = cause.source();
+    }
     if error.is_timeout() {
         DeliveryError::Timeout(text)
     } else if error.is_connect() {

@@ -31,6 +31,7 @@ use crate::hook::{HookId, HookTarget};
 use crate::hookable::{Audience, Owner};
 use crate::registry::RegistryActor;
 use crate::render::Renderer;
+use crate::signing::Secret;
 use crate::store::outbox::{self, Format};
 use crate::store::{delivery, now_ms};
 
@@ -308,6 +309,7 @@ impl Dispatcher {
             }
         }
         txn.commit().await?;
+        self.sign_with_current_secrets(&mut jobs).await;
         Ok(jobs)
     }
 }
@@ -388,6 +390,56 @@ async fn insert_deliveries(txn: &DatabaseTransaction, deliveries: Vec<delivery::
     Ok(())
 }
 
+impl Dispatcher {
+    /// Gives taken-over jobs their hooks' current secrets, read through the finder in a
+    /// transaction of their own (a failed read there cannot undo the claims). A hook that cannot
+    /// be read leaves its deliveries to the engine's fallback secret.
+    async fn sign_with_current_secrets(&self, jobs: &mut [Job]) {
+        if jobs.is_empty() {
+            return;
+        }
+        let txn = match self.shared.db.begin().await {
+            Ok(txn) => txn,
+            Err(error) => {
+                tracing::warn!(%error, "cannot read the hooks' secrets for taken-over deliveries");
+                return;
+            }
+        };
+        let mut hooks = HashMap::new();
+        for job in jobs.iter_mut() {
+            job.hook.secrets = self.current_secrets(&txn, &mut hooks, &job.hook.id).await;
+        }
+        // Read-only: how it ends changes nothing.
+        let _ = txn.rollback().await;
+    }
+
+    /// The current secrets of hook `id`, read once per pass.
+    async fn current_secrets(
+        &self,
+        txn: &DatabaseTransaction,
+        hooks: &mut HashMap<HookId, Vec<Secret>>,
+        id: &HookId,
+    ) -> Vec<Secret> {
+        if let Some(secrets) = hooks.get(id) {
+            return secrets.clone();
+        }
+        let found = AssertUnwindSafe(self.shared.finder.find_hook(txn, id)).catch_unwind().await;
+        let secrets = match found {
+            Ok(Ok(hook)) => hook.map(|hook| hook.secrets).unwrap_or_default(),
+            Ok(Err(error)) => {
+                tracing::warn!(hook_id = %id, %error, "cannot read the hook's secrets for a taken-over delivery");
+                Vec::new()
+            }
+            Err(panic) => {
+                tracing::error!(hook_id = %id, panic = panic_message(&*panic), "the finder panicked");
+                Vec::new()
+            }
+        };
+        hooks.insert(id.clone(), secrets.clone());
+        secrets
+    }
+}
+
 fn lease_matches(lease: Option<i64>) -> sea_orm::Condition {
     let column = delivery::Column::LeaseUntil;
     sea_orm::Condition::all().add(match lease {
@@ -447,7 +499,13 @@ fn new_delivery(job: &Job, outbox_id: i64, now: i64) -> delivery::ActiveModel {
 fn job_from_row(row: delivery::Model, lease_until: i64) -> Job {
     Job {
         id: row.id,
-        hook: HookTarget { id: HookId::parse(&row.hook_id), event: row.event.clone(), target: row.target, owner: None },
+        hook: HookTarget {
+            id: HookId::parse(&row.hook_id),
+            event: row.event.clone(),
+            target: row.target,
+            owner: None,
+            secrets: Vec::new(),
+        },
         event: Arc::from(row.event),
         body: row.body,
         attempt: u32::try_from(row.attempts).unwrap_or(0).saturating_add(1),

@@ -67,6 +67,16 @@ pub enum RecordError {
         /// The serializer's error.
         source: serde_json::Error,
     },
+    /// The payload is larger than [`Builder::max_payload`](crate::Builder::max_payload).
+    #[error("the payload of `{event}` is {size} bytes, more than the {max} bytes allowed (`max_payload`)")]
+    PayloadTooLarge {
+        /// The event name.
+        event: String,
+        /// The payload's size in bytes.
+        size: usize,
+        /// The limit.
+        max: usize,
+    },
     /// The outbox row could not be written.
     #[error("cannot write the event to the outbox: {0}")]
     Db(#[from] DbErr),
@@ -141,6 +151,12 @@ pub enum DeliveryError {
     /// The deliverer panicked.
     #[error("the deliverer panicked: {0}")]
     Panicked(String),
+    /// The SSRF guard refused the target.
+    #[error("refused by the SSRF guard: {0}")]
+    Forbidden(String),
+    /// The request could not be signed (a malformed stored secret).
+    #[error("cannot sign: {0}")]
+    Signing(String),
 }
 
 /// The message of a caught panic.

@@ -2,10 +2,10 @@
 
 use std::marker::PhantomData;
 
-use sea_orm::{ColumnTrait, DatabaseTransaction, DbErr, QueryFilter};
+use sea_orm::{ColumnTrait, DatabaseTransaction, DbErr, Iterable, PrimaryKeyToColumn, QueryFilter};
 
 use crate::event::Event;
-use crate::hook::{HookEntity, HookTarget, owner_value};
+use crate::hook::{HookEntity, HookId, HookTarget, column_value, owner_value};
 use crate::hookable::Audience;
 
 /// Finds the hooks that receive an event (django-rest-hooks' `HOOK_FINDER`).
@@ -22,6 +22,14 @@ pub trait Finder: Send + Sync + 'static {
     /// `false` (each event is looked up); the [`EntityFinder`] says `true`.
     fn by_name_and_audience(&self) -> bool {
         false
+    }
+
+    /// The hook with id `id`, read again when a delivery is taken over from a process that died,
+    /// so that it is signed with the hook's current secrets. Default: `None`: such deliveries are
+    /// signed with the engine's fallback secret if it has one, else sent unsigned.
+    async fn find_hook(&self, db: &DatabaseTransaction, id: &HookId) -> Result<Option<HookTarget>, DbErr> {
+        let _ = (db, id);
+        Ok(None)
     }
 }
 
@@ -55,10 +63,27 @@ where
             Audience::Unowned => query.filter(owner.is_null()),
             Audience::All => query,
         };
-        Ok(query.all(db).await?.into_iter().map(E::to_target).collect())
+        Ok(query.all(db).await?.into_iter().map(target_of::<E>).collect())
+    }
+
+    async fn find_hook(&self, db: &DatabaseTransaction, id: &HookId) -> Result<Option<HookTarget>, DbErr> {
+        let Some(key) = E::PrimaryKey::iter().next() else { return Ok(None) };
+        let column = key.into_column();
+        let value = column_value(column, "hook id", &id.to_string())?;
+        Ok(E::find().filter(column.eq(value)).one(db).await?.map(target_of::<E>))
     }
 
     fn by_name_and_audience(&self) -> bool {
         true
     }
+}
+
+/// What the engine needs of a hook row, its secrets included.
+fn target_of<E: HookEntity>(hook: E::Model) -> HookTarget {
+    let secrets = E::secrets(&hook);
+    let mut target = E::to_target(hook);
+    if target.secrets.is_empty() {
+        target.secrets = secrets;
+    }
+    target
 }

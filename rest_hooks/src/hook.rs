@@ -9,12 +9,14 @@
 use std::fmt;
 
 use sea_orm::entity::prelude::*;
-use sea_orm::{ColumnType, Select, Value};
+use sea_orm::{ActiveValue, ColumnType, Select, Value};
 use serde::{Deserialize, Serialize};
 
 use crate::engine::Engine;
 use crate::error::ValidationError;
 use crate::hookable::Owner;
+use crate::net::TargetPolicy;
+use crate::signing::Secret;
 
 pub use entity::{ActiveModel, Column, Entity, Model, PrimaryKey};
 
@@ -42,6 +44,18 @@ mod entity {
         pub created: DateTimeUtc,
         /// When it was last changed.
         pub updated: DateTimeUtc,
+        /// The secret that signs its deliveries; generated when the hook is created. Never
+        /// serialized: read it with [`Secret::expose`](crate::signing::Secret::expose).
+        #[sea_orm(column_type = "String(StringLen::N(128))", nullable)]
+        #[serde(skip)]
+        pub secret: Option<crate::signing::Secret>,
+        /// The secret it had before the last [rotation](crate::Engine::rotate_secret), which still
+        /// signs until `previous_secret_until`.
+        #[sea_orm(column_type = "String(StringLen::N(128))", nullable)]
+        #[serde(skip)]
+        pub previous_secret: Option<crate::signing::Secret>,
+        /// Until when the previous secret still signs.
+        pub previous_secret_until: Option<DateTimeUtc>,
     }
 
     /// The hook table has no relations.
@@ -64,6 +78,11 @@ impl ActiveModelBehavior for ActiveModel {
         if insert && self.created.is_not_set() {
             self.created = sea_orm::Set(now);
         }
+        if insert && matches!(self.secret, ActiveValue::NotSet | ActiveValue::Set(None)) {
+            let secret =
+                Secret::generate().map_err(|e| DbErr::Custom(format!("cannot make the hook's secret: {e}")))?;
+            self.secret = sea_orm::Set(Some(secret));
+        }
         self.updated = sea_orm::Set(now);
         Ok(self)
     }
@@ -74,7 +93,10 @@ fn validate(engine: Option<&Engine>, event: Option<&str>, target: Option<&str>) 
         engine.check_event(event)?;
     }
     if let Some(target) = target {
-        check_target(target)?;
+        match engine {
+            Some(engine) => engine.target_policy().check(target)?,
+            None => TargetPolicy::default().check(target)?,
+        };
     }
     Ok(())
 }
@@ -82,7 +104,9 @@ fn validate(engine: Option<&Engine>, event: Option<&str>, target: Option<&str>) 
 /// The longest target URL accepted, in bytes.
 pub const MAX_TARGET_LEN: usize = 2048;
 
-/// Checks that `target` is an absolute `http` or `https` URL with a host.
+/// Checks that `target` is an absolute `http` or `https` URL with a host and no credentials, at
+/// most [`MAX_TARGET_LEN`] bytes long. The SSRF guard's checks come on top: see
+/// [`TargetPolicy::check`].
 pub fn check_target(target: &str) -> Result<reqwest::Url, ValidationError> {
     let invalid = |reason: &str| ValidationError::Target { target: target.to_owned(), reason: reason.to_owned() };
     if target.len() > MAX_TARGET_LEN {
@@ -162,6 +186,10 @@ pub struct HookTarget {
     pub target: String,
     /// Its owner, if any.
     pub owner: Option<Owner>,
+    /// The secrets that sign its deliveries, the current one first: two while a rotated secret is
+    /// in its grace period, none for an unsigned hook. Never serialized nor printed.
+    #[serde(skip)]
+    pub secrets: Vec<Secret>,
 }
 
 impl HookTarget {
@@ -203,6 +231,7 @@ impl HookTarget {
 ///             event: hook.event,
 ///             target: hook.target,
 ///             owner: Some(hook.organization_id.into()),
+///             secrets: Vec::new(),
 ///         }
 ///     }
 ///     fn scope(query: Select<Entity>) -> Select<Entity> {
@@ -221,6 +250,14 @@ pub trait HookEntity: EntityTrait {
     fn scope(query: Select<Self>) -> Select<Self> {
         query
     }
+    /// The secrets that sign a hook's deliveries, the current one first, when
+    /// [`to_target`](Self::to_target) leaves [`HookTarget::secrets`] empty. Default: none: the
+    /// deliveries are then signed with the engine's
+    /// [fallback secret](crate::Builder::fallback_secret) if it has one, else sent unsigned.
+    fn secrets(hook: &Self::Model) -> Vec<Secret> {
+        let _ = hook;
+        Vec::new()
+    }
 }
 
 impl HookEntity for Entity {
@@ -233,16 +270,34 @@ impl HookEntity for Entity {
     }
 
     fn to_target(hook: Model) -> HookTarget {
-        HookTarget { id: hook.id.into(), event: hook.event, target: hook.target, owner: hook.owner.map(Owner::from) }
+        HookTarget {
+            id: hook.id.into(),
+            event: hook.event,
+            target: hook.target,
+            owner: hook.owner.map(Owner::from),
+            secrets: Vec::new(),
+        }
+    }
+
+    fn secrets(hook: &Model) -> Vec<Secret> {
+        let previous = match (&hook.previous_secret, hook.previous_secret_until) {
+            (Some(secret), Some(until)) if until > chrono::Utc::now() => Some(secret.clone()),
+            _ => None,
+        };
+        hook.secret.iter().cloned().chain(previous).collect()
     }
 }
 
 /// Converts an owner key to the type of `column`, so that integer and UUID owner columns compare
 /// with typed values.
 pub(crate) fn owner_value<C: ColumnTrait>(column: C, owner: &Owner) -> Result<Value, DbErr> {
-    let text = owner.as_str();
+    column_value(column, "owner", owner.as_str())
+}
+
+/// Converts the text form of a key (an owner, a hook id) to the type of `column`.
+pub(crate) fn column_value<C: ColumnTrait>(column: C, what: &str, text: &str) -> Result<Value, DbErr> {
     let mismatch = |kind: &str| {
-        DbErr::Custom(format!("owner `{text}` is not a valid {kind} for hook column `{}`", column.as_str()))
+        DbErr::Custom(format!("{what} `{text}` is not a valid {kind} for hook column `{}`", column.as_str()))
     };
     Ok(match column.def().get_column_type() {
         ColumnType::TinyInteger | ColumnType::SmallInteger | ColumnType::Integer | ColumnType::BigInteger => {
@@ -258,7 +313,7 @@ pub(crate) fn owner_value<C: ColumnTrait>(column: C, owner: &Owner) -> Result<Va
 
 impl Engine {
     /// Creates a hook in the crate's hook table after checking the event against the map and the
-    /// target URL.
+    /// target URL against the [`TargetPolicy`]; the hook gets a fresh secret (`model.secret`).
     pub async fn subscribe<C: ConnectionTrait>(
         &self,
         db: &C,
@@ -267,7 +322,7 @@ impl Engine {
         target: &str,
     ) -> Result<Model, crate::SubscribeError> {
         self.check_event(event)?;
-        check_target(target)?;
+        self.target_policy().check(target)?;
         let hook = ActiveModel {
             owner: sea_orm::Set(owner.map(|o| o.as_str().to_owned())),
             event: sea_orm::Set(event.to_owned()),
@@ -275,5 +330,31 @@ impl Engine {
             ..Default::default()
         };
         Ok(self.scope(hook.insert(db)).await?)
+    }
+}
+
+impl Engine {
+    /// Gives hook `id` of the crate's hook table a new secret. The old one keeps signing, beside
+    /// the new one, for the [grace period](crate::Builder::secret_grace_period), so that the
+    /// receiver can switch at its own pace. Returns the hook with its new secret.
+    pub async fn rotate_secret<C: ConnectionTrait>(&self, db: &C, id: i64) -> Result<Model, DbErr> {
+        let hook = Entity::find_by_id(id)
+            .one(db)
+            .await?
+            .ok_or_else(|| DbErr::RecordNotFound(format!("hook {id} does not exist")))?;
+        let grace = chrono::Duration::from_std(self.shared().config.secret_grace).unwrap_or(chrono::Duration::MAX);
+        let secret = Secret::generate().map_err(|e| DbErr::Custom(format!("cannot make the hook's secret: {e}")))?;
+        let mut active: ActiveModel = hook.clone().into();
+        active.previous_secret = sea_orm::Set(hook.secret);
+        active.previous_secret_until = sea_orm::Set(Some(
+            chrono::Utc::now().checked_add_signed(grace).unwrap_or(chrono::DateTime::<chrono::Utc>::MAX_UTC),
+        ));
+        active.secret = sea_orm::Set(Some(secret));
+        self.scope(active.update(db)).await
+    }
+
+    /// The policy that decides which targets this engine calls.
+    pub fn target_policy(&self) -> &TargetPolicy {
+        &self.shared().config.policy
     }
 }

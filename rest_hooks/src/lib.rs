@@ -15,6 +15,9 @@
 //! * [Hooks](hook) live in the crate's table or in your own entity ([`HookEntity`]).
 //! * Custom actions and raw events: [`Engine::action`], [`Engine::raw`]; writes that skip SeaORM's
 //!   hooks: [`Engine::emit`].
+//! * Every delivery is [signed](signing) per Standard Webhooks with the hook's secret; receivers
+//!   check it with a [`Verifier`](signing::Verifier). Targets pass the [SSRF guard](net) first:
+//!   development receivers on 127.0.0.1 need [`Builder::allow_targets`].
 //!
 //! ```no_run
 //! use rest_hooks::Engine;
@@ -68,9 +71,13 @@ pub mod hook;
 mod hookable;
 #[cfg(feature = "migration")]
 pub mod migration;
+pub mod net;
+#[cfg(test)]
+mod proptests;
 mod record;
 mod registry;
 mod render;
+pub mod signing;
 pub mod store;
 
 pub use builder::Builder;

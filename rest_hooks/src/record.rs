@@ -147,6 +147,14 @@ impl Engine {
         mut rows: Vec<outbox::ActiveModel>,
     ) -> Result<usize, RecordError> {
         let count = rows.len();
+        let max = self.shared().config.max_payload;
+        for row in &rows {
+            if let (Set(payload), Set(event)) = (&row.payload, &row.event)
+                && payload.len() > max
+            {
+                return Err(RecordError::PayloadTooLarge { event: event.clone(), size: payload.len(), max });
+            }
+        }
         match rows.pop() {
             None => return Ok(0),
             // The save path: one row, inserted without copying it.

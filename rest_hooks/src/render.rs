@@ -54,7 +54,13 @@ mod tests {
     use crate::hookable::Audience;
 
     fn hook() -> HookTarget {
-        HookTarget { id: 7.into(), event: "book.added".into(), target: "http://x.test/".into(), owner: None }
+        HookTarget {
+            id: 7.into(),
+            event: "book.added".into(),
+            target: "http://x.test/".into(),
+            owner: None,
+            secrets: Vec::new(),
+        }
     }
 
     fn event(data: Value) -> Event {

@@ -194,6 +194,7 @@ pub mod webhook {
                 event: hook.event,
                 target: hook.target,
                 owner: Some(hook.organization_id.into()),
+                secrets: Vec::new(),
             }
         }
 

@@ -53,9 +53,14 @@ pub struct Receiver {
 impl Receiver {
     /// Starts a receiver on an ephemeral port of 127.0.0.1, on the current runtime.
     pub async fn start() -> Receiver {
+        Receiver::start_on("127.0.0.1:0".parse().expect("an address")).await
+    }
+
+    /// Starts a receiver on `address`, on the current runtime.
+    pub async fn start_on(address: std::net::SocketAddr) -> Receiver {
         let inbox = Arc::new(Inbox::default());
         let app = Router::new().route("/{*path}", post(record)).with_state(Arc::clone(&inbox));
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1:0");
+        let listener = TcpListener::bind(address).await.unwrap_or_else(|e| panic!("bind {address}: {e}"));
         let base = format!("http://{}", listener.local_addr().expect("local address"));
         tokio::spawn(async move { axum::serve(listener, app).await });
         Receiver { base, inbox }
@@ -168,6 +173,11 @@ pub fn bookstore_events(builder: Builder) -> Builder {
         .process_wide(false)
 }
 
+/// The bookstore event map with the SSRF guard let through to the tests' receivers on 127.0.0.1.
+pub fn local_bookstore(builder: Builder) -> Builder {
+    bookstore_events(builder).allow_targets(["127.0.0.1/32"])
+}
+
 /// A database, a receiver and an engine scoped to one test.
 pub struct Harness {
     /// The test's database.
@@ -185,8 +195,15 @@ impl Harness {
         Harness::with(|builder| builder).await
     }
 
-    /// A harness with the bookstore event map, adjusted by `configure`.
+    /// A harness with the bookstore event map, adjusted by `configure`. Its receiver runs on
+    /// 127.0.0.1, which the SSRF guard refuses by default: the engine allows `127.0.0.1/32`.
     pub async fn with(configure: impl FnOnce(Builder) -> Builder) -> Harness {
+        Harness::guarded(|builder| configure(builder.allow_targets(["127.0.0.1/32"]))).await
+    }
+
+    /// A harness whose engine has the SSRF guard as configured by `configure` only: nothing on
+    /// 127.0.0.1 is allowed unless `configure` says so.
+    pub async fn guarded(configure: impl FnOnce(Builder) -> Builder) -> Harness {
         let test_db = TestDb::sqlite().await;
         let receiver = Receiver::start().await;
         let engine = configure(bookstore_events(Engine::builder())).start(test_db.db.clone()).expect("engine starts");
@@ -210,5 +227,31 @@ impl Harness {
     pub async fn outbox_rows(&self) -> u64 {
         use sea_orm::{EntityTrait, PaginatorTrait};
         rest_hooks::store::outbox::Entity::find().count(&self.db).await.expect("count outbox")
+    }
+}
+
+/// A DNS resolver for tests: each name resolves to the addresses it was given, any other name to
+/// nothing. Plugged in with [`Builder::resolver`], it makes a host name point at a private address.
+#[derive(Clone, Debug, Default)]
+pub struct TestResolver {
+    names: HashMap<String, Vec<std::net::SocketAddr>>,
+}
+
+impl TestResolver {
+    /// Makes `name` resolve to `addresses`.
+    pub fn map(mut self, name: &str, addresses: &[std::net::SocketAddr]) -> TestResolver {
+        self.names.insert(name.to_owned(), addresses.to_vec());
+        self
+    }
+}
+
+impl reqwest::dns::Resolve for TestResolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let found = self.names.get(name.as_str()).cloned();
+        let name = name.as_str().to_owned();
+        Box::pin(async move {
+            let addresses = found.ok_or_else(|| format!("test resolver: unknown name `{name}`"))?;
+            Ok(Box::new(addresses.into_iter()) as reqwest::dns::Addrs)
+        })
     }
 }

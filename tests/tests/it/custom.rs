@@ -41,7 +41,13 @@ struct EveryoneAt(String);
 #[async_trait::async_trait]
 impl Finder for EveryoneAt {
     async fn find(&self, _db: &DatabaseTransaction, event: &Event) -> Result<Vec<HookTarget>, DbErr> {
-        Ok(vec![HookTarget { id: 99.into(), event: event.name.clone(), target: self.0.clone(), owner: None }])
+        Ok(vec![HookTarget {
+            id: 99.into(),
+            event: event.name.clone(),
+            target: self.0.clone(),
+            owner: None,
+            secrets: Vec::new(),
+        }])
     }
 }
 

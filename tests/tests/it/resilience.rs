@@ -1,6 +1,9 @@
 //! A panic in user code fails only what it touched; engines side by side do not see each other's
 //! events.
 
+use std::time::Duration;
+
+use rest_hooks::net::TargetPolicy;
 use rest_hooks::store::outbox;
 use rest_hooks::{Deliverer, DeliveryError, HttpDeliverer, Request, Response};
 use rest_hooks_tests::Harness;
@@ -76,7 +79,8 @@ impl Deliverer for Fragile {
 
 #[tokio::test]
 async fn a_panicking_deliverer_fails_its_delivery_and_the_others_go_out() {
-    let http = HttpDeliverer::new(std::time::Duration::from_secs(5), std::time::Duration::from_secs(5), 1024).unwrap();
+    let local = TargetPolicy::new(["127.0.0.1/32"]).unwrap();
+    let http = HttpDeliverer::with_policy(Duration::from_secs(5), Duration::from_secs(5), 1024, local).unwrap();
     let h = Harness::with(|b| b.deliverer(Fragile(http))).await;
     h.subscribe(Some(1), "book.added", "explodes").await;
     h.subscribe(Some(1), "book.added", "fine").await;

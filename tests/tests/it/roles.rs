@@ -2,7 +2,7 @@
 //! sends them.
 
 use rest_hooks::store::{delivery, outbox};
-use rest_hooks_tests::{Harness, bookstore_events};
+use rest_hooks_tests::{Harness, local_bookstore};
 use sea_orm::{ActiveModelTrait, EntityTrait, PaginatorTrait};
 
 use crate::lifecycle::new_book;
@@ -19,7 +19,7 @@ async fn a_record_only_engine_leaves_delivery_to_another_process() {
     assert_eq!(pending[0].state, outbox::state::PENDING, "a record-only engine claims nothing");
     assert_eq!(delivery::Entity::find().count(&h.db).await.unwrap(), 0);
 
-    let worker = bookstore_events(rest_hooks::Engine::builder()).start(h.db.clone()).unwrap();
+    let worker = local_bookstore(rest_hooks::Engine::builder()).start(h.db.clone()).unwrap();
     let received = h.receiver.wait_for(1).await;
     assert_eq!(received[0].body["hook"]["event"], "book.added");
     assert_eq!(received[0].body["data"]["fields"]["title"], "Dune");

@@ -2,7 +2,7 @@
 //! current-thread one, and from actix's own.
 
 use rest_hooks::Engine;
-use rest_hooks_tests::{Harness, Receiver, TestDb, bookstore_events};
+use rest_hooks_tests::{Harness, Receiver, TestDb, local_bookstore};
 use sea_orm::ActiveModelTrait;
 
 use crate::lifecycle::new_book;
@@ -52,7 +52,7 @@ fn process_wide_engine() {
         let test_db = TestDb::sqlite().await;
         let db = test_db.db.clone();
         let receiver = Receiver::start().await;
-        let engine = bookstore_events(Engine::builder()).process_wide(true).start(db.clone()).unwrap();
+        let engine = local_bookstore(Engine::builder()).process_wide(true).start(db.clone()).unwrap();
         engine.subscribe(&db, Some(1.into()), "book.added", &receiver.url("added")).await.unwrap();
 
         let spawned = tokio::spawn(async move { new_book(1, "From a spawned task").insert(&db).await });

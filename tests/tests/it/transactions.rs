@@ -3,7 +3,7 @@
 
 use rest_hooks::Engine;
 use rest_hooks_tests::entities::book;
-use rest_hooks_tests::{Harness, Receiver, bookstore_events};
+use rest_hooks_tests::{Harness, Receiver, local_bookstore};
 use sea_orm::{ActiveModelTrait, EntityTrait, QueryFilter, Set, TransactionTrait};
 
 use crate::lifecycle::new_book;
@@ -68,7 +68,7 @@ async fn a_committed_event_is_delivered_by_the_next_engine() {
     let test_db = rest_hooks_tests::TestDb::sqlite().await;
     let db = test_db.db.clone();
     let receiver = Receiver::start().await;
-    let first = bookstore_events(Engine::builder()).start(db.clone()).unwrap();
+    let first = local_bookstore(Engine::builder()).start(db.clone()).unwrap();
     first.subscribe(&db, Some(1.into()), "book.added", &receiver.url("added")).await.unwrap();
 
     // The engine stops (the process died) before it could dispatch what was committed.
@@ -76,7 +76,7 @@ async fn a_committed_event_is_delivered_by_the_next_engine() {
     first.scope(new_book(1, "Survivor").insert(&db)).await.unwrap();
     assert!(receiver.received().is_empty());
 
-    let _second = bookstore_events(Engine::builder()).start(db.clone()).unwrap();
+    let _second = local_bookstore(Engine::builder()).start(db.clone()).unwrap();
     let received = receiver.wait_for(1).await;
     assert_eq!(received[0].body["data"]["fields"]["title"], "Survivor");
 }

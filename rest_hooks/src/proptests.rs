@@ -1,0 +1,78 @@
+//! Property tests over the parsers that read user and network input: the event-map spec parser,
+//! target URL validation with the SSRF guard, and the verifier's header parsing. None may panic,
+//! whatever the input; a bounded number of cases keeps them to seconds.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use proptest::prelude::*;
+
+use crate::event::Spec;
+use crate::net::{TargetPolicy, forbidden};
+use crate::signing::{Secret, Verifier, VerifyError, signature_header};
+
+fn config() -> ProptestConfig {
+    ProptestConfig { cases: 512, failure_persistence: None, ..ProptestConfig::default() }
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    #[test]
+    fn the_spec_parser_never_panics(spec in any::<String>(), dotted in "[a-zA-Z_.+ 0-9]{0,40}") {
+        let _ = Spec::parse(&spec);
+        if let Ok(parsed) = Spec::parse(&dotted) {
+            prop_assert!(!parsed.action.is_empty());
+            prop_assert_eq!(parsed.all_owners, dotted.trim().ends_with('+'));
+        }
+    }
+
+    #[test]
+    fn target_validation_never_panics(
+        target in any::<String>(),
+        host in "[0-9a-fA-Fx.:\\[\\]%]{0,40}",
+        scheme in "(http|https|ftp|HTTP)",
+    ) {
+        let policy = TargetPolicy::default();
+        let _ = policy.check(&target);
+        let _ = policy.check(&format!("{scheme}://{host}/hook"));
+        let _ = policy.https_only(true).check(&format!("{scheme}://{host}:8080/"));
+    }
+
+    #[test]
+    fn an_ipv6_address_embedding_a_refused_ipv4_address_is_refused(v4 in any::<u32>()) {
+        let v4 = Ipv4Addr::from(v4);
+        let refused = forbidden(IpAddr::V4(v4)).is_some();
+        let [a, b, c, d] = v4.octets();
+        let mapped = v4.to_ipv6_mapped();
+        let nat64 = Ipv6Addr::new(0x64, 0xff9b, 0, 0, 0, 0, u16::from_be_bytes([a, b]), u16::from_be_bytes([c, d]));
+        let six_to_four = Ipv6Addr::new(0x2002, u16::from_be_bytes([a, b]), u16::from_be_bytes([c, d]), 0, 0, 0, 0, 1);
+        for v6 in [mapped, nat64, six_to_four] {
+            prop_assert_eq!(forbidden(IpAddr::V6(v6)).is_some(), refused, "{} for {}", v6, v4);
+        }
+        // The URL form of the address is refused exactly when the address is.
+        let policy = TargetPolicy::default();
+        prop_assert_eq!(policy.check(&format!("http://{}/", u32::from(v4))).is_err(), refused);
+    }
+
+    #[test]
+    fn header_parsing_never_panics_and_garbage_never_verifies(
+        id in any::<String>(),
+        timestamp in any::<String>(),
+        signature in any::<String>(),
+        entries in proptest::collection::vec("v[0-9],[A-Za-z0-9+/=]{0,50}", 0..5),
+        body in any::<Vec<u8>>(),
+    ) {
+        let verifier = Verifier::new("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap();
+        prop_assert!(verifier.verify_parts(&id, &timestamp, &signature, &body, 1_700_000_000).is_err());
+        let result = verifier.verify_parts(&id, "1700000000", &entries.join(" "), &body, 1_700_000_000);
+        prop_assert_eq!(result, Err(VerifyError::BadSignature));
+        let _ = Secret::parse(&signature);
+    }
+
+    #[test]
+    fn what_is_signed_verifies(id in "[a-zA-Z0-9_]{1,40}", body in any::<Vec<u8>>(), at in 0i64..4_000_000_000) {
+        let secret = Secret::generate().unwrap();
+        let header = signature_header(std::slice::from_ref(&secret), &id, at, &body).unwrap();
+        prop_assert_eq!(Verifier::try_from(&secret).unwrap().verify_parts(&id, &at.to_string(), &header, &body, at), Ok(()));
+    }
+}

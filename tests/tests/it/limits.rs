@@ -1,0 +1,25 @@
+//! Limits on what goes out: an event larger than `max_payload` is refused when it is recorded.
+
+use rest_hooks::{Audience, RecordError};
+use rest_hooks_tests::Harness;
+use sea_orm::ActiveModelTrait;
+use serde_json::json;
+
+use crate::lifecycle::new_book;
+
+#[tokio::test]
+async fn an_oversized_event_fails_its_save_with_a_clear_error() {
+    let h = Harness::with(|b| b.max_payload(200)).await;
+    h.subscribe(Some(1), "book.added", "small").await;
+
+    let error = h.run(new_book(1, &"long title ".repeat(40)).insert(&h.db)).await.unwrap_err();
+    assert!(error.to_string().contains("the payload of `book.added` is"), "{error}");
+    assert!(error.to_string().contains("more than the 200 bytes allowed (`max_payload`)"), "{error}");
+    assert_eq!(h.outbox_rows().await, 0);
+
+    let raw = h.engine.raw(&h.db, "user.logged_in", Audience::owner(1), json!({"blob": "x".repeat(300)})).await;
+    assert!(matches!(raw, Err(RecordError::PayloadTooLarge { size, max: 200, .. }) if size > 300), "{raw:?}");
+
+    h.run(new_book(1, "Short").insert(&h.db)).await.unwrap();
+    assert_eq!(h.receiver.wait_for(1).await.len(), 1);
+}

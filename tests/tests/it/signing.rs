@@ -1,0 +1,364 @@
+//! Signatures: the Standard Webhooks conformance vectors, a round trip through the engine and a
+//! real receiver, rotation, taken-over deliveries, the swap points and the axum extractor.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::http::{HeaderMap, HeaderValue};
+use axum::routing::post;
+use rest_hooks::signing::{Secret, SecretError, Signer, Verified, Verifier, VerifyError, sign};
+use rest_hooks::store::delivery;
+use rest_hooks::{Request, hook};
+use rest_hooks_tests::entities::webhook;
+use rest_hooks_tests::{Harness, Received};
+use sea_orm::{ActiveModelTrait, Set};
+use serde_json::Value;
+
+use crate::lifecycle::{new_book, wait_until_settled};
+
+fn vectors() -> Value {
+    serde_json::from_str(include_str!("../../data/standard-webhooks.json")).unwrap()
+}
+
+fn text(case: &Value, key: &str) -> String {
+    case[key].as_str().unwrap().to_owned()
+}
+
+#[test]
+fn every_sign_vector_signs_and_verifies() {
+    let vectors = vectors();
+    let cases = vectors["sign"].as_array().unwrap();
+    assert!(cases.len() >= 2);
+    for case in cases {
+        let secret = Secret::parse(&text(case, "secret")).unwrap();
+        let timestamp = case["timestamp"].as_i64().unwrap();
+        let (id, body, expected) = (text(case, "msg_id"), text(case, "body"), text(case, "signature"));
+        assert_eq!(sign(&secret, &id, timestamp, body.as_bytes()).unwrap(), expected, "{}", case["name"]);
+        let verifier = Verifier::new(&text(case, "secret")).unwrap();
+        assert_eq!(verifier.verify_parts(&id, &timestamp.to_string(), &expected, body.as_bytes(), timestamp), Ok(()));
+    }
+}
+
+fn check(case: &Value) -> Result<(), VerifyError> {
+    let timestamp = case["timestamp"].as_i64().unwrap();
+    Verifier::new(&text(case, "secret")).unwrap().verify_parts(
+        &text(case, "msg_id"),
+        &timestamp.to_string(),
+        &text(case, "header"),
+        text(case, "body").as_bytes(),
+        timestamp,
+    )
+}
+
+#[test]
+fn every_accept_vector_is_accepted_and_every_reject_vector_rejected() {
+    let vectors = vectors();
+    for case in vectors["verify_accept"].as_array().unwrap() {
+        assert_eq!(check(case), Ok(()), "{}", case["name"]);
+    }
+    for case in vectors["verify_reject"].as_array().unwrap() {
+        assert_eq!(check(case), Err(VerifyError::BadSignature), "{}", case["name"]);
+    }
+}
+
+/// The headers of the first sign vector.
+fn reference_headers() -> (Verifier, HeaderMap, Vec<u8>, i64) {
+    let vectors = vectors();
+    let case = &vectors["sign"][0];
+    let timestamp = case["timestamp"].as_i64().unwrap();
+    let mut headers = HeaderMap::new();
+    for (name, value) in [
+        ("webhook-id", text(case, "msg_id")),
+        ("webhook-timestamp", timestamp.to_string()),
+        ("webhook-signature", text(case, "signature")),
+    ] {
+        headers.insert(name, HeaderValue::from_str(&value).unwrap());
+    }
+    (Verifier::new(&text(case, "secret")).unwrap(), headers, text(case, "body").into_bytes(), timestamp)
+}
+
+#[test]
+fn timestamps_are_accepted_within_five_minutes_either_way_only() {
+    let (verifier, headers, body, sent) = reference_headers();
+    for now in [sent - 300, sent, sent + 300] {
+        assert_eq!(verifier.verify_at(&headers, &body, now), Ok(()), "now = sent {:+}", now - sent);
+    }
+    assert_eq!(
+        verifier.verify_at(&headers, &body, sent + 301),
+        Err(VerifyError::TooOld { timestamp: sent, now: sent + 301 })
+    );
+    assert_eq!(
+        verifier.verify_at(&headers, &body, sent - 301),
+        Err(VerifyError::TooNew { timestamp: sent, now: sent - 301 })
+    );
+    let lenient = verifier.tolerance(Duration::from_secs(3600));
+    assert_eq!(lenient.verify_at(&headers, &body, sent + 3000), Ok(()));
+}
+
+#[test]
+fn missing_headers_bad_timestamps_and_empty_secrets_are_errors() {
+    let (verifier, headers, body, sent) = reference_headers();
+    for name in ["webhook-id", "webhook-timestamp", "webhook-signature"] {
+        let mut without = headers.clone();
+        without.remove(name);
+        assert_eq!(verifier.verify_at(&without, &body, sent), Err(VerifyError::MissingHeader(name)));
+    }
+    for bad in ["soon", "1614265330.5", ""] {
+        let mut odd = headers.clone();
+        odd.insert("webhook-timestamp", HeaderValue::from_str(bad).unwrap());
+        assert_eq!(verifier.verify_at(&odd, &body, sent), Err(VerifyError::BadTimestamp(bad.to_owned())));
+    }
+    for empty in ["", "whsec_"] {
+        assert_eq!(Verifier::new(empty).unwrap_err(), SecretError::Empty);
+    }
+    assert_eq!(Verifier::with_secrets(Vec::<String>::new()).unwrap_err(), SecretError::Empty);
+    assert!(VerifyError::TooOld { timestamp: 1, now: 400 }.to_string().contains("too old"));
+}
+
+#[test]
+fn secrets_verify_with_or_without_prefix_and_padding() {
+    let (_, headers, body, sent) = reference_headers();
+    for secret in ["MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"] {
+        assert_eq!(Verifier::new(secret).unwrap().verify_at(&headers, &body, sent), Ok(()));
+    }
+    let other = Secret::generate().unwrap();
+    let both = Verifier::with_secrets([other.expose(), "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"]).unwrap();
+    assert_eq!(both.verify_at(&headers, &body, sent), Ok(()));
+    assert_eq!(Verifier::try_from(&other).unwrap().verify_at(&headers, &body, sent), Err(VerifyError::BadSignature));
+    // A secret of 31 bytes needs padding; without it, it is the same key.
+    let padded = Secret::parse("whsec_AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHg==").unwrap();
+    let signature = sign(&padded, "msg_1", sent, &body).unwrap();
+    let unpadded = Verifier::new("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHg").unwrap();
+    assert_eq!(unpadded.verify_parts("msg_1", &sent.to_string(), &signature, &body, sent), Ok(()));
+}
+
+fn verify_received(secret: &str, received: &Received) -> Result<(), VerifyError> {
+    let h = &received.headers;
+    Verifier::new(secret).unwrap().verify_parts(
+        &h["webhook-id"],
+        &h["webhook-timestamp"],
+        &h["webhook-signature"],
+        received.raw.as_bytes(),
+        chrono_now(),
+    )
+}
+
+fn chrono_now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
+}
+
+/// Flips one byte of `text`.
+fn flip(text: &str, at: usize) -> String {
+    let mut bytes = text.as_bytes().to_vec();
+    bytes[at] ^= 0x01;
+    String::from_utf8(bytes).unwrap()
+}
+
+#[tokio::test]
+async fn the_engine_signs_and_the_verifier_accepts_only_the_exact_request() {
+    let h = Harness::new().await;
+    let hook = h.subscribe(Some(1), "book.added", "signed").await;
+    let secret = hook.secret.clone().expect("a new hook gets a secret");
+    assert!(secret.expose().starts_with("whsec_"));
+    h.run(new_book(1, "Signed").insert(&h.db)).await.unwrap();
+
+    let received = h.receiver.wait_for(1).await.remove(0);
+    assert_eq!(verify_received(secret.expose(), &received), Ok(()));
+    let signature = &received.headers["webhook-signature"];
+    assert_eq!(signature.split(' ').count(), 1);
+
+    let verifier = Verifier::new(secret.expose()).unwrap();
+    let (id, timestamp) = (&received.headers["webhook-id"], &received.headers["webhook-timestamp"]);
+    let body = received.raw.as_bytes();
+    let now = chrono_now();
+    let flipped_body = flip(&received.raw, received.raw.len() / 2);
+    for (id, timestamp, body) in [
+        (flip(id, 5), timestamp.clone(), body),
+        (id.clone(), flip(timestamp, timestamp.len() - 1), body),
+        (id.clone(), timestamp.clone(), flipped_body.as_bytes()),
+    ] {
+        assert_eq!(verifier.verify_parts(&id, &timestamp, signature, body, now), Err(VerifyError::BadSignature));
+    }
+    let other = Secret::generate().unwrap();
+    assert_eq!(verify_received(other.expose(), &received), Err(VerifyError::BadSignature));
+}
+
+#[tokio::test]
+async fn during_the_grace_period_both_secrets_sign_and_after_it_only_the_new_one() {
+    let h = Harness::with(|b| b.secret_grace_period(Duration::from_secs(3600))).await;
+    let hook = h.subscribe(Some(1), "book.added", "rotating").await;
+    let old = hook.secret.clone().unwrap();
+    let rotated = h.engine.rotate_secret(&h.db, hook.id).await.unwrap();
+    let new = rotated.secret.clone().unwrap();
+    assert_ne!(old, new);
+    assert_eq!(rotated.previous_secret.as_ref(), Some(&old));
+
+    h.run(new_book(1, "Rotating").insert(&h.db)).await.unwrap();
+    let received = h.receiver.wait_for(1).await.remove(0);
+    let entries: Vec<&str> = received.headers["webhook-signature"].split(' ').collect();
+    assert_eq!(entries.len(), 2);
+    for (entry, secret) in entries.iter().zip([&new, &old]) {
+        let mut one = received.clone();
+        one.headers.insert("webhook-signature".into(), (*entry).to_owned());
+        assert_eq!(verify_received(secret.expose(), &one), Ok(()));
+    }
+
+    // With no grace period the old secret stops signing at once.
+    let h = Harness::with(|b| b.secret_grace_period(Duration::ZERO)).await;
+    let hook = h.subscribe(Some(1), "book.added", "rotated").await;
+    let old = hook.secret.clone().unwrap();
+    let new = h.engine.rotate_secret(&h.db, hook.id).await.unwrap().secret.unwrap();
+    h.run(new_book(1, "Rotated").insert(&h.db)).await.unwrap();
+    let received = h.receiver.wait_for(1).await.remove(0);
+    assert_eq!(received.headers["webhook-signature"].split(' ').count(), 1);
+    assert_eq!(verify_received(new.expose(), &received), Ok(()));
+    assert_eq!(verify_received(old.expose(), &received), Err(VerifyError::BadSignature));
+    assert!(h.engine.rotate_secret(&h.db, 9999).await.unwrap_err().to_string().contains("hook 9999"));
+}
+
+#[tokio::test]
+async fn a_taken_over_delivery_is_signed_with_the_hooks_current_secret() {
+    let h = Harness::new().await;
+    let hook = h.subscribe(Some(1), "book.added", "taken-over").await;
+    let now = chrono_now() * 1000;
+    // A delivery left behind by a process that died: pending, its lease expired.
+    delivery::ActiveModel {
+        id: Set(uuid::Uuid::now_v7()),
+        outbox_id: Set(1),
+        hook_id: Set(hook.id.to_string()),
+        event: Set("book.added".into()),
+        target: Set(h.receiver.url("taken-over")),
+        body: Set(r#"{"left":"behind"}"#.into()),
+        state: Set(delivery::state::PENDING),
+        attempts: Set(1),
+        created_at: Set(now),
+        next_attempt_at: Set(now),
+        lease_until: Set(Some(now - 1)),
+        last_status: Set(None),
+        last_error: Set(None),
+        delivered_at: Set(None),
+    }
+    .insert(&h.db)
+    .await
+    .unwrap();
+    h.engine.wake();
+
+    let received = h.receiver.wait_for(1).await.remove(0);
+    assert_eq!(received.raw, r#"{"left":"behind"}"#);
+    assert_eq!(verify_received(hook.secret.unwrap().expose(), &received), Ok(()));
+}
+
+#[tokio::test]
+async fn secrets_never_show_in_debug_output_or_serialized_hooks() {
+    let h = Harness::new().await;
+    let hook = h.subscribe(Some(1), "book.added", "quiet").await;
+    let secret = hook.secret.clone().unwrap();
+    let key = &secret.expose()["whsec_".len()..];
+    let target = <hook::Entity as rest_hooks::HookEntity>::to_target(hook.clone());
+    for shown in
+        [format!("{hook:?}"), format!("{secret:?}"), format!("{secret}"), serde_json::to_string(&hook).unwrap()]
+    {
+        assert!(!shown.contains(key), "{shown}");
+    }
+    assert!(!format!("{target:?}").contains(key));
+}
+
+/// A legacy scheme: the body's length in a header of its own.
+struct LengthSigner;
+
+impl Signer for LengthSigner {
+    fn headers(&self, request: &Request, _timestamp: i64) -> Result<Vec<(String, String)>, SecretError> {
+        Ok(vec![("x-legacy-length".to_owned(), request.body.len().to_string())])
+    }
+}
+
+#[tokio::test]
+async fn signing_can_be_turned_off_or_replaced() {
+    let h = Harness::with(|b| b.unsigned()).await;
+    h.subscribe(Some(1), "book.added", "plain").await;
+    h.run(new_book(1, "Plain").insert(&h.db)).await.unwrap();
+    let received = h.receiver.wait_for(1).await.remove(0);
+    assert!(!received.headers.contains_key("webhook-signature"));
+    assert!(received.headers.contains_key("webhook-id"));
+
+    let h = Harness::with(|b| b.signer(LengthSigner)).await;
+    h.subscribe(Some(1), "book.added", "legacy").await;
+    h.run(new_book(1, "Legacy").insert(&h.db)).await.unwrap();
+    let received = h.receiver.wait_for(1).await.remove(0);
+    assert_eq!(received.headers["x-legacy-length"], received.raw.len().to_string());
+    assert!(!received.headers.contains_key("webhook-signature"));
+}
+
+async fn custom_hook(h: &Harness, path: &str) {
+    webhook::ActiveModel {
+        organization_id: Set(1),
+        event: Set("book.added".into()),
+        target: Set(h.receiver.url(path)),
+        is_active: Set(true),
+        ..Default::default()
+    }
+    .insert(&h.db)
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn hooks_without_secret_columns_use_the_fallback_secret_or_go_unsigned() {
+    let fallback = Secret::generate().unwrap();
+    let engine_secret = fallback.clone();
+    let h = Harness::with(move |b| b.hook_entity::<webhook::Entity>().fallback_secret(engine_secret)).await;
+    custom_hook(&h, "fallback").await;
+    h.run(new_book(1, "Fallback").insert(&h.db)).await.unwrap();
+    let received = h.receiver.wait_for(1).await.remove(0);
+    assert_eq!(verify_received(fallback.expose(), &received), Ok(()));
+
+    let h = Harness::with(|b| b.hook_entity::<webhook::Entity>()).await;
+    custom_hook(&h, "unsigned").await;
+    h.run(new_book(1, "Unsigned").insert(&h.db)).await.unwrap();
+    let received = h.receiver.wait_for(1).await.remove(0);
+    assert!(!received.headers.contains_key("webhook-signature"));
+}
+
+#[tokio::test]
+async fn the_axum_extractor_accepts_the_engines_requests_and_refuses_forged_ones() {
+    let h = Harness::new().await;
+    let hook = h.subscribe(Some(1), "book.added", "unused").await;
+    let verifier = Verifier::new(hook.secret.as_ref().unwrap().expose()).unwrap();
+    let got: Arc<Mutex<Vec<Value>>> = Arc::default();
+    let log = Arc::clone(&got);
+    let app = Router::new()
+        .route(
+            "/verified",
+            post(move |body: Verified| async move {
+                log.lock().unwrap().push(body.json().unwrap());
+            }),
+        )
+        .with_state(verifier);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/verified", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let mut active: hook::ActiveModel = hook.into();
+    active.target = Set(url.clone());
+    h.run(active.update(&h.db)).await.unwrap();
+
+    h.run(new_book(1, "Verified").insert(&h.db)).await.unwrap();
+    let deliveries = wait_until_settled(&h, 1).await;
+    assert_eq!(deliveries[0].last_status, Some(200), "{deliveries:#?}");
+    assert_eq!(got.lock().unwrap()[0]["data"]["fields"]["title"], "Verified");
+
+    let forged = reqwest::Client::new()
+        .post(&url)
+        .header("webhook-id", "msg_forged")
+        .header("webhook-timestamp", chrono_now().to_string())
+        .header("webhook-signature", "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 401);
+    assert_eq!(forged.text().await.unwrap(), "webhook refused: no signature matches");
+    let unsigned = reqwest::Client::new().post(&url).body("{}").send().await.unwrap();
+    assert_eq!(unsigned.text().await.unwrap(), "webhook refused: header `webhook-id` is missing");
+    assert_eq!(got.lock().unwrap().len(), 1);
+}

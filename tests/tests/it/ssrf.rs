@@ -1,0 +1,245 @@
+//! The SSRF guard: every refused class at subscription time and again at connect time, a host
+//! name that resolves to a private address, the allow-list, https-only, and redirects.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::Router;
+use axum::http::{StatusCode, header};
+use axum::routing::post;
+use rest_hooks::store::delivery;
+use rest_hooks::{BuildError, Engine, Event, Finder, HookTarget, SubscribeError, ValidationError, hook};
+use rest_hooks_tests::{Harness, Receiver, TestDb, TestResolver};
+use sea_orm::{ActiveModelTrait, DatabaseTransaction, DbErr, Set};
+
+use crate::lifecycle::{new_book, wait_until_settled};
+
+/// One target per refused class, with what the refusal must say.
+const MATRIX: &[(&str, &str)] = &[
+    ("http://127.0.0.1/", "127.0.0.1 is loopback"),
+    ("http://localhost:8080/", "`localhost` is loopback"),
+    ("http://10.0.0.1/", "10.0.0.1 is private"),
+    ("http://172.16.5.4/", "172.16.5.4 is private"),
+    ("http://192.168.1.1/", "192.168.1.1 is private"),
+    ("http://169.254.169.254/latest/meta-data/", "169.254.169.254 is link-local"),
+    ("http://100.64.0.1/", "100.64.0.1 is shared address space (CGNAT)"),
+    ("http://[fd00::1]/", "fd00::1 is unique-local"),
+    ("http://[fe80::1]/", "fe80::1 is link-local"),
+    ("http://224.0.0.1/", "224.0.0.1 is multicast"),
+    ("http://[ff02::1]/", "ff02::1 is multicast"),
+    ("http://0.0.0.0/", "0.0.0.0 is unspecified"),
+    ("http://[::]/", ":: is unspecified"),
+    ("http://[::1]/", "::1 is loopback"),
+    ("http://192.0.2.10/", "192.0.2.10 is documentation"),
+    ("http://[2001:db8::1]/", "2001:db8::1 is documentation"),
+    ("http://255.255.255.255/", "255.255.255.255 is broadcast"),
+    ("http://[::ffff:169.254.169.254]/", "embeds 169.254.169.254, which is link-local"),
+    ("http://[::10.0.0.1]/", "embeds 10.0.0.1, which is private"),
+    ("http://[64:ff9b::7f00:1]/", "embeds 127.0.0.1, which is loopback"),
+    ("http://[2002:a00:1::1]/", "embeds 10.0.0.1, which is private"),
+    ("http://2130706433/", "127.0.0.1 is loopback"),
+    ("http://0x7f.0.0.1/", "127.0.0.1 is loopback"),
+    ("http://0177.0.0.1/", "127.0.0.1 is loopback"),
+    ("http://012.0.0.1/", "10.0.0.1 is private"),
+    ("http://0xa9fea9fe/", "169.254.169.254 is link-local"),
+];
+
+#[tokio::test]
+async fn every_refused_class_is_refused_at_subscription_with_the_reason() {
+    let h = Harness::guarded(|b| b).await;
+    for (target, reason) in MATRIX {
+        let error = h.engine.subscribe(&h.db, None, "book.added", target).await.unwrap_err();
+        let SubscribeError::Invalid(ValidationError::Target { target: named, reason: got }) = &error else {
+            panic!("{target}: {error:?}")
+        };
+        assert_eq!(named, target);
+        assert!(got.contains(reason), "{target}: {got}");
+        assert!(got.contains("allow_targets"), "{got}");
+    }
+    // Saving the hook entity directly is checked the same way.
+    let direct = hook::ActiveModel {
+        owner: Set(None),
+        event: Set("book.added".into()),
+        target: Set("http://169.254.169.254/".into()),
+        ..Default::default()
+    };
+    let error = h.run(direct.insert(&h.db)).await.unwrap_err();
+    assert!(error.to_string().contains("169.254.169.254 is link-local"), "{error}");
+    assert!(h.engine.subscribe(&h.db, None, "book.added", "https://hooks.example.com/in").await.is_ok());
+}
+
+/// Sends every event to fixed targets, bypassing subscription checks, as a finder of the
+/// application's own (or rows written by other means) might.
+struct Fixed(Vec<String>);
+
+#[async_trait::async_trait]
+impl Finder for Fixed {
+    async fn find(&self, _db: &DatabaseTransaction, event: &Event) -> Result<Vec<HookTarget>, DbErr> {
+        let hooks = self.0.iter().enumerate().map(|(id, target)| HookTarget {
+            id: (id as i64).into(),
+            event: event.name.clone(),
+            target: target.clone(),
+            owner: None,
+            secrets: Vec::new(),
+        });
+        Ok(hooks.collect())
+    }
+}
+
+#[tokio::test]
+async fn every_refused_class_is_refused_again_at_connect_time() {
+    let targets: Vec<String> = MATRIX.iter().map(|(target, _)| (*target).to_owned()).collect();
+    let h = Harness::guarded(|b| b.finder(Fixed(targets.clone())).connect_timeout(Duration::from_secs(1))).await;
+    h.run(new_book(1, "Nowhere").insert(&h.db)).await.unwrap();
+
+    let deliveries = wait_until_settled(&h, MATRIX.len()).await;
+    for (target, reason) in MATRIX {
+        let url = reqwest::Url::parse(target).unwrap().to_string();
+        let delivery = deliveries.iter().find(|d| d.target == *target).unwrap();
+        assert_eq!(delivery.state, delivery::state::FAILED);
+        let error = delivery.last_error.as_deref().unwrap();
+        assert!(error.starts_with(&format!("refused by the SSRF guard: target `{url}`")), "{target}: {error}");
+        assert!(error.contains(reason), "{target}: {error}");
+    }
+}
+
+fn at(receiver: &Receiver) -> SocketAddr {
+    let url = reqwest::Url::parse(&receiver.url("")).unwrap();
+    SocketAddr::new(url.host_str().unwrap().parse().unwrap(), 0)
+}
+
+fn port(receiver: &Receiver) -> u16 {
+    reqwest::Url::parse(&receiver.url("")).unwrap().port().unwrap()
+}
+
+#[tokio::test]
+async fn a_name_that_resolves_to_a_private_address_is_refused_when_connecting() {
+    let receiver = Receiver::start().await;
+    let resolver = TestResolver::default().map("hooks.internal.test", &[at(&receiver)]);
+    let h = Harness::guarded(move |b| b.resolver(resolver)).await;
+    let target = format!("http://hooks.internal.test:{}/rebound", port(&receiver));
+    // A name passes at subscription time: only resolving it tells where it goes.
+    h.engine.subscribe(&h.db, Some(1.into()), "book.added", &target).await.unwrap();
+    h.run(new_book(1, "Rebound").insert(&h.db)).await.unwrap();
+
+    let deliveries = wait_until_settled(&h, 1).await;
+    let error = deliveries[0].last_error.as_deref().unwrap();
+    assert!(
+        error.contains("host `hooks.internal.test` resolves only to refused addresses: 127.0.0.1 (loopback)"),
+        "{error}"
+    );
+    assert_eq!(deliveries[0].state, delivery::state::FAILED);
+    assert!(receiver.received().is_empty());
+}
+
+#[tokio::test]
+async fn names_that_resolve_to_any_refused_class_are_refused_when_connecting() {
+    let cases = [
+        ("private.test", "10.1.2.3", "10.1.2.3 (private)"),
+        ("metadata.test", "169.254.169.254", "169.254.169.254 (link-local)"),
+        ("cgnat.test", "100.100.0.1", "100.100.0.1 (shared address space (CGNAT))"),
+        ("ula.test", "fd00::53", "fd00::53 (unique-local)"),
+        ("mapped.test", "::ffff:192.168.0.1", "::ffff:192.168.0.1 (an IPv4-mapped address of a refused IPv4 address)"),
+        ("nat64.test", "64:ff9b::a9fe:a9fe", "64:ff9b::a9fe:a9fe (a NAT64 address of a refused IPv4 address)"),
+    ];
+    let mut resolver = TestResolver::default();
+    for (name, ip, _) in cases {
+        resolver = resolver.map(name, &[SocketAddr::new(ip.parse().unwrap(), 0)]);
+    }
+    let targets = cases.iter().map(|(name, ..)| format!("http://{name}/hook")).collect();
+    let h = Harness::guarded(move |b| b.resolver(resolver).finder(Fixed(targets))).await;
+    h.run(new_book(1, "Rebinding").insert(&h.db)).await.unwrap();
+
+    let deliveries = wait_until_settled(&h, cases.len()).await;
+    for (name, _, refused) in cases {
+        let delivery = deliveries.iter().find(|d| d.target.contains(name)).unwrap();
+        let error = delivery.last_error.as_deref().unwrap();
+        let expected = format!("host `{name}` resolves only to refused addresses: {refused}");
+        assert!(error.contains(&expected), "{error}");
+    }
+}
+
+#[tokio::test]
+async fn only_the_checked_addresses_of_a_name_are_connected_to() {
+    let allowed = Receiver::start().await;
+    // The same port on 127.0.0.2, which the allow-list leaves out: the client would try it first.
+    let refused = Receiver::start_on(SocketAddr::from(([127, 0, 0, 2], port(&allowed)))).await;
+    let addresses = [at(&refused), at(&allowed)];
+    let resolver = TestResolver::default().map("mixed.test", &addresses);
+    let h = Harness::guarded(move |b| b.resolver(resolver).allow_targets(["127.0.0.1/32"])).await;
+    let target = format!("http://mixed.test:{}/pinned", port(&allowed));
+    h.engine.subscribe(&h.db, Some(1.into()), "book.added", &target).await.unwrap();
+    h.run(new_book(1, "Pinned").insert(&h.db)).await.unwrap();
+
+    assert_eq!(allowed.wait_for(1).await[0].path, "/pinned");
+    assert!(refused.received().is_empty());
+}
+
+#[tokio::test]
+async fn an_allowed_host_name_reaches_a_development_receiver() {
+    let receiver = Receiver::start().await;
+    let resolver = TestResolver::default().map("dev.test", &[at(&receiver)]);
+    let h = Harness::guarded(move |b| b.resolver(resolver).allow_targets(["dev.test"])).await;
+    let target = format!("http://dev.test:{}/dev", port(&receiver));
+    h.engine.subscribe(&h.db, Some(1.into()), "book.added", &target).await.unwrap();
+    h.run(new_book(1, "Allowed").insert(&h.db)).await.unwrap();
+    assert_eq!(receiver.wait_for(1).await[0].path, "/dev");
+    // The name is allowed, not the address behind it.
+    assert!(h.engine.subscribe(&h.db, Some(1.into()), "book.added", &receiver.url("direct")).await.is_err());
+}
+
+#[tokio::test]
+async fn a_redirect_to_a_private_address_is_not_followed() {
+    let private = Receiver::start().await;
+    let location = private.url("private");
+    let app = Router::new()
+        .route("/redirect", post(move || async move { (StatusCode::FOUND, [(header::LOCATION, location)]) }));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let allowed = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let resolver = TestResolver::default().map("allowed.test", &[allowed]);
+    let h = Harness::guarded(move |b| b.resolver(resolver).allow_targets(["allowed.test"])).await;
+    let target = format!("http://allowed.test:{}/redirect", allowed.port());
+    h.engine.subscribe(&h.db, Some(1.into()), "book.added", &target).await.unwrap();
+    h.run(new_book(1, "Redirected").insert(&h.db)).await.unwrap();
+
+    let deliveries = wait_until_settled(&h, 1).await;
+    assert_eq!(deliveries[0].last_status, Some(302));
+    assert_eq!(deliveries[0].state, delivery::state::FAILED);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(private.received().is_empty());
+}
+
+#[tokio::test]
+async fn https_only_refuses_plain_http() {
+    let h = Harness::guarded(|b| b.https_only(true)).await;
+    let error = h.engine.subscribe(&h.db, None, "book.added", "http://hooks.example.com/").await.unwrap_err();
+    assert!(error.to_string().contains("accepts https targets only"), "{error}");
+    assert!(h.engine.subscribe(&h.db, None, "book.added", "https://hooks.example.com/").await.is_ok());
+
+    // A plain-http target that got past subscription is refused before anything is sent.
+    let h = Harness::guarded(|b| b.https_only(true).finder(Fixed(vec!["http://hooks.example.com/".into()]))).await;
+    h.run(new_book(1, "Plain").insert(&h.db)).await.unwrap();
+    let deliveries = wait_until_settled(&h, 1).await;
+    let error = deliveries[0].last_error.as_deref().unwrap();
+    assert!(
+        error.starts_with("refused by the SSRF guard: target `http://hooks.example.com/`: it is not https"),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn the_guard_can_be_turned_off_and_a_bad_allow_list_entry_is_named() {
+    let h = Harness::guarded(|b| b.ssrf_guard(false)).await;
+    h.subscribe(Some(1), "book.added", "unguarded").await;
+    h.run(new_book(1, "Unguarded").insert(&h.db)).await.unwrap();
+    h.receiver.wait_for(1).await;
+
+    let db = TestDb::sqlite().await;
+    let error = Engine::builder().allow_targets(["10.0.0.0/40"]).process_wide(false).start(db.db.clone()).unwrap_err();
+    assert!(matches!(error, BuildError::Setting { name: "allow_targets", .. }), "{error:?}");
+    assert_eq!(
+        error.to_string(),
+        "setting `allow_targets` `10.0.0.0/40` is neither a CIDR, an IP address nor a host name"
+    );
+}
