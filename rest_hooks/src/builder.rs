@@ -36,6 +36,18 @@ pub(crate) struct Config {
     pub(crate) max_payload: usize,
     pub(crate) secret_grace: Duration,
     pub(crate) policy: Arc<TargetPolicy>,
+    /// The resolver of [`Builder::resolver`], also used to check host names when hooks are saved.
+    pub(crate) resolver: CustomResolver,
+}
+
+/// An application's resolver, if it set one.
+#[derive(Clone, Default)]
+pub(crate) struct CustomResolver(pub(crate) Option<Arc<dyn Resolve>>);
+
+impl std::fmt::Debug for CustomResolver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() { "CustomResolver(set)" } else { "CustomResolver(system)" })
+    }
 }
 
 impl Config {
@@ -68,6 +80,7 @@ impl Default for Config {
             max_payload: 1024 * 1024,
             secret_grace: Duration::from_secs(24 * 3600),
             policy: Arc::new(TargetPolicy::default()),
+            resolver: CustomResolver::default(),
         }
     }
 }
@@ -341,8 +354,14 @@ impl Builder {
         let policy = TargetPolicy::new(&self.allow_targets)
             .map_err(|problem| BuildError::Setting { name: "allow_targets", problem })?;
         config.policy = Arc::new(policy.https_only(self.https_only).guard(self.ssrf_guard));
+        config.resolver = CustomResolver(self.resolver.clone());
         if config.max_payload == 0 {
             return Err(BuildError::Setting { name: "max_payload", problem: "must be at least 1".to_owned() });
+        }
+        if let Signing::Standard(Some(fallback)) = &self.signing {
+            fallback
+                .check_signing_length()
+                .map_err(|e| BuildError::Setting { name: "fallback_secret", problem: e.to_string() })?;
         }
         for (name, value) in [
             ("batch_size", config.batch_size),
@@ -382,7 +401,7 @@ impl Builder {
                     Signing::Custom(signer) => Some(signer),
                     Signing::Off => None,
                 };
-                Arc::new(HttpDeliverer::configured(&config, signer, self.resolver)?)
+                Arc::new(HttpDeliverer::configured(&config, signer, self.resolver.clone())?)
             }
         };
         let (process_wide, deliver) = (config.process_wide, config.deliver);

@@ -151,13 +151,15 @@ impl HttpDeliverer {
     }
 
     /// A reqwest client builder set up as this deliverer's: TLS with the platform's roots, this
-    /// crate's `User-Agent`, redirects not followed. A start for custom deliverers; it has no SSRF
+    /// crate's `User-Agent`, no proxy, redirects not followed. A start for custom deliverers; it has no SSRF
     /// guard of its own: add one with `.dns_resolver(`[`GuardedResolver`]`)` and check IP-literal
     /// targets with [`TargetPolicy::check`].
     pub fn client_builder() -> Result<reqwest::ClientBuilder, BuildError> {
         Ok(reqwest::Client::builder()
             .tls_backend_preconfigured(tls_config().map_err(BuildError::Http)?)
             .user_agent(USER_AGENT)
+            // A proxy would resolve target names itself, out of the SSRF guard's sight.
+            .no_proxy()
             .redirect(reqwest::redirect::Policy::none()))
     }
 }
@@ -220,12 +222,16 @@ impl Deliverer for HttpDeliverer {
 fn classify(error: reqwest::Error) -> DeliveryError {
     // reqwest's own message names the URL only; the causes say what went wrong.
     let mut text = error.to_string();
+    let mut refused = false;
     let mut source = std::error::Error::source(&error);
     while let Some(cause) = source {
         text = format!("{text}: {cause}");
+        refused |= cause.downcast_ref::<crate::net::Refused>().is_some();
         source = cause.source();
     }
-    if error.is_timeout() {
+    if refused {
+        DeliveryError::Forbidden(text)
+    } else if error.is_timeout() {
         DeliveryError::Timeout(text)
     } else if error.is_connect() {
         DeliveryError::Connect(text)

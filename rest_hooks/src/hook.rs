@@ -73,7 +73,7 @@ impl ActiveModelBehavior for ActiveModel {
         let event = self.event.try_as_ref().map(String::as_str);
         let target = self.target.try_as_ref().map(String::as_str);
         let engine = Engine::current();
-        validate(engine.as_ref(), event, target).map_err(|e| DbErr::Custom(e.to_string()))?;
+        validate(engine.as_ref(), event, target).await.map_err(|e| DbErr::Custom(e.to_string()))?;
         let now = chrono::Utc::now();
         if insert && self.created.is_not_set() {
             self.created = sea_orm::Set(now);
@@ -88,14 +88,14 @@ impl ActiveModelBehavior for ActiveModel {
     }
 }
 
-fn validate(engine: Option<&Engine>, event: Option<&str>, target: Option<&str>) -> Result<(), ValidationError> {
+async fn validate(engine: Option<&Engine>, event: Option<&str>, target: Option<&str>) -> Result<(), ValidationError> {
     if let (Some(engine), Some(event)) = (engine, event) {
         engine.check_event(event)?;
     }
     if let Some(target) = target {
         match engine {
-            Some(engine) => engine.target_policy().check(target)?,
-            None => TargetPolicy::default().check(target)?,
+            Some(engine) => engine.check_target(target).await?,
+            None => TargetPolicy::default().check_resolving(target, None).await?,
         };
     }
     Ok(())
@@ -322,7 +322,7 @@ impl Engine {
         target: &str,
     ) -> Result<Model, crate::SubscribeError> {
         self.check_event(event)?;
-        self.target_policy().check(target)?;
+        self.check_target(target).await?;
         let hook = ActiveModel {
             owner: sea_orm::Set(owner.map(|o| o.as_str().to_owned())),
             event: sea_orm::Set(event.to_owned()),
@@ -351,6 +351,15 @@ impl Engine {
         ));
         active.secret = sea_orm::Set(Some(secret));
         self.scope(active.update(db)).await
+    }
+
+    /// Checks `target` as a subscription would: a well-formed http(s) URL that the
+    /// [`TargetPolicy`] accepts, whose host name, if it has one, does not resolve (through the
+    /// engine's resolver) to a refused address. For applications that validate targets of their own
+    /// hook entity.
+    pub async fn check_target(&self, target: &str) -> Result<reqwest::Url, ValidationError> {
+        let config = &self.shared().config;
+        config.policy.check_resolving(target, config.resolver.0.as_ref()).await
     }
 
     /// The policy that decides which targets this engine calls.

@@ -8,15 +8,16 @@
 //! (`http://2130706433/`, `http://0x7f.1/`) are normalised by the URL parser to dotted form first,
 //! so they are checked like any other address.
 //!
-//! Targets are checked twice. When a hook is saved, an IP literal host (and `localhost`) is refused
-//! with a [`ValidationError`]. When a request is sent, an IP literal is checked again, and a host
+//! Targets are checked twice. When a hook is saved, an IP literal host, `localhost`, or a host name
+//! that resolves to a refused address is refused with a [`ValidationError`]. When a request is sent, an IP literal is checked again, and a host
 //! name is resolved by [`GuardedResolver`], which returns only the addresses that pass: the HTTP
 //! client connects to one of those and nothing else, so a name that re-resolves to another address
 //! later (DNS rebinding) cannot slip past. Redirects are never followed.
 //!
 //! Development receivers on `127.0.0.1` need an explicit
 //! [`Builder::allow_targets`](crate::Builder::allow_targets). An HTTP proxy configured through the
-//! environment resolves names itself: the guard then sees IP literals only.
+//! environment would resolve names itself, out of the guard's sight: the engine's HTTP client uses no
+//! proxy.
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -53,6 +54,9 @@ impl TargetPolicy {
         for entry in allow {
             let entry = entry.as_ref().trim();
             if let Ok(net) = entry.parse::<IpNet>() {
+                if net != net.trunc() {
+                    return Err(format!("`{entry}` has host bits set; did you mean `{}`?", net.trunc()));
+                }
                 policy.allowed_nets.push(net);
             } else if let Ok(ip) = entry.parse::<IpAddr>() {
                 policy.allowed_nets.push(IpNet::from(ip));
@@ -89,6 +93,48 @@ impl TargetPolicy {
         let url = crate::hook::check_target(target)?;
         self.check_url(&url).map_err(|reason| ValidationError::Target { target: target.to_owned(), reason })?;
         Ok(url)
+    }
+
+    /// [`check`](Self::check), then, for a host name, a lookup through `resolver` (the system's
+    /// when `None`): a name that resolves to any refused address is refused, naming the addresses.
+    /// A name that does not resolve passes here; it is checked again whenever it is called.
+    pub async fn check_resolving(
+        &self,
+        target: &str,
+        resolver: Option<&Arc<dyn Resolve>>,
+    ) -> Result<Url, ValidationError> {
+        let url = self.check(target)?;
+        let Some(name) = url.domain().map(|d| d.trim_end_matches('.').to_ascii_lowercase()) else {
+            return Ok(url);
+        };
+        if !self.guard || self.allows_host(&name) {
+            return Ok(url);
+        }
+        let found: Vec<SocketAddr> = match resolver {
+            Some(resolver) => match name.parse::<Name>() {
+                Ok(dns_name) => match resolver.resolve(dns_name).await {
+                    Ok(addrs) => addrs.collect(),
+                    Err(_) => return Ok(url),
+                },
+                Err(_) => return Ok(url),
+            },
+            None => match tokio::net::lookup_host((name.as_str(), 0)).await {
+                Ok(addrs) => addrs.collect(),
+                Err(_) => return Ok(url),
+            },
+        };
+        let refused: Vec<String> = found
+            .iter()
+            .filter(|addr| self.check_ip(addr.ip()).is_err())
+            .map(|addr| format!("{} ({})", addr.ip(), forbidden(addr.ip()).unwrap_or("refused")))
+            .collect();
+        if refused.is_empty() {
+            return Ok(url);
+        }
+        Err(ValidationError::Target {
+            target: target.to_owned(),
+            reason: format!("its host `{name}` resolves to {}; {ALLOW_HINT}", refused.join(", ")),
+        })
     }
 
     /// The reason `url` may not be called, if any, without resolving its host.
@@ -223,6 +269,20 @@ fn embedded_class(ip: Ipv6Addr) -> &'static str {
     }
 }
 
+/// The guard's refusal of a host name whose addresses are all refused. It travels inside the HTTP
+/// client's error; the engine reports it as
+/// [`DeliveryError::Forbidden`](crate::DeliveryError::Forbidden).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Refused(String);
+
+impl fmt::Display for Refused {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Refused {}
+
 /// A DNS resolver that returns only the addresses the policy accepts, so that the HTTP client
 /// connects to a checked address and nothing else. Names resolve through `inner` (the system's
 /// resolver when `None`); allowed host names are passed through unfiltered.
@@ -267,12 +327,11 @@ impl Resolve for GuardedResolver {
                 }
             }
             if checked.is_empty() {
-                let reason = if refused.is_empty() {
-                    format!("host `{host}` resolves to no address")
-                } else {
-                    format!("host `{host}` resolves only to refused addresses: {}", refused.join(", "))
-                };
-                return Err(reason.into());
+                if refused.is_empty() {
+                    return Err(format!("host `{host}` resolves to no address").into());
+                }
+                let reason = format!("host `{host}` resolves only to refused addresses: {}", refused.join(", "));
+                return Err(Box::new(Refused(reason)) as Box<dyn std::error::Error + Send + Sync>);
             }
             Ok(Box::new(checked.into_iter()) as Addrs)
         })
@@ -285,6 +344,13 @@ mod tests {
 
     fn class(ip: &str) -> Option<&'static str> {
         forbidden(ip.parse().unwrap())
+    }
+
+    #[test]
+    fn an_allowed_cidr_with_host_bits_is_refused() {
+        let error = TargetPolicy::new(["10.0.0.5/8"]).unwrap_err();
+        assert_eq!(error, "`10.0.0.5/8` has host bits set; did you mean `10.0.0.0/8`?");
+        assert!(TargetPolicy::new(["10.0.0.0/8", "127.0.0.1/32", "fd00::/8", "dev.test"]).is_ok());
     }
 
     #[test]

@@ -23,8 +23,8 @@ use ring::hmac;
 
 #[cfg(feature = "axum")]
 pub use extract::{Verified, VerifiedRejection};
-pub use secret::{Secret, SecretError};
-pub use verify::{DEFAULT_TOLERANCE, Verifier, VerifyError};
+pub use secret::{MIN_SIGNING_BYTES, Secret, SecretError};
+pub use verify::{DEFAULT_TOLERANCE, MAX_SIGNATURES, Verifier, VerifyError};
 
 use crate::delivery::Request;
 
@@ -86,15 +86,16 @@ pub trait Signer: Send + Sync + 'static {
 }
 
 /// Standard Webhooks v1 signatures under the hook's secrets (two while a rotated secret is still in
-/// its grace period), or under a fallback secret for hooks that have none.
+/// its grace period), or under a fallback secret for hooks that have none. A hook with neither is
+/// not sent unsigned: the attempt fails with [`SecretError::Missing`].
 #[derive(Clone, Debug, Default)]
 pub struct StandardWebhooks {
     fallback: Option<Secret>,
 }
 
 impl StandardWebhooks {
-    /// A signer that signs hooks without a secret of their own with `fallback`; such hooks are sent
-    /// unsigned without one.
+    /// A signer that signs hooks without a secret of their own with `fallback`; without one, their
+    /// deliveries fail rather than go out unsigned.
     pub fn with_fallback(fallback: Option<Secret>) -> Self {
         Self { fallback }
     }
@@ -107,7 +108,7 @@ impl Signer for StandardWebhooks {
             (secrets, _) => secrets,
         };
         if secrets.is_empty() {
-            return Ok(Vec::new());
+            return Err(SecretError::Missing);
         }
         let value = signature_header(secrets, &request.message_id(), timestamp, request.body.as_bytes())?;
         Ok(vec![(SIGNATURE_HEADER.to_owned(), value)])

@@ -42,7 +42,17 @@ pub(crate) fn decode(text: &str) -> Option<Vec<u8>> {
 #[derive(Clone, PartialEq, Eq, DeriveValueType)]
 pub struct Secret(String);
 
+/// The fewest key bytes a secret that signs may have (Standard Webhooks asks for 24 to 64). The
+/// verifier accepts shorter ones: it checks what it is given.
+pub const MIN_SIGNING_BYTES: usize = 24;
+
 impl Secret {
+    /// Checks that this secret is long enough to sign with.
+    pub(crate) fn check_signing_length(&self) -> Result<(), SecretError> {
+        let bytes = key_bytes(&self.0)?.len();
+        if bytes < MIN_SIGNING_BYTES { Err(SecretError::TooShort(bytes)) } else { Ok(()) }
+    }
+
     /// A new secret of 32 random bytes from the operating system's CSPRNG.
     pub fn generate() -> Result<Secret, SecretError> {
         let mut bytes = [0u8; GENERATED_BYTES];
@@ -103,6 +113,15 @@ pub enum SecretError {
     /// The part after `whsec_` is not base64.
     #[error("the secret is not `whsec_` followed by base64")]
     NotBase64,
+    /// A hook has no secret to sign with, and the engine has no fallback secret.
+    #[error(
+        "the hook has no signing secret: give the hook entity one (`HookEntity::secrets`), set \
+         `Builder::fallback_secret`, or turn signing off with `Builder::unsigned`"
+    )]
+    Missing,
+    /// A secret that signs is shorter than [`MIN_SIGNING_BYTES`].
+    #[error("the secret has {0} bytes; a signing secret needs at least 24")]
+    TooShort(usize),
     /// The system's random generator failed.
     #[error("the system random generator failed")]
     Random,

@@ -5,9 +5,23 @@ use std::time::Duration;
 
 use reqwest::header::HeaderMap;
 use ring::hmac;
+use subtle::ConstantTimeEq;
 
 use super::secret::{Secret, SecretError, decode, key_bytes};
 use super::{ID_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, signed_content};
+
+/// The most entries a `webhook-signature` header may hold; senders use one, or two while they
+/// rotate. More is refused before any HMAC is computed, so a long header cannot cost much.
+pub const MAX_SIGNATURES: usize = 16;
+
+/// The start of an untrusted header value, for an error message.
+fn excerpt(value: &str) -> String {
+    const MAX: usize = 32;
+    match value.char_indices().nth(MAX) {
+        Some((end, _)) => format!("{}…", &value[..end]),
+        None => value.to_owned(),
+    }
+}
 
 /// How far a timestamp may be from the receiver's clock, either way: 5 minutes.
 pub const DEFAULT_TOLERANCE: Duration = Duration::from_secs(300);
@@ -89,7 +103,7 @@ impl Verifier {
         body: &[u8],
         now: i64,
     ) -> Result<(), VerifyError> {
-        let sent: i64 = timestamp.trim().parse().map_err(|_| VerifyError::BadTimestamp(timestamp.to_owned()))?;
+        let sent: i64 = timestamp.trim().parse().map_err(|_| VerifyError::BadTimestamp(excerpt(timestamp)))?;
         let tolerance = i64::try_from(self.tolerance.as_secs()).unwrap_or(i64::MAX);
         if sent < now.saturating_sub(tolerance) {
             return Err(VerifyError::TooOld { timestamp: sent, now });
@@ -97,12 +111,22 @@ impl Verifier {
         if sent > now.saturating_add(tolerance) {
             return Err(VerifyError::TooNew { timestamp: sent, now });
         }
+        let entries: Vec<&str> = signature.split(' ').filter(|entry| !entry.is_empty()).collect();
+        if entries.len() > MAX_SIGNATURES {
+            return Err(VerifyError::TooManySignatures(entries.len()));
+        }
+        // One HMAC per key, whatever the header holds; each v1 entry is then compared with every
+        // expected tag in constant time.
         let content = signed_content(id, timestamp, body);
-        let tags = signature.split(' ').filter_map(|entry| entry.strip_prefix("v1,")).filter_map(decode);
-        for tag in tags {
-            if self.keys.iter().any(|key| hmac::verify(key, &content, &tag).is_ok()) {
-                return Ok(());
+        let expected: Vec<hmac::Tag> = self.keys.iter().map(|key| hmac::sign(key, &content)).collect();
+        let mut matched = subtle::Choice::from(0);
+        for tag in entries.iter().filter_map(|entry| entry.strip_prefix("v1,")).filter_map(decode) {
+            for want in &expected {
+                matched |= want.as_ref().ct_eq(&tag[..]);
             }
+        }
+        if bool::from(matched) {
+            return Ok(());
         }
         Err(VerifyError::BadSignature)
     }
@@ -127,6 +151,9 @@ pub enum VerifyError {
     /// A header is not visible ASCII.
     #[error("header `{0}` is not visible ASCII")]
     InvalidHeader(&'static str),
+    /// `webhook-signature` holds more than [`MAX_SIGNATURES`] entries.
+    #[error("header `webhook-signature` holds {0} entries; at most 16 are accepted")]
+    TooManySignatures(usize),
     /// `webhook-timestamp` is not an integer.
     #[error("timestamp `{0}` is not an integer number of seconds")]
     BadTimestamp(String),

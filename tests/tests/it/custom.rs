@@ -3,6 +3,7 @@
 
 use std::sync::{Arc, Mutex};
 
+use rest_hooks::signing::{HeaderMap, Secret, Verifier};
 use rest_hooks::{Deliverer, DeliveryError, Event, Finder, HookTarget, Request, Response, Sent};
 use rest_hooks_tests::Harness;
 use rest_hooks_tests::entities::webhook;
@@ -13,7 +14,9 @@ use crate::lifecycle::new_book;
 
 #[tokio::test]
 async fn a_swapped_hook_entity_filters_on_its_own_columns() {
-    let h = Harness::with(|b| b.hook_entity::<webhook::Entity>()).await;
+    let secret = Secret::generate().unwrap();
+    let verifier = Verifier::try_from(&secret).unwrap();
+    let h = Harness::with(|b| b.hook_entity::<webhook::Entity>().fallback_secret(secret)).await;
     let mut hooks = Vec::new();
     for (organization_id, is_active, path) in [(1, true, "org1"), (1, false, "org1-inactive"), (2, true, "org2")] {
         let hook = webhook::ActiveModel {
@@ -34,6 +37,12 @@ async fn a_swapped_hook_entity_filters_on_its_own_columns() {
     assert_eq!(received.iter().map(|r| r.path.as_str()).collect::<Vec<_>>(), ["/org1", "/org2"]);
     assert_eq!(received[0].body["hook"]["id"], hooks[0].id);
     assert_eq!(received[0].body["data"]["fields"]["title"], "For organisation 1");
+    // A table without secret columns is signed with the engine's fallback secret.
+    for request in &received {
+        let headers: HeaderMap =
+            request.headers.iter().map(|(k, v)| (k.parse().unwrap(), v.parse().unwrap())).collect();
+        verifier.verify(&headers, request.raw.as_bytes()).unwrap();
+    }
 }
 
 struct EveryoneAt(String);
@@ -55,7 +64,7 @@ impl Finder for EveryoneAt {
 async fn a_custom_finder_decides_the_targets() {
     let receiver = rest_hooks_tests::Receiver::start().await;
     let target = receiver.url("found");
-    let h = Harness::with(|b| b.finder(EveryoneAt(target))).await;
+    let h = Harness::with(|b| b.finder(EveryoneAt(target)).unsigned()).await;
 
     h.run(new_book(5, "Anyone").insert(&h.db)).await.unwrap();
 

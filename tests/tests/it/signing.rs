@@ -304,7 +304,7 @@ async fn custom_hook(h: &Harness, path: &str) {
 }
 
 #[tokio::test]
-async fn hooks_without_secret_columns_use_the_fallback_secret_or_go_unsigned() {
+async fn hooks_without_secret_columns_use_the_fallback_secret_or_fail_saying_so() {
     let fallback = Secret::generate().unwrap();
     let engine_secret = fallback.clone();
     let h = Harness::with(move |b| b.hook_entity::<webhook::Entity>().fallback_secret(engine_secret)).await;
@@ -313,11 +313,53 @@ async fn hooks_without_secret_columns_use_the_fallback_secret_or_go_unsigned() {
     let received = h.receiver.wait_for(1).await.remove(0);
     assert_eq!(verify_received(fallback.expose(), &received), Ok(()));
 
+    // Without a fallback nothing goes out unsigned: the delivery fails and says why.
     let h = Harness::with(|b| b.hook_entity::<webhook::Entity>()).await;
+    custom_hook(&h, "nothing-to-sign-with").await;
+    h.run(new_book(1, "No secret").insert(&h.db)).await.unwrap();
+    let deliveries = wait_until_settled(&h, 1).await;
+    let error = deliveries[0].last_error.as_deref().unwrap();
+    assert!(error.contains("the hook has no signing secret"), "{error}");
+    assert!(error.contains("Builder::unsigned"), "{error}");
+    assert!(h.receiver.received().is_empty());
+
+    // Turning signing off is explicit.
+    let h = Harness::with(|b| b.hook_entity::<webhook::Entity>().unsigned()).await;
     custom_hook(&h, "unsigned").await;
     h.run(new_book(1, "Unsigned").insert(&h.db)).await.unwrap();
     let received = h.receiver.wait_for(1).await.remove(0);
     assert!(!received.headers.contains_key("webhook-signature"));
+}
+
+#[tokio::test]
+async fn a_short_fallback_secret_is_refused_at_start() {
+    let db = rest_hooks_tests::TestDb::sqlite().await;
+    let short = Secret::parse("whsec_AAECAwQFBgcICQoLDA0ODxAREhMU").unwrap(); // 21 bytes
+    let error = rest_hooks::Engine::builder().fallback_secret(short).process_wide(false).start(db.db.clone());
+    let error = error.unwrap_err().to_string();
+    assert!(error.contains("fallback_secret"), "{error}");
+    assert!(error.contains("21 bytes; a signing secret needs at least 24"), "{error}");
+}
+
+#[test]
+fn a_header_stuffed_with_signatures_is_refused_before_any_hmac() {
+    let secret = Secret::generate().unwrap();
+    let verifier = Verifier::try_from(&secret).unwrap();
+    let now = 1_700_000_000;
+    let good = rest_hooks::signing::signature_header(&[secret], "msg_1", now, b"{}").unwrap();
+    let stuffed = format!("{} {good}", vec!["v1,"; 16].join(" "));
+    assert_eq!(
+        verifier.verify_parts("msg_1", &now.to_string(), &stuffed, b"{}", now),
+        Err(VerifyError::TooManySignatures(17))
+    );
+    let fifteen = format!("{} {good}", vec!["v1,AAAA"; 15].join(" "));
+    assert_eq!(verifier.verify_parts("msg_1", &now.to_string(), &fifteen, b"{}", now), Ok(()));
+    let long = "9".repeat(1000);
+    let Err(VerifyError::BadTimestamp(echoed)) = verifier.verify_parts("msg_1", &format!("x{long}"), &good, b"{}", now)
+    else {
+        panic!("a bad timestamp is refused")
+    };
+    assert!(echoed.len() < 40, "an untrusted header is echoed only in part: {echoed}");
 }
 
 #[tokio::test]

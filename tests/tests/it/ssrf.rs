@@ -10,7 +10,7 @@ use axum::routing::post;
 use rest_hooks::store::delivery;
 use rest_hooks::{BuildError, Engine, Event, Finder, HookTarget, SubscribeError, ValidationError, hook};
 use rest_hooks_tests::{Harness, Receiver, TestDb, TestResolver};
-use sea_orm::{ActiveModelTrait, DatabaseTransaction, DbErr, Set};
+use sea_orm::{ActiveModelTrait, DatabaseTransaction, DbErr, EntityTrait, Set};
 
 use crate::lifecycle::{new_book, wait_until_settled};
 
@@ -112,18 +112,38 @@ fn port(receiver: &Receiver) -> u16 {
     reqwest::Url::parse(&receiver.url("")).unwrap().port().unwrap()
 }
 
+/// Writes a hook row straight to the table, past the checks a subscription makes, as a hook saved
+/// before its name started resolving to a private address would be.
+async fn insert_unchecked(h: &Harness, target: &str) {
+    let now = chrono::Utc::now();
+    let row = hook::ActiveModel {
+        owner: Set(Some("1".to_owned())),
+        event: Set("book.added".to_owned()),
+        target: Set(target.to_owned()),
+        created: Set(now),
+        updated: Set(now),
+        secret: Set(Some(rest_hooks::signing::Secret::generate().unwrap())),
+        previous_secret: Set(None),
+        previous_secret_until: Set(None),
+        ..Default::default()
+    };
+    hook::Entity::insert(row).exec(&h.db).await.unwrap();
+}
+
 #[tokio::test]
-async fn a_name_that_resolves_to_a_private_address_is_refused_when_connecting() {
+async fn a_name_that_resolves_to_a_private_address_is_refused_at_subscription_and_when_connecting() {
     let receiver = Receiver::start().await;
     let resolver = TestResolver::default().map("hooks.internal.test", &[at(&receiver)]);
     let h = Harness::guarded(move |b| b.resolver(resolver)).await;
     let target = format!("http://hooks.internal.test:{}/rebound", port(&receiver));
-    // A name passes at subscription time: only resolving it tells where it goes.
-    h.engine.subscribe(&h.db, Some(1.into()), "book.added", &target).await.unwrap();
-    h.run(new_book(1, "Rebound").insert(&h.db)).await.unwrap();
+    let refused = h.engine.subscribe(&h.db, Some(1.into()), "book.added", &target).await.unwrap_err().to_string();
+    assert!(refused.contains("its host `hooks.internal.test` resolves to 127.0.0.1 (loopback)"), "{refused}");
 
+    insert_unchecked(&h, &target).await;
+    h.run(new_book(1, "Rebound").insert(&h.db)).await.unwrap();
     let deliveries = wait_until_settled(&h, 1).await;
     let error = deliveries[0].last_error.as_deref().unwrap();
+    assert!(error.starts_with("refused by the SSRF guard"), "a refusal is reported as such: {error}");
     assert!(
         error.contains("host `hooks.internal.test` resolves only to refused addresses: 127.0.0.1 (loopback)"),
         "{error}"
@@ -133,7 +153,7 @@ async fn a_name_that_resolves_to_a_private_address_is_refused_when_connecting() 
 }
 
 #[tokio::test]
-async fn names_that_resolve_to_any_refused_class_are_refused_when_connecting() {
+async fn names_that_resolve_to_any_refused_class_are_refused_at_subscription_and_when_connecting() {
     let cases = [
         ("private.test", "10.1.2.3", "10.1.2.3 (private)"),
         ("metadata.test", "169.254.169.254", "169.254.169.254 (link-local)"),
@@ -141,13 +161,25 @@ async fn names_that_resolve_to_any_refused_class_are_refused_when_connecting() {
         ("ula.test", "fd00::53", "fd00::53 (unique-local)"),
         ("mapped.test", "::ffff:192.168.0.1", "::ffff:192.168.0.1 (an IPv4-mapped address of a refused IPv4 address)"),
         ("nat64.test", "64:ff9b::a9fe:a9fe", "64:ff9b::a9fe:a9fe (a NAT64 address of a refused IPv4 address)"),
+        ("multicast.test", "239.1.2.3", "239.1.2.3 (multicast)"),
+        ("broadcast.test", "255.255.255.255", "255.255.255.255 (broadcast)"),
+        ("docs.test", "2001:db8::7", "2001:db8::7 (documentation)"),
+        ("sixtofour.test", "2002:c0a8:1::1", "2002:c0a8:1::1 (a 6to4 address of a refused IPv4 address)"),
+        ("compatible.test", "::10.0.0.1", "::a00:1 (an IPv4-compatible address of a refused IPv4 address)"),
+        ("linklocal6.test", "fe80::1", "fe80::1 (link-local)"),
+        ("unspecified.test", "0.0.0.0", "0.0.0.0 (unspecified)"),
     ];
     let mut resolver = TestResolver::default();
     for (name, ip, _) in cases {
         resolver = resolver.map(name, &[SocketAddr::new(ip.parse().unwrap(), 0)]);
     }
     let targets = cases.iter().map(|(name, ..)| format!("http://{name}/hook")).collect();
-    let h = Harness::guarded(move |b| b.resolver(resolver).finder(Fixed(targets))).await;
+    // The fixed finder sends to the names without a subscription; signing is beside the point here.
+    let h = Harness::guarded(move |b| b.resolver(resolver).finder(Fixed(targets)).unsigned()).await;
+    for (name, _, refused) in cases {
+        let error = h.engine.check_target(&format!("http://{name}/hook")).await.unwrap_err().to_string();
+        assert!(error.contains(&format!("its host `{name}` resolves to {refused}")), "{error}");
+    }
     h.run(new_book(1, "Rebinding").insert(&h.db)).await.unwrap();
 
     let deliveries = wait_until_settled(&h, cases.len()).await;
@@ -168,7 +200,11 @@ async fn only_the_checked_addresses_of_a_name_are_connected_to() {
     let resolver = TestResolver::default().map("mixed.test", &addresses);
     let h = Harness::guarded(move |b| b.resolver(resolver).allow_targets(["127.0.0.1/32"])).await;
     let target = format!("http://mixed.test:{}/pinned", port(&allowed));
-    h.engine.subscribe(&h.db, Some(1.into()), "book.added", &target).await.unwrap();
+    // A name with any refused address is refused at subscription…
+    let error = h.engine.subscribe(&h.db, Some(1.into()), "book.added", &target).await.unwrap_err().to_string();
+    assert!(error.contains("resolves to 127.0.0.2 (loopback)"), "{error}");
+    // …and a hook that has one anyway is sent to the checked addresses only.
+    insert_unchecked(&h, &target).await;
     h.run(new_book(1, "Pinned").insert(&h.db)).await.unwrap();
 
     assert_eq!(allowed.wait_for(1).await[0].path, "/pinned");
