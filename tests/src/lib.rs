@@ -11,7 +11,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use rest_hooks::{Builder, Engine};
-use sea_orm::{ConnectOptions, Database, DatabaseConnection};
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection};
 use serde_json::Value;
 use tempfile::TempDir;
 use tokio::net::TcpListener;
@@ -141,10 +141,42 @@ async fn record(
 pub struct TestDb {
     /// The connection pool.
     pub db: DatabaseConnection,
-    _dir: TempDir,
+    _dir: Option<TempDir>,
 }
 
+/// The environment variable that names the backend a run of the suite uses: `postgres` or `mysql`
+/// (with [`SERVER_URL_VAR`]); SQLite when unset. The `backends` tests set it for a child run.
+pub const BACKEND_VAR: &str = "REST_HOOKS_TEST_BACKEND";
+/// The environment variable with the URL of the server on which each test creates its database.
+pub const SERVER_URL_VAR: &str = "REST_HOOKS_TEST_SERVER";
+/// The prefix of the databases tests create on a server.
+pub const DATABASE_PREFIX: &str = "rh_test_";
+
 impl TestDb {
+    /// A fresh database with every table on the backend the run uses (see [`BACKEND_VAR`]).
+    pub async fn new() -> TestDb {
+        match (std::env::var(BACKEND_VAR).ok(), std::env::var(SERVER_URL_VAR).ok()) {
+            (Some(_), Some(server)) => TestDb::on_server(&server).await,
+            _ => TestDb::sqlite().await,
+        }
+    }
+
+    /// A new database on the PostgreSQL or MySQL server at `server`, with every table.
+    pub async fn on_server(server: &str) -> TestDb {
+        let name = format!("{DATABASE_PREFIX}{}", uuid::Uuid::now_v7().simple());
+        let admin = Database::connect(server).await.unwrap_or_else(|e| panic!("connect to {server}: {e}"));
+        admin.execute_unprepared(&format!("CREATE DATABASE {name}")).await.expect("create the test database");
+        admin.close().await.expect("close the admin connection");
+        let mut url = reqwest::Url::parse(server).expect("a server URL");
+        url.set_path(&format!("/{name}"));
+        let mut options = ConnectOptions::new(url.to_string());
+        options.max_connections(8).sqlx_logging(false);
+        let db = Database::connect(options).await.expect("connect to the test database");
+        rest_hooks::store::setup(&db).await.expect("engine tables");
+        entities::create_tables(&db).await;
+        TestDb { db, _dir: None }
+    }
+
     /// Creates the database file and every table.
     pub async fn sqlite() -> TestDb {
         let dir = tempfile::tempdir().expect("temporary folder");
@@ -156,7 +188,7 @@ impl TestDb {
         let db = Database::connect(options).await.expect("connect to SQLite");
         rest_hooks::store::setup(&db).await.expect("engine tables");
         entities::create_tables(&db).await;
-        TestDb { db, _dir: dir }
+        TestDb { db, _dir: Some(dir) }
     }
 }
 
@@ -204,7 +236,7 @@ impl Harness {
     /// A harness whose engine has the SSRF guard as configured by `configure` only: nothing on
     /// 127.0.0.1 is allowed unless `configure` says so.
     pub async fn guarded(configure: impl FnOnce(Builder) -> Builder) -> Harness {
-        let test_db = TestDb::sqlite().await;
+        let test_db = TestDb::new().await;
         let receiver = Receiver::start().await;
         let engine = configure(bookstore_events(Engine::builder())).start(test_db.db.clone()).expect("engine starts");
         Harness { db: test_db.db.clone(), engine, receiver, _db: test_db }

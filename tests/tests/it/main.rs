@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
+mod backends;
 mod custom;
 mod derive_ui;
 mod event_map;

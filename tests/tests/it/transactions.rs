@@ -40,8 +40,10 @@ async fn a_committed_transaction_sends_every_change() {
     txn.commit().await.unwrap();
 
     let received = h.receiver.wait_for(2).await;
-    assert_eq!(received[0].body["data"]["fields"]["title"], "Draft", "data is captured when recorded");
-    assert_eq!(received[1].body["data"]["fields"]["title"], "Final");
+    let added = received.iter().find(|r| r.path == "/added").unwrap();
+    let changed = received.iter().find(|r| r.path == "/changed").unwrap();
+    assert_eq!(added.body["data"]["fields"]["title"], "Draft", "data is captured when recorded");
+    assert_eq!(changed.body["data"]["fields"]["title"], "Final");
 }
 
 #[tokio::test]
