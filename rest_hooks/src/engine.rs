@@ -44,13 +44,24 @@ struct Inner {
 struct Actors {
     registry: Addr<RegistryActor>,
     system: actix::System,
+    /// The PostgreSQL listener task, when there is one.
+    listener: Option<tokio::task::AbortHandle>,
+}
+
+impl Actors {
+    fn stop(&self) {
+        if let Some(listener) = &self.listener {
+            listener.abort();
+        }
+        self.system.stop();
+    }
 }
 
 impl Drop for Inner {
     fn drop(&mut self) {
         self.shared.stopped.store(true, Ordering::Release);
         if let Some(actors) = &self.actors {
-            actors.system.stop();
+            actors.stop();
         }
     }
 }
@@ -115,7 +126,7 @@ impl Engine {
         self.inner.shared.stopped.store(true, Ordering::Release);
         drop(self.inner.shared.passes.write().await);
         if let Some(actors) = &self.inner.actors {
-            actors.system.stop();
+            actors.stop();
         }
     }
 
@@ -161,7 +172,8 @@ impl Engine {
         let (registry, system) =
             ready_rx.recv().map_err(|_| BuildError::Thread("the actor thread exited during start".to_owned()))?;
         shared.set_registry(registry.clone());
-        let engine = Engine { inner: Arc::new(Inner { shared, actors: Some(Actors { registry, system }) }) };
+        let listener = crate::listen::spawn(&shared, registry.clone());
+        let engine = Engine { inner: Arc::new(Inner { shared, actors: Some(Actors { registry, system, listener }) }) };
         engine.wake();
         Ok(engine)
     }

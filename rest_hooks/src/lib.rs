@@ -69,6 +69,7 @@ mod event_map;
 mod finder;
 pub mod hook;
 mod hookable;
+mod listen;
 #[cfg(feature = "migration")]
 pub mod migration;
 pub mod net;

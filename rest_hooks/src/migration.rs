@@ -17,7 +17,7 @@ use sea_orm::EntityName;
 use sea_orm_migration::prelude::*;
 
 use crate::hook;
-use crate::store::{create_statements, delivery, outbox, widen_statements};
+use crate::store::{create_statements, delivery, dialect_statements, outbox};
 
 /// Creates the hook, outbox and delivery tables and their indexes; `down` drops them.
 #[derive(Clone, Copy, Debug, Default)]
@@ -39,13 +39,16 @@ impl MigrationTrait for Migration {
         for index in indexes {
             manager.create_index(index).await?;
         }
-        for statement in widen_statements(manager.get_database_backend()) {
+        for statement in dialect_statements(manager.get_database_backend()) {
             manager.get_connection().execute_unprepared(statement).await?;
         }
         Ok(())
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        if manager.get_database_backend() == sea_orm::DbBackend::Postgres {
+            manager.get_connection().execute_unprepared("DROP FUNCTION IF EXISTS rest_hooks_notify() CASCADE").await?;
+        }
         for table in [delivery::Entity.table_ref(), outbox::Entity.table_ref(), hook::Entity.table_ref()] {
             manager.drop_table(Table::drop().table(table).if_exists().to_owned()).await?;
         }

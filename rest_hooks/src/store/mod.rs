@@ -9,7 +9,7 @@ pub mod outbox;
 mod schema;
 
 #[cfg(feature = "migration")]
-pub(crate) use schema::widen_statements;
+pub(crate) use schema::dialect_statements;
 pub use schema::{create_statements, setup, setup_store};
 
 /// The current format of stored payloads.

@@ -69,16 +69,25 @@ fn table<E: EntityTrait>(backend: DbBackend, entity: E) -> TableCreateStatement 
     Schema::new(backend).create_table_from_entity(entity).if_not_exists().to_owned()
 }
 
-/// Statements that widen the payload columns on MySQL, whose `TEXT` stops at 64 KiB. Run after the
-/// tables exist; harmless to repeat.
-pub(crate) fn widen_statements(backend: DbBackend) -> Vec<&'static str> {
-    if backend != DbBackend::MySql {
-        return Vec::new();
+/// What each backend needs beyond the tables, run after they exist; harmless to repeat. MySQL: the
+/// payload columns widened to `LONGTEXT` (its `TEXT` stops at 64 KiB). PostgreSQL: a statement
+/// trigger that notifies channel `rest_hooks` when events are recorded — delivered at commit, once
+/// per transaction, with no extra round trip on the save path.
+pub(crate) fn dialect_statements(backend: DbBackend) -> Vec<&'static str> {
+    match backend {
+        DbBackend::MySql => vec![
+            "ALTER TABLE rest_hooks_outbox MODIFY payload LONGTEXT NOT NULL",
+            "ALTER TABLE rest_hooks_delivery MODIFY body LONGTEXT NOT NULL",
+        ],
+        DbBackend::Postgres => vec![
+            "CREATE OR REPLACE FUNCTION rest_hooks_notify() RETURNS trigger LANGUAGE plpgsql AS \
+             $$ BEGIN PERFORM pg_notify('rest_hooks', ''); RETURN NULL; END $$",
+            "DROP TRIGGER IF EXISTS rest_hooks_outbox_notify ON rest_hooks_outbox",
+            "CREATE TRIGGER rest_hooks_outbox_notify AFTER INSERT ON rest_hooks_outbox \
+             FOR EACH STATEMENT EXECUTE FUNCTION rest_hooks_notify()",
+        ],
+        _ => Vec::new(),
     }
-    vec![
-        "ALTER TABLE rest_hooks_outbox MODIFY payload LONGTEXT NOT NULL",
-        "ALTER TABLE rest_hooks_delivery MODIFY body LONGTEXT NOT NULL",
-    ]
 }
 
 async fn run<C: ConnectionTrait>(
@@ -91,7 +100,7 @@ async fn run<C: ConnectionTrait>(
     for statement in &indexes {
         db.execute(statement).await?;
     }
-    for statement in widen_statements(db.get_database_backend()) {
+    for statement in dialect_statements(db.get_database_backend()) {
         db.execute_unprepared(statement).await?;
     }
     Ok(())
