@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use rest_hooks::store::{delivery, outbox};
 use rest_hooks_tests::{Harness, local_bookstore};
-use sea_orm::{ActiveModelTrait, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait, TransactionTrait};
+use sea_orm::{ActiveModelTrait, DbBackend, EntityTrait, PaginatorTrait, TransactionTrait};
 
 use crate::lifecycle::new_book;
 
