@@ -141,6 +141,8 @@ async fn record(
 pub struct TestDb {
     /// The connection pool.
     pub db: DatabaseConnection,
+    /// The database's URL, for other processes.
+    pub url: String,
     _dir: Option<TempDir>,
 }
 
@@ -174,21 +176,21 @@ impl TestDb {
         let db = Database::connect(options).await.expect("connect to the test database");
         rest_hooks::store::setup(&db).await.expect("engine tables");
         entities::create_tables(&db).await;
-        TestDb { db, _dir: None }
+        TestDb { db, url: url.to_string(), _dir: None }
     }
 
     /// Creates the database file and every table.
     pub async fn sqlite() -> TestDb {
         let dir = tempfile::tempdir().expect("temporary folder");
         let url = format!("sqlite://{}?mode=rwc", dir.path().join("test.db").display());
-        let mut options = ConnectOptions::new(url);
+        let mut options = ConnectOptions::new(url.clone());
         options.max_connections(4).sqlx_logging(false).map_sqlx_sqlite_opts(|opts| {
             opts.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal).busy_timeout(Duration::from_secs(10))
         });
         let db = Database::connect(options).await.expect("connect to SQLite");
         rest_hooks::store::setup(&db).await.expect("engine tables");
         entities::create_tables(&db).await;
-        TestDb { db, _dir: Some(dir) }
+        TestDb { db, url, _dir: Some(dir) }
     }
 }
 

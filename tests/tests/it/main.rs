@@ -14,6 +14,7 @@ mod payloads;
 mod resilience;
 mod roles;
 mod runtimes;
+mod scale;
 mod signing;
 mod ssrf;
 mod store;
