@@ -639,6 +639,44 @@ async fn backlog(backend: &Backend, options: &Options, receiver: &Receiver) -> B
     }
 }
 
+/// Deliveries per second with 1, 2 and 3 delivering processes on one database: the events are
+/// recorded first (not timed), then the workers start and drain them. Server backends only: SQLite
+/// runs one dispatcher.
+async fn scale_out(backend: &Backend, options: &Options, receiver: &Receiver) -> Vec<(usize, f64)> {
+    const SCALE_HOOKS: usize = 4;
+    let events = if options.quick { 1_000 } else { 5_000 };
+    let mut rates = Vec::new();
+    for workers in 1..=3 {
+        let scratch = fresh(backend).await;
+        let recorder = engine(false).start(scratch.db.clone()).unwrap();
+        subscribe(&recorder, &scratch.db, receiver, SCALE_HOOKS).await;
+        recorder.scope(insert(&scratch.db, events, Some(TXN), new_item)).await;
+        receiver.reset(false);
+        let start = Instant::now();
+        let exe = std::env::current_exe().unwrap();
+        let mut children: Vec<_> = (0..workers)
+            .map(|_| {
+                Command::new(&exe)
+                    .args(["--phase", "deliver", &scratch.url])
+                    .stdin(Stdio::piped())
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::inherit())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        let last = receiver.wait_for((events * SCALE_HOOKS) as u64).await;
+        for child in &mut children {
+            writeln!(child.stdin.take().unwrap(), "stop").unwrap();
+        }
+        for mut child in children {
+            assert!(child.wait().unwrap().success(), "a worker process failed");
+        }
+        rates.push((workers, (events * SCALE_HOOKS) as f64 / (last - start).as_secs_f64()));
+    }
+    rates
+}
+
 /// The child side: `--phase record URL EVENTS` or `--phase deliver URL`.
 async fn child(args: &[String]) {
     let db = connect(&args[1]).await;
@@ -754,6 +792,8 @@ struct Report {
     throughput: Vec<Throughput>,
     latency: Latency,
     latency_elsewhere: Latency,
+    /// Deliveries per second by number of worker processes (server backends).
+    scale_out: Vec<(usize, f64)>,
     backlog: Backlog,
     lookup: Lookup,
 }
@@ -781,6 +821,12 @@ async fn run(options: Options) {
         let latency_elsewhere = latency(backend, &options, &receiver, true).await;
         eprintln!("[{}] backlog of {} deliveries …", backend.name(), options.backlog_events * BACKLOG_HOOKS);
         let backlog = backlog(backend, &options, &receiver).await;
+        let scale_out = if matches!(backend, Backend::Sqlite) {
+            Vec::new()
+        } else {
+            eprintln!("[{}] 1, 2 and 3 worker processes …", backend.name());
+            scale_out(backend, &options, &receiver).await
+        };
         eprintln!("[{}] event-map lookup …", backend.name());
         let lookup = lookup(backend, &options).await;
         let report = Report {
@@ -790,6 +836,7 @@ async fn run(options: Options) {
             throughput: rates,
             latency: latency_here,
             latency_elsewhere,
+            scale_out,
             backlog,
             lookup,
         };
@@ -885,6 +932,11 @@ fn print_table(r: &Report, options: &Options) {
         e.p99_ms,
         e.max_ms
     );
+    if !r.scale_out.is_empty() {
+        let rates: Vec<String> =
+            r.scale_out.iter().map(|(workers, rate)| format!("{workers} worker(s) {rate:.0}/s")).collect();
+        println!("worker processes draining 4 hooks per event: {}", rates.join(", "));
+    }
     let b = &r.backlog;
     println!("backlog: {} events × {BACKLOG_HOOKS} hooks = {} deliveries", b.events, b.deliveries);
     println!(
@@ -929,6 +981,7 @@ fn to_json(r: &Report) -> Value {
             "ceiling_per_s": t.ceiling, "ratio": t.engine / t.ceiling, "save_loop_per_s": t.saves,
         })).collect::<Vec<_>>(),
         "latency_ms": {"rate": r.latency.rate, "events": r.latency.events, "p50": r.latency.p50_ms, "p99": r.latency.p99_ms, "max": r.latency.max_ms},
+        "workers_deliveries_per_s": r.scale_out.iter().map(|(workers, rate)| json!({"workers": workers, "deliveries_per_s": rate})).collect::<Vec<_>>(),
         "latency_elsewhere_ms": {"p50": r.latency_elsewhere.p50_ms, "p99": r.latency_elsewhere.p99_ms, "max": r.latency_elsewhere.max_ms},
         "backlog": {
             "events": b.events, "deliveries": b.deliveries,
