@@ -77,7 +77,7 @@ impl Deliverer for Legacy {
             .send()
             .await
             .map_err(|e| DeliveryError::Request(e.to_string()))?;
-        Ok(Response { status: response.status().as_u16(), body: String::new() })
+        Ok(Response::new(response.status().as_u16(), ""))
     }
 }
 

@@ -3,6 +3,8 @@
 
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
+mod attempts;
+mod crash;
 mod custom;
 mod derive_ui;
 mod event_map;
@@ -10,7 +12,9 @@ mod lifecycle;
 mod limits;
 mod owners;
 mod payloads;
+mod replay;
 mod resilience;
+mod retries;
 mod roles;
 mod runtimes;
 mod signing;
