@@ -29,6 +29,8 @@ pub(crate) struct Config {
     pub(crate) lease: Duration,
     pub(crate) batch_size: usize,
     pub(crate) concurrency: usize,
+    pub(crate) per_target_concurrency: usize,
+    pub(crate) retention: Option<Duration>,
     pub(crate) max_in_flight: usize,
     pub(crate) connect_timeout: Duration,
     pub(crate) timeout: Duration,
@@ -64,6 +66,8 @@ impl Default for Config {
             lease: Duration::from_secs(300),
             batch_size: 256,
             concurrency: 64,
+            per_target_concurrency: 16,
+            retention: Some(Duration::from_secs(30 * 24 * 3600)),
             max_in_flight: 4096,
             connect_timeout: Duration::from_secs(5),
             timeout: Duration::from_secs(30),
@@ -278,6 +282,22 @@ impl Builder {
         self
     }
 
+    /// How many requests run at once to one receiver (the same scheme, host and port), so that a
+    /// slow receiver cannot take every slot of [`concurrency`](Self::concurrency). Default: 16.
+    pub fn per_target_concurrency(mut self, requests: usize) -> Self {
+        self.config.per_target_concurrency = requests;
+        self
+    }
+
+    /// How long the attempt log, delivered deliveries and dispatched outbox rows are kept; older
+    /// ones are deleted about once an hour (or once per `retention`, when shorter) and by
+    /// [`Engine::purge`](crate::Engine::purge). Failed ("dead") deliveries are kept until they are
+    /// replayed and delivered. `None` keeps everything. Default: 30 days.
+    pub fn retention(mut self, retention: Option<Duration>) -> Self {
+        self.config.retention = retention;
+        self
+    }
+
     /// How many deliveries may wait in memory; the rest wait in the database. Default: 4096.
     pub fn max_in_flight(mut self, deliveries: usize) -> Self {
         self.config.max_in_flight = deliveries;
@@ -397,11 +417,20 @@ impl Builder {
         for (name, value) in [
             ("batch_size", config.batch_size),
             ("concurrency", config.concurrency),
+            ("per_target_concurrency", config.per_target_concurrency),
             ("max_in_flight", config.max_in_flight),
         ] {
             if value == 0 {
                 return Err(BuildError::Setting { name, problem: "must be at least 1".to_owned() });
             }
+        }
+        if let Some(retention) = config.retention
+            && retention < Duration::from_secs(60)
+        {
+            return Err(BuildError::Setting {
+                name: "retention",
+                problem: format!("({retention:?}) must be at least 1 min"),
+            });
         }
         if config.disable_after < Duration::from_secs(60) {
             return Err(BuildError::Setting {

@@ -6,6 +6,7 @@
 //! policy, which the outcome writer records (the attempt log, the delivery row, the hook's
 //! health). The actor is a thin shell: the work lives in plain async functions.
 
+use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -383,17 +384,36 @@ async fn attempt(shared: Arc<Shared>, job: Job) -> Outcome {
 #[rtype(result = "()")]
 pub(crate) struct Deliver(pub(crate) Vec<Job>);
 
-/// Runs deliveries, at most `concurrency` at once, on the application's runtime.
+/// Runs deliveries on the application's runtime, at most `concurrency` at once and at most
+/// `per_target_concurrency` to one receiver (scheme, host and port), so that a slow receiver cannot
+/// take every slot.
 pub(crate) struct DeliveryActor {
     shared: Arc<Shared>,
     writer: Addr<OutcomeWriter>,
     permits: Arc<Semaphore>,
+    targets: HashMap<String, Arc<Semaphore>>,
 }
+
+/// How many receivers' slots are kept before those not in use are dropped.
+const TARGETS_KEPT: usize = 1024;
 
 impl DeliveryActor {
     pub(crate) fn new(shared: Arc<Shared>, writer: Addr<OutcomeWriter>) -> Self {
         let permits = Arc::new(Semaphore::new(shared.config.concurrency));
-        Self { shared, writer, permits }
+        Self { shared, writer, permits, targets: HashMap::new() }
+    }
+
+    /// The slots of the receiver at `target`.
+    fn target_permits(&mut self, target: &str) -> Arc<Semaphore> {
+        let key = match reqwest::Url::parse(target) {
+            Ok(url) => url.origin().ascii_serialization(),
+            Err(_) => target.to_owned(),
+        };
+        if self.targets.len() >= TARGETS_KEPT && !self.targets.contains_key(&key) {
+            self.targets.retain(|_, permits| Arc::strong_count(permits) > 1);
+        }
+        let per_target = self.shared.config.per_target_concurrency;
+        Arc::clone(self.targets.entry(key).or_insert_with(|| Arc::new(Semaphore::new(per_target))))
     }
 }
 
@@ -410,8 +430,11 @@ impl Handler<Deliver> for DeliveryActor {
         for job in jobs {
             let shared = Arc::clone(&self.shared);
             let permits = Arc::clone(&self.permits);
+            let target = self.target_permits(&job.hook.target);
             let writer = self.writer.clone();
             self.shared.runtime.spawn(async move {
+                // The receiver's slot first: a job waiting for it holds none of the global ones.
+                let _target = target.acquire_owned().await;
                 let _permit = permits.acquire_owned().await;
                 writer.do_send(run(shared, job).await);
             });

@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -64,6 +64,8 @@ pub(crate) struct Shared {
     /// The engine's time: see [`Clock`].
     pub(crate) clock: Clock,
     pub(crate) in_flight: AtomicUsize,
+    /// When the last purge started (engine clock, Unix ms).
+    pub(crate) last_purge: AtomicI64,
     /// Set when the engine stops: work already queued on the runtime claims nothing more.
     pub(crate) stopped: AtomicBool,
     /// Held shared by every pass and exclusively by shutdown, which so waits for passes under way.
@@ -96,6 +98,7 @@ impl Shared {
             config,
             clock: Clock::new(),
             in_flight: AtomicUsize::new(0),
+            last_purge: AtomicI64::new(i64::MIN),
             stopped: AtomicBool::new(false),
             passes: tokio::sync::RwLock::new(()),
             registry: OnceLock::new(),
@@ -168,6 +171,7 @@ impl Dispatcher {
             }
         }
         self.shared.in_flight.fetch_add(pass.jobs.len(), Ordering::AcqRel);
+        crate::retention::purge_if_due(&self.shared);
         Ok(pass)
     }
 

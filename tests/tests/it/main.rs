@@ -8,6 +8,7 @@ mod crash;
 mod custom;
 mod derive_ui;
 mod event_map;
+mod fairness;
 mod lifecycle;
 mod limits;
 mod owners;
