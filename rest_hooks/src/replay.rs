@@ -18,12 +18,11 @@ use crate::store::{delivery, hook_state};
 
 impl Engine {
     /// Sends delivery `id` again now, whatever its state (delivered, failed, or waiting for its
-    /// next attempt).
-    pub async fn replay(&self, id: Uuid) -> Result<(), ReplayError> {
+    /// next attempt). Returns `false` when it is being attempted right now.
+    pub async fn replay(&self, id: Uuid) -> Result<bool, ReplayError> {
         let row = delivery::Entity::find_by_id(id).one(self.db()).await?.ok_or(ReplayError::NoSuchDelivery(id))?;
         self.check_enabled(&HookId::parse(&row.hook_id)).await?;
-        self.reschedule(Condition::all().add(delivery::Column::Id.eq(id))).await?;
-        Ok(())
+        Ok(self.reschedule(Condition::all().add(delivery::Column::Id.eq(id))).await? == 1)
     }
 
     /// Sends every failed ("dead") delivery of hook `hook` again now. Returns how many.

@@ -21,7 +21,7 @@ async fn every_attempt_is_logged_and_found_by_delivery_hook_and_event() {
     let first = settled_after(&h, 1).await;
     h.receiver.reply("flaky", Reply::status(200).body("thanks"));
     // 503 slows down to at least 30 s: bring the second attempt forward by hand.
-    h.engine.replay(first.id).await.unwrap();
+    assert!(h.engine.replay(first.id).await.unwrap());
     let delivered = eventually("the delivery delivered", || async {
         let row = delivery::Entity::find_by_id(first.id).one(&h.db).await.unwrap().unwrap();
         (row.state == delivery::state::DELIVERED).then_some(row)

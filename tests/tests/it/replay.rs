@@ -45,7 +45,7 @@ async fn a_delivered_delivery_and_a_time_range_are_sent_again() {
     h.run(new_book(1, "Two").insert(&h.db)).await.unwrap();
     let rows = delivered(&h, 2).await;
 
-    h.engine.replay(rows[0].id).await.unwrap();
+    assert!(h.engine.replay(rows[0].id).await.unwrap());
     eventually("the replayed delivery", || async { (h.receiver.count("books") == 3).then_some(()) }).await;
     delivered(&h, 2).await;
 

@@ -21,6 +21,15 @@ pub(crate) async fn settled_after(h: &Harness, attempts: i32) -> delivery::Model
     .await
 }
 
+/// The `count` deliveries, once each has had one attempt and none is being attempted.
+async fn tried_once(h: &Harness, count: usize) -> Vec<delivery::Model> {
+    eventually(&format!("{count} deliveries tried once"), || async {
+        let rows = delivery::Entity::find().all(&h.db).await.unwrap();
+        (rows.len() == count && rows.iter().all(|d| d.attempts == 1 && d.lease_until.is_none())).then_some(rows)
+    })
+    .await
+}
+
 #[tokio::test(start_paused = true)]
 async fn the_default_schedule_runs_to_its_end_on_a_paused_clock() {
     let _frozen = Frozen::new();
@@ -130,11 +139,7 @@ async fn slow_down_answers_and_retry_after_push_the_next_attempt_back() {
     }
     h.run(new_book(1, "Busy").insert(&h.db)).await.unwrap();
 
-    let rows = eventually("three attempts recorded", || async {
-        let rows = delivery::Entity::find().all(&h.db).await.unwrap();
-        (rows.len() == 3 && rows.iter().all(|d| d.attempts == 1 && d.lease_until.is_none())).then_some(rows)
-    })
-    .await;
+    let rows = tried_once(&h, 3).await;
     let wait = |path: &str| {
         let row = rows.iter().find(|d| d.target.ends_with(path)).unwrap();
         row.next_attempt_at - row.created_at
@@ -157,11 +162,7 @@ async fn timeouts_refused_connections_and_huge_bodies_are_retried() {
     h.engine.subscribe(&h.db, Some(1.into()), "book.added", &nowhere).await.unwrap();
     h.run(new_book(1, "Trouble").insert(&h.db)).await.unwrap();
 
-    let rows = eventually("three attempts recorded", || async {
-        let rows = delivery::Entity::find().all(&h.db).await.unwrap();
-        (rows.len() == 3 && rows.iter().all(|d| d.attempts == 1 && d.lease_until.is_none())).then_some(rows)
-    })
-    .await;
+    let rows = tried_once(&h, 3).await;
     assert!(rows.iter().all(|d| d.state == delivery::state::PENDING), "{rows:#?}");
     let error = |path: &str| rows.iter().find(|d| d.target.ends_with(path)).unwrap().last_error.clone().unwrap();
     assert!(error("/slow").starts_with("timed out"), "{}", error("/slow"));
@@ -182,11 +183,7 @@ async fn a_hook_can_have_a_policy_of_its_own() {
     h.subscribe(Some(1), "book.added", "often").await;
     h.run(new_book(1, "Policies").insert(&h.db)).await.unwrap();
 
-    let rows = eventually("two attempts recorded", || async {
-        let rows = delivery::Entity::find().all(&h.db).await.unwrap();
-        (rows.len() == 2 && rows.iter().all(|d| d.attempts == 1 && d.lease_until.is_none())).then_some(rows)
-    })
-    .await;
+    let rows = tried_once(&h, 2).await;
     let state = |path: &str| rows.iter().find(|d| d.target.ends_with(path)).unwrap().state;
     assert_eq!(state("/once"), delivery::state::FAILED);
     assert_eq!(state("/often"), delivery::state::PENDING);
