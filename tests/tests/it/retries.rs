@@ -220,3 +220,17 @@ async fn a_hook_failing_for_the_whole_period_is_disabled() {
     real_sleep(Duration::from_millis(100)).await;
     assert_eq!(h.receiver.count("flaky"), 3);
 }
+
+#[tokio::test]
+async fn out_of_range_delivery_settings_are_named() {
+    let db = rest_hooks_tests::TestDb::sqlite().await;
+    let start = |configure: fn(rest_hooks::Builder) -> rest_hooks::Builder| {
+        configure(rest_hooks::Engine::builder().process_wide(false)).start(db.db.clone()).unwrap_err().to_string()
+    };
+    assert_eq!(
+        start(|b| b.disable_after(Duration::from_secs(5))),
+        "setting `disable_after` (5s) must be at least 1 min"
+    );
+    assert_eq!(start(|b| b.retention(Some(Duration::from_secs(1)))), "setting `retention` (1s) must be at least 1 min");
+    assert_eq!(start(|b| b.per_target_concurrency(0)), "setting `per_target_concurrency` must be at least 1");
+}
