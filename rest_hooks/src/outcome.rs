@@ -21,7 +21,7 @@ use uuid::Uuid;
 use crate::dispatch::Shared;
 use crate::error::{DeliveryError, panic_message};
 use crate::hook::{HookId, HookTarget};
-use crate::registry::Capacity;
+use crate::registry::{Capacity, Due};
 use crate::retry::Verdict;
 use crate::store::{attempt, delivery, hook_state};
 
@@ -108,6 +108,7 @@ impl OutcomeWriter {
             match write_outcomes(&shared, &batch).await {
                 Ok(disabled) => {
                     report_disabled(&shared, disabled).await;
+                    wake_for_retries(&shared, &batch);
                     Ok(())
                 }
                 Err(error) => Err((error, batch)),
@@ -150,6 +151,22 @@ impl Handler<Outcome> for OutcomeWriter {
     fn handle(&mut self, outcome: Outcome, ctx: &mut Context<Self>) {
         self.buffer.push(outcome);
         self.flush(ctx);
+    }
+}
+
+/// Asks the registry to look again when a retry of this batch is due before its next idle poll.
+fn wake_for_retries(shared: &Shared, batch: &[Outcome]) {
+    let soonest = batch
+        .iter()
+        .filter_map(|outcome| match outcome.attempt.as_ref().map(|attempted| &attempted.verdict) {
+            Some(Verdict::Retry { after }) => Some(*after),
+            _ => None,
+        })
+        .min();
+    if let (Some(after), Some(registry)) = (soonest, shared.registry())
+        && after < shared.config.poll_interval
+    {
+        registry.do_send(Due(after));
     }
 }
 

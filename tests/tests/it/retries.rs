@@ -234,3 +234,21 @@ async fn out_of_range_delivery_settings_are_named() {
     assert_eq!(start(|b| b.retention(Some(Duration::from_secs(1)))), "setting `retention` (1s) must be at least 1 min");
     assert_eq!(start(|b| b.per_target_concurrency(0)), "setting `per_target_concurrency` must be at least 1");
 }
+
+#[tokio::test]
+async fn a_retry_due_before_the_idle_poll_is_not_kept_waiting() {
+    let quick = RetryPolicy::new([Duration::ZERO, Duration::from_millis(200), Duration::from_millis(200)]).jitter(0.0);
+    let h = Harness::with(|b| b.retry_policy(quick).poll_interval(Duration::from_secs(10))).await;
+    h.receiver.respond("down", 500);
+    h.subscribe(Some(1), "book.added", "down").await;
+    let started = std::time::Instant::now();
+    h.run(new_book(1, "Soon").insert(&h.db)).await.unwrap();
+
+    let dead = eventually("three attempts", || async {
+        let rows = delivery::Entity::find().all(&h.db).await.unwrap();
+        rows.into_iter().find(|d| d.state == delivery::state::FAILED)
+    })
+    .await;
+    assert_eq!(dead.attempts, 3);
+    assert!(started.elapsed() < Duration::from_secs(5), "took {:?}", started.elapsed());
+}
