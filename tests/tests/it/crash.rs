@@ -75,15 +75,26 @@ fn every_committed_event_survives_sigkill_and_no_rolled_back_one_is_sent() {
         let before_restart = receiver.received().len();
         let final_engine = engine(test_db.db.clone());
         let deadline = std::time::Instant::now() + LEASE + Duration::from_secs(30);
-        let received = loop {
+        loop {
             let received = receiver.received();
             let titles: BTreeSet<String> =
                 received.iter().filter_map(|r| r.body["data"]["fields"]["title"].as_str().map(str::to_owned)).collect();
             if committed.is_subset(&titles) {
-                break received;
+                break;
             }
             let missing = committed.difference(&titles).count();
             assert!(std::time::Instant::now() < deadline, "{missing} committed events never arrived");
+            real_sleep(Duration::from_millis(100)).await;
+        }
+        // And the books balance: every delivery is recorded delivered, those a killed child held
+        // once its lease expired.
+        let received = loop {
+            let rows = delivery::Entity::find().all(&test_db.db).await.unwrap();
+            let open = rows.iter().filter(|d| d.state != delivery::state::DELIVERED).count();
+            if open == 0 && rows.len() == committed.len() {
+                break receiver.received();
+            }
+            assert!(std::time::Instant::now() < deadline, "{open} of {} deliveries never settled", rows.len());
             real_sleep(Duration::from_millis(100)).await;
         };
         final_engine.shutdown().await;
