@@ -68,6 +68,7 @@ mod error;
 mod event;
 mod event_map;
 mod finder;
+mod health;
 pub mod hook;
 mod hookable;
 mod inspect;
@@ -93,9 +94,9 @@ pub use error::{BuildError, DeliveryError, RecordError, ReplayError, SubscribeEr
 pub use event::{Action, Event};
 pub use event_map::{EventInfo, EventMap, EventMapBuilder, EventMapError, EventsConfig, Mapping};
 pub use finder::{EntityFinder, Finder};
+pub use health::Disabled;
 pub use hook::{HookEntity, HookId, HookTarget};
 pub use hookable::{Audience, Hookable, IntoOwner, Owner};
-pub use outcome::Disabled;
 pub use record::{ActionEvent, RawEvent, prepare_delete, record_delete, record_save};
 pub use render::RenderFn;
 pub use rest_hooks_derive::Hookable;
