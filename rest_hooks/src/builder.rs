@@ -7,16 +7,18 @@ use reqwest::dns::Resolve;
 use sea_orm::DatabaseConnection;
 use serde_json::Value;
 
-use crate::delivery::{Deliverer, HttpDeliverer, Sent, SentHook};
-use crate::dispatch::Shared;
+use crate::delivery::{Deliverer, HttpDeliverer, Sent};
+use crate::dispatch::{Callbacks, Shared};
 use crate::engine::{Engine, current_runtime};
 use crate::error::BuildError;
 use crate::event::Event;
 use crate::event_map::{EventMapBuilder, EventsConfig};
 use crate::finder::{EntityFinder, Finder};
+use crate::health::Disabled;
 use crate::hook::{self, HookEntity, HookTarget};
 use crate::net::TargetPolicy;
 use crate::render::{RenderFn, Renderer};
+use crate::retry::RetryPolicy;
 use crate::signing::{Secret, Signer, StandardWebhooks};
 
 /// Tunables of a running engine.
@@ -27,6 +29,8 @@ pub(crate) struct Config {
     pub(crate) lease: Duration,
     pub(crate) batch_size: usize,
     pub(crate) concurrency: usize,
+    pub(crate) per_target_concurrency: usize,
+    pub(crate) retention: Option<Duration>,
     pub(crate) max_in_flight: usize,
     pub(crate) connect_timeout: Duration,
     pub(crate) timeout: Duration,
@@ -38,6 +42,9 @@ pub(crate) struct Config {
     pub(crate) policy: Arc<TargetPolicy>,
     /// The resolver of [`Builder::resolver`], also used to check host names when hooks are saved.
     pub(crate) resolver: CustomResolver,
+    pub(crate) retry: RetryPolicy,
+    pub(crate) disable_after: Duration,
+    pub(crate) shutdown_deadline: Duration,
 }
 
 /// An application's resolver, if it set one.
@@ -71,6 +78,8 @@ impl Default for Config {
             lease: Duration::from_secs(300),
             batch_size: 256,
             concurrency: 64,
+            per_target_concurrency: 16,
+            retention: Some(Duration::from_secs(30 * 24 * 3600)),
             max_in_flight: 4096,
             connect_timeout: Duration::from_secs(5),
             timeout: Duration::from_secs(30),
@@ -81,6 +90,9 @@ impl Default for Config {
             secret_grace: Duration::from_secs(24 * 3600),
             policy: Arc::new(TargetPolicy::default()),
             resolver: CustomResolver::default(),
+            retry: RetryPolicy::default(),
+            disable_after: Duration::from_secs(5 * 24 * 3600),
+            shutdown_deadline: Duration::from_secs(10),
         }
     }
 }
@@ -103,7 +115,7 @@ pub struct Builder {
     finder: Arc<dyn Finder>,
     deliverer: Option<Arc<dyn Deliverer>>,
     renderer: Renderer,
-    on_sent: Vec<SentHook>,
+    callbacks: Callbacks,
     config: Config,
     allow_targets: Vec<String>,
     https_only: bool,
@@ -126,7 +138,7 @@ impl Default for Builder {
             finder: Arc::new(EntityFinder::<hook::Entity>::new()),
             deliverer: None,
             renderer: Renderer::default(),
-            on_sent: Vec::new(),
+            callbacks: Callbacks::default(),
             config: Config::default(),
             allow_targets: Vec::new(),
             https_only: false,
@@ -212,7 +224,49 @@ impl Builder {
     /// Calls `notify` after every attempt with the hook, body and outcome (django-rest-hooks'
     /// `hook_sent_event`). A panic in it is caught and logged. Default: none.
     pub fn on_sent(mut self, notify: impl Fn(&Sent) + Send + Sync + 'static) -> Self {
-        self.on_sent.push(Arc::new(notify));
+        self.callbacks.on_sent.push(Arc::new(notify));
+        self
+    }
+
+    /// Calls `notify` when the engine disables a hook (a 410 Gone answer, or failing for
+    /// [`disable_after`](Self::disable_after)), after the hook's state is committed, e.g. to tell
+    /// its owner. A panic in it is caught and logged. Default: none.
+    pub fn on_disabled(mut self, notify: impl Fn(&Disabled) + Send + Sync + 'static) -> Self {
+        self.callbacks.on_disabled.push(Arc::new(notify));
+        self
+    }
+
+    /// When failed deliveries are tried again. Default: [`RetryPolicy::default`] (immediately, 5 s,
+    /// 5 min, 30 min, 2 h, 5 h, 10 h, 10 h, with ±10 % jitter, at most 3 days).
+    pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
+        self.config.retry = policy;
+        self
+    }
+
+    /// Gives hooks a retry policy of their own: `policy_for` is asked after each failed attempt and
+    /// its `Some` wins over [`retry_policy`](Self::retry_policy) (e.g. a faster schedule for an
+    /// internal receiver, or a per-plan one read from a map keyed by hook id). It must be quick: it
+    /// runs on the delivery path. A panic in it is caught and the engine's policy used. Default:
+    /// none.
+    pub fn retry_policy_for(
+        mut self,
+        policy_for: impl Fn(&HookTarget) -> Option<RetryPolicy> + Send + Sync + 'static,
+    ) -> Self {
+        self.callbacks.retry_for = Some(Arc::new(policy_for));
+        self
+    }
+
+    /// Disables a hook every attempt to which has failed for this long, with no success between.
+    /// Default: 5 days.
+    pub fn disable_after(mut self, period: Duration) -> Self {
+        self.config.disable_after = period;
+        self
+    }
+
+    /// How long [`Engine::shutdown`](crate::Engine::shutdown) waits for requests in flight to
+    /// finish and their outcomes to be written. Default: 10 s.
+    pub fn shutdown_deadline(mut self, deadline: Duration) -> Self {
+        self.config.shutdown_deadline = deadline;
         self
     }
 
@@ -238,6 +292,22 @@ impl Builder {
     /// How many requests run at once. Default: 64.
     pub fn concurrency(mut self, requests: usize) -> Self {
         self.config.concurrency = requests;
+        self
+    }
+
+    /// How many requests run at once to one receiver (the same scheme, host and port), so that a
+    /// slow receiver cannot take every slot of [`concurrency`](Self::concurrency). Default: 16.
+    pub fn per_target_concurrency(mut self, requests: usize) -> Self {
+        self.config.per_target_concurrency = requests;
+        self
+    }
+
+    /// How long the attempt log, delivered deliveries and dispatched outbox rows are kept; older
+    /// ones are deleted about once an hour (or once per `retention`, when shorter) and by
+    /// [`Engine::purge`](crate::Engine::purge). Failed ("dead") deliveries are kept until they are
+    /// replayed and delivered. `None` keeps everything. Default: 30 days.
+    pub fn retention(mut self, retention: Option<Duration>) -> Self {
+        self.config.retention = retention;
         self
     }
 
@@ -366,11 +436,26 @@ impl Builder {
         for (name, value) in [
             ("batch_size", config.batch_size),
             ("concurrency", config.concurrency),
+            ("per_target_concurrency", config.per_target_concurrency),
             ("max_in_flight", config.max_in_flight),
         ] {
             if value == 0 {
                 return Err(BuildError::Setting { name, problem: "must be at least 1".to_owned() });
             }
+        }
+        if let Some(retention) = config.retention
+            && retention < Duration::from_secs(60)
+        {
+            return Err(BuildError::Setting {
+                name: "retention",
+                problem: format!("({retention:?}) must be at least 1 min"),
+            });
+        }
+        if config.disable_after < Duration::from_secs(60) {
+            return Err(BuildError::Setting {
+                name: "disable_after",
+                problem: format!("({:?}) must be at least 1 min", config.disable_after),
+            });
         }
         if config.poll_interval < Duration::from_millis(10) {
             return Err(BuildError::Setting {
@@ -405,7 +490,7 @@ impl Builder {
             }
         };
         let (process_wide, deliver) = (config.process_wide, config.deliver);
-        let shared = Shared::new(db, runtime, map, self.finder, deliverer, self.renderer, self.on_sent, config);
+        let shared = Shared::new(db, runtime, map, self.finder, deliverer, self.renderer, self.callbacks, config);
         let engine = if deliver { Engine::spawn(Arc::new(shared))? } else { Engine::record_only(Arc::new(shared)) };
         if process_wide {
             engine.install();

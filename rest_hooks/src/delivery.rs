@@ -1,20 +1,21 @@
-//! Delivering: the [`Deliverer`] that makes one request, the default one over HTTP, and the two
-//! actors that run deliveries and write their outcomes.
+//! Delivering: the [`Deliverer`] that makes one request, the default one over HTTP, and the actor
+//! that runs deliveries.
 //!
 //! The delivery actor starts each job as a task on the application's runtime, at most
-//! `concurrency` at a time; the outcome writer batches the results into one transaction. Both are
-//! thin shells: the work lives in plain async functions.
+//! `concurrency` at a time; each attempt ends in a [`Verdict`](crate::retry::Verdict) of the retry
+//! policy, which the outcome writer records (the attempt log, the delivery row, the hook's
+//! health). The actor is a thin shell: the work lives in plain async functions.
 
 use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use actix::{Actor, ActorFutureExt, Addr, AsyncContext, Context, Handler, Message, Supervised, WrapFuture};
+use actix::{Actor, Addr, Context, Handler, Message, Supervised};
 use futures_util::FutureExt;
-use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{ColumnTrait, DbErr, EntityTrait, QueryFilter, TransactionTrait};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use tokio::sync::Semaphore;
 use uuid::Uuid;
 
@@ -23,9 +24,10 @@ use crate::dispatch::Shared;
 use crate::error::{BuildError, DeliveryError, panic_message};
 use crate::hook::HookTarget;
 use crate::net::{GuardedResolver, TargetPolicy};
-use crate::registry::Capacity;
+use crate::outcome::{Attempted, Outcome, OutcomeWriter};
+use crate::retry::random_sample;
 use crate::signing::{ID_HEADER, Signer, StandardWebhooks, TIMESTAMP_HEADER};
-use crate::store::{delivery, now_ms};
+use crate::store::delivery;
 use reqwest::dns::Resolve;
 
 /// One delivery to make.
@@ -38,6 +40,10 @@ pub(crate) struct Job {
     pub(crate) attempt: u32,
     /// Until when this process holds the delivery (Unix ms); outcomes are written only under it.
     pub(crate) lease_until: i64,
+    /// The outbox row (the event) it came from.
+    pub(crate) outbox_id: i64,
+    /// When the delivery was created (Unix ms), for the retry policy's age cap.
+    pub(crate) created_at: i64,
 }
 
 /// What a [`Deliverer`] is asked to send.
@@ -65,14 +71,28 @@ impl Request {
 
 /// What the receiver answered.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Response {
     /// The HTTP status.
     pub status: u16,
     /// The start of the response body, at most [`Config::response_excerpt`](crate::Builder::response_excerpt) bytes.
     pub body: String,
+    /// The `Retry-After` header, when there was one: seconds or an HTTP date.
+    pub retry_after: Option<String>,
 }
 
 impl Response {
+    /// A response with `status` and (the start of) `body`.
+    pub fn new(status: u16, body: impl Into<String>) -> Self {
+        Self { status, body: body.into(), retry_after: None }
+    }
+
+    /// The response with a `Retry-After` header of `value`.
+    pub fn with_retry_after(mut self, value: impl Into<String>) -> Self {
+        self.retry_after = Some(value.into());
+        self
+    }
+
     /// Whether the status is 2xx. Redirects are failures: they are never followed.
     pub fn is_success(&self) -> bool {
         (200..300).contains(&self.status)
@@ -208,6 +228,11 @@ impl Deliverer for HttpDeliverer {
         }
         let mut response = post.body(request.body.clone()).send().await.map_err(classify)?;
         let status = response.status().as_u16();
+        let retry_after = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_owned);
         let mut body = Vec::new();
         while body.len() < self.excerpt {
             match response.chunk().await {
@@ -215,7 +240,7 @@ impl Deliverer for HttpDeliverer {
                 Ok(None) | Err(_) => break,
             }
         }
-        Ok(Response { status, body: String::from_utf8_lossy(&body).into_owned() })
+        Ok(Response { status, body: String::from_utf8_lossy(&body).into_owned(), retry_after })
     }
 }
 
@@ -271,11 +296,11 @@ impl Sent {
 /// A function told of every attempt.
 pub(crate) type SentHook = Arc<dyn Fn(&Sent) + Send + Sync>;
 
-/// Runs one job once a concurrency slot is free: skips it when the engine stopped or the lease
-/// was lost meanwhile, renews a lease about to run out, then makes the attempt.
+/// Runs one job once a concurrency slot is free: gives it back when the engine stopped, skips it
+/// when the lease was lost meanwhile, renews a lease about to run out, then makes the attempt.
 async fn run(shared: Arc<Shared>, job: Job) -> Outcome {
     if shared.stopped.load(Ordering::Acquire) {
-        return Outcome::skipped(job.id);
+        return Outcome::released(job.id, job.lease_until);
     }
     match hold_lease(&shared, &job).await {
         Some(lease_until) => attempt(shared, Job { lease_until, ..job }).await,
@@ -286,7 +311,7 @@ async fn run(shared: Arc<Shared>, job: Job) -> Outcome {
 /// The lease to deliver under: the job's own while it outlasts an attempt, else a renewed one;
 /// `None` when another process took the delivery over while the job waited for a slot.
 async fn hold_lease(shared: &Shared, job: &Job) -> Option<i64> {
-    let now = now_ms();
+    let now = shared.clock.now_ms();
     let deadline = i64::try_from(shared.config.attempt_deadline().as_millis()).unwrap_or(i64::MAX);
     if now.saturating_add(deadline) < job.lease_until {
         return Some(job.lease_until);
@@ -309,17 +334,11 @@ async fn hold_lease(shared: &Shared, job: &Job) -> Option<i64> {
     }
 }
 
-/// Makes one attempt and tells the application.
+/// Makes one attempt, tells the application, and asks the retry policy what follows.
 async fn attempt(shared: Arc<Shared>, job: Job) -> Outcome {
-    let lease_until = job.lease_until;
-    let request = Request {
-        delivery_id: job.id,
-        hook: job.hook,
-        event: job.event.to_string(),
-        body: job.body,
-        attempt: job.attempt,
-    };
-    let started = Instant::now();
+    let Job { id, hook, event, body, attempt, lease_until, outbox_id, created_at } = job;
+    let request = Request { delivery_id: id, hook, event: event.to_string(), body, attempt };
+    let started = std::time::Instant::now();
     let deadline = shared.config.attempt_deadline();
     let outcome = tokio::time::timeout(deadline, AssertUnwindSafe(shared.deliverer.deliver(&request)).catch_unwind())
         .await
@@ -341,40 +360,28 @@ async fn attempt(shared: Arc<Shared>, job: Job) -> Outcome {
             tracing::error!(delivery_id = %sent.delivery_id, "a sent-notification handler panicked: {}", panic_message(&*panic));
         }
     }
-    Outcome::new(sent, lease_until)
-}
-
-/// The result of one attempt, as written to the delivery row.
-#[derive(Debug, Message)]
-#[rtype(result = "()")]
-pub(crate) struct Outcome {
-    id: Uuid,
-    /// The lease the attempt ran under; `None` for a job that was skipped (nothing to write).
-    lease_until: Option<i64>,
-    status: Option<i32>,
-    error: Option<String>,
-    success: bool,
-}
-
-impl Outcome {
-    fn new(sent: Sent, lease_until: i64) -> Self {
-        let lease_until = Some(lease_until);
-        match sent.outcome {
-            Ok(response) => Self {
-                id: sent.delivery_id,
-                lease_until,
-                status: Some(response.status.into()),
-                error: (!response.is_success()).then(|| format!("HTTP {}", response.status)),
-                success: response.is_success(),
-            },
-            Err(error) => {
-                Self { id: sent.delivery_id, lease_until, status: None, error: Some(error.to_string()), success: false }
-            }
-        }
-    }
-
-    fn skipped(id: Uuid) -> Self {
-        Self { id, lease_until: None, status: None, error: None, success: false }
+    let at = shared.clock.now_ms();
+    let age = Duration::from_millis(u64::try_from(at.saturating_sub(created_at)).unwrap_or(0));
+    let verdict = shared.retry_policy(&sent.hook).decide(sent.attempt, &sent.outcome, age, at, random_sample());
+    let (status, error, excerpt) = match sent.outcome {
+        Ok(response) => (Some(response.status), None, Some(response.body)),
+        Err(error) => (None, Some(error), None),
+    };
+    Outcome {
+        id: sent.delivery_id,
+        lease_until: Some(lease_until),
+        attempt: Some(Attempted {
+            hook: sent.hook,
+            outbox_id,
+            number: sent.attempt,
+            lease_until,
+            at,
+            duration: sent.duration,
+            status,
+            error,
+            excerpt,
+            verdict,
+        }),
     }
 }
 
@@ -383,17 +390,36 @@ impl Outcome {
 #[rtype(result = "()")]
 pub(crate) struct Deliver(pub(crate) Vec<Job>);
 
-/// Runs deliveries, at most `concurrency` at once, on the application's runtime.
+/// Runs deliveries on the application's runtime, at most `concurrency` at once and at most
+/// `per_target_concurrency` to one receiver (scheme, host and port), so that a slow receiver cannot
+/// take every slot.
 pub(crate) struct DeliveryActor {
     shared: Arc<Shared>,
     writer: Addr<OutcomeWriter>,
     permits: Arc<Semaphore>,
+    targets: HashMap<String, Arc<Semaphore>>,
 }
+
+/// How many receivers' slots are kept before those not in use are dropped.
+const TARGETS_KEPT: usize = 1024;
 
 impl DeliveryActor {
     pub(crate) fn new(shared: Arc<Shared>, writer: Addr<OutcomeWriter>) -> Self {
         let permits = Arc::new(Semaphore::new(shared.config.concurrency));
-        Self { shared, writer, permits }
+        Self { shared, writer, permits, targets: HashMap::new() }
+    }
+
+    /// The slots of the receiver at `target`.
+    fn target_permits(&mut self, target: &str) -> Arc<Semaphore> {
+        let key = match reqwest::Url::parse(target) {
+            Ok(url) => url.origin().ascii_serialization(),
+            Err(_) => target.to_owned(),
+        };
+        if self.targets.len() >= TARGETS_KEPT && !self.targets.contains_key(&key) {
+            self.targets.retain(|_, permits| Arc::strong_count(permits) > 1);
+        }
+        let per_target = self.shared.config.per_target_concurrency;
+        Arc::clone(self.targets.entry(key).or_insert_with(|| Arc::new(Semaphore::new(per_target))))
     }
 }
 
@@ -410,110 +436,14 @@ impl Handler<Deliver> for DeliveryActor {
         for job in jobs {
             let shared = Arc::clone(&self.shared);
             let permits = Arc::clone(&self.permits);
+            let target = self.target_permits(&job.hook.target);
             let writer = self.writer.clone();
             self.shared.runtime.spawn(async move {
+                // The receiver's slot first: a job waiting for it holds none of the global ones.
+                let _target = target.acquire_owned().await;
                 let _permit = permits.acquire_owned().await;
                 writer.do_send(run(shared, job).await);
             });
         }
     }
-}
-
-/// Writes outcomes in batches: one transaction for whatever arrived while the last one ran.
-pub(crate) struct OutcomeWriter {
-    shared: Arc<Shared>,
-    buffer: Vec<Outcome>,
-    writing: bool,
-}
-
-impl OutcomeWriter {
-    pub(crate) fn new(shared: Arc<Shared>) -> Self {
-        Self { shared, buffer: Vec::new(), writing: false }
-    }
-
-    fn flush(&mut self, ctx: &mut Context<Self>) {
-        if self.writing || self.buffer.is_empty() {
-            return;
-        }
-        self.writing = true;
-        let batch = std::mem::take(&mut self.buffer);
-        let count = batch.len();
-        let shared = Arc::clone(&self.shared);
-        let task =
-            self.shared.runtime.spawn(async move { write_outcomes(&shared, &batch).await.map_err(|e| (e, batch)) });
-        ctx.spawn(task.into_actor(self).map(move |result, writer, ctx| {
-            writer.writing = false;
-            match result {
-                Ok(Ok(())) => writer.finished(count),
-                Ok(Err((error, batch))) => {
-                    tracing::warn!(%error, count, "cannot record delivery outcomes; retrying");
-                    writer.buffer.extend(batch);
-                    ctx.run_later(Duration::from_millis(200), Self::flush);
-                    return;
-                }
-                Err(join) => {
-                    tracing::error!(%join, count, "outcome writer task failed; the leases will expire and the deliveries be retried");
-                    writer.finished(count);
-                }
-            }
-            writer.flush(ctx);
-        }));
-    }
-
-    fn finished(&self, count: usize) {
-        self.shared.in_flight.fetch_sub(count, Ordering::AcqRel);
-        if let Some(registry) = self.shared.registry() {
-            registry.do_send(Capacity);
-        }
-    }
-}
-
-impl Actor for OutcomeWriter {
-    type Context = Context<Self>;
-}
-
-impl Handler<Outcome> for OutcomeWriter {
-    type Result = ();
-
-    fn handle(&mut self, outcome: Outcome, ctx: &mut Context<Self>) {
-        self.buffer.push(outcome);
-        self.flush(ctx);
-    }
-}
-
-/// What an outcome writes: success, status, error, and the lease it was made under.
-type OutcomeValues<'a> = (bool, Option<i32>, Option<&'a str>, i64);
-
-async fn write_outcomes(shared: &Shared, batch: &[Outcome]) -> Result<(), DbErr> {
-    // Outcomes that write the same values (most often: 200 under the lease of one pass) share one
-    // UPDATE.
-    let mut groups: HashMap<OutcomeValues<'_>, Vec<Uuid>> = HashMap::new();
-    for outcome in batch {
-        // A skipped job has nothing to write; an attempt whose lease was taken over meanwhile
-        // writes nothing either (the filter below matches no row): the new holder reports.
-        let Some(lease_until) = outcome.lease_until else { continue };
-        groups
-            .entry((outcome.success, outcome.status, outcome.error.as_deref(), lease_until))
-            .or_default()
-            .push(outcome.id);
-    }
-    let txn = shared.db.begin().await?;
-    let now = now_ms();
-    for ((success, status, error, lease_until), ids) in groups {
-        let state = if success { delivery::state::DELIVERED } else { delivery::state::FAILED };
-        for chunk in ids.chunks(500) {
-            delivery::Entity::update_many()
-                .col_expr(delivery::Column::State, Expr::value(state))
-                .col_expr(delivery::Column::Attempts, Expr::col(delivery::Column::Attempts).add(1))
-                .col_expr(delivery::Column::LastStatus, Expr::value(status))
-                .col_expr(delivery::Column::LastError, Expr::value(error.map(str::to_owned)))
-                .col_expr(delivery::Column::LeaseUntil, Expr::value(Option::<i64>::None))
-                .col_expr(delivery::Column::DeliveredAt, Expr::value(success.then_some(now)))
-                .filter(delivery::Column::Id.is_in(chunk.iter().copied()))
-                .filter(delivery::Column::LeaseUntil.eq(lease_until))
-                .exec(&txn)
-                .await?;
-        }
-    }
-    txn.commit().await
 }

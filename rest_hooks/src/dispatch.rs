@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -22,18 +22,32 @@ use tokio::runtime::Handle;
 use uuid::Uuid;
 
 use crate::builder::Config;
+use crate::clock::Clock;
 use crate::delivery::{Deliverer, Job, SentHook};
 use crate::error::panic_message;
 use crate::event::{Action, Event};
 use crate::event_map::EventMap;
 use crate::finder::Finder;
+use crate::health::DisabledHook;
 use crate::hook::{HookId, HookTarget};
 use crate::hookable::{Audience, Owner};
 use crate::registry::RegistryActor;
 use crate::render::Renderer;
+use crate::retry::RetryPolicy;
 use crate::signing::Secret;
 use crate::store::outbox::{self, Format};
-use crate::store::{delivery, now_ms};
+use crate::store::{delivery, hook_state};
+
+/// The application's retry policy for one hook, when it has its own.
+pub(crate) type RetryFor = Arc<dyn Fn(&HookTarget) -> Option<RetryPolicy> + Send + Sync>;
+
+/// The application's functions told about events of the engine.
+#[derive(Default)]
+pub(crate) struct Callbacks {
+    pub(crate) on_sent: Vec<SentHook>,
+    pub(crate) on_disabled: Vec<DisabledHook>,
+    pub(crate) retry_for: Option<RetryFor>,
+}
 
 /// Everything the actors share: configuration, user code, and the count of jobs in flight.
 pub(crate) struct Shared {
@@ -44,8 +58,14 @@ pub(crate) struct Shared {
     pub(crate) deliverer: Arc<dyn Deliverer>,
     pub(crate) renderer: Renderer,
     pub(crate) on_sent: Vec<SentHook>,
+    pub(crate) on_disabled: Vec<DisabledHook>,
+    retry_for: Option<RetryFor>,
     pub(crate) config: Config,
+    /// The engine's time: see [`Clock`].
+    pub(crate) clock: Clock,
     pub(crate) in_flight: AtomicUsize,
+    /// When the last purge started (engine clock, Unix ms).
+    pub(crate) last_purge: AtomicI64,
     /// Set when the engine stops: work already queued on the runtime claims nothing more.
     pub(crate) stopped: AtomicBool,
     /// Held shared by every pass and exclusively by shutdown, which so waits for passes under way.
@@ -62,7 +82,7 @@ impl Shared {
         finder: Arc<dyn Finder>,
         deliverer: Arc<dyn Deliverer>,
         renderer: Renderer,
-        on_sent: Vec<SentHook>,
+        callbacks: Callbacks,
         config: Config,
     ) -> Self {
         Self {
@@ -72,9 +92,13 @@ impl Shared {
             finder,
             deliverer,
             renderer,
-            on_sent,
+            on_sent: callbacks.on_sent,
+            on_disabled: callbacks.on_disabled,
+            retry_for: callbacks.retry_for,
             config,
+            clock: Clock::new(),
             in_flight: AtomicUsize::new(0),
+            last_purge: AtomicI64::new(i64::MIN),
             stopped: AtomicBool::new(false),
             passes: tokio::sync::RwLock::new(()),
             registry: OnceLock::new(),
@@ -87,6 +111,23 @@ impl Shared {
 
     pub(crate) fn registry(&self) -> Option<&Addr<RegistryActor>> {
         self.registry.get()
+    }
+
+    /// The retry policy of `hook`: its own when the application gives one, else the engine's. A
+    /// panic in the application's function is caught and logged.
+    pub(crate) fn retry_policy(&self, hook: &HookTarget) -> std::borrow::Cow<'_, RetryPolicy> {
+        let own = self.retry_for.as_ref().and_then(|retry_for| {
+            std::panic::catch_unwind(AssertUnwindSafe(|| retry_for(hook)))
+                .map_err(|panic| {
+                    tracing::error!(hook_id = %hook.id, "the retry policy function panicked: {}", panic_message(&*panic));
+                })
+                .ok()
+                .flatten()
+        });
+        match own {
+            Some(policy) => std::borrow::Cow::Owned(policy),
+            None => std::borrow::Cow::Borrowed(&self.config.retry),
+        }
     }
 
     /// Room for more jobs before the in-memory queue reaches its bound.
@@ -130,6 +171,7 @@ impl Dispatcher {
             }
         }
         self.shared.in_flight.fetch_add(pass.jobs.len(), Ordering::AcqRel);
+        crate::retention::purge_if_due(&self.shared);
         Ok(pass)
     }
 
@@ -172,7 +214,7 @@ impl Dispatcher {
             txn.commit().await?;
             return Ok(Pass::default());
         }
-        let now = now_ms();
+        let now = self.shared.clock.now_ms();
         let lease_until = now.saturating_add(self.shared.config.lease_ms());
         let room = self.shared.capacity();
         let mut hooks = HookCache::new(self.shared.finder.by_name_and_audience());
@@ -188,7 +230,7 @@ impl Dispatcher {
             let id = row.id;
             match mode {
                 Mode::Batch => {
-                    let Ok(jobs) = self.deliveries_for(&txn, &mut hooks, row, lease_until).await else {
+                    let Ok(jobs) = self.deliveries_for(&txn, &mut hooks, row, now, lease_until).await else {
                         txn.rollback().await?;
                         return Err(Failed::Event);
                     };
@@ -239,7 +281,7 @@ impl Dispatcher {
         lease_until: i64,
     ) -> Result<Vec<Job>, String> {
         let id = row.id;
-        let jobs = self.deliveries_for(txn, hooks, row, lease_until).await?;
+        let jobs = self.deliveries_for(txn, hooks, row, now, lease_until).await?;
         insert_deliveries(txn, jobs.iter().map(|job| new_delivery(job, id, now)).collect())
             .await
             .map_err(|e| format!("cannot record its deliveries: {e}"))?;
@@ -253,8 +295,10 @@ impl Dispatcher {
         txn: &DatabaseTransaction,
         hooks: &mut HookCache,
         row: outbox::Model,
+        now: i64,
         lease_until: i64,
     ) -> Result<Vec<Job>, String> {
+        let outbox_id = row.id;
         let format = Format::parse(&row.format).ok_or_else(|| format!("unknown stored format `{}`", row.format))?;
         let event = event_from_row(row)?;
         let targets = hooks.find(&*self.shared.finder, txn, &event).await?;
@@ -273,6 +317,8 @@ impl Dispatcher {
                     body,
                     attempt: 1,
                     lease_until,
+                    outbox_id,
+                    created_at: now,
                 })
             })
             .collect()
@@ -281,7 +327,7 @@ impl Dispatcher {
     /// Leases deliveries that are due and that no live process holds.
     async fn take_over(&self, limit: usize) -> Result<Vec<Job>, DbErr> {
         let db = &self.shared.db;
-        let now = now_ms();
+        let now = self.shared.clock.now_ms();
         let due = delivery::Entity::find()
             .filter(delivery::Column::State.eq(delivery::state::PENDING))
             .filter(delivery::Column::NextAttemptAt.lte(now))
@@ -368,17 +414,39 @@ impl HookCache {
         if let Some(hooks) = self.found.get(&key) {
             return Ok(Arc::clone(hooks));
         }
-        let hooks: Arc<[HookTarget]> = AssertUnwindSafe(finder.find(txn, event))
+        let found = AssertUnwindSafe(finder.find(txn, event))
             .catch_unwind()
             .await
             .map_err(|panic| format!("the finder panicked: {}", panic_message(&*panic)))?
-            .map_err(|e| format!("the finder failed: {e}"))?
-            .into();
+            .map_err(|e| format!("the finder failed: {e}"))?;
+        let hooks: Arc<[HookTarget]> =
+            without_disabled(txn, found).await.map_err(|e| format!("cannot read the hooks' states: {e}"))?.into();
         if self.enabled {
             self.found.insert(key, Arc::clone(&hooks));
         }
         Ok(hooks)
     }
+}
+
+/// `hooks` without those the engine disabled.
+async fn without_disabled(txn: &DatabaseTransaction, mut hooks: Vec<HookTarget>) -> Result<Vec<HookTarget>, DbErr> {
+    if hooks.is_empty() {
+        return Ok(hooks);
+    }
+    let ids: Vec<String> = hooks.iter().map(|hook| hook.id.to_string()).collect();
+    let mut disabled = std::collections::HashSet::new();
+    for chunk in ids.chunks(CHUNK) {
+        let rows = hook_state::Entity::find()
+            .filter(hook_state::Column::HookId.is_in(chunk.iter().cloned()))
+            .filter(hook_state::Column::DisabledAt.is_not_null())
+            .all(txn)
+            .await?;
+        disabled.extend(rows.into_iter().map(|row| row.hook_id));
+    }
+    if !disabled.is_empty() {
+        hooks.retain(|hook| !disabled.contains(&hook.id.to_string()));
+    }
+    Ok(hooks)
 }
 
 async fn insert_deliveries(txn: &DatabaseTransaction, deliveries: Vec<delivery::ActiveModel>) -> Result<(), DbErr> {
@@ -510,6 +578,8 @@ fn job_from_row(row: delivery::Model, lease_until: i64) -> Job {
         body: row.body,
         attempt: u32::try_from(row.attempts).unwrap_or(0).saturating_add(1),
         lease_until,
+        outbox_id: row.outbox_id,
+        created_at: row.created_at,
     }
 }
 

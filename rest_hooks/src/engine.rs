@@ -14,10 +14,11 @@ use sea_orm::DatabaseConnection;
 use tokio::runtime::Handle;
 
 use crate::builder::Builder;
-use crate::delivery::{DeliveryActor, OutcomeWriter};
+use crate::delivery::DeliveryActor;
 use crate::dispatch::Shared;
 use crate::error::{BuildError, ValidationError};
 use crate::event_map::EventMap;
+use crate::outcome::OutcomeWriter;
 use crate::registry::{Nudge, RegistryActor};
 
 tokio::task_local! {
@@ -114,17 +115,27 @@ impl Engine {
         }
     }
 
-    /// Stops the engine: no new work is claimed, passes under way finish, then the actors stop.
-    /// Deliveries in flight are made again once their lease expires; events not yet dispatched wait
-    /// for the next start. The process-wide slot is cleared if it holds this engine.
+    /// Stops the engine gracefully: nothing new is claimed, passes under way finish, requests in
+    /// flight get until the [shutdown deadline](Builder::shutdown_deadline) to finish and have their
+    /// outcomes written, deliveries that were waiting for a free slot give their lease back, then
+    /// the actors stop. What is left waits in the database for the next start: events not yet
+    /// dispatched, deliveries not yet due, and requests still running at the deadline (taken over
+    /// once their lease expires). The process-wide slot is cleared if it holds this engine.
     pub async fn shutdown(&self) {
         if let Ok(mut slot) = PROCESS.write()
             && slot.as_ref().is_some_and(|installed| Arc::ptr_eq(&installed.inner, &self.inner))
         {
             *slot = None;
         }
-        self.inner.shared.stopped.store(true, Ordering::Release);
-        drop(self.inner.shared.passes.write().await);
+        let shared = &self.inner.shared;
+        shared.stopped.store(true, Ordering::Release);
+        drop(shared.passes.write().await);
+        if self.inner.actors.is_some() {
+            let deadline = std::time::Instant::now() + shared.config.shutdown_deadline;
+            while shared.in_flight.load(Ordering::Acquire) > 0 && std::time::Instant::now() < deadline {
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+        }
         if let Some(actors) = &self.inner.actors {
             actors.stop();
         }

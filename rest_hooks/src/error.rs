@@ -135,6 +135,26 @@ pub enum SubscribeError {
     Db(#[from] DbErr),
 }
 
+/// A replay was refused.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReplayError {
+    /// No delivery has this id.
+    #[error("no delivery has id `{0}`")]
+    NoSuchDelivery(uuid::Uuid),
+    /// The hook is disabled; enable it first with `Engine::enable_hook`.
+    #[error("hook `{hook}` is disabled ({reason}); enable it with `Engine::enable_hook` before replaying")]
+    HookDisabled {
+        /// The hook.
+        hook: crate::hook::HookId,
+        /// Why it was disabled.
+        reason: String,
+    },
+    /// The database failed.
+    #[error("cannot replay: {0}")]
+    Db(#[from] DbErr),
+}
+
 /// A delivery attempt failed before a response arrived.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -157,6 +177,21 @@ pub enum DeliveryError {
     /// The request could not be signed (a malformed stored secret).
     #[error("cannot sign: {0}")]
     Signing(String),
+}
+
+impl DeliveryError {
+    /// A short name of the kind of failure, as stored in the attempt log: `timeout`, `connect`,
+    /// `request`, `panicked`, `forbidden` or `signing`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Timeout(_) => "timeout",
+            Self::Connect(_) => "connect",
+            Self::Request(_) => "request",
+            Self::Panicked(_) => "panicked",
+            Self::Forbidden(_) => "forbidden",
+            Self::Signing(_) => "signing",
+        }
+    }
 }
 
 /// The message of a caught panic.

@@ -2,7 +2,7 @@
 
 use std::marker::PhantomData;
 
-use sea_orm::{ColumnTrait, DatabaseTransaction, DbErr, Iterable, PrimaryKeyToColumn, QueryFilter};
+use sea_orm::{ColumnTrait, DatabaseConnection, DatabaseTransaction, DbErr, Iterable, PrimaryKeyToColumn, QueryFilter};
 
 use crate::event::Event;
 use crate::hook::{HookEntity, HookId, HookTarget, column_value, owner_value};
@@ -30,6 +30,13 @@ pub trait Finder: Send + Sync + 'static {
     async fn find_hook(&self, db: &DatabaseTransaction, id: &HookId) -> Result<Option<HookTarget>, DbErr> {
         let _ = (db, id);
         Ok(None)
+    }
+
+    /// Called once the engine has disabled hook `id` (nothing more is sent to it whatever this
+    /// does), so that the application's own table can say so too. Default: nothing.
+    async fn disable(&self, db: &DatabaseConnection, id: &HookId, reason: &str) -> Result<(), DbErr> {
+        let _ = (db, id, reason);
+        Ok(())
     }
 }
 
@@ -75,6 +82,16 @@ where
 
     fn by_name_and_audience(&self) -> bool {
         true
+    }
+
+    async fn disable(&self, db: &DatabaseConnection, id: &HookId, reason: &str) -> Result<(), DbErr> {
+        let Some(key) = E::PrimaryKey::iter().next() else { return Ok(()) };
+        let column = key.into_column();
+        let value = column_value(column, "hook id", &id.to_string())?;
+        if let Some(update) = E::disabled(E::update_many().filter(column.eq(value)), reason) {
+            update.exec(db).await?;
+        }
+        Ok(())
     }
 }
 

@@ -9,7 +9,7 @@
 use std::fmt;
 
 use sea_orm::entity::prelude::*;
-use sea_orm::{ActiveValue, ColumnType, Select, Value};
+use sea_orm::{ActiveValue, ColumnType, Select, UpdateMany, Value};
 use serde::{Deserialize, Serialize};
 
 use crate::engine::Engine;
@@ -257,6 +257,15 @@ pub trait HookEntity: EntityTrait {
     fn secrets(hook: &Self::Model) -> Vec<Secret> {
         let _ = hook;
         Vec::new()
+    }
+    /// Marks a hook disabled in this table, when the engine disables it (410 Gone, or failing for
+    /// too long): `update` already selects the hook by its primary key; add the columns to set,
+    /// e.g. `Some(update.col_expr(Column::IsActive, Expr::value(false)))`. The engine keeps its own
+    /// record either way ([`Engine::hook_state`](crate::Engine::hook_state)) and sends nothing more
+    /// to a disabled hook, so the default, `None`, writes nothing here.
+    fn disabled(update: UpdateMany<Self>, reason: &str) -> Option<UpdateMany<Self>> {
+        let _ = (update, reason);
+        None
     }
 }
 

@@ -17,9 +17,10 @@ use sea_orm::EntityName;
 use sea_orm_migration::prelude::*;
 
 use crate::hook;
-use crate::store::{create_statements, delivery, dialect_statements, outbox};
+use crate::store::{attempt, create_statements, delivery, dialect_statements, hook_state, outbox};
 
-/// Creates the hook, outbox and delivery tables and their indexes; `down` drops them.
+/// Creates the hook, outbox, delivery, attempt and hook-state tables and their indexes; `down`
+/// drops them.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Migration;
 
@@ -49,7 +50,14 @@ impl MigrationTrait for Migration {
         if manager.get_database_backend() == sea_orm::DbBackend::Postgres {
             manager.get_connection().execute_unprepared("DROP FUNCTION IF EXISTS rest_hooks_notify() CASCADE").await?;
         }
-        for table in [delivery::Entity.table_ref(), outbox::Entity.table_ref(), hook::Entity.table_ref()] {
+        let tables = [
+            attempt::Entity.table_ref(),
+            hook_state::Entity.table_ref(),
+            delivery::Entity.table_ref(),
+            outbox::Entity.table_ref(),
+            hook::Entity.table_ref(),
+        ];
+        for table in tables {
             manager.drop_table(Table::drop().table(table).if_exists().to_owned()).await?;
         }
         Ok(())

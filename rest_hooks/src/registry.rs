@@ -3,7 +3,8 @@
 //! A save nudges it before its transaction commits, so the first look may find nothing: after a
 //! nudge it re-checks at 1, 2, 4 … 50 ms for a short burst, then falls back to the idle poll. One
 //! pass runs at a time; it runs again at once while passes keep finding work and the in-memory
-//! queue has room, and waits for [`Capacity`] when it has none.
+//! queue has room, and waits for [`Capacity`] when it has none. A retry due sooner than the idle
+//! poll ([`Due`]) gets a pass of its own when it is due.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -23,6 +24,11 @@ const RETRY_AFTER_ERROR: Duration = Duration::from_millis(100);
 #[derive(Debug, Message)]
 #[rtype(result = "()")]
 pub(crate) struct Nudge;
+
+/// A delivery is due again after this delay, sooner than the idle poll.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub(crate) struct Due(pub(crate) Duration);
 
 /// The delivery side has room again.
 #[derive(Debug, Message)]
@@ -152,5 +158,14 @@ impl Handler<Capacity> for RegistryActor {
         if !self.running && self.timer.is_none() {
             self.pass(ctx);
         }
+    }
+}
+
+impl Handler<Due> for RegistryActor {
+    type Result = ();
+
+    fn handle(&mut self, Due(after): Due, ctx: &mut Context<Self>) {
+        // Beside the idle poll's timer, which stays: whichever comes first runs a pass.
+        ctx.run_later(after, |registry, ctx| registry.pass(ctx));
     }
 }

@@ -201,6 +201,10 @@ pub mod webhook {
         fn scope(query: Select<Entity>) -> Select<Entity> {
             query.filter(Column::IsActive.eq(true))
         }
+
+        fn disabled(update: sea_orm::UpdateMany<Entity>, _reason: &str) -> Option<sea_orm::UpdateMany<Entity>> {
+            Some(update.col_expr(Column::IsActive, Expr::value(false)))
+        }
     }
 }
 

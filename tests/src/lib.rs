@@ -38,12 +38,50 @@ pub struct Received {
 #[derive(Default)]
 struct Inbox {
     received: Mutex<Vec<Received>>,
-    statuses: Mutex<HashMap<String, u16>>,
+    replies: Mutex<HashMap<String, Reply>>,
     arrived: Notify,
 }
 
-/// A real HTTP server on 127.0.0.1 that records every POST and answers 200, or the status set for
-/// a path.
+/// What the receiver answers on a path: a status, headers, a body, after a delay.
+#[derive(Clone, Debug)]
+pub struct Reply {
+    /// The status.
+    pub status: u16,
+    /// Extra response headers.
+    pub headers: Vec<(String, String)>,
+    /// The response body.
+    pub body: String,
+    /// How long to wait before answering (tokio time).
+    pub delay: Duration,
+}
+
+impl Reply {
+    /// An immediate answer with `status` and no body.
+    pub fn status(status: u16) -> Reply {
+        Reply { status, headers: Vec::new(), body: String::new(), delay: Duration::ZERO }
+    }
+
+    /// Adds a response header.
+    pub fn header(mut self, name: &str, value: &str) -> Reply {
+        self.headers.push((name.to_owned(), value.to_owned()));
+        self
+    }
+
+    /// Sets the body.
+    pub fn body(mut self, body: impl Into<String>) -> Reply {
+        self.body = body.into();
+        self
+    }
+
+    /// Answers after `delay`.
+    pub fn after(mut self, delay: Duration) -> Reply {
+        self.delay = delay;
+        self
+    }
+}
+
+/// A real HTTP server on 127.0.0.1 that records every POST and answers 200, or the [`Reply`] set
+/// for a path.
 #[derive(Clone)]
 pub struct Receiver {
     base: String,
@@ -73,7 +111,18 @@ impl Receiver {
 
     /// Makes `path` answer `status`.
     pub fn respond(&self, path: &str, status: u16) {
-        self.inbox.statuses.lock().expect("statuses").insert(format!("/{}", path.trim_start_matches('/')), status);
+        self.reply(path, Reply::status(status));
+    }
+
+    /// Makes `path` answer `reply`.
+    pub fn reply(&self, path: &str, reply: Reply) {
+        self.inbox.replies.lock().expect("replies").insert(format!("/{}", path.trim_start_matches('/')), reply);
+    }
+
+    /// How many requests arrived on `path`.
+    pub fn count(&self, path: &str) -> usize {
+        let path = format!("/{}", path.trim_start_matches('/'));
+        self.received().iter().filter(|r| r.path == path).count()
     }
 
     /// Everything received so far.
@@ -118,7 +167,7 @@ async fn record(
     Path(path): Path<String>,
     headers: HeaderMap,
     body: Bytes,
-) -> StatusCode {
+) -> axum::response::Response {
     let path = format!("/{path}");
     let raw = String::from_utf8_lossy(&body).into_owned();
     let received = Received {
@@ -132,8 +181,70 @@ async fn record(
     };
     inbox.received.lock().expect("received").push(received);
     inbox.arrived.notify_waiters();
-    let status = inbox.statuses.lock().expect("statuses").get(&path).copied().unwrap_or(200);
-    StatusCode::from_u16(status).unwrap_or(StatusCode::OK)
+    let reply = inbox.replies.lock().expect("replies").get(&path).cloned().unwrap_or(Reply::status(200));
+    if !reply.delay.is_zero() {
+        tokio::time::sleep(reply.delay).await;
+    }
+    let mut response = axum::response::Response::new(axum::body::Body::from(reply.body));
+    *response.status_mut() = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::OK);
+    for (name, value) in reply.headers {
+        if let (Ok(name), Ok(value)) =
+            (axum::http::HeaderName::try_from(name), axum::http::HeaderValue::try_from(value))
+        {
+            response.headers_mut().insert(name, value);
+        }
+    }
+    response
+}
+
+/// Sleeps `duration` of real time, even when tokio's clock is paused: on a blocking thread, which
+/// also keeps a paused clock from auto-advancing meanwhile.
+pub async fn real_sleep(duration: Duration) {
+    tokio::task::spawn_blocking(move || std::thread::sleep(duration)).await.expect("sleeping thread");
+}
+
+/// Waits, in real time, until `check` returns `Some`; panics with `what` after [`WAIT`]. Works on
+/// tokio's paused clock.
+pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        if let Some(found) = check().await {
+            return found;
+        }
+        assert!(std::time::Instant::now() < deadline, "timed out after {WAIT:?} waiting for {what}");
+        real_sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// Keeps tokio's paused clock from auto-advancing while it lives, so that time moves only by
+/// `tokio::time::advance`: a blocking task waits for the guard to drop.
+pub struct Frozen(Option<std::sync::mpsc::Sender<()>>);
+
+impl Frozen {
+    /// Freezes the current runtime's paused clock.
+    pub fn new() -> Frozen {
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        tokio::task::spawn_blocking(move || {
+            let _ = rx.recv();
+        });
+        Frozen(Some(tx))
+    }
+}
+
+impl Default for Frozen {
+    fn default() -> Self {
+        Frozen::new()
+    }
+}
+
+impl Drop for Frozen {
+    fn drop(&mut self) {
+        self.0.take();
+    }
 }
 
 /// A fresh SQLite database in WAL mode in its own temporary folder, with the engine's tables and
@@ -183,15 +294,20 @@ impl TestDb {
     pub async fn sqlite() -> TestDb {
         let dir = tempfile::tempdir().expect("temporary folder");
         let url = format!("sqlite://{}?mode=rwc", dir.path().join("test.db").display());
-        let mut options = ConnectOptions::new(url.clone());
-        options.max_connections(4).sqlx_logging(false).map_sqlx_sqlite_opts(|opts| {
-            opts.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal).busy_timeout(Duration::from_secs(10))
-        });
-        let db = Database::connect(options).await.expect("connect to SQLite");
+        let db = connect_sqlite(&url).await;
         rest_hooks::store::setup(&db).await.expect("engine tables");
         entities::create_tables(&db).await;
         TestDb { db, url, _dir: Some(dir) }
     }
+}
+
+/// Connects to the SQLite database at `url` the way [`TestDb`] does: WAL, a 10 s busy timeout.
+pub async fn connect_sqlite(url: &str) -> DatabaseConnection {
+    let mut options = ConnectOptions::new(url.to_owned());
+    options.max_connections(4).sqlx_logging(false).map_sqlx_sqlite_opts(|opts| {
+        opts.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal).busy_timeout(Duration::from_secs(10))
+    });
+    Database::connect(options).await.expect("connect to SQLite")
 }
 
 /// The standard event map of the tests, on top of `builder`.

@@ -25,7 +25,7 @@ pub struct Model {
     pub body: String,
     /// The [`state`] of the delivery.
     pub state: i16,
-    /// Attempts made so far.
+    /// Attempts made so far; each is in the [attempt log](crate::store::attempt).
     pub attempts: i32,
     /// When it was created (Unix ms).
     pub created_at: i64,
@@ -50,10 +50,12 @@ impl ActiveModelBehavior for ActiveModel {}
 
 /// The states of a delivery.
 pub mod state {
-    /// Waiting for its next attempt.
+    /// Waiting for its next attempt (at `next_attempt_at`), or being attempted (under a lease).
     pub const PENDING: i16 = 0;
     /// The target answered 2xx.
     pub const DELIVERED: i16 = 1;
-    /// The last attempt failed and no further attempt is scheduled.
+    /// Dead: no further attempt is scheduled (attempts or age used up, a target the SSRF guard
+    /// refuses, a disabled hook). `last_error` says why; [replay](crate::Engine::replay) sends it
+    /// again.
     pub const FAILED: i16 = 2;
 }

@@ -4,7 +4,7 @@ use sea_orm::sea_query::{Index, IndexCreateStatement, TableCreateStatement};
 use sea_orm::{ConnectionTrait, DbBackend, DbErr, EntityTrait, Schema};
 
 use crate::hook;
-use crate::store::{delivery, outbox};
+use crate::store::{attempt, delivery, hook_state, outbox};
 
 /// The statements that create every table and index the engine needs (the default hook entity
 /// included), each with `IF NOT EXISTS`. MySQL has no `CREATE INDEX IF NOT EXISTS`: there the
@@ -42,7 +42,38 @@ fn store_tables(backend: DbBackend) -> Vec<(TableCreateStatement, Vec<IndexCreat
         .col(delivery::Column::State)
         .col(delivery::Column::NextAttemptAt)
         .to_owned();
-    vec![(table(backend, outbox::Entity), vec![outbox_index]), (table(backend, delivery::Entity), vec![delivery_index])]
+    let delivery_hook_index = Index::create()
+        .if_not_exists()
+        .name("idx_rest_hooks_delivery_hook_state")
+        .table(delivery::Entity)
+        .col(delivery::Column::HookId)
+        .col(delivery::Column::State)
+        .to_owned();
+    let attempt_delivery_index = Index::create()
+        .if_not_exists()
+        .name("idx_rest_hooks_attempt_delivery")
+        .table(attempt::Entity)
+        .col(attempt::Column::DeliveryId)
+        .to_owned();
+    let attempt_hook_index = Index::create()
+        .if_not_exists()
+        .name("idx_rest_hooks_attempt_hook_at")
+        .table(attempt::Entity)
+        .col(attempt::Column::HookId)
+        .col(attempt::Column::At)
+        .to_owned();
+    let attempt_outbox_index = Index::create()
+        .if_not_exists()
+        .name("idx_rest_hooks_attempt_outbox")
+        .table(attempt::Entity)
+        .col(attempt::Column::OutboxId)
+        .to_owned();
+    vec![
+        (table(backend, outbox::Entity), vec![outbox_index]),
+        (table(backend, delivery::Entity), vec![delivery_index, delivery_hook_index]),
+        (table(backend, attempt::Entity), vec![attempt_delivery_index, attempt_hook_index, attempt_outbox_index]),
+        (table(backend, hook_state::Entity), Vec::new()),
+    ]
 }
 
 /// Separate index statements, or, on MySQL, indexes inside their `CREATE TABLE`.
@@ -119,7 +150,8 @@ pub async fn setup<C: ConnectionTrait>(db: &C) -> Result<(), DbErr> {
     run(db, create_statements(db.get_database_backend())).await
 }
 
-/// Creates the outbox and delivery tables only, for applications with their own hook entity.
+/// Creates the engine's own tables only (outbox, deliveries, attempts, hook states), for
+/// applications with their own hook entity.
 pub async fn setup_store<C: ConnectionTrait>(db: &C) -> Result<(), DbErr> {
     run(db, store_statements(db.get_database_backend())).await
 }

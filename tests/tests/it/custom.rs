@@ -7,7 +7,7 @@ use rest_hooks::signing::{HeaderMap, Secret, Verifier};
 use rest_hooks::{Deliverer, DeliveryError, Event, Finder, HookTarget, Request, Response, Sent};
 use rest_hooks_tests::Harness;
 use rest_hooks_tests::entities::webhook;
-use sea_orm::{ActiveModelTrait, DatabaseTransaction, DbErr, Set};
+use sea_orm::{ActiveModelTrait, DatabaseTransaction, DbErr, EntityTrait, Set};
 use serde_json::json;
 
 use crate::lifecycle::new_book;
@@ -86,7 +86,7 @@ impl Deliverer for Legacy {
             .send()
             .await
             .map_err(|e| DeliveryError::Request(e.to_string()))?;
-        Ok(Response { status: response.status().as_u16(), body: String::new() })
+        Ok(Response::new(response.status().as_u16(), ""))
     }
 }
 
@@ -127,4 +127,29 @@ async fn the_sent_notification_carries_hook_body_and_status() {
     assert_eq!(sent[1].event, "book.added");
     assert!(sent[1].body.contains("Noted"));
     assert_eq!(sent[1].attempt, 1);
+}
+
+#[tokio::test]
+async fn a_swapped_hook_entity_is_marked_disabled_in_its_own_table() {
+    let h = Harness::with(|b| b.hook_entity::<webhook::Entity>().unsigned()).await;
+    h.receiver.respond("gone", 410);
+    let hook = webhook::ActiveModel {
+        organization_id: Set(1),
+        event: Set("book.added".into()),
+        target: Set(h.receiver.url("gone")),
+        is_active: Set(true),
+        ..Default::default()
+    }
+    .insert(&h.db)
+    .await
+    .unwrap();
+
+    h.run(new_book(1, "Gone").insert(&h.db)).await.unwrap();
+    rest_hooks_tests::eventually("the hook marked inactive", || async {
+        let row = webhook::Entity::find_by_id(hook.id).one(&h.db).await.unwrap().unwrap();
+        (!row.is_active).then_some(())
+    })
+    .await;
+    let state = h.engine.hook_state(&rest_hooks::HookId::Int(hook.id)).await.unwrap().unwrap();
+    assert_eq!(state.disabled_reason.as_deref(), Some("the target answered 410 Gone"));
 }

@@ -100,11 +100,16 @@ async fn outcomes_are_recorded_on_the_delivery() {
     assert_eq!(
         by_target,
         [
-            (h.receiver.url("broken"), delivery::state::FAILED, Some(500)),
+            (h.receiver.url("broken"), delivery::state::PENDING, Some(500)),
             (h.receiver.url("ok"), delivery::state::DELIVERED, Some(200)),
         ]
     );
     assert!(deliveries.iter().all(|d| d.attempts == 1 && d.lease_until.is_none()));
+    // The failed one waits for its second attempt, about 5 s later.
+    let broken = deliveries.iter().find(|d| d.state == delivery::state::PENDING).unwrap();
+    let wait = broken.next_attempt_at - broken.created_at;
+    assert!((4_000..=6_000).contains(&wait), "{wait} ms");
+    assert_eq!(broken.last_error.as_deref(), Some("HTTP 500"));
 }
 
 /// Waits until `count` deliveries have a recorded outcome.

@@ -3,15 +3,20 @@
 
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
+mod attempts;
 mod backends;
+mod crash;
 mod custom;
 mod derive_ui;
 mod event_map;
+mod fairness;
 mod lifecycle;
 mod limits;
 mod owners;
 mod payloads;
+mod replay;
 mod resilience;
+mod retries;
 mod roles;
 mod runtimes;
 mod scale;

@@ -27,7 +27,10 @@ async fn table_names(db: &sea_orm::DatabaseConnection) -> Vec<String> {
 async fn the_migration_creates_and_drops_the_tables() {
     let db = Database::connect("sqlite::memory:").await.unwrap();
     Migrator::up(&db, None).await.unwrap();
-    assert_eq!(table_names(&db).await, ["rest_hooks_delivery", "rest_hooks_hook", "rest_hooks_outbox"]);
+    assert_eq!(
+        table_names(&db).await,
+        ["rest_hooks_attempt", "rest_hooks_delivery", "rest_hooks_hook", "rest_hooks_hook_state", "rest_hooks_outbox"]
+    );
     Migrator::down(&db, None).await.unwrap();
     assert!(table_names(&db).await.is_empty());
 }
@@ -37,5 +40,8 @@ async fn setup_can_run_twice() {
     let db = Database::connect("sqlite::memory:").await.unwrap();
     rest_hooks::store::setup(&db).await.unwrap();
     rest_hooks::store::setup(&db).await.unwrap();
-    assert_eq!(table_names(&db).await, ["rest_hooks_delivery", "rest_hooks_hook", "rest_hooks_outbox"]);
+    assert_eq!(
+        table_names(&db).await,
+        ["rest_hooks_attempt", "rest_hooks_delivery", "rest_hooks_hook", "rest_hooks_hook_state", "rest_hooks_outbox"]
+    );
 }

@@ -1,0 +1,75 @@
+//! Looking at what happened: the attempt log per delivery, hook and event, and each hook's state
+//! (failing since, disabled and why), with the call that enables a disabled hook again.
+
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use uuid::Uuid;
+
+use crate::engine::Engine;
+use crate::hook::HookId;
+use crate::store::{attempt, delivery, hook_state};
+
+impl Engine {
+    /// Every attempt of delivery `id`, the first first.
+    pub async fn attempts_of_delivery(&self, id: Uuid) -> Result<Vec<attempt::Model>, DbErr> {
+        attempt::Entity::find()
+            .filter(attempt::Column::DeliveryId.eq(id))
+            .order_by_asc(attempt::Column::Attempt)
+            .order_by_asc(attempt::Column::Id)
+            .all(self.db())
+            .await
+    }
+
+    /// The latest `limit` attempts to hook `hook`, the newest first.
+    pub async fn attempts_of_hook(&self, hook: &HookId, limit: u64) -> Result<Vec<attempt::Model>, DbErr> {
+        attempt::Entity::find()
+            .filter(attempt::Column::HookId.eq(hook.to_string()))
+            .order_by_desc(attempt::Column::At)
+            .order_by_desc(attempt::Column::Id)
+            .limit(limit)
+            .all(self.db())
+            .await
+    }
+
+    /// Every attempt of every delivery of event `outbox_id` (the outbox row's id, also
+    /// [`Event::id`](crate::Event::id)), in the order they were made.
+    pub async fn attempts_of_event(&self, outbox_id: i64) -> Result<Vec<attempt::Model>, DbErr> {
+        attempt::Entity::find()
+            .filter(attempt::Column::OutboxId.eq(outbox_id))
+            .order_by_asc(attempt::Column::At)
+            .order_by_asc(attempt::Column::Id)
+            .all(self.db())
+            .await
+    }
+
+    /// The deliveries of event `outbox_id`, one per hook it went to.
+    pub async fn deliveries_of_event(&self, outbox_id: i64) -> Result<Vec<delivery::Model>, DbErr> {
+        delivery::Entity::find()
+            .filter(delivery::Column::OutboxId.eq(outbox_id))
+            .order_by_asc(delivery::Column::CreatedAt)
+            .all(self.db())
+            .await
+    }
+
+    /// The engine's record of hook `hook`: since when it has been failing, and whether it was
+    /// disabled and why. `None` for a hook that never failed.
+    pub async fn hook_state(&self, hook: &HookId) -> Result<Option<hook_state::Model>, DbErr> {
+        hook_state::Entity::find_by_id(hook.to_string()).one(self.db()).await
+    }
+
+    /// Enables hook `hook` again after the engine disabled it; its failure streak starts afresh.
+    /// Deliveries killed by the disabling stay failed: [replay](Self::replay_failed) them. A mark
+    /// the application's own table got ([`HookEntity::disabled`](crate::HookEntity::disabled)) is
+    /// the application's to undo. Returns whether the hook was disabled.
+    pub async fn enable_hook(&self, hook: &HookId) -> Result<bool, DbErr> {
+        let done = hook_state::Entity::update_many()
+            .col_expr(hook_state::Column::DisabledAt, Expr::value(Option::<i64>::None))
+            .col_expr(hook_state::Column::DisabledReason, Expr::value(Option::<String>::None))
+            .col_expr(hook_state::Column::FailingSince, Expr::value(Option::<i64>::None))
+            .filter(hook_state::Column::HookId.eq(hook.to_string()))
+            .filter(hook_state::Column::DisabledAt.is_not_null())
+            .exec(self.db())
+            .await?;
+        Ok(done.rows_affected > 0)
+    }
+}

@@ -1,0 +1,273 @@
+//! Writing what attempts produced: the attempt log, the delivery rows (delivered, the next attempt,
+//! or dead), and each hook's health ([`health`]).
+//!
+//! The outcome writer is a thin actor that batches outcomes; [`write_outcomes`] writes one batch in
+//! one transaction. Hooks disabled by a batch are reported to the application after it commits.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use actix::{Actor, ActorFutureExt, AsyncContext, Context, Handler, Message, WrapFuture};
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{ActiveValue::Set, ColumnTrait, DatabaseTransaction, DbErr, EntityTrait, QueryFilter, TransactionTrait};
+use uuid::Uuid;
+
+use crate::dispatch::Shared;
+use crate::error::DeliveryError;
+use crate::health::{self, Disabled};
+use crate::hook::HookTarget;
+use crate::registry::{Capacity, Due};
+use crate::retry::Verdict;
+use crate::store::{attempt, delivery};
+
+/// Rows per multi-row statement.
+const CHUNK: usize = 500;
+
+/// The result of one attempt, as written to the attempt log and the delivery row.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub(crate) struct Outcome {
+    pub(crate) id: Uuid,
+    /// What was attempted; `None` for a job that was not attempted (see `release`).
+    pub(crate) attempt: Option<Attempted>,
+    /// The lease the job held; a job not attempted because the engine stopped gives it back.
+    pub(crate) lease_until: Option<i64>,
+}
+
+/// One attempt that was made.
+#[derive(Debug)]
+pub(crate) struct Attempted {
+    pub(crate) hook: HookTarget,
+    pub(crate) outbox_id: i64,
+    pub(crate) number: u32,
+    pub(crate) lease_until: i64,
+    /// When it ended (engine clock, Unix ms).
+    pub(crate) at: i64,
+    pub(crate) duration: Duration,
+    pub(crate) status: Option<u16>,
+    pub(crate) error: Option<DeliveryError>,
+    pub(crate) excerpt: Option<String>,
+    pub(crate) verdict: Verdict,
+}
+
+impl Outcome {
+    /// A job that was not attempted and whose lease stays (another process took it, or the lease
+    /// could not be renewed): nothing to write.
+    pub(crate) fn skipped(id: Uuid) -> Self {
+        Self { id, attempt: None, lease_until: None }
+    }
+
+    /// A job not attempted because the engine stopped: its lease is given back so that the next
+    /// start takes it at once.
+    pub(crate) fn released(id: Uuid, lease_until: i64) -> Self {
+        Self { id, attempt: None, lease_until: Some(lease_until) }
+    }
+}
+
+/// Writes outcomes in batches: one transaction for whatever arrived while the last one ran.
+pub(crate) struct OutcomeWriter {
+    shared: Arc<Shared>,
+    buffer: Vec<Outcome>,
+    writing: bool,
+}
+
+impl OutcomeWriter {
+    pub(crate) fn new(shared: Arc<Shared>) -> Self {
+        Self { shared, buffer: Vec::new(), writing: false }
+    }
+
+    fn flush(&mut self, ctx: &mut Context<Self>) {
+        if self.writing || self.buffer.is_empty() {
+            return;
+        }
+        self.writing = true;
+        let batch = std::mem::take(&mut self.buffer);
+        let count = batch.len();
+        let shared = Arc::clone(&self.shared);
+        let task = self.shared.runtime.spawn(async move {
+            match write_outcomes(&shared, &batch).await {
+                Ok(disabled) => {
+                    health::report_disabled(&shared, disabled).await;
+                    wake_for_retries(&shared, &batch);
+                    Ok(())
+                }
+                Err(error) => Err((error, batch)),
+            }
+        });
+        ctx.spawn(task.into_actor(self).map(move |result, writer, ctx| {
+            writer.writing = false;
+            match result {
+                Ok(Ok(())) => writer.finished(count),
+                Ok(Err((error, batch))) => {
+                    tracing::warn!(%error, count, "cannot record delivery outcomes; retrying");
+                    writer.buffer.extend(batch);
+                    ctx.run_later(Duration::from_millis(200), Self::flush);
+                    return;
+                }
+                Err(join) => {
+                    tracing::error!(%join, count, "outcome writer task failed; the leases will expire and the deliveries be retried");
+                    writer.finished(count);
+                }
+            }
+            writer.flush(ctx);
+        }));
+    }
+
+    fn finished(&self, count: usize) {
+        self.shared.in_flight.fetch_sub(count, Ordering::AcqRel);
+        if let Some(registry) = self.shared.registry() {
+            registry.do_send(Capacity);
+        }
+    }
+}
+
+impl Actor for OutcomeWriter {
+    type Context = Context<Self>;
+}
+
+impl Handler<Outcome> for OutcomeWriter {
+    type Result = ();
+
+    fn handle(&mut self, outcome: Outcome, ctx: &mut Context<Self>) {
+        self.buffer.push(outcome);
+        self.flush(ctx);
+    }
+}
+
+/// Asks the registry to look again when a retry of this batch is due before its next idle poll.
+fn wake_for_retries(shared: &Shared, batch: &[Outcome]) {
+    let soonest = batch
+        .iter()
+        .filter_map(|outcome| match outcome.attempt.as_ref().map(|attempted| &attempted.verdict) {
+            Some(Verdict::Retry { after }) => Some(*after),
+            _ => None,
+        })
+        .min();
+    if let (Some(after), Some(registry)) = (soonest, shared.registry())
+        && after < shared.config.poll_interval
+    {
+        registry.do_send(Due(after));
+    }
+}
+
+/// Writes one batch; returns the hooks it disabled.
+pub(crate) async fn write_outcomes(shared: &Shared, batch: &[Outcome]) -> Result<Vec<Disabled>, DbErr> {
+    let now = shared.clock.now_ms();
+    let txn = shared.db.begin().await?;
+    log_attempts(&txn, batch).await?;
+    release_leases(&txn, batch).await?;
+    write_delivered(&txn, batch, now).await?;
+    write_failures(&txn, batch, now).await?;
+    let attempts: Vec<&Attempted> = batch.iter().filter_map(|outcome| outcome.attempt.as_ref()).collect();
+    let disabled = health::update(&txn, &attempts, now, shared.config.disable_after).await?;
+    txn.commit().await?;
+    Ok(disabled)
+}
+
+async fn log_attempts(txn: &DatabaseTransaction, batch: &[Outcome]) -> Result<(), DbErr> {
+    let rows: Vec<attempt::ActiveModel> = batch
+        .iter()
+        .filter_map(|outcome| outcome.attempt.as_ref().map(|attempted| (outcome.id, attempted)))
+        .map(|(id, attempted)| attempt::ActiveModel {
+            delivery_id: Set(id),
+            outbox_id: Set(attempted.outbox_id),
+            hook_id: Set(attempted.hook.id.to_string()),
+            attempt: Set(i32::try_from(attempted.number).unwrap_or(i32::MAX)),
+            at: Set(attempted.at),
+            duration_ms: Set(i64::try_from(attempted.duration.as_millis()).unwrap_or(i64::MAX)),
+            status: Set(attempted.status.map(i32::from)),
+            error_kind: Set(attempted.error.as_ref().map(|e| e.kind().to_owned())),
+            error: Set(attempted.error.as_ref().map(ToString::to_string)),
+            response: Set(attempted.excerpt.clone()),
+            ..Default::default()
+        })
+        .collect();
+    for chunk in rows.chunks(CHUNK) {
+        attempt::Entity::insert_many(chunk.to_vec()).exec_without_returning(txn).await?;
+    }
+    Ok(())
+}
+
+/// Gives back the leases of jobs not attempted because the engine stopped.
+async fn release_leases(txn: &DatabaseTransaction, batch: &[Outcome]) -> Result<(), DbErr> {
+    for outcome in batch {
+        if let (None, Some(lease_until)) = (&outcome.attempt, outcome.lease_until) {
+            delivery::Entity::update_many()
+                .col_expr(delivery::Column::LeaseUntil, Expr::value(Option::<i64>::None))
+                .filter(delivery::Column::Id.eq(outcome.id))
+                .filter(delivery::Column::LeaseUntil.eq(lease_until))
+                .exec(txn)
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+async fn write_delivered(txn: &DatabaseTransaction, batch: &[Outcome], now: i64) -> Result<(), DbErr> {
+    // Deliveries made under the same lease with the same status (most often: 200 after one pass)
+    // share one UPDATE.
+    let mut groups: HashMap<(Option<u16>, i64), Vec<Uuid>> = HashMap::new();
+    for outcome in batch {
+        if let Some(attempted) = &outcome.attempt
+            && attempted.verdict == Verdict::Delivered
+        {
+            groups.entry((attempted.status, attempted.lease_until)).or_default().push(outcome.id);
+        }
+    }
+    for ((status, lease_until), ids) in groups {
+        for chunk in ids.chunks(CHUNK) {
+            // An attempt whose lease was taken over meanwhile matches no row: the new holder
+            // reports.
+            delivery::Entity::update_many()
+                .col_expr(delivery::Column::State, Expr::value(delivery::state::DELIVERED))
+                .col_expr(delivery::Column::Attempts, Expr::col(delivery::Column::Attempts).add(1))
+                .col_expr(delivery::Column::LastStatus, Expr::value(status.map(i32::from)))
+                .col_expr(delivery::Column::LastError, Expr::value(Option::<String>::None))
+                .col_expr(delivery::Column::LeaseUntil, Expr::value(Option::<i64>::None))
+                .col_expr(delivery::Column::DeliveredAt, Expr::value(now))
+                .filter(delivery::Column::Id.is_in(chunk.iter().copied()))
+                .filter(delivery::Column::LeaseUntil.eq(lease_until))
+                .filter(delivery::Column::State.eq(delivery::state::PENDING))
+                .exec(txn)
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+async fn write_failures(txn: &DatabaseTransaction, batch: &[Outcome], now: i64) -> Result<(), DbErr> {
+    for outcome in batch {
+        let Some(attempted) = &outcome.attempt else { continue };
+        let failure = match (&attempted.error, attempted.status) {
+            (Some(error), _) => error.to_string(),
+            (None, Some(status)) => format!("HTTP {status}"),
+            (None, None) => "no answer".to_owned(),
+        };
+        let (state, error, next) = match &attempted.verdict {
+            Verdict::Delivered => continue,
+            Verdict::Retry { after } => {
+                let after = i64::try_from(after.as_millis()).unwrap_or(i64::MAX);
+                (delivery::state::PENDING, failure, now.saturating_add(after))
+            }
+            Verdict::GiveUp { reason } | Verdict::Disable { reason } => {
+                (delivery::state::FAILED, format!("{failure}; gave up: {reason}"), now)
+            }
+        };
+        // A delivery killed meanwhile (its hook disabled) is no longer pending: left as it is.
+        delivery::Entity::update_many()
+            .col_expr(delivery::Column::State, Expr::value(state))
+            .col_expr(delivery::Column::Attempts, Expr::col(delivery::Column::Attempts).add(1))
+            .col_expr(delivery::Column::LastStatus, Expr::value(attempted.status.map(i32::from)))
+            .col_expr(delivery::Column::LastError, Expr::value(error))
+            .col_expr(delivery::Column::LeaseUntil, Expr::value(Option::<i64>::None))
+            .col_expr(delivery::Column::NextAttemptAt, Expr::value(next))
+            .filter(delivery::Column::Id.eq(outcome.id))
+            .filter(delivery::Column::LeaseUntil.eq(attempted.lease_until))
+            .filter(delivery::Column::State.eq(delivery::state::PENDING))
+            .exec(txn)
+            .await?;
+    }
+    Ok(())
+}

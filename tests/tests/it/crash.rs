@@ -1,0 +1,175 @@
+//! Crash recovery and shutdown: a child process recording events is killed with SIGKILL again and
+//! again; after a clean start every committed event has reached the receiver and no rolled-back one
+//! has. A graceful shutdown finishes requests in flight and gives back the leases of the rest.
+
+use std::collections::{BTreeSet, HashMap};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use rest_hooks::Engine;
+use rest_hooks::store::delivery;
+use rest_hooks_tests::entities::book;
+use rest_hooks_tests::{Harness, Receiver, Reply, TestDb, connect_sqlite, eventually, local_bookstore, real_sleep};
+use sea_orm::{ActiveModelTrait, EntityTrait, TransactionTrait};
+
+use crate::lifecycle::new_book;
+
+const CHILD: &str = "REST_HOOKS_CRASH_CHILD";
+/// The shortest lease the engine accepts with a 1 s timeout: leases held by a killed child expire
+/// this long after it took them.
+const LEASE: Duration = Duration::from_secs(13);
+
+fn engine(db: sea_orm::DatabaseConnection) -> Engine {
+    local_bookstore(Engine::builder())
+        .timeout(Duration::from_secs(1))
+        .lease(LEASE)
+        .poll_interval(Duration::from_millis(50))
+        .start(db)
+        .unwrap()
+}
+
+/// A number from 0 to `below`, different on every call.
+fn random(below: u64) -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    std::collections::hash_map::RandomState::new().build_hasher().finish() % below
+}
+
+#[test]
+fn every_committed_event_survives_sigkill_and_no_rolled_back_one_is_sent() {
+    if let Ok(round) = std::env::var(CHILD) {
+        return child(&round);
+    }
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let test_db = TestDb::sqlite().await;
+        let receiver = Receiver::start().await;
+        // A receiver that takes a while, so that kills land while requests are in flight.
+        receiver.reply("books", Reply::status(200).after(Duration::from_millis(50)));
+        let recorder = local_bookstore(Engine::builder()).deliver(false).start(test_db.db.clone()).unwrap();
+        recorder.subscribe(&test_db.db, Some(1.into()), "book.added", &receiver.url("books")).await.unwrap();
+
+        let rounds = 6;
+        for round in 0..rounds {
+            let mut child = Command::new(std::env::current_exe().unwrap())
+                .args([
+                    "crash::every_committed_event_survives_sigkill_and_no_rolled_back_one_is_sent",
+                    "--exact",
+                    "--nocapture",
+                    "--test-threads=1",
+                ])
+                .env(CHILD, round.to_string())
+                .env("REST_HOOKS_CRASH_DB", &test_db.url)
+                .env("REST_HOOKS_CRASH_TARGET", receiver.url("books"))
+                .stdout(Stdio::null())
+                .spawn()
+                .unwrap();
+            real_sleep(Duration::from_millis(300 + random(900))).await;
+            child.kill().unwrap(); // SIGKILL
+            child.wait().unwrap();
+        }
+
+        // The clean start: whatever the children left pending or leased is delivered.
+        let committed: BTreeSet<String> =
+            book::Entity::find().all(&test_db.db).await.unwrap().into_iter().map(|b| b.title).collect();
+        assert!(committed.len() > rounds, "the children committed too little: {}", committed.len());
+        let before_restart = receiver.received().len();
+        let final_engine = engine(test_db.db.clone());
+        let deadline = std::time::Instant::now() + LEASE + Duration::from_secs(30);
+        loop {
+            let received = receiver.received();
+            let titles: BTreeSet<String> =
+                received.iter().filter_map(|r| r.body["data"]["fields"]["title"].as_str().map(str::to_owned)).collect();
+            if committed.is_subset(&titles) {
+                break;
+            }
+            let missing = committed.difference(&titles).count();
+            assert!(std::time::Instant::now() < deadline, "{missing} committed events never arrived");
+            real_sleep(Duration::from_millis(100)).await;
+        }
+        // And the books balance: every delivery is recorded delivered, those a killed child held
+        // once its lease expired.
+        let received = loop {
+            let rows = delivery::Entity::find().all(&test_db.db).await.unwrap();
+            let open = rows.iter().filter(|d| d.state != delivery::state::DELIVERED).count();
+            if open == 0 && rows.len() == committed.len() {
+                break receiver.received();
+            }
+            assert!(std::time::Instant::now() < deadline, "{open} of {} deliveries never settled", rows.len());
+            real_sleep(Duration::from_millis(100)).await;
+        };
+        final_engine.shutdown().await;
+
+        let mut copies: HashMap<String, usize> = HashMap::new();
+        for r in &received {
+            *copies.entry(r.body["data"]["fields"]["title"].as_str().unwrap_or_default().to_owned()).or_default() += 1;
+        }
+        let rolled_back: Vec<_> = copies.keys().filter(|t| t.starts_with("rolled-back")).collect();
+        assert!(rolled_back.is_empty(), "delivered for rolled-back writes: {rolled_back:?}");
+        assert!(copies.keys().all(|t| committed.contains(t)), "something arrived that was never committed");
+        let duplicates: usize = copies.values().map(|n| n - 1).sum();
+        let mut ids: Vec<_> = received.iter().map(|r| r.headers["webhook-id"].clone()).collect();
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), copies.len(), "each event keeps one webhook-id however often it is sent");
+        println!(
+            "crash test: {rounds} SIGKILLs, {} events committed, {} delivered ({} requests, {before_restart} before \
+             the clean start), {duplicates} duplicates",
+            committed.len(),
+            copies.len(),
+            received.len()
+        );
+    });
+}
+
+/// The child: records an event every 10 ms, one write in five rolled back, until it is killed.
+fn child(round: &str) {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let db = connect_sqlite(&std::env::var("REST_HOOKS_CRASH_DB").unwrap()).await;
+        let engine = engine(db.clone());
+        for i in 0.. {
+            let txn = db.begin().await.unwrap();
+            let commit = i % 5 != 4;
+            let title = if commit { format!("round {round} book {i}") } else { format!("rolled-back {round} {i}") };
+            engine.scope(new_book(1, &title).insert(&txn)).await.unwrap();
+            if commit {
+                txn.commit().await.unwrap()
+            } else {
+                txn.rollback().await.unwrap()
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    });
+}
+
+#[tokio::test]
+async fn shutdown_lets_requests_in_flight_finish_and_gives_the_rest_back() {
+    let h = Harness::with(|b| b.concurrency(1)).await;
+    h.receiver.reply("slow", Reply::status(200).after(Duration::from_millis(500)));
+    h.subscribe(Some(1), "book.added", "slow").await;
+    let txn = h.db.begin().await.unwrap();
+    for title in ["A", "B", "C"] {
+        h.run(new_book(1, title).insert(&txn)).await.unwrap();
+    }
+    txn.commit().await.unwrap();
+    h.receiver.wait_for(1).await;
+
+    h.engine.shutdown().await;
+    let rows = delivery::Entity::find().all(&h.db).await.unwrap();
+    assert_eq!(rows.len(), 3);
+    let delivered: Vec<_> = rows.iter().filter(|d| d.state == delivery::state::DELIVERED).collect();
+    assert_eq!(delivered.len(), 1, "the request in flight finished: {rows:#?}");
+    let left: Vec<_> = rows.iter().filter(|d| d.state == delivery::state::PENDING).collect();
+    assert_eq!(left.len(), 2);
+    assert!(left.iter().all(|d| d.lease_until.is_none() && d.attempts == 0), "leases given back: {left:#?}");
+
+    // The next start sends them at once, without waiting for a lease to expire.
+    let next = local_bookstore(Engine::builder()).start(h.db.clone()).unwrap();
+    eventually("the rest delivered", || async {
+        let rows = delivery::Entity::find().all(&h.db).await.unwrap();
+        rows.iter().all(|d| d.state == delivery::state::DELIVERED).then_some(())
+    })
+    .await;
+    assert_eq!(h.receiver.count("slow"), 3);
+    next.shutdown().await;
+}
