@@ -219,12 +219,18 @@ async fn during_the_grace_period_both_secrets_sign_and_after_it_only_the_new_one
 
 #[tokio::test]
 async fn a_taken_over_delivery_is_signed_with_the_hooks_current_secret() {
-    let h = Harness::new().await;
+    let h = Harness::with(|b| b.secret_grace_period(Duration::ZERO)).await;
     let hook = h.subscribe(Some(1), "book.added", "taken-over").await;
+    let old_secret = hook.secret.clone().unwrap();
+    // The secret changes after the delivery was made and before it is taken over.
+    let rotated = h.engine.rotate_secret(&h.db, hook.id).await.unwrap();
+    let current = rotated.secret.clone().unwrap();
+    assert_ne!(current, old_secret);
     let now = chrono_now() * 1000;
+    let id = uuid::Uuid::now_v7();
     // A delivery left behind by a process that died: pending, its lease expired.
     delivery::ActiveModel {
-        id: Set(uuid::Uuid::now_v7()),
+        id: Set(id),
         outbox_id: Set(1),
         hook_id: Set(hook.id.to_string()),
         event: Set("book.added".into()),
@@ -246,7 +252,9 @@ async fn a_taken_over_delivery_is_signed_with_the_hooks_current_secret() {
 
     let received = h.receiver.wait_for(1).await.remove(0);
     assert_eq!(received.raw, r#"{"left":"behind"}"#);
-    assert_eq!(verify_received(hook.secret.unwrap().expose(), &received), Ok(()));
+    assert_eq!(received.headers["webhook-id"], format!("msg_{}", id.simple()), "the same id as before the crash");
+    assert_eq!(verify_received(current.expose(), &received), Ok(()));
+    assert_eq!(verify_received(old_secret.expose(), &received), Err(VerifyError::BadSignature));
 }
 
 #[tokio::test]
