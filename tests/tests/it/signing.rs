@@ -12,7 +12,7 @@ use rest_hooks::store::delivery;
 use rest_hooks::{Request, hook};
 use rest_hooks_tests::entities::webhook;
 use rest_hooks_tests::{Harness, Received};
-use sea_orm::{ActiveModelTrait, Set};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
 use serde_json::Value;
 
 use crate::lifecycle::{new_book, wait_until_settled};
@@ -203,6 +203,20 @@ async fn during_the_grace_period_both_secrets_sign_and_after_it_only_the_new_one
         one.headers.insert("webhook-signature".into(), (*entry).to_owned());
         assert_eq!(verify_received(secret.expose(), &one), Ok(()));
     }
+
+    // When the grace period has run out, the old secret signs no more.
+    let ended = chrono::Utc::now() - chrono::Duration::seconds(1);
+    hook::Entity::update_many()
+        .col_expr(hook::Column::PreviousSecretUntil, sea_orm::sea_query::Expr::value(ended))
+        .filter(hook::Column::Id.eq(hook.id))
+        .exec(&h.db)
+        .await
+        .unwrap();
+    h.run(new_book(1, "After the grace").insert(&h.db)).await.unwrap();
+    let received = h.receiver.wait_for(2).await.remove(1);
+    assert_eq!(received.headers["webhook-signature"].split(' ').count(), 1);
+    assert_eq!(verify_received(new.expose(), &received), Ok(()));
+    assert_eq!(verify_received(old.expose(), &received), Err(VerifyError::BadSignature));
 
     // With no grace period the old secret stops signing at once.
     let h = Harness::with(|b| b.secret_grace_period(Duration::ZERO)).await;
