@@ -9,6 +9,7 @@
 use std::fmt;
 
 use sea_orm::entity::prelude::*;
+use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveValue, ColumnType, Select, UpdateMany, Value};
 use serde::{Deserialize, Serialize};
 
@@ -346,20 +347,47 @@ impl Engine {
     /// Gives hook `id` of the crate's hook table a new secret. The old one keeps signing, beside
     /// the new one, for the [grace period](crate::Builder::secret_grace_period), so that the
     /// receiver can switch at its own pace. Returns the hook with its new secret.
+    ///
+    /// The change is made only if the secret is still the one read, so two rotations at once
+    /// cannot both win: the second rotates the first one's secret in turn. The target is not
+    /// checked again.
     pub async fn rotate_secret<C: ConnectionTrait>(&self, db: &C, id: i64) -> Result<Model, DbErr> {
-        let hook = Entity::find_by_id(id)
-            .one(db)
-            .await?
-            .ok_or_else(|| DbErr::RecordNotFound(format!("hook {id} does not exist")))?;
+        // Each try loses only to a rotation that won; a handful at once all get through.
+        const TRIES: usize = 16;
         let grace = chrono::Duration::from_std(self.shared().config.secret_grace).unwrap_or(chrono::Duration::MAX);
-        let secret = Secret::generate().map_err(|e| DbErr::Custom(format!("cannot make the hook's secret: {e}")))?;
-        let mut active: ActiveModel = hook.clone().into();
-        active.previous_secret = sea_orm::Set(hook.secret);
-        active.previous_secret_until = sea_orm::Set(Some(
-            chrono::Utc::now().checked_add_signed(grace).unwrap_or(chrono::DateTime::<chrono::Utc>::MAX_UTC),
-        ));
-        active.secret = sea_orm::Set(Some(secret));
-        self.scope(active.update(db)).await
+        for _ in 0..TRIES {
+            let hook = Entity::find_by_id(id)
+                .one(db)
+                .await?
+                .ok_or_else(|| DbErr::RecordNotFound(format!("hook {id} does not exist")))?;
+            let secret =
+                Secret::generate().map_err(|e| DbErr::Custom(format!("cannot make the hook's secret: {e}")))?;
+            let now = chrono::Utc::now();
+            let until = now.checked_add_signed(grace).unwrap_or(chrono::DateTime::<chrono::Utc>::MAX_UTC);
+            let still = match &hook.secret {
+                Some(current) => Column::Secret.eq(current.clone()),
+                None => Column::Secret.is_null(),
+            };
+            let changed = Entity::update_many()
+                .col_expr(Column::Secret, Expr::value(Some(secret.clone())))
+                .col_expr(Column::PreviousSecret, Expr::value(hook.secret.clone()))
+                .col_expr(Column::PreviousSecretUntil, Expr::value(Some(until)))
+                .col_expr(Column::Updated, Expr::value(now))
+                .filter(Column::Id.eq(id))
+                .filter(still)
+                .exec(db)
+                .await?;
+            if changed.rows_affected == 1 {
+                return Ok(Model {
+                    secret: Some(secret),
+                    previous_secret: hook.secret,
+                    previous_secret_until: Some(until),
+                    updated: now,
+                    ..hook
+                });
+            }
+        }
+        Err(DbErr::Custom(format!("hook {id}'s secret kept changing while it was rotated; try again")))
     }
 
     /// Checks `target` as a subscription would: a well-formed http(s) URL that the

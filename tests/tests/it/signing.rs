@@ -231,6 +231,27 @@ async fn during_the_grace_period_both_secrets_sign_and_after_it_only_the_new_one
     assert!(h.engine.rotate_secret(&h.db, 9999).await.unwrap_err().to_string().contains("hook 9999"));
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_rotations_replace_each_secret_once() {
+    let h = Harness::with(|b| b.secret_grace_period(Duration::from_secs(3600))).await;
+    let hook = h.subscribe(Some(1), "book.added", "raced").await;
+    let rotations: Vec<_> = (0..8)
+        .map(|_| {
+            let (engine, db) = (h.engine.clone(), h.db.clone());
+            tokio::spawn(async move { engine.rotate_secret(&db, hook.id).await })
+        })
+        .collect();
+    let mut replaced = Vec::new();
+    for rotation in rotations {
+        let rotated = rotation.await.unwrap().unwrap();
+        replaced.push(rotated.previous_secret.unwrap().expose().to_owned());
+    }
+    // Each rotation replaced the secret it read: no secret was replaced twice (a lost update would
+    // leave one caller's new secret signing nowhere).
+    let distinct: std::collections::HashSet<_> = replaced.iter().collect();
+    assert_eq!(distinct.len(), replaced.len(), "a secret was replaced twice: {replaced:?}");
+}
+
 #[tokio::test]
 async fn a_taken_over_delivery_is_signed_with_the_hooks_current_secret() {
     let h = Harness::with(|b| b.secret_grace_period(Duration::ZERO)).await;
