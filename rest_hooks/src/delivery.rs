@@ -334,18 +334,24 @@ async fn hold_lease(shared: &Shared, job: &Job) -> Option<i64> {
     }
 }
 
+/// Sends `request` with the engine's deliverer, within the attempt deadline; a panicking deliverer
+/// is an error like any other.
+pub(crate) async fn send(shared: &Shared, request: &Request) -> Result<Response, DeliveryError> {
+    let deadline = shared.config.attempt_deadline();
+    tokio::time::timeout(deadline, AssertUnwindSafe(shared.deliverer.deliver(request)).catch_unwind())
+        .await
+        .unwrap_or_else(|_| {
+            Ok(Err(DeliveryError::Timeout(format!("the deliverer did not answer within {deadline:?}"))))
+        })
+        .unwrap_or_else(|panic| Err(DeliveryError::Panicked(panic_message(&*panic))))
+}
+
 /// Makes one attempt, tells the application, and asks the retry policy what follows.
 async fn attempt(shared: Arc<Shared>, job: Job) -> Outcome {
     let Job { id, hook, event, body, attempt, lease_until, outbox_id, created_at } = job;
     let request = Request { delivery_id: id, hook, event: event.to_string(), body, attempt };
     let started = std::time::Instant::now();
-    let deadline = shared.config.attempt_deadline();
-    let outcome = tokio::time::timeout(deadline, AssertUnwindSafe(shared.deliverer.deliver(&request)).catch_unwind())
-        .await
-        .unwrap_or_else(|_| {
-            Ok(Err(DeliveryError::Timeout(format!("the deliverer did not answer within {deadline:?}"))))
-        })
-        .unwrap_or_else(|panic| Err(DeliveryError::Panicked(panic_message(&*panic))));
+    let outcome = send(&shared, &request).await;
     let sent = Sent {
         delivery_id: request.delivery_id,
         hook: request.hook,

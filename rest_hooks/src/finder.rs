@@ -96,7 +96,7 @@ where
 }
 
 /// What the engine needs of a hook row, its secrets included.
-fn target_of<E: HookEntity>(hook: E::Model) -> HookTarget {
+pub(crate) fn target_of<E: HookEntity>(hook: E::Model) -> HookTarget {
     let secrets = E::secrets(&hook);
     let mut target = E::to_target(hook);
     if target.secrets.is_empty() {

@@ -344,6 +344,32 @@ impl Engine {
 }
 
 impl Engine {
+    /// Deletes hook `id` of the crate's hook table, in one transaction with what the engine keeps
+    /// of it: its pending deliveries fail with `the hook was deleted` (nothing more is sent to it,
+    /// retries included) and its [state](Self::hook_state) goes. The attempt log stays. Returns
+    /// whether the hook existed.
+    pub async fn unsubscribe(&self, db: &DatabaseConnection, id: i64) -> Result<bool, DbErr> {
+        use sea_orm::TransactionTrait;
+
+        use crate::store::{delivery, hook_state};
+        let txn = db.begin().await?;
+        let deleted = Entity::delete_by_id(id).exec(&txn).await?.rows_affected > 0;
+        if deleted {
+            let key = HookId::from(id).to_string();
+            delivery::Entity::update_many()
+                .col_expr(delivery::Column::State, Expr::value(delivery::state::FAILED))
+                .col_expr(delivery::Column::LastError, Expr::value("the hook was deleted"))
+                .col_expr(delivery::Column::LeaseUntil, Expr::value(Option::<i64>::None))
+                .filter(delivery::Column::HookId.eq(key.as_str()))
+                .filter(delivery::Column::State.eq(delivery::state::PENDING))
+                .exec(&txn)
+                .await?;
+            hook_state::Entity::delete_by_id(key).exec(&txn).await?;
+        }
+        txn.commit().await?;
+        Ok(deleted)
+    }
+
     /// Gives hook `id` of the crate's hook table a new secret. The old one keeps signing, beside
     /// the new one, for the [grace period](crate::Builder::secret_grace_period), so that the
     /// receiver can switch at its own pace. Returns the hook with its new secret.

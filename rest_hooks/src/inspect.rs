@@ -1,8 +1,9 @@
 //! Looking at what happened: the attempt log per delivery, hook and event, and each hook's state
-//! (failing since, disabled and why), with the call that enables a disabled hook again.
+//! (failing since, disabled and why), with the calls that disable a hook by hand and enable it
+//! again.
 
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{ColumnTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait};
 use uuid::Uuid;
 
 use crate::engine::Engine;
@@ -55,6 +56,17 @@ impl Engine {
     /// disabled and why. `None` for a hook that never failed.
     pub async fn hook_state(&self, hook: &HookId) -> Result<Option<hook_state::Model>, DbErr> {
         hook_state::Entity::find_by_id(hook.to_string()).one(self.db()).await
+    }
+
+    /// Disables hook `hook` by hand, as a 410 would: nothing more is recorded or sent for it, and
+    /// its pending deliveries fail with `the hook was disabled: {reason}`. Returns whether it was
+    /// enabled before. [`enable_hook`](Self::enable_hook) undoes it.
+    pub async fn disable_hook(&self, hook: &HookId, reason: &str) -> Result<bool, DbErr> {
+        let txn = self.db().begin().await?;
+        let disabled =
+            crate::health::disable_hook(&txn, &hook.to_string(), reason, self.shared().clock.now_ms()).await?;
+        txn.commit().await?;
+        Ok(disabled)
     }
 
     /// Enables hook `hook` again after the engine disabled it; its failure streak starts afresh.

@@ -59,6 +59,8 @@
 #![forbid(unsafe_code)]
 #![warn(unreachable_pub)]
 
+#[cfg(feature = "api")]
+pub mod api;
 mod builder;
 mod clock;
 pub mod delivery;
@@ -77,6 +79,7 @@ mod listen;
 pub mod migration;
 pub mod net;
 mod outcome;
+mod ping;
 #[cfg(test)]
 mod proptests;
 mod record;
@@ -98,6 +101,7 @@ pub use finder::{EntityFinder, Finder};
 pub use health::Disabled;
 pub use hook::{HookEntity, HookId, HookTarget};
 pub use hookable::{Audience, Hookable, IntoOwner, Owner};
+pub use ping::TestDelivery;
 pub use record::{ActionEvent, RawEvent, prepare_delete, record_delete, record_save};
 pub use render::RenderFn;
 pub use rest_hooks_derive::Hookable;

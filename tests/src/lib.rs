@@ -17,6 +17,7 @@ use tempfile::TempDir;
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
 
+pub mod api;
 pub mod entities;
 
 /// How long a test waits for deliveries before it fails.

@@ -1,0 +1,158 @@
+//! What an owner does with a hook besides editing it: read the event catalogue, send a test,
+//! read the delivery log, replay deliveries, rotate the signing secret.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use sea_orm::EntityTrait;
+
+use super::ApiState;
+use super::auth::Caller;
+use super::body::{JsonBody, QueryParams};
+use super::error::{ApiError, ErrorBody};
+use super::hooks::{owned, page_size, state_of};
+use super::views::{AttemptList, AttemptView, AttemptsQuery, EventList, HookView, Replay, Replayed, TestOutcome};
+use crate::error::ReplayError;
+use crate::hook::{self, HookId};
+use crate::store::delivery;
+
+/// The event catalogue: every event a hook can subscribe to.
+#[utoipa::path(
+    get, path = "/events", tag = "events", operation_id = "list_events",
+    responses(
+        (status = 200, description = "The catalogue, by name", body = EventList),
+        (status = 401, description = "Not authenticated", body = ErrorBody),
+    )
+)]
+pub(crate) async fn events(State(state): State<ApiState>, Caller(_): Caller) -> Json<EventList> {
+    Json(EventList { events: state.engine.event_map().events().map(Into::into).collect() })
+}
+
+/// Sends the hook a signed test delivery now and answers what came back. Nothing is stored or
+/// retried, and a failure does not count against the hook.
+#[utoipa::path(
+    post, path = "/{id}/test", tag = "hooks", operation_id = "test_hook",
+    params(("id" = i64, Path, description = "The hook's id")),
+    responses(
+        (status = 200, description = "The outcome, whether the target accepted it or not", body = TestOutcome),
+        (status = 401, description = "Not authenticated", body = ErrorBody),
+        (status = 404, description = "No such hook for this owner", body = ErrorBody),
+    )
+)]
+pub(crate) async fn test(
+    State(state): State<ApiState>,
+    Caller(owner): Caller,
+    Path(id): Path<String>,
+) -> Result<Json<TestOutcome>, ApiError> {
+    let hook = owned(&state, &owner, &id).await?;
+    let target = crate::finder::target_of::<hook::Entity>(hook);
+    Ok(Json(state.engine.test_delivery(&target).await.into()))
+}
+
+/// The hook's delivery log: its latest attempts, the newest first.
+#[utoipa::path(
+    get, path = "/{id}/attempts", tag = "hooks", operation_id = "list_attempts",
+    params(("id" = i64, Path, description = "The hook's id"), AttemptsQuery),
+    responses(
+        (status = 200, description = "The attempts", body = AttemptList),
+        (status = 400, description = "A bad query parameter", body = ErrorBody),
+        (status = 401, description = "Not authenticated", body = ErrorBody),
+        (status = 404, description = "No such hook for this owner", body = ErrorBody),
+    )
+)]
+pub(crate) async fn attempts(
+    State(state): State<ApiState>,
+    Caller(owner): Caller,
+    Path(id): Path<String>,
+    QueryParams(query): QueryParams<AttemptsQuery>,
+) -> Result<Json<AttemptList>, ApiError> {
+    let limit = page_size(query.limit)?;
+    let hook = owned(&state, &owner, &id).await?;
+    let rows = state.engine.attempts_of_hook(&HookId::from(hook.id), limit).await?;
+    Ok(Json(AttemptList { attempts: rows.into_iter().map(AttemptView::from).collect() }))
+}
+
+/// Sends deliveries of the hook again now: one (`delivery`), those created in a time range
+/// (`from`, `to`), or, with an empty body, every failed one.
+#[utoipa::path(
+    post, path = "/{id}/replay", tag = "hooks", operation_id = "replay_hook",
+    params(("id" = i64, Path, description = "The hook's id")),
+    request_body(content = Replay, description = "What to send again; empty for every failed delivery"),
+    responses(
+        (status = 202, description = "How many deliveries were put back in the queue", body = Replayed),
+        (status = 400, description = "The body is not JSON", body = ErrorBody),
+        (status = 401, description = "Not authenticated", body = ErrorBody),
+        (status = 404, description = "No such hook, or no such delivery of it", body = ErrorBody),
+        (status = 409, description = "The hook is disabled: enable it first", body = ErrorBody),
+        (status = 415, description = "The body is not `application/json`", body = ErrorBody),
+        (status = 422, description = "A bad range or field", body = ErrorBody),
+    )
+)]
+pub(crate) async fn replay(
+    State(state): State<ApiState>,
+    Caller(owner): Caller,
+    Path(id): Path<String>,
+    JsonBody(replay): JsonBody<Replay>,
+) -> Result<(StatusCode, Json<Replayed>), ApiError> {
+    let hook = owned(&state, &owner, &id).await?;
+    let key = HookId::from(hook.id);
+    let engine = &state.engine;
+    let replayed = match (replay.delivery, replay.from, replay.to) {
+        (Some(delivery_id), None, None) => {
+            let row = delivery::Entity::find_by_id(delivery_id).one(engine.db()).await?;
+            if row.is_none_or(|row| row.hook_id != key.to_string()) {
+                return Err(ApiError::not_found(format!("hook `{id}` has no delivery `{delivery_id}`")));
+            }
+            u64::from(engine.replay(delivery_id).await.map_err(replay_error)?)
+        }
+        (None, Some(from), Some(to)) if from < to => engine.replay_range(&key, from, to).await.map_err(replay_error)?,
+        (None, Some(_), Some(_)) => {
+            return Err(ApiError::validation(Some("to".to_owned()), "`to` must come after `from`"));
+        }
+        (None, None, None) => engine.replay_failed(&key).await.map_err(replay_error)?,
+        (Some(_), _, _) => {
+            return Err(ApiError::validation(
+                Some("delivery".to_owned()),
+                "give either `delivery` or a range (`from` and `to`), not both",
+            ));
+        }
+        (None, from, _) => {
+            let missing = if from.is_none() { "from" } else { "to" };
+            return Err(ApiError::validation(Some(missing.to_owned()), "a range needs both `from` and `to`"));
+        }
+    };
+    Ok((StatusCode::ACCEPTED, Json(Replayed { replayed })))
+}
+
+fn replay_error(error: ReplayError) -> ApiError {
+    match error {
+        ReplayError::HookDisabled { .. } => ApiError::conflict(error.to_string()),
+        ReplayError::NoSuchDelivery(id) => ApiError::not_found(format!("no delivery `{id}`")),
+        other => ApiError::internal(&other),
+    }
+}
+
+/// Gives the hook a new signing secret, shown only here. The old one keeps signing beside it for
+/// the engine's grace period (`previous_secret_until`).
+#[utoipa::path(
+    post, path = "/{id}/rotate-secret", tag = "hooks", operation_id = "rotate_secret",
+    params(("id" = i64, Path, description = "The hook's id")),
+    responses(
+        (status = 200, description = "The hook, with its new secret", body = HookView),
+        (status = 401, description = "Not authenticated", body = ErrorBody),
+        (status = 404, description = "No such hook for this owner", body = ErrorBody),
+    )
+)]
+pub(crate) async fn rotate_secret(
+    State(state): State<ApiState>,
+    Caller(owner): Caller,
+    Path(id): Path<String>,
+) -> Result<Json<HookView>, ApiError> {
+    let hook = owned(&state, &owner, &id).await?;
+    let rotated = state.engine.rotate_secret(state.engine.db(), hook.id).await.map_err(|error| match error {
+        sea_orm::DbErr::RecordNotFound(_) => ApiError::not_found(format!("no hook `{id}`")),
+        other => ApiError::from(other),
+    })?;
+    let hook_state = state_of(&state, rotated.id).await?;
+    Ok(Json(HookView::with_secret(rotated, hook_state.as_ref())))
+}

@@ -1,0 +1,131 @@
+//! The one error shape of the API: `{"error": kind, "field": …, "message": …}` with its status.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// The body of every error answer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, ToSchema)]
+pub(crate) struct ErrorBody {
+    /// What kind of error: `validation`, `bad_request`, `unauthorized`, `not_found`,
+    /// `method_not_allowed`, `conflict`, `payload_too_large`, `unsupported_media_type` or
+    /// `internal`. Stable; match on it.
+    #[schema(example = "validation")]
+    pub(crate) error: &'static str,
+    /// The request field at fault, when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "event")]
+    pub(crate) field: Option<String>,
+    /// What was wrong, for people.
+    #[schema(example = "unknown event `book.addded`; known: book.added, book.changed")]
+    pub(crate) message: String,
+}
+
+/// An error answer: a status and an [`ErrorBody`].
+#[derive(Clone, Debug)]
+pub(crate) struct ApiError {
+    status: StatusCode,
+    body: ErrorBody,
+    challenge: Option<HeaderValue>,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, error: &'static str, message: impl Into<String>) -> Self {
+        Self { status, body: ErrorBody { error, field: None, message: message.into() }, challenge: None }
+    }
+
+    /// 422: `field` holds a value the API cannot take.
+    pub(crate) fn validation(field: Option<String>, message: impl Into<String>) -> Self {
+        let mut error = Self::new(StatusCode::UNPROCESSABLE_ENTITY, "validation", message);
+        error.body.field = field;
+        error
+    }
+
+    /// 400: the request cannot be read (malformed JSON, a bad query string).
+    pub(crate) fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "bad_request", message)
+    }
+
+    /// 400 naming the query parameter at fault.
+    pub(crate) fn bad_parameter(field: &str, message: impl Into<String>) -> Self {
+        let mut error = Self::bad_request(message);
+        error.body.field = Some(field.to_owned());
+        error
+    }
+
+    /// 401, with the `WWW-Authenticate` challenge when the application gave one.
+    pub(crate) fn unauthorized(message: impl Into<String>, challenge: Option<HeaderValue>) -> Self {
+        Self { challenge, ..Self::new(StatusCode::UNAUTHORIZED, "unauthorized", message) }
+    }
+
+    /// 404: no such hook for this owner (whether it exists for another owner is not said).
+    pub(crate) fn not_found(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", message)
+    }
+
+    /// 405.
+    pub(crate) fn method_not_allowed(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", message)
+    }
+
+    /// 409: the request is fine but the hook's state refuses it.
+    pub(crate) fn conflict(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, "conflict", message)
+    }
+
+    /// 413.
+    pub(crate) fn payload_too_large(limit: usize) -> Self {
+        Self::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", format!("the body is larger than {limit} bytes"))
+    }
+
+    /// 415.
+    pub(crate) fn unsupported_media_type(found: Option<&str>) -> Self {
+        let found = found.map_or_else(|| "none".to_owned(), |value| format!("`{value}`"));
+        Self::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            format!("the body must be JSON with `Content-Type: application/json`; the content type was {found}"),
+        )
+    }
+
+    /// 500. The cause is logged, not sent: it may describe the database.
+    pub(crate) fn internal(cause: &dyn std::fmt::Display) -> Self {
+        tracing::error!(%cause, "the hooks API could not complete a request");
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "the server could not complete the request")
+    }
+
+    /// The status.
+    #[cfg(test)]
+    pub(crate) fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The body.
+    #[cfg(test)]
+    pub(crate) fn body(&self) -> &ErrorBody {
+        &self.body
+    }
+}
+
+impl From<sea_orm::DbErr> for ApiError {
+    fn from(error: sea_orm::DbErr) -> Self {
+        Self::internal(&error)
+    }
+}
+
+impl From<crate::ValidationError> for ApiError {
+    fn from(error: crate::ValidationError) -> Self {
+        Self::validation(Some(error.field().to_owned()), error.to_string())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut response = (self.status, axum::Json(self.body)).into_response();
+        if let Some(challenge) = self.challenge {
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, challenge);
+        }
+        response
+    }
+}

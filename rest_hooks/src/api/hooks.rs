@@ -1,0 +1,226 @@
+//! The hook resource: subscribe, list, read, change, delete. Every query is narrowed to the
+//! caller's owner, so another owner's hook is "not found" exactly like a missing one.
+
+use axum::Json;
+use axum::extract::{OriginalUri, Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+
+use super::ApiState;
+use super::auth::Caller;
+use super::body::{JsonBody, QueryParams};
+use super::error::{ApiError, ErrorBody};
+use super::views::{Change, HookPage, HookView, ListQuery, Subscribe};
+use crate::hook::{self, HookId};
+use crate::hookable::Owner;
+use crate::store::hook_state;
+
+/// The page size when none is asked for, and the largest one.
+pub(crate) const PAGE: (u64, u64) = (50, 100);
+
+/// The reason recorded when an owner turns a hook off.
+const DISABLED_BY_OWNER: &str = "disabled by its owner";
+
+/// Subscribes a URL to an event; answers the hook with its signing secret, shown only here.
+#[utoipa::path(
+    post, path = "/", tag = "hooks", operation_id = "subscribe",
+    request_body = Subscribe,
+    responses(
+        (status = 201, description = "The hook, with its secret", body = HookView,
+            headers(("location" = String, description = "The hook's URL"))),
+        (status = 400, description = "The body is not JSON", body = ErrorBody),
+        (status = 401, description = "Not authenticated", body = ErrorBody),
+        (status = 413, description = "The body is too large", body = ErrorBody),
+        (status = 415, description = "The body is not `application/json`", body = ErrorBody),
+        (status = 422, description = "An unknown event, a refused target, a missing field", body = ErrorBody),
+    )
+)]
+pub(crate) async fn subscribe(
+    State(state): State<ApiState>,
+    Caller(owner): Caller,
+    OriginalUri(uri): OriginalUri,
+    JsonBody(body): JsonBody<Subscribe>,
+) -> Result<Response, ApiError> {
+    let hook =
+        state.engine.subscribe(state.engine.db(), Some(owner), &body.event, &body.target).await.map_err(|error| {
+            match error {
+                crate::SubscribeError::Invalid(invalid) => ApiError::from(invalid),
+                other => ApiError::internal(&other),
+            }
+        })?;
+    let location = format!("{}/{}", uri.path().trim_end_matches('/'), hook.id);
+    let view = HookView::with_secret(hook, None);
+    Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(view)).into_response())
+}
+
+/// Lists the caller's hooks, oldest first, a page at a time.
+#[utoipa::path(
+    get, path = "/", tag = "hooks", operation_id = "list_hooks",
+    params(ListQuery),
+    responses(
+        (status = 200, description = "A page of hooks", body = HookPage),
+        (status = 400, description = "A bad query parameter", body = ErrorBody),
+        (status = 401, description = "Not authenticated", body = ErrorBody),
+    )
+)]
+pub(crate) async fn list(
+    State(state): State<ApiState>,
+    Caller(owner): Caller,
+    QueryParams(query): QueryParams<ListQuery>,
+) -> Result<Json<HookPage>, ApiError> {
+    let limit = page_size(query.limit)?;
+    let mut select = hook::Entity::find()
+        .filter(hook::Column::Owner.eq(owner.as_str()))
+        .order_by_asc(hook::Column::Id)
+        .limit(limit + 1);
+    if let Some(event) = &query.event {
+        select = select.filter(hook::Column::Event.eq(event.as_str()));
+    }
+    if let Some(after) = query.starting_after {
+        select = select.filter(hook::Column::Id.gt(after));
+    }
+    let mut hooks = select.all(state.engine.db()).await?;
+    let has_more = hooks.len() as u64 > limit;
+    hooks.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+    let keys: Vec<String> = hooks.iter().map(|hook| hook.id.to_string()).collect();
+    let states = hook_state::Entity::find()
+        .filter(hook_state::Column::HookId.is_in(keys))
+        .filter(hook_state::Column::DisabledAt.is_not_null())
+        .all(state.engine.db())
+        .await?;
+    let hooks = hooks
+        .into_iter()
+        .map(|hook| {
+            let key = hook.id.to_string();
+            let state = states.iter().find(|state| state.hook_id == key);
+            HookView::new(hook, state)
+        })
+        .collect();
+    Ok(Json(HookPage { hooks, has_more }))
+}
+
+/// Reads one of the caller's hooks.
+#[utoipa::path(
+    get, path = "/{id}", tag = "hooks", operation_id = "get_hook",
+    params(("id" = i64, Path, description = "The hook's id")),
+    responses(
+        (status = 200, description = "The hook", body = HookView),
+        (status = 401, description = "Not authenticated", body = ErrorBody),
+        (status = 404, description = "No such hook for this owner", body = ErrorBody),
+    )
+)]
+pub(crate) async fn get(
+    State(state): State<ApiState>,
+    Caller(owner): Caller,
+    Path(id): Path<String>,
+) -> Result<Json<HookView>, ApiError> {
+    let hook = owned(&state, &owner, &id).await?;
+    let hook_state = state_of(&state, hook.id).await?;
+    Ok(Json(HookView::new(hook, hook_state.as_ref())))
+}
+
+/// Changes a hook's event or target, or turns it off and on.
+#[utoipa::path(
+    patch, path = "/{id}", tag = "hooks", operation_id = "change_hook",
+    params(("id" = i64, Path, description = "The hook's id")),
+    request_body = Change,
+    responses(
+        (status = 200, description = "The changed hook", body = HookView),
+        (status = 400, description = "The body is not JSON", body = ErrorBody),
+        (status = 401, description = "Not authenticated", body = ErrorBody),
+        (status = 404, description = "No such hook for this owner", body = ErrorBody),
+        (status = 413, description = "The body is too large", body = ErrorBody),
+        (status = 415, description = "The body is not `application/json`", body = ErrorBody),
+        (status = 422, description = "An unknown event or field, a refused target", body = ErrorBody),
+    )
+)]
+pub(crate) async fn change(
+    State(state): State<ApiState>,
+    Caller(owner): Caller,
+    Path(id): Path<String>,
+    JsonBody(change): JsonBody<Change>,
+) -> Result<Json<HookView>, ApiError> {
+    let hook = owned(&state, &owner, &id).await?;
+    let engine = &state.engine;
+    if let Some(event) = &change.event {
+        engine.check_event(event)?;
+    }
+    if let Some(target) = &change.target {
+        engine.check_target(target).await?;
+    }
+    if change.event.is_some() || change.target.is_some() {
+        let mut update = hook::Entity::update_many()
+            .col_expr(hook::Column::Updated, Expr::value(chrono::Utc::now()))
+            .filter(hook::Column::Id.eq(hook.id))
+            .filter(hook::Column::Owner.eq(owner.as_str()));
+        if let Some(event) = change.event {
+            update = update.col_expr(hook::Column::Event, Expr::value(event));
+        }
+        if let Some(target) = change.target {
+            update = update.col_expr(hook::Column::Target, Expr::value(target));
+        }
+        update.exec(engine.db()).await?;
+    }
+    let key = HookId::from(hook.id);
+    match change.active {
+        Some(false) => {
+            engine.disable_hook(&key, DISABLED_BY_OWNER).await?;
+        }
+        Some(true) => {
+            engine.enable_hook(&key).await?;
+        }
+        None => {}
+    }
+    let hook = owned(&state, &owner, &id).await?;
+    let hook_state = state_of(&state, hook.id).await?;
+    Ok(Json(HookView::new(hook, hook_state.as_ref())))
+}
+
+/// Deletes a hook: nothing more is sent to it, pending retries included.
+#[utoipa::path(
+    delete, path = "/{id}", tag = "hooks", operation_id = "delete_hook",
+    params(("id" = i64, Path, description = "The hook's id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, description = "Not authenticated", body = ErrorBody),
+        (status = 404, description = "No such hook for this owner", body = ErrorBody),
+    )
+)]
+pub(crate) async fn delete(
+    State(state): State<ApiState>,
+    Caller(owner): Caller,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let hook = owned(&state, &owner, &id).await?;
+    state.engine.unsubscribe(state.engine.db(), hook.id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The caller's hook `id`, or 404 — the same 404 for a hook of another owner, a missing one and
+/// an id that is not a number.
+pub(crate) async fn owned(state: &ApiState, owner: &Owner, id: &str) -> Result<hook::Model, ApiError> {
+    let not_found = || ApiError::not_found(format!("no hook `{id}`"));
+    let key: i64 = id.parse().map_err(|_| not_found())?;
+    hook::Entity::find_by_id(key)
+        .filter(hook::Column::Owner.eq(owner.as_str()))
+        .one(state.engine.db())
+        .await?
+        .ok_or_else(not_found)
+}
+
+/// The engine's record of hook `id`, when it has one.
+pub(crate) async fn state_of(state: &ApiState, id: i64) -> Result<Option<hook_state::Model>, ApiError> {
+    Ok(state.engine.hook_state(&HookId::from(id)).await?)
+}
+
+/// A `limit` parameter, checked.
+pub(crate) fn page_size(limit: Option<u64>) -> Result<u64, ApiError> {
+    let (default, max) = PAGE;
+    match limit {
+        None => Ok(default),
+        Some(limit) if (1..=max).contains(&limit) => Ok(limit),
+        Some(limit) => Err(ApiError::bad_parameter("limit", format!("limit must be from 1 to {max}; it was {limit}"))),
+    }
+}

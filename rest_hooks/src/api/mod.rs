@@ -1,0 +1,176 @@
+//! The subscription REST API (feature `api`): an axum router, nested wherever the application
+//! likes, through which its users' integrations (Zapier, Make, n8n, their own code) subscribe and
+//! unsubscribe themselves — the REST Hooks contract.
+//!
+//! The application says who is asking ([`OwnerAuth`]); every query is narrowed to that owner, so
+//! another owner's hook answers `404` exactly like a missing one. Hooks live in the crate's hook
+//! table ([`hook::Entity`](crate::hook::Entity)).
+//!
+//! | method and path | what it does |
+//! |---|---|
+//! | `POST /` | subscribe `{"event", "target"}` (or Zapier's `target_url`): `201`, a `Location`, and the hook with its signing secret, shown only here |
+//! | `GET /` | the owner's hooks, oldest first: `?event=`, `?limit=` (1–100, 50), `?starting_after=` the last id of the previous page |
+//! | `GET /{id}`, `PATCH /{id}`, `DELETE /{id}` | read; change `event`, `target`, `active`; delete (`204`; pending retries are dropped) |
+//! | `GET /events` | the event catalogue: name, kind (`change`, `custom`, `raw`), model and action |
+//! | `POST /{id}/test` | a signed test delivery, sent now; answers the status, timing and response excerpt |
+//! | `GET /{id}/attempts` | the delivery log, newest first (`?limit=`) |
+//! | `POST /{id}/replay` | send again: `{"delivery": id}`, `{"from", "to"}`, or an empty body for every failed delivery (`202`) |
+//! | `POST /{id}/rotate-secret` | a new secret; the old one signs beside it for the grace period |
+//! | `GET /openapi.json` | the OpenAPI 3.1 description of all of the above, derived from the handlers |
+//!
+//! Errors have one shape, `{"error": kind, "field": …, "message": …}`: `400 bad_request` for a
+//! body that is not JSON or a bad query parameter, `401 unauthorized` when [`OwnerAuth`] refuses,
+//! `404 not_found`, `405 method_not_allowed`, `409 conflict` (replaying a disabled hook), `413
+//! payload_too_large`, `415 unsupported_media_type`, `422 validation` naming the field (an unknown
+//! event lists the known ones), `500 internal` (the cause is logged, not sent).
+//!
+//! ```no_run
+//! use axum::Router;
+//! use rest_hooks::Owner;
+//! use rest_hooks::api::{HooksApi, Unauthorized};
+//!
+//! fn bearer(request: &axum::http::request::Parts) -> Result<Owner, Unauthorized> {
+//!     match request.headers.get("authorization").and_then(|value| value.to_str().ok()) {
+//!         Some("Bearer alice-token") => Ok(Owner::from(1)),
+//!         _ => Err(Unauthorized::new("send `Authorization: Bearer <token>`").challenge("Bearer")),
+//!     }
+//! }
+//!
+//! # async fn serve(engine: rest_hooks::Engine) -> std::io::Result<()> {
+//! let app: Router = Router::new().nest("/api/v1/hooks", HooksApi::new(engine, bearer).router());
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
+//! axum::serve(listener, app).await
+//! # }
+//! ```
+
+mod actions;
+mod auth;
+mod body;
+mod error;
+mod hooks;
+mod views;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, OriginalUri};
+use axum::http::Method;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use utoipa::OpenApi as _;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+pub use auth::{OwnerAuth, Unauthorized};
+
+use crate::engine::Engine;
+use auth::ErasedAuth;
+use error::ApiError;
+
+/// What every handler gets: the engine, the application's authentication, the body limit.
+#[derive(Clone)]
+pub(crate) struct ApiState {
+    engine: Engine,
+    auth: Arc<dyn ErasedAuth>,
+    body_limit: usize,
+}
+
+/// The OpenAPI document's fixed parts; the paths come from the handlers.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(title = "Hooks", description = "Subscribe URLs to events; every event then reaches them as a signed JSON POST."),
+    tags(
+        (name = "hooks", description = "The caller's hooks (subscriptions)"),
+        (name = "events", description = "The events a hook can subscribe to"),
+    )
+)]
+struct Document;
+
+/// The subscription API of an engine. [`router`](Self::router) builds the axum router.
+///
+/// ```
+/// # fn build(engine: rest_hooks::Engine) -> axum::Router {
+/// use rest_hooks::api::{HooksApi, Unauthorized};
+///
+/// let api = HooksApi::new(engine, |_: &axum::http::request::Parts| Err(Unauthorized::new("no")))
+///     .body_limit(16 * 1024);
+/// axum::Router::new().nest("/hooks", api.router())
+/// # }
+/// ```
+pub struct HooksApi {
+    state: ApiState,
+}
+
+impl std::fmt::Debug for HooksApi {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HooksApi").field("body_limit", &self.state.body_limit).finish_non_exhaustive()
+    }
+}
+
+impl HooksApi {
+    /// The API of `engine`'s hooks, for the owners `auth` names.
+    pub fn new(engine: Engine, auth: impl OwnerAuth) -> Self {
+        Self { state: ApiState { engine, auth: Arc::new(auth), body_limit: body::DEFAULT_BODY_LIMIT } }
+    }
+
+    /// The largest request body accepted, in bytes; larger ones are answered `413`. Default:
+    /// 64 KiB.
+    pub fn body_limit(mut self, bytes: usize) -> Self {
+        self.state.body_limit = bytes;
+        self
+    }
+
+    /// The router: nest it where the hooks live, e.g. `Router::new().nest("/api/v1/hooks", …)`.
+    /// It works in any router, whatever that router's state.
+    pub fn router<S: Clone + Send + Sync + 'static>(self) -> Router<S> {
+        let (router, document) = documented();
+        let document = Arc::new(document);
+        let limit = self.state.body_limit;
+        router
+            .route("/openapi.json", get(move |uri: OriginalUri| openapi(Arc::clone(&document), uri)))
+            .fallback(not_found)
+            .method_not_allowed_fallback(method_not_allowed)
+            .layer(DefaultBodyLimit::max(limit))
+            .with_state(self.state)
+    }
+
+    /// The OpenAPI 3.1 description of the API, with paths relative to where it is nested (as
+    /// `GET /openapi.json` serves it, that adds the mount point as the server). For merging into
+    /// the application's own description.
+    pub fn openapi(&self) -> serde_json::Value {
+        serde_json::to_value(documented().1).unwrap_or_default()
+    }
+}
+
+/// The routes and the document, from the same handlers.
+fn documented() -> (Router<ApiState>, utoipa::openapi::OpenApi) {
+    let mut document = Document::openapi();
+    document.info.version = env!("CARGO_PKG_VERSION").to_owned();
+    OpenApiRouter::with_openapi(document)
+        .routes(routes!(hooks::subscribe, hooks::list))
+        .routes(routes!(hooks::get, hooks::change, hooks::delete))
+        .routes(routes!(actions::events))
+        .routes(routes!(actions::test))
+        .routes(routes!(actions::attempts))
+        .routes(routes!(actions::replay))
+        .routes(routes!(actions::rotate_secret))
+        .split_for_parts()
+}
+
+/// `GET /openapi.json`: the document, with the path it was asked on (less `/openapi.json`) as
+/// its server, so that its relative paths resolve wherever the router is nested.
+async fn openapi(document: Arc<utoipa::openapi::OpenApi>, OriginalUri(uri): OriginalUri) -> Response {
+    let mut document = (*document).clone();
+    let base = uri.path().strip_suffix("/openapi.json").unwrap_or_default();
+    let base = if base.is_empty() { "/" } else { base };
+    document.servers = Some(vec![utoipa::openapi::Server::new(base)]);
+    axum::Json(document).into_response()
+}
+
+async fn not_found(OriginalUri(uri): OriginalUri) -> ApiError {
+    ApiError::not_found(format!("no route `{}`", uri.path()))
+}
+
+async fn method_not_allowed(method: Method, OriginalUri(uri): OriginalUri) -> ApiError {
+    ApiError::method_not_allowed(format!("`{}` does not take {method}", uri.path()))
+}

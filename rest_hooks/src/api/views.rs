@@ -1,0 +1,282 @@
+//! What the API reads and writes: request bodies, query strings and the JSON forms of hooks,
+//! attempts, events and test outcomes. Their OpenAPI schemas are derived from these types.
+
+use chrono::{DateTime, TimeZone, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use crate::event_map::EventInfo;
+use crate::hook;
+use crate::store::{attempt, hook_state};
+
+/// `POST /`: subscribe `target` to `event`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Subscribe {
+    /// An event of the catalogue (`GET /events`).
+    #[schema(example = "book.added")]
+    pub(crate) event: String,
+    /// The absolute http(s) URL to POST the event to. `target_url` (Zapier's name) is taken too.
+    #[serde(alias = "target_url")]
+    #[schema(example = "https://example.com/hooks/books")]
+    pub(crate) target: String,
+    /// Zapier's legacy `subscription_url`: accepted and ignored.
+    #[serde(default)]
+    #[allow(dead_code)] // read by serde only
+    pub(crate) subscription_url: Option<String>,
+}
+
+/// `PATCH /{id}`: the fields to change; those left out stay as they are.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Change {
+    /// A new event of the catalogue.
+    pub(crate) event: Option<String>,
+    /// A new target URL (`target_url` is taken too).
+    #[serde(alias = "target_url")]
+    pub(crate) target: Option<String>,
+    /// `false` disables the hook (nothing is sent to it, its pending deliveries fail); `true`
+    /// enables it again, also after the engine disabled it.
+    pub(crate) active: Option<bool>,
+}
+
+/// `POST /{id}/replay`: what to send again. An empty body sends every failed delivery again.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Replay {
+    /// One delivery of this hook, whatever its state.
+    pub(crate) delivery: Option<Uuid>,
+    /// With `to`: every delivery created in `from..to`, delivered ones included.
+    pub(crate) from: Option<DateTime<Utc>>,
+    /// The end of the range (excluded).
+    pub(crate) to: Option<DateTime<Utc>>,
+}
+
+/// `GET /`: which hooks, a page at a time, in the order they were created.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct ListQuery {
+    /// Only hooks of this event.
+    pub(crate) event: Option<String>,
+    /// How many hooks at most, 1 to 100; default 50.
+    pub(crate) limit: Option<u64>,
+    /// The page after the hook with this id: the last id of the previous page.
+    pub(crate) starting_after: Option<i64>,
+}
+
+/// `GET /{id}/attempts`: how many.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct AttemptsQuery {
+    /// How many attempts at most, the newest first, 1 to 100; default 50.
+    pub(crate) limit: Option<u64>,
+}
+
+/// A hook.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct HookView {
+    /// Its id: the `{id}` of the paths below.
+    #[schema(example = 1)]
+    pub(crate) id: i64,
+    /// The event it receives.
+    #[schema(example = "book.added")]
+    pub(crate) event: String,
+    /// The URL that receives it.
+    #[schema(example = "https://example.com/hooks/books")]
+    pub(crate) target: String,
+    /// Whether events are sent to it.
+    pub(crate) active: bool,
+    /// Why it is not active: disabled by its owner, a `410 Gone` answer, or failing for too long.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) disabled_reason: Option<String>,
+    /// When it was created.
+    pub(crate) created: DateTime<Utc>,
+    /// When it was last changed.
+    pub(crate) updated: DateTime<Utc>,
+    /// The secret that signs its deliveries (Standard Webhooks, `whsec_…`). Shown only when the
+    /// hook is created and when its secret is rotated: keep it then.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) secret: Option<String>,
+    /// After a rotation: until when the previous secret still signs, beside the new one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) previous_secret_until: Option<DateTime<Utc>>,
+}
+
+impl HookView {
+    /// The hook without its secret.
+    pub(crate) fn new(hook: hook::Model, state: Option<&hook_state::Model>) -> Self {
+        let disabled_reason = state
+            .filter(|state| state.disabled_at.is_some())
+            .map(|state| state.disabled_reason.clone().unwrap_or_else(|| "disabled".to_owned()));
+        HookView {
+            id: hook.id,
+            event: hook.event,
+            target: hook.target,
+            active: disabled_reason.is_none(),
+            disabled_reason,
+            created: hook.created,
+            updated: hook.updated,
+            secret: None,
+            previous_secret_until: None,
+        }
+    }
+
+    /// The hook with its current secret, for the answers that show it.
+    pub(crate) fn with_secret(hook: hook::Model, state: Option<&hook_state::Model>) -> Self {
+        let secret = hook.secret.as_ref().map(|secret| secret.expose().to_owned());
+        let previous_secret_until = hook.previous_secret.as_ref().and(hook.previous_secret_until);
+        HookView { secret, previous_secret_until, ..HookView::new(hook, state) }
+    }
+}
+
+/// A page of hooks.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct HookPage {
+    /// The hooks, oldest first.
+    pub(crate) hooks: Vec<HookView>,
+    /// Whether more follow: ask again with `starting_after` set to the last id.
+    pub(crate) has_more: bool,
+}
+
+/// One attempt to deliver an event to a hook.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct AttemptView {
+    /// The delivery: the same on every attempt, sent as `webhook-id` (`msg_` and this id without
+    /// dashes).
+    pub(crate) delivery: Uuid,
+    /// The event (outbox row) it delivered.
+    pub(crate) event_id: i64,
+    /// Which attempt of the delivery, from 1.
+    pub(crate) attempt: i32,
+    /// When it ended.
+    pub(crate) at: DateTime<Utc>,
+    /// How long it took.
+    pub(crate) duration_ms: i64,
+    /// The HTTP status, when a response arrived.
+    pub(crate) status: Option<i32>,
+    /// Why no response arrived: `timeout`, `connect`, `request`, `panicked`, `forbidden` or
+    /// `signing`.
+    pub(crate) error_kind: Option<String>,
+    /// The error's message.
+    pub(crate) error: Option<String>,
+    /// The start of the response body.
+    pub(crate) response: Option<String>,
+}
+
+impl From<attempt::Model> for AttemptView {
+    fn from(row: attempt::Model) -> Self {
+        AttemptView {
+            delivery: row.delivery_id,
+            event_id: row.outbox_id,
+            attempt: row.attempt,
+            at: Utc.timestamp_millis_opt(row.at).single().unwrap_or_default(),
+            duration_ms: row.duration_ms,
+            status: row.status,
+            error_kind: row.error_kind,
+            error: row.error,
+            response: row.response,
+        }
+    }
+}
+
+/// The delivery log of a hook.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct AttemptList {
+    /// The attempts, the newest first.
+    pub(crate) attempts: Vec<AttemptView>,
+}
+
+/// What kind of event: a model change, a custom action of a model, or a raw event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum EventKind {
+    /// A model was created, updated or deleted.
+    Change,
+    /// A custom action of a model, such as `read`.
+    Custom,
+    /// An event the application fires itself, tied to no model.
+    Raw,
+}
+
+/// One event of the catalogue.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct EventView {
+    /// The name to subscribe to.
+    #[schema(example = "book.added")]
+    pub(crate) name: String,
+    /// What kind of event.
+    pub(crate) kind: EventKind,
+    /// The model it is tied to, for change and custom events.
+    #[schema(example = "bookstore.Book")]
+    pub(crate) model: Option<String>,
+    /// The model action that fires it.
+    #[schema(example = "created")]
+    pub(crate) action: Option<String>,
+    /// Whether it goes to the hooks of every owner, not only the instance's owner.
+    pub(crate) all_owners: bool,
+}
+
+impl From<&EventInfo> for EventView {
+    fn from(info: &EventInfo) -> Self {
+        let kind = match info.action.as_deref() {
+            None => EventKind::Raw,
+            Some("created" | "updated" | "deleted") => EventKind::Change,
+            Some(_) => EventKind::Custom,
+        };
+        EventView {
+            name: info.name.clone(),
+            kind,
+            model: info.model.clone(),
+            action: info.action.clone(),
+            all_owners: info.all_owners,
+        }
+    }
+}
+
+/// The event catalogue.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct EventList {
+    /// Every event a hook can subscribe to, by name.
+    pub(crate) events: Vec<EventView>,
+}
+
+/// What a test delivery got back.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct TestOutcome {
+    /// Whether the target answered 2xx.
+    pub(crate) delivered: bool,
+    /// The `webhook-id` it was sent with; no real delivery has it.
+    pub(crate) message_id: String,
+    /// The HTTP status, when a response arrived.
+    pub(crate) status: Option<u16>,
+    /// How long it took.
+    pub(crate) duration_ms: u64,
+    /// The start of the response body, when a response arrived.
+    pub(crate) response: Option<String>,
+    /// Why no response arrived (as in the attempt log), when none did.
+    pub(crate) error_kind: Option<String>,
+    /// The error's message.
+    pub(crate) error: Option<String>,
+}
+
+impl From<crate::TestDelivery> for TestOutcome {
+    fn from(test: crate::TestDelivery) -> Self {
+        let delivered = test.is_success();
+        let duration_ms = u64::try_from(test.duration.as_millis()).unwrap_or(u64::MAX);
+        let (status, response, error_kind, error) = match test.outcome {
+            Ok(response) => (Some(response.status), Some(response.body), None, None),
+            Err(error) => (None, None, Some(error.kind().to_owned()), Some(error.to_string())),
+        };
+        TestOutcome { delivered, message_id: test.message_id, status, duration_ms, response, error_kind, error }
+    }
+}
+
+/// How many deliveries a replay sent again.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct Replayed {
+    /// Deliveries put back in the queue, due now.
+    pub(crate) replayed: u64,
+}

@@ -1,0 +1,483 @@
+//! The subscription REST API, served for real on 127.0.0.1 and called with a real HTTP client:
+//! the subscribe → event → delivery → unsubscribe cycle, Zapier's request shape, every error
+//! status, owner isolation, and the OpenAPI description against the routes.
+
+use std::collections::BTreeSet;
+
+use reqwest::Method;
+use rest_hooks::RetryPolicy;
+use rest_hooks::api::HooksApi;
+use rest_hooks::signing::Verifier;
+use rest_hooks_tests::api::{ApiServer, MOUNT, bearer};
+use rest_hooks_tests::entities::book;
+use rest_hooks_tests::{Harness, Received};
+use sea_orm::ActiveModelTrait;
+use serde_json::{Value, json};
+
+use crate::lifecycle::new_book;
+
+fn verify(secret: &str, received: &Received) {
+    let verifier = Verifier::new(secret).unwrap();
+    let header = |name: &str| received.headers[name].clone();
+    let now = chrono::Utc::now().timestamp();
+    let signed = verifier.verify_parts(
+        &header("webhook-id"),
+        &header("webhook-timestamp"),
+        &header("webhook-signature"),
+        received.raw.as_bytes(),
+        now,
+    );
+    assert_eq!(signed, Ok(()), "signed with the secret the API showed");
+}
+
+#[tokio::test]
+async fn subscribe_deliver_unsubscribe() {
+    let h = Harness::new().await;
+    let api = ApiServer::of(&h).await;
+
+    let created = api.post("", 1, json!({"event": "book.added", "target": h.receiver.url("added")})).await;
+    assert_eq!(created.status, 201, "{created:?}");
+    let hook = created.body;
+    let id = hook["id"].as_i64().unwrap();
+    assert_eq!(created.headers["location"], format!("{MOUNT}/{id}"));
+    assert_eq!((hook["event"].as_str(), hook["active"].as_bool()), (Some("book.added"), Some(true)));
+    let secret = hook["secret"].as_str().unwrap().to_owned();
+    assert!(secret.starts_with("whsec_"), "{hook}");
+    assert!(hook["created"].is_string());
+
+    // The secret is shown once: reading the hook or listing hooks leaves it out.
+    let read = api.get(&format!("/{id}"), 1).await;
+    assert_eq!((read.status, read.body["target"].as_str()), (200, Some(h.receiver.url("added").as_str())));
+    assert!(read.body.get("secret").is_none(), "{:?}", read.body);
+    let listed = api.get("", 1).await;
+    assert_eq!(listed.body["hooks"].as_array().unwrap().len(), 1);
+    assert!(listed.body["hooks"][0].get("secret").is_none());
+
+    let book = h.run(new_book(1, "Dune").insert(&h.db)).await.unwrap();
+    let received = h.receiver.wait_for(1).await;
+    assert_eq!(received[0].body["hook"]["id"], id);
+    assert_eq!(received[0].body["data"]["pk"], book.id);
+    verify(&secret, &received[0]);
+
+    // The delivery log shows the attempt once its outcome is written.
+    let attempts = rest_hooks_tests::eventually("the attempt in the log", || async {
+        let answer = api.get(&format!("/{id}/attempts"), 1).await;
+        let attempts = answer.body["attempts"].as_array().cloned().unwrap_or_default();
+        (!attempts.is_empty()).then_some(attempts)
+    })
+    .await;
+    assert_eq!((attempts[0]["status"].as_i64(), attempts[0]["attempt"].as_i64()), (Some(200), Some(1)));
+    let webhook_id = received[0].headers["webhook-id"].clone();
+    let delivery = attempts[0]["delivery"].as_str().unwrap().replace('-', "");
+    assert_eq!(webhook_id, format!("msg_{delivery}"));
+
+    let deleted = api.call(Method::DELETE, &format!("/{id}"), Some(1), None).await;
+    assert_eq!(deleted.status, 204);
+    assert_eq!(api.get(&format!("/{id}"), 1).await.status, 404);
+
+    // Another hook of the same owner shows when the next book's event has been dispatched: the
+    // deleted one got nothing.
+    api.subscribe(1, "book.added", &h.receiver.url("still-here")).await;
+    h.run(new_book(1, "Emma").insert(&h.db)).await.unwrap();
+    h.receiver.wait_for(2).await;
+    assert_eq!(h.receiver.count("still-here"), 1);
+    assert_eq!(h.receiver.count("added"), 1, "nothing after the unsubscribe");
+}
+
+#[tokio::test]
+async fn zapier_subscribes_with_target_url_and_unsubscribes_at_the_location() {
+    let h = Harness::new().await;
+    let api = ApiServer::of(&h).await;
+    let zap = json!({
+        "subscription_url": "https://hooks.zapier.com/subscription/abc",
+        "target_url": h.receiver.url("zap"),
+        "event": "book.added",
+    });
+    let created = api.post("", 1, zap).await;
+    assert_eq!(created.status, 201, "{created:?}");
+    assert_eq!(created.body["target"], h.receiver.url("zap"));
+
+    h.run(new_book(1, "Ivanhoe").insert(&h.db)).await.unwrap();
+    assert_eq!(h.receiver.wait_for(1).await[0].path, "/zap");
+
+    let location = created.headers["location"].to_str().unwrap().to_owned();
+    let path = location.strip_prefix(MOUNT).unwrap();
+    assert_eq!(api.call(Method::DELETE, path, Some(1), None).await.status, 204);
+    assert_eq!(api.get("", 1).await.body["hooks"], json!([]));
+}
+
+#[tokio::test]
+async fn every_error_has_its_status_and_one_shape() {
+    let h = Harness::new().await;
+    let api = ApiServer::of(&h).await;
+    let hook = api.subscribe(1, "book.added", &h.receiver.url("a")).await;
+    let id = hook["id"].as_i64().unwrap();
+
+    // 400: JSON that does not parse; a bad query parameter.
+    let broken = api
+        .send(
+            api.request(Method::POST, "")
+                .bearer_auth("token-1")
+                .header("content-type", "application/json")
+                .body("{\"event\":"),
+        )
+        .await;
+    assert_eq!((broken.status, broken.error()), (400, "bad_request"), "{broken:?}");
+    let bad_limit = api.get("?limit=0", 1).await;
+    assert_eq!((bad_limit.status, bad_limit.body["field"].as_str()), (400, Some("limit")), "{bad_limit:?}");
+    assert_eq!(api.get("?limit=ten", 1).await.status, 400);
+    assert_eq!(api.get("?colour=red", 1).await.status, 400);
+
+    // 401: no credentials, unknown credentials; with a challenge.
+    let anonymous = api.call(Method::GET, "", None, None).await;
+    assert_eq!((anonymous.status, anonymous.error()), (401, "unauthorized"));
+    assert_eq!(anonymous.headers["www-authenticate"], "Bearer");
+    assert_eq!(anonymous.body["message"], "send `Authorization: Bearer <token>`");
+    let stranger = api.send(api.request(Method::GET, "").bearer_auth("stolen")).await;
+    assert_eq!((stranger.status, stranger.body["message"].as_str()), (401, Some("unknown token")));
+
+    // 404: an unknown id, an id that is not a number, a path the API does not have.
+    for path in ["/9999", "/abc", "/9999/attempts", "/nothing/here/at/all"] {
+        let missing = api.get(path, 1).await;
+        assert_eq!((missing.status, missing.error()), (404, "not_found"), "{path}: {missing:?}");
+    }
+
+    // 405: a method a path does not take.
+    let put = api.call(Method::PUT, "", Some(1), Some(json!({}))).await;
+    assert_eq!((put.status, put.error()), (405, "method_not_allowed"), "{put:?}");
+    assert_eq!(api.call(Method::DELETE, "/events", Some(1), None).await.status, 405);
+
+    // 409: replaying a disabled hook.
+    let off = api.call(Method::PATCH, &format!("/{id}"), Some(1), Some(json!({"active": false}))).await;
+    assert_eq!(off.status, 200);
+    let conflict = api.post(&format!("/{id}/replay"), 1, json!({})).await;
+    assert_eq!((conflict.status, conflict.error()), (409, "conflict"), "{conflict:?}");
+    assert!(conflict.body["message"].as_str().unwrap().contains("disabled by its owner"), "{conflict:?}");
+
+    // 413: a body over the limit.
+    let huge = json!({"event": "book.added", "target": format!("https://example.com/{}", "x".repeat(70_000))});
+    let too_large = api.post("", 1, huge).await;
+    assert_eq!((too_large.status, too_large.error()), (413, "payload_too_large"), "{too_large:?}");
+
+    // 415: a body that is not JSON.
+    let form = api
+        .send(
+            api.request(Method::POST, "")
+                .bearer_auth("token-1")
+                .header("content-type", "text/plain")
+                .body("event=book.added"),
+        )
+        .await;
+    assert_eq!((form.status, form.error()), (415, "unsupported_media_type"), "{form:?}");
+    assert!(form.body["message"].as_str().unwrap().contains("`text/plain`"));
+
+    // 422: an unknown event (naming the known ones), a refused target, a missing or unknown field.
+    let typo = api.post("", 1, json!({"event": "book.addded", "target": h.receiver.url("a")})).await;
+    assert_eq!((typo.status, typo.error(), typo.body["field"].as_str()), (422, "validation", Some("event")));
+    let message = typo.body["message"].as_str().unwrap();
+    assert!(message.starts_with("unknown event `book.addded`; known: book.added, book.changed"), "{message}");
+    let ftp = api.post("", 1, json!({"event": "book.added", "target": "ftp://example.com/x"})).await;
+    assert_eq!((ftp.status, ftp.body["field"].as_str()), (422, Some("target")), "{ftp:?}");
+    let private = api.post("", 1, json!({"event": "book.added", "target": "http://10.0.0.8/hook"})).await;
+    assert_eq!((private.status, private.body["field"].as_str()), (422, Some("target")), "{private:?}");
+    let missing = api.post("", 1, json!({"event": "book.added"})).await;
+    assert_eq!((missing.status, missing.body["field"].as_str()), (422, Some("target")), "{missing:?}");
+    let unknown = api.call(Method::PATCH, &format!("/{id}"), Some(1), Some(json!({"tagret": "x"}))).await;
+    assert_eq!((unknown.status, unknown.body["field"].as_str()), (422, Some("tagret")), "{unknown:?}");
+    let wrong_type = api.call(Method::PATCH, &format!("/{id}"), Some(1), Some(json!({"active": "no"}))).await;
+    assert_eq!((wrong_type.status, wrong_type.body["field"].as_str()), (422, Some("active")), "{wrong_type:?}");
+
+    // Every error answer has the same keys.
+    for answer in [&broken, &anonymous, &put, &conflict, &too_large, &form, &typo] {
+        let keys: BTreeSet<&str> = answer.body.as_object().unwrap().keys().map(String::as_str).collect();
+        assert!(keys.is_subset(&BTreeSet::from(["error", "field", "message"])), "{answer:?}");
+        assert!(answer.body["message"].is_string());
+        assert_eq!(answer.headers["content-type"], "application/json");
+    }
+}
+
+#[tokio::test]
+async fn an_owner_cannot_touch_another_owners_hook() {
+    let h = Harness::with(|b| b.retry_policy(RetryPolicy::no_retries())).await;
+    let api = ApiServer::of(&h).await;
+    h.receiver.respond("alice", 500);
+    let alice = api.subscribe(1, "book.added", &h.receiver.url("alice")).await;
+    let id = alice["id"].as_i64().unwrap();
+    api.subscribe(2, "book.added", &h.receiver.url("bob")).await;
+    h.run(new_book(1, "Persuasion").insert(&h.db)).await.unwrap();
+    h.receiver.wait_for(1).await;
+    let attempts = rest_hooks_tests::eventually("alice's failed attempt", || async {
+        let answer = api.get(&format!("/{id}/attempts"), 1).await;
+        answer.body["attempts"].as_array().filter(|a| !a.is_empty()).cloned()
+    })
+    .await;
+    let delivery = attempts[0]["delivery"].clone();
+
+    // Bob (owner 2) gets the same 404 for Alice's hook as for one that does not exist, on every
+    // endpoint, and guessing ids shows him nothing but his own.
+    let missing = api.get("/424242", 2).await;
+    let calls: Vec<(Method, String, Option<Value>)> = vec![
+        (Method::GET, format!("/{id}"), None),
+        (Method::PATCH, format!("/{id}"), Some(json!({"target": h.receiver.url("bob-now")}))),
+        (Method::PATCH, format!("/{id}"), Some(json!({"active": false}))),
+        (Method::DELETE, format!("/{id}"), None),
+        (Method::POST, format!("/{id}/test"), None),
+        (Method::GET, format!("/{id}/attempts"), None),
+        (Method::POST, format!("/{id}/replay"), Some(json!({}))),
+        (Method::POST, format!("/{id}/replay"), Some(json!({"delivery": delivery}))),
+        (Method::POST, format!("/{id}/rotate-secret"), None),
+    ];
+    for (method, path, body) in calls {
+        let answer = api.call(method.clone(), &path, Some(2), body).await;
+        assert_eq!(answer.status, 404, "{method} {path}: {answer:?}");
+        assert_eq!(answer.body["error"], missing.body["error"]);
+        assert_eq!(answer.body["message"], format!("no hook `{id}`"), "{method} {path}");
+    }
+    for guess in 1..=id + 2 {
+        let answer = api.get(&format!("/{guess}"), 2).await;
+        assert!(answer.status == 404 || answer.body["target"] == h.receiver.url("bob"), "{guess}: {answer:?}");
+    }
+    let bobs = api.get("", 2).await.body["hooks"].clone();
+    assert_eq!(bobs.as_array().unwrap().len(), 1);
+    assert_eq!(bobs[0]["target"], h.receiver.url("bob"));
+
+    // Alice's hook is as it was: same target, active, same secret signing, nothing replayed.
+    let after = api.get(&format!("/{id}"), 1).await.body;
+    assert_eq!((after["target"].clone(), after["active"].clone()), (json!(h.receiver.url("alice")), json!(true)));
+    assert_eq!(h.receiver.count("alice"), 1, "no test, no replay reached Alice's receiver");
+    h.receiver.respond("alice", 200);
+    h.run(new_book(1, "Emma").insert(&h.db)).await.unwrap();
+    let received = h.receiver.wait_for(2).await;
+    let latest = received.iter().rfind(|r| r.path == "/alice").unwrap();
+    verify(alice["secret"].as_str().unwrap(), latest);
+
+    // Alice herself can replay her failed delivery.
+    let replayed = api.post(&format!("/{id}/replay"), 1, json!({"delivery": delivery})).await;
+    assert_eq!((replayed.status, replayed.body["replayed"].as_u64()), (202, Some(1)), "{replayed:?}");
+    h.receiver.wait_for(3).await;
+}
+
+#[tokio::test]
+async fn the_event_catalogue_names_kinds_models_and_actions() {
+    let h = Harness::new().await;
+    let api = ApiServer::of(&h).await;
+    let answer = api.get("/events", 1).await;
+    assert_eq!(answer.status, 200);
+    let events = answer.body["events"].as_array().unwrap();
+    let names: Vec<&str> = events.iter().map(|e| e["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["book.added", "book.changed", "book.featured", "book.read", "book.removed", "user.logged_in"]);
+    assert_eq!(
+        events[0],
+        json!({"name": "book.added", "kind": "change", "model": "bookstore.Book", "action": "created", "all_owners": false})
+    );
+    assert_eq!(events[2]["kind"], "custom");
+    assert_eq!(events[2]["all_owners"], true);
+    assert_eq!(
+        events[5],
+        json!({"name": "user.logged_in", "kind": "raw", "model": null, "action": null, "all_owners": false})
+    );
+}
+
+#[tokio::test]
+async fn a_test_delivery_is_signed_sent_now_and_reported() {
+    let h = Harness::new().await;
+    let api = ApiServer::of(&h).await;
+    let hook = api.subscribe(1, "book.added", &h.receiver.url("ok")).await;
+    let id = hook["id"].as_i64().unwrap();
+
+    let answer = api.call(Method::POST, &format!("/{id}/test"), Some(1), None).await;
+    assert_eq!(answer.status, 200, "{answer:?}");
+    assert_eq!((answer.body["delivered"].as_bool(), answer.body["status"].as_u64()), (Some(true), Some(200)));
+    let received = h.receiver.received();
+    assert_eq!(received.len(), 1, "sent before the answer");
+    assert_eq!(
+        received[0].body,
+        json!({"hook": {"id": id, "event": "book.added", "target": h.receiver.url("ok")}, "data": {"test": true}})
+    );
+    assert_eq!(received[0].headers["webhook-id"], answer.body["message_id"].as_str().unwrap());
+    verify(hook["secret"].as_str().unwrap(), &received[0]);
+
+    h.receiver.reply("broken", rest_hooks_tests::Reply::status(503).body("down for maintenance"));
+    let broken = api.subscribe(1, "book.added", &h.receiver.url("broken")).await;
+    let answer = api.call(Method::POST, &format!("/{}/test", broken["id"]), Some(1), None).await;
+    assert_eq!(answer.status, 200);
+    assert_eq!(answer.body["delivered"], false);
+    assert_eq!(
+        (answer.body["status"].as_u64(), answer.body["response"].as_str()),
+        (Some(503), Some("down for maintenance"))
+    );
+
+    // Tests are not deliveries: the log and the hook's health are untouched.
+    assert_eq!(api.get(&format!("/{}/attempts", broken["id"]), 1).await.body["attempts"], json!([]));
+    assert_eq!(api.get(&format!("/{}", broken["id"]), 1).await.body["active"], true);
+}
+
+#[tokio::test]
+async fn patch_changes_the_target_and_turns_the_hook_off_and_on() {
+    let h = Harness::new().await;
+    let api = ApiServer::of(&h).await;
+    let hook = api.subscribe(1, "book.added", &h.receiver.url("old")).await;
+    let path = format!("/{}", hook["id"]);
+
+    let moved = api
+        .call(Method::PATCH, &path, Some(1), Some(json!({"target": h.receiver.url("new"), "event": "book.changed"})))
+        .await;
+    assert_eq!(moved.status, 200, "{moved:?}");
+    assert_eq!(
+        (moved.body["target"].as_str(), moved.body["event"].as_str()),
+        (Some(h.receiver.url("new").as_str()), Some("book.changed"))
+    );
+    let refused = api.call(Method::PATCH, &path, Some(1), Some(json!({"event": "book.nope"}))).await;
+    assert_eq!((refused.status, refused.body["field"].as_str()), (422, Some("event")));
+    assert_eq!(api.get(&path, 1).await.body["event"], "book.changed", "a refused change changes nothing");
+
+    let off = api.call(Method::PATCH, &path, Some(1), Some(json!({"active": false}))).await;
+    assert_eq!(
+        (off.body["active"].as_bool(), off.body["disabled_reason"].as_str()),
+        (Some(false), Some("disabled by its owner"))
+    );
+    assert_eq!(api.get("", 1).await.body["hooks"][0]["active"], false);
+    let book = h.run(new_book(1, "Dracula").insert(&h.db)).await.unwrap();
+    let mut active: book::ActiveModel = book.into();
+    active.title = sea_orm::Set("Carmilla".into());
+    // A marker hook shows the update was dispatched; the disabled hook got nothing.
+    api.subscribe(1, "book.changed", &h.receiver.url("marker")).await;
+    let book = h.run(active.update(&h.db)).await.unwrap();
+    h.receiver.wait_for(1).await;
+    assert_eq!((h.receiver.count("marker"), h.receiver.count("new")), (1, 0));
+
+    let on = api.call(Method::PATCH, &path, Some(1), Some(json!({"active": true}))).await;
+    assert_eq!(on.body["active"], true);
+    assert!(on.body.get("disabled_reason").is_none());
+    let mut active: book::ActiveModel = book.into();
+    active.title = sea_orm::Set("Camilla".into());
+    h.run(active.update(&h.db)).await.unwrap();
+    h.receiver.wait_for(3).await;
+    assert_eq!(h.receiver.count("new"), 1);
+}
+
+#[tokio::test]
+async fn replay_sends_failed_deliveries_again_and_the_log_shows_both_attempts() {
+    let h = Harness::with(|b| b.retry_policy(RetryPolicy::no_retries())).await;
+    let api = ApiServer::of(&h).await;
+    h.receiver.respond("flaky", 500);
+    let hook = api.subscribe(1, "book.added", &h.receiver.url("flaky")).await;
+    let id = hook["id"].as_i64().unwrap();
+    h.run(new_book(1, "Middlemarch").insert(&h.db)).await.unwrap();
+    h.receiver.wait_for(1).await;
+    rest_hooks_tests::eventually("the failed attempt", || async {
+        let answer = api.get(&format!("/{id}/attempts"), 1).await;
+        (answer.body["attempts"].as_array().map(Vec::len) == Some(1)).then_some(())
+    })
+    .await;
+
+    let range = api
+        .post(&format!("/{id}/replay"), 1, json!({"from": "2030-01-01T00:00:00Z", "to": "2020-01-01T00:00:00Z"}))
+        .await;
+    assert_eq!((range.status, range.body["field"].as_str()), (422, Some("to")), "{range:?}");
+    let half = api.post(&format!("/{id}/replay"), 1, json!({"from": "2020-01-01T00:00:00Z"})).await;
+    assert_eq!((half.status, half.body["field"].as_str()), (422, Some("to")), "{half:?}");
+
+    h.receiver.respond("flaky", 200);
+    let replayed = api.call(Method::POST, &format!("/{id}/replay"), Some(1), None).await;
+    assert_eq!((replayed.status, replayed.body["replayed"].as_u64()), (202, Some(1)), "{replayed:?}");
+    let received = h.receiver.wait_for(2).await;
+    assert_eq!(received[0].headers["webhook-id"], received[1].headers["webhook-id"], "the same delivery");
+    let attempts = rest_hooks_tests::eventually("both attempts", || async {
+        let answer = api.get(&format!("/{id}/attempts?limit=10"), 1).await;
+        answer.body["attempts"].as_array().filter(|a| a.len() == 2).cloned()
+    })
+    .await;
+    let statuses: Vec<_> = attempts.iter().map(|a| a["status"].as_i64()).collect();
+    assert_eq!(statuses, [Some(200), Some(500)], "newest first");
+    assert_eq!(api.get(&format!("/{id}/attempts?limit=1"), 1).await.body["attempts"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn rotating_the_secret_shows_the_new_one_which_then_signs() {
+    let h = Harness::new().await;
+    let api = ApiServer::of(&h).await;
+    let hook = api.subscribe(1, "book.added", &h.receiver.url("a")).await;
+    let rotated = api.call(Method::POST, &format!("/{}/rotate-secret", hook["id"]), Some(1), None).await;
+    assert_eq!(rotated.status, 200, "{rotated:?}");
+    let secret = rotated.body["secret"].as_str().unwrap();
+    assert_ne!(secret, hook["secret"].as_str().unwrap());
+    assert!(rotated.body["previous_secret_until"].is_string());
+    h.run(new_book(1, "Beloved").insert(&h.db)).await.unwrap();
+    let received = h.receiver.wait_for(1).await;
+    verify(secret, &received[0]);
+    verify(hook["secret"].as_str().unwrap(), &received[0]);
+}
+
+#[tokio::test]
+async fn the_list_pages_by_id_and_filters_by_event() {
+    let h = Harness::new().await;
+    let api = ApiServer::of(&h).await;
+    for (event, path) in [("book.added", "a"), ("book.changed", "b"), ("book.added", "c")] {
+        api.subscribe(3, event, &h.receiver.url(path)).await;
+    }
+    let first = api.get("?limit=2", 3).await.body;
+    assert_eq!((first["hooks"].as_array().unwrap().len(), first["has_more"].as_bool()), (2, Some(true)));
+    let last = first["hooks"][1]["id"].clone();
+    let second = api.get(&format!("?limit=2&starting_after={last}"), 3).await.body;
+    assert_eq!((second["hooks"].as_array().unwrap().len(), second["has_more"].as_bool()), (1, Some(false)));
+    assert_eq!(second["hooks"][0]["target"], h.receiver.url("c"));
+    let added = api.get("?event=book.added", 3).await.body;
+    let targets: Vec<_> = added["hooks"].as_array().unwrap().iter().map(|hook| hook["target"].clone()).collect();
+    assert_eq!(targets, [json!(h.receiver.url("a")), json!(h.receiver.url("c"))]);
+}
+
+#[tokio::test]
+async fn the_openapi_description_matches_the_routes() {
+    let h = Harness::new().await;
+    let api = ApiServer::serve(HooksApi::new(h.engine.clone(), bearer)).await;
+    let answer = api.send(api.request(Method::GET, "/openapi.json")).await;
+    assert_eq!(answer.status, 200);
+    let document = answer.body;
+    assert!(document["openapi"].as_str().unwrap().starts_with("3.1"), "{document}");
+    assert_eq!(document["servers"][0]["url"], MOUNT);
+    let mut built = HooksApi::new(h.engine.clone(), bearer).openapi();
+    built["servers"] = document["servers"].clone();
+    assert_eq!(built, document, "HooksApi::openapi is what the router serves");
+
+    // Every documented operation is routed (it asks for credentials: 401, not 404 or 405) and
+    // every method a documented path does not list is refused with 405.
+    let all = ["get", "post", "put", "patch", "delete"];
+    let paths = document["paths"].as_object().unwrap();
+    let mut operations = 0;
+    for (path, item) in paths {
+        let concrete = path.replace("{id}", "1");
+        for method in all {
+            let answer =
+                api.call(method.to_uppercase().parse().unwrap(), concrete.trim_end_matches('/'), None, None).await;
+            if item.get(method).is_some() {
+                operations += 1;
+                assert_eq!(answer.status, 401, "{method} {path} is documented but answers {answer:?}");
+                let documented = &item[method]["responses"];
+                assert!(documented.get("401").is_some(), "{method} {path} documents its 401");
+            } else {
+                assert_eq!(answer.status, 405, "{method} {path} is not documented but answers {answer:?}");
+            }
+        }
+    }
+    assert_eq!(operations, 10, "{:?}", paths.keys().collect::<Vec<_>>());
+    // Every routed operation of the API is among them.
+    for (method, path) in [
+        ("post", "/"),
+        ("get", "/"),
+        ("get", "/{id}"),
+        ("patch", "/{id}"),
+        ("delete", "/{id}"),
+        ("get", "/events"),
+        ("post", "/{id}/test"),
+        ("get", "/{id}/attempts"),
+        ("post", "/{id}/replay"),
+        ("post", "/{id}/rotate-secret"),
+    ] {
+        assert!(document["paths"][path][method].is_object(), "{method} {path} is not documented");
+    }
+    let schemas = document["components"]["schemas"].as_object().unwrap();
+    for schema in ["HookView", "Subscribe", "ErrorBody", "EventList", "TestOutcome"] {
+        assert!(schemas.contains_key(schema), "schema {schema}: {:?}", schemas.keys().collect::<Vec<_>>());
+    }
+}
