@@ -481,3 +481,42 @@ async fn the_openapi_description_matches_the_routes() {
         assert!(schemas.contains_key(schema), "schema {schema}: {:?}", schemas.keys().collect::<Vec<_>>());
     }
 }
+
+#[tokio::test]
+async fn deleting_a_hook_drops_its_pending_retries() {
+    use rest_hooks::store::delivery;
+    use sea_orm::EntityTrait;
+
+    let h = Harness::new().await;
+    let api = ApiServer::of(&h).await;
+    h.receiver.respond("down", 503);
+    let hook = api.subscribe(1, "book.added", &h.receiver.url("down")).await;
+    h.run(new_book(1, "Rebecca").insert(&h.db)).await.unwrap();
+    h.receiver.wait_for(1).await;
+    let retry = rest_hooks_tests::eventually("the first attempt's outcome", || async {
+        let row = delivery::Entity::find().one(&h.db).await.unwrap()?;
+        (row.attempts == 1).then_some(row)
+    })
+    .await;
+    assert_eq!(retry.state, delivery::state::PENDING, "a retry is scheduled");
+
+    assert_eq!(api.call(Method::DELETE, &format!("/{}", hook["id"]), Some(1), None).await.status, 204);
+    let row = delivery::Entity::find_by_id(retry.id).one(&h.db).await.unwrap().unwrap();
+    assert_eq!((row.state, row.last_error.as_deref()), (delivery::state::FAILED, Some("the hook was deleted")));
+    let id = rest_hooks::HookId::Int(hook["id"].as_i64().unwrap());
+    assert_eq!(h.engine.hook_state(&id).await.unwrap(), None, "its state went with it");
+    assert_eq!(h.engine.attempts_of_hook(&id, 10).await.unwrap().len(), 1, "the log stays");
+}
+
+#[tokio::test]
+async fn a_database_failure_is_a_500_that_says_nothing_of_the_database() {
+    use sea_orm::ConnectionTrait;
+
+    let h = Harness::new().await;
+    let api = ApiServer::of(&h).await;
+    let hook = api.subscribe(1, "book.added", &h.receiver.url("a")).await;
+    h.db.execute_unprepared("DROP TABLE rest_hooks_hook_state").await.unwrap();
+    let answer = api.get(&format!("/{}", hook["id"]), 1).await;
+    assert_eq!((answer.status, answer.error()), (500, "internal"), "{answer:?}");
+    assert_eq!(answer.body["message"], "the server could not complete the request");
+}

@@ -1,0 +1,153 @@
+//! The subscription REST API in a small axum server on SQLite: a toy bearer-token login, the
+//! hooks router at `/api/v1/hooks`, a books resource at `/api/v1/books`, and an inbox at `/inbox`
+//! that receives webhooks, checks their signatures and prints them. Subscribe the inbox with
+//! `curl`, add a book, and watch the delivery arrive (the README's "REST API" section shows the
+//! session).
+//!
+//! Run it with `cargo run --example bookstore_api` (`-- 8080` for another port than 3000).
+//! Tokens: `alice-token` (user 1) and `bob-token` (user 2).
+
+use std::error::Error;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::post;
+use axum::{Json, Router};
+use rest_hooks::api::{HooksApi, Unauthorized};
+use rest_hooks::signing::Verifier;
+use rest_hooks::{Engine, Owner};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, Database, DatabaseConnection, EntityTrait, QueryFilter, Schema,
+    Set, TransactionTrait,
+};
+use serde_json::Value;
+
+/// Books, owned by a user: their changes are the events.
+mod book {
+    use rest_hooks::Hookable;
+    use sea_orm::entity::prelude::*;
+
+    /// A book on a user's shelf.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, Hookable, serde::Serialize)]
+    #[sea_orm(table_name = "book")]
+    #[hookable(model = "bookstore.Book", owner = "user_id")]
+    pub struct Model {
+        /// The book's id.
+        #[sea_orm(primary_key)]
+        pub id: i32,
+        /// The user whose shelf it is on.
+        pub user_id: i32,
+        /// The title.
+        pub title: String,
+    }
+
+    /// Books have no relations here.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+}
+
+/// The toy login: a fixed token per user. A real application checks a session or a signed token.
+fn user_of(headers: &HeaderMap) -> Result<i32, Unauthorized> {
+    let token = headers.get("authorization").and_then(|value| value.to_str().ok());
+    match token.and_then(|value| value.strip_prefix("Bearer ")) {
+        Some("alice-token") => Ok(1),
+        Some("bob-token") => Ok(2),
+        Some(_) => Err(Unauthorized::new("unknown token").challenge("Bearer")),
+        None => Err(Unauthorized::new("send `Authorization: Bearer alice-token` or `bob-token`").challenge("Bearer")),
+    }
+}
+
+/// The hooks API's authentication: the same login, the user as the hooks' owner.
+fn owner(request: &Parts) -> Result<Owner, Unauthorized> {
+    user_of(&request.headers).map(Owner::from)
+}
+
+/// `POST /api/v1/books {"title"}`: adds a book to the caller's shelf. The `book.added` event is
+/// written in the same transaction as the book.
+async fn add_book(
+    State(db): State<DatabaseConnection>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Result<(StatusCode, Json<book::Model>), (StatusCode, String)> {
+    let user = user_of(&headers).map_err(|_| (StatusCode::UNAUTHORIZED, "log in first".to_owned()))?;
+    let title = body["title"].as_str().ok_or((StatusCode::UNPROCESSABLE_ENTITY, "`title` is missing".to_owned()))?;
+    let failed = |e: sea_orm::DbErr| (StatusCode::INTERNAL_SERVER_ERROR, e.to_string());
+    let txn = db.begin().await.map_err(failed)?;
+    let book = book::ActiveModel { user_id: Set(user), title: Set(title.to_owned()), ..Default::default() }
+        .insert(&txn)
+        .await
+        .map_err(failed)?;
+    txn.commit().await.map_err(failed)?;
+    Ok((StatusCode::CREATED, Json(book)))
+}
+
+/// `GET /api/v1/books`: the caller's shelf.
+async fn list_books(
+    State(db): State<DatabaseConnection>,
+    headers: HeaderMap,
+) -> Result<Json<Vec<book::Model>>, StatusCode> {
+    let user = user_of(&headers).map_err(|_| StatusCode::UNAUTHORIZED)?;
+    let books = book::Entity::find()
+        .filter(book::Column::UserId.eq(user))
+        .all(&db)
+        .await
+        .map_err(|_| StatusCode::INTERNAL_SERVER_ERROR)?;
+    Ok(Json(books))
+}
+
+/// `POST /inbox`: a receiver, as a subscriber would run one. It checks the signature with the
+/// secret of the hook named in the body (a real receiver keeps the secret the API showed it).
+async fn inbox(State(db): State<DatabaseConnection>, headers: HeaderMap, body: Bytes) -> StatusCode {
+    let event: Value = serde_json::from_slice(&body).unwrap_or_default();
+    let hook = event["hook"]["id"].as_i64().unwrap_or_default();
+    let secret = rest_hooks::hook::Entity::find_by_id(hook).one(&db).await.ok().flatten().and_then(|hook| hook.secret);
+    let verified = secret.and_then(|secret| Verifier::new(secret.expose()).ok()).map(|v| v.verify(&headers, &body));
+    let id = headers.get("webhook-id").and_then(|v| v.to_str().ok()).unwrap_or("?");
+    let name = event["hook"]["event"].as_str().unwrap_or("?");
+    println!(
+        "inbox: {name} {id}, signature {}",
+        match verified {
+            Some(Ok(())) => "verified".to_owned(),
+            Some(Err(e)) => format!("refused: {e}"),
+            None => "not checked (the hook is gone)".to_owned(),
+        }
+    );
+    println!("inbox: {body}", body = String::from_utf8_lossy(&body));
+    StatusCode::NO_CONTENT
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn Error>> {
+    let port: u16 = std::env::args().nth(1).map_or(Ok(3000), |port| port.parse())?;
+    let dir = tempfile::tempdir()?;
+    let db = Database::connect(format!("sqlite://{}?mode=rwc", dir.path().join("bookstore.db").display())).await?;
+    rest_hooks::store::setup(&db).await?;
+    db.execute(&Schema::new(db.get_database_backend()).create_table_from_entity(book::Entity)).await?;
+
+    let engine = Engine::builder()
+        .event("book.added", "bookstore.Book.created")
+        .event("book.changed", "bookstore.Book.updated")
+        .event("book.removed", "bookstore.Book.deleted")
+        .event("book.read", "bookstore.Book.read")
+        .raw_event("user.logged_in")
+        // The inbox runs on this machine: let the SSRF guard through to it.
+        .allow_targets(["127.0.0.1/32"])
+        .start(db.clone())?;
+
+    let app = Router::new()
+        .nest("/api/v1/hooks", HooksApi::new(engine.clone(), owner).router())
+        .route("/api/v1/books", post(add_book).get(list_books))
+        .route("/inbox", post(inbox))
+        .with_state(db);
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
+    println!(
+        "bookstore_api on http://{}: hooks at /api/v1/hooks, books at /api/v1/books, inbox at /inbox",
+        listener.local_addr()?
+    );
+    println!("tokens: alice-token (user 1), bob-token (user 2); Ctrl-C stops");
+    axum::serve(listener, app).with_graceful_shutdown(async { drop(tokio::signal::ctrl_c().await) }).await?;
+    engine.shutdown().await;
+    Ok(())
+}
