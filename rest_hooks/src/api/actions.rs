@@ -9,6 +9,7 @@ use sea_orm::EntityTrait;
 use super::ApiState;
 use super::auth::Caller;
 use super::body::{JsonBody, QueryParams};
+use super::error::documented::{BodyErrors, HookErrors, QueryErrors, Unauthenticated};
 use super::error::{ApiError, ErrorBody};
 use super::hooks::{owned, page_size, state_of};
 use super::views::{AttemptList, AttemptView, AttemptsQuery, EventList, HookView, Replay, Replayed, TestOutcome};
@@ -21,7 +22,7 @@ use crate::store::delivery;
     get, path = "/events", tag = "events", operation_id = "list_events",
     responses(
         (status = 200, description = "The catalogue, by name", body = EventList),
-        (status = 401, description = "Not authenticated", body = ErrorBody),
+        Unauthenticated,
     )
 )]
 pub(crate) async fn events(State(state): State<ApiState>, Caller(_): Caller) -> Json<EventList> {
@@ -35,8 +36,7 @@ pub(crate) async fn events(State(state): State<ApiState>, Caller(_): Caller) -> 
     params(("id" = i64, Path, description = "The hook's id")),
     responses(
         (status = 200, description = "The outcome, whether the target accepted it or not", body = TestOutcome),
-        (status = 401, description = "Not authenticated", body = ErrorBody),
-        (status = 404, description = "No such hook for this owner", body = ErrorBody),
+        HookErrors,
     )
 )]
 pub(crate) async fn test(
@@ -55,9 +55,7 @@ pub(crate) async fn test(
     params(("id" = i64, Path, description = "The hook's id"), AttemptsQuery),
     responses(
         (status = 200, description = "The attempts", body = AttemptList),
-        (status = 400, description = "A bad query parameter", body = ErrorBody),
-        (status = 401, description = "Not authenticated", body = ErrorBody),
-        (status = 404, description = "No such hook for this owner", body = ErrorBody),
+        HookErrors, QueryErrors,
     )
 )]
 pub(crate) async fn attempts(
@@ -80,12 +78,8 @@ pub(crate) async fn attempts(
     request_body(content = Replay, description = "What to send again; empty for every failed delivery"),
     responses(
         (status = 202, description = "How many deliveries were put back in the queue", body = Replayed),
-        (status = 400, description = "The body is not JSON", body = ErrorBody),
-        (status = 401, description = "Not authenticated", body = ErrorBody),
-        (status = 404, description = "No such hook, or no such delivery of it", body = ErrorBody),
         (status = 409, description = "The hook is disabled: enable it first", body = ErrorBody),
-        (status = 415, description = "The body is not `application/json`", body = ErrorBody),
-        (status = 422, description = "A bad range or field", body = ErrorBody),
+        HookErrors, BodyErrors,
     )
 )]
 pub(crate) async fn replay(
@@ -139,8 +133,7 @@ fn replay_error(error: ReplayError) -> ApiError {
     params(("id" = i64, Path, description = "The hook's id")),
     responses(
         (status = 200, description = "The hook, with its new secret", body = HookView),
-        (status = 401, description = "Not authenticated", body = ErrorBody),
-        (status = 404, description = "No such hook for this owner", body = ErrorBody),
+        HookErrors,
     )
 )]
 pub(crate) async fn rotate_secret(

@@ -129,3 +129,56 @@ impl IntoResponse for ApiError {
         response
     }
 }
+
+/// The error answers of the OpenAPI description, shared by the operations they apply to. Only
+/// documented, never built: the answers themselves are [`ApiError`]s.
+pub(crate) mod documented {
+    #![allow(dead_code)]
+
+    use super::ErrorBody;
+
+    /// Every operation: the application's authentication refused the request.
+    #[derive(utoipa::IntoResponses)]
+    pub(crate) enum Unauthenticated {
+        /// Not authenticated: no credentials, or credentials the application refuses.
+        #[response(status = 401)]
+        Unauthorized(ErrorBody),
+    }
+
+    /// Operations on one hook: authentication, then the hook.
+    #[derive(utoipa::IntoResponses)]
+    pub(crate) enum HookErrors {
+        /// Not authenticated.
+        #[response(status = 401)]
+        Unauthorized(ErrorBody),
+        /// No such hook for this owner; another owner's hook answers the same.
+        #[response(status = 404)]
+        NotFound(ErrorBody),
+    }
+
+    /// Operations that take a JSON body.
+    #[derive(utoipa::IntoResponses)]
+    pub(crate) enum BodyErrors {
+        /// The body is not valid JSON.
+        #[response(status = 400)]
+        BadRequest(ErrorBody),
+        /// The body is larger than the API's limit.
+        #[response(status = 413)]
+        PayloadTooLarge(ErrorBody),
+        /// The body is not `application/json`.
+        #[response(status = 415)]
+        UnsupportedMediaType(ErrorBody),
+        /// A field is missing, unknown, of the wrong type, or refused (an unknown event, a target
+        /// the SSRF guard refuses): `field` names it.
+        #[response(status = 422)]
+        Validation(ErrorBody),
+    }
+
+    /// Operations that take a query string.
+    #[derive(utoipa::IntoResponses)]
+    pub(crate) enum QueryErrors {
+        /// A query parameter is unknown or out of range: `field` names it when it can.
+        #[response(status = 400)]
+        BadRequest(ErrorBody),
+    }
+}

@@ -11,7 +11,8 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use super::ApiState;
 use super::auth::Caller;
 use super::body::{JsonBody, QueryParams};
-use super::error::{ApiError, ErrorBody};
+use super::error::ApiError;
+use super::error::documented::{BodyErrors, HookErrors, QueryErrors, Unauthenticated};
 use super::views::{Change, HookPage, HookView, ListQuery, Subscribe};
 use crate::hook::{self, HookId};
 use crate::hookable::Owner;
@@ -30,11 +31,7 @@ const DISABLED_BY_OWNER: &str = "disabled by its owner";
     responses(
         (status = 201, description = "The hook, with its secret", body = HookView,
             headers(("location" = String, description = "The hook's URL"))),
-        (status = 400, description = "The body is not JSON", body = ErrorBody),
-        (status = 401, description = "Not authenticated", body = ErrorBody),
-        (status = 413, description = "The body is too large", body = ErrorBody),
-        (status = 415, description = "The body is not `application/json`", body = ErrorBody),
-        (status = 422, description = "An unknown event, a refused target, a missing field", body = ErrorBody),
+        Unauthenticated, BodyErrors,
     )
 )]
 pub(crate) async fn subscribe(
@@ -61,8 +58,7 @@ pub(crate) async fn subscribe(
     params(ListQuery),
     responses(
         (status = 200, description = "A page of hooks", body = HookPage),
-        (status = 400, description = "A bad query parameter", body = ErrorBody),
-        (status = 401, description = "Not authenticated", body = ErrorBody),
+        Unauthenticated, QueryErrors,
     )
 )]
 pub(crate) async fn list(
@@ -107,8 +103,7 @@ pub(crate) async fn list(
     params(("id" = i64, Path, description = "The hook's id")),
     responses(
         (status = 200, description = "The hook", body = HookView),
-        (status = 401, description = "Not authenticated", body = ErrorBody),
-        (status = 404, description = "No such hook for this owner", body = ErrorBody),
+        HookErrors,
     )
 )]
 pub(crate) async fn get(
@@ -128,12 +123,7 @@ pub(crate) async fn get(
     request_body = Change,
     responses(
         (status = 200, description = "The changed hook", body = HookView),
-        (status = 400, description = "The body is not JSON", body = ErrorBody),
-        (status = 401, description = "Not authenticated", body = ErrorBody),
-        (status = 404, description = "No such hook for this owner", body = ErrorBody),
-        (status = 413, description = "The body is too large", body = ErrorBody),
-        (status = 415, description = "The body is not `application/json`", body = ErrorBody),
-        (status = 422, description = "An unknown event or field, a refused target", body = ErrorBody),
+        HookErrors, BodyErrors,
     )
 )]
 pub(crate) async fn change(
@@ -184,8 +174,7 @@ pub(crate) async fn change(
     params(("id" = i64, Path, description = "The hook's id")),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 401, description = "Not authenticated", body = ErrorBody),
-        (status = 404, description = "No such hook for this owner", body = ErrorBody),
+        HookErrors,
     )
 )]
 pub(crate) async fn delete(

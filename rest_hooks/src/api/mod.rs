@@ -146,6 +146,9 @@ impl HooksApi {
 fn documented() -> (Router<ApiState>, utoipa::openapi::OpenApi) {
     let mut document = Document::openapi();
     document.info.version = env!("CARGO_PKG_VERSION").to_owned();
+    // The API is the application's: this crate's license and authors are not its.
+    document.info.license = None;
+    document.info.contact = None;
     OpenApiRouter::with_openapi(document)
         .routes(routes!(hooks::subscribe, hooks::list))
         .routes(routes!(hooks::get, hooks::change, hooks::delete))

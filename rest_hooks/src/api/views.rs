@@ -61,6 +61,7 @@ pub(crate) struct ListQuery {
     /// Only hooks of this event.
     pub(crate) event: Option<String>,
     /// How many hooks at most, 1 to 100; default 50.
+    #[param(minimum = 1, maximum = 100)]
     pub(crate) limit: Option<u64>,
     /// The page after the hook with this id: the last id of the previous page.
     pub(crate) starting_after: Option<i64>,
@@ -72,6 +73,7 @@ pub(crate) struct ListQuery {
 #[into_params(parameter_in = Query)]
 pub(crate) struct AttemptsQuery {
     /// How many attempts at most, the newest first, 1 to 100; default 50.
+    #[param(minimum = 1, maximum = 100)]
     pub(crate) limit: Option<u64>,
 }
 

@@ -520,3 +520,22 @@ async fn a_database_failure_is_a_500_that_says_nothing_of_the_database() {
     assert_eq!((answer.status, answer.error()), (500, "internal"), "{answer:?}");
     assert_eq!(answer.body["message"], "the server could not complete the request");
 }
+
+/// `docs/openapi.json` is the description the router serves, so that API changes show in review
+/// and client generators have a file to read. `REST_HOOKS_BLESS=1` writes it anew.
+#[tokio::test]
+async fn the_committed_openapi_document_is_current() {
+    let h = Harness::new().await;
+    let document = HooksApi::new(h.engine.clone(), bearer).openapi();
+    let text = format!("{}\n", serde_json::to_string_pretty(&document).unwrap());
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/openapi.json");
+    if std::env::var_os("REST_HOOKS_BLESS").is_some() {
+        std::fs::write(&path, &text).unwrap();
+    }
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        committed == text,
+        "{} is not the API's description: run the suite with REST_HOOKS_BLESS=1",
+        path.display()
+    );
+}
