@@ -539,3 +539,43 @@ async fn the_committed_openapi_document_is_current() {
         path.display()
     );
 }
+
+/// An authentication that has to wait (here for a database round trip before it reads its token
+/// table), through `OwnerAuth`'s `async fn`.
+struct TokenTable(sea_orm::DatabaseConnection);
+
+impl rest_hooks::api::OwnerAuth for TokenTable {
+    async fn owner(
+        &self,
+        request: &axum::http::request::Parts,
+    ) -> Result<rest_hooks::Owner, rest_hooks::api::Unauthorized> {
+        use rest_hooks::api::Unauthorized;
+
+        self.0.ping().await.map_err(|e| Unauthorized::new(format!("the token table is down: {e}")))?;
+        match request.headers.get("x-token").and_then(|v| v.to_str().ok()) {
+            Some("seven") => Ok(rest_hooks::Owner::from(7)),
+            _ => Err(Unauthorized::new("unknown token")),
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_async_authentication_scopes_like_any_other() {
+    let h = Harness::new().await;
+    let api = ApiServer::serve(HooksApi::new(h.engine.clone(), TokenTable(h.db.clone()))).await;
+    let subscribe = api
+        .request(Method::POST, "")
+        .header("x-token", "seven")
+        .header("content-type", "application/json")
+        .body(json!({"event": "book.added", "target": h.receiver.url("seven")}).to_string());
+    let created = api.send(subscribe).await;
+    assert_eq!(created.status, 201, "{created:?}");
+    let listed = api.send(api.request(Method::GET, "").header("x-token", "seven")).await;
+    assert_eq!(listed.body["hooks"][0]["id"], created.body["id"]);
+    let refused = api.send(api.request(Method::GET, "").header("x-token", "eight")).await;
+    assert_eq!((refused.status, refused.body["message"].as_str()), (401, Some("unknown token")));
+
+    // The hook is owner 7's: a book of user 7 reaches it.
+    h.run(new_book(7, "Kim").insert(&h.db)).await.unwrap();
+    assert_eq!(h.receiver.wait_for(1).await[0].path, "/seven");
+}
