@@ -15,7 +15,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use axum::{Json, Router};
-use rest_hooks::api::{HooksApi, Unauthorized};
+use rest_hooks::api::{HooksApi, Refusal};
 use rest_hooks::signing::Verifier;
 use rest_hooks::{Engine, Owner};
 use sea_orm::{
@@ -49,18 +49,20 @@ mod book {
 }
 
 /// The toy login: a fixed token per user. A real application checks a session or a signed token.
-fn user_of(headers: &HeaderMap) -> Result<i32, Unauthorized> {
+fn user_of(headers: &HeaderMap) -> Result<i32, Refusal> {
     let token = headers.get("authorization").and_then(|value| value.to_str().ok());
     match token.and_then(|value| value.strip_prefix("Bearer ")) {
         Some("alice-token") => Ok(1),
         Some("bob-token") => Ok(2),
-        Some(_) => Err(Unauthorized::new("unknown token").challenge("Bearer")),
-        None => Err(Unauthorized::new("send `Authorization: Bearer alice-token` or `bob-token`").challenge("Bearer")),
+        Some(_) => Err(Refusal::unauthorized("unknown token").challenge("Bearer")),
+        None => {
+            Err(Refusal::unauthorized("send `Authorization: Bearer alice-token` or `bob-token`").challenge("Bearer"))
+        }
     }
 }
 
 /// The hooks API's authentication: the same login, the user as the hooks' owner.
-fn owner(request: &Parts) -> Result<Owner, Unauthorized> {
+fn owner(request: &Parts) -> Result<Owner, Refusal> {
     user_of(&request.headers).map(Owner::from)
 }
 
@@ -137,7 +139,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
         .start(db.clone())?;
 
     let app = Router::new()
-        .nest("/api/v1/hooks", HooksApi::new(engine.clone(), owner).router())
+        .nest("/api/v1/hooks", HooksApi::new(engine.clone(), owner)?.router())
         .route("/api/v1/books", post(add_book).get(list_books))
         .route("/inbox", post(inbox))
         .with_state(db);

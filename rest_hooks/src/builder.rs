@@ -45,6 +45,8 @@ pub(crate) struct Config {
     pub(crate) retry: RetryPolicy,
     pub(crate) disable_after: Duration,
     pub(crate) shutdown_deadline: Duration,
+    /// Where hooks are found, when not in the crate's own table: `entity `…`` or `a custom finder`.
+    pub(crate) hooks_elsewhere: Option<String>,
 }
 
 /// An application's resolver, if it set one.
@@ -93,6 +95,7 @@ impl Default for Config {
             retry: RetryPolicy::default(),
             disable_after: Duration::from_secs(5 * 24 * 3600),
             shutdown_deadline: Duration::from_secs(10),
+            hooks_elsewhere: None,
         }
     }
 }
@@ -183,6 +186,9 @@ impl Builder {
         E::Model: Sync,
     {
         self.finder = Arc::new(EntityFinder::<E>::new());
+        let name = std::any::type_name::<E>();
+        self.config.hooks_elsewhere =
+            (name != std::any::type_name::<hook::Entity>()).then(|| format!("entity `{name}`"));
         self
     }
 
@@ -190,6 +196,7 @@ impl Builder {
     /// [`EntityFinder`] over [`hook::Entity`].
     pub fn finder(mut self, finder: impl Finder) -> Self {
         self.finder = Arc::new(finder);
+        self.config.hooks_elsewhere = Some("a custom finder".to_owned());
         self
     }
 

@@ -347,9 +347,13 @@ impl Engine {
     /// Deletes hook `id` of the crate's hook table, in one transaction with what the engine keeps
     /// of it: its pending deliveries fail with `the hook was deleted` (nothing more is sent to it,
     /// retries included) and its [state](Self::hook_state) goes. The attempt log stays. Returns
-    /// whether the hook existed.
-    pub async fn unsubscribe(&self, db: &DatabaseConnection, id: i64) -> Result<bool, DbErr> {
-        use sea_orm::TransactionTrait;
+    /// whether the hook existed. Inside a transaction it runs under a savepoint, and commits with
+    /// the caller.
+    pub async fn unsubscribe<C>(&self, db: &C, id: i64) -> Result<bool, DbErr>
+    where
+        C: ConnectionTrait + sea_orm::TransactionTrait,
+    {
+        use sea_orm::TransactionSession;
 
         use crate::store::{delivery, hook_state};
         let txn = db.begin().await?;

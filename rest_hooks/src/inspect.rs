@@ -3,7 +3,9 @@
 //! again.
 
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+};
 use uuid::Uuid;
 
 use crate::engine::Engine;
@@ -74,14 +76,19 @@ impl Engine {
     /// the application's own table got ([`HookEntity::disabled`](crate::HookEntity::disabled)) is
     /// the application's to undo. Returns whether the hook was disabled.
     pub async fn enable_hook(&self, hook: &HookId) -> Result<bool, DbErr> {
-        let done = hook_state::Entity::update_many()
-            .col_expr(hook_state::Column::DisabledAt, Expr::value(Option::<i64>::None))
-            .col_expr(hook_state::Column::DisabledReason, Expr::value(Option::<String>::None))
-            .col_expr(hook_state::Column::FailingSince, Expr::value(Option::<i64>::None))
-            .filter(hook_state::Column::HookId.eq(hook.to_string()))
-            .filter(hook_state::Column::DisabledAt.is_not_null())
-            .exec(self.db())
-            .await?;
-        Ok(done.rows_affected > 0)
+        enable(self.db(), &hook.to_string()).await
     }
+}
+
+/// Clears hook `key`'s disabling and failure streak; returns whether it was disabled.
+pub(crate) async fn enable<C: ConnectionTrait>(db: &C, key: &str) -> Result<bool, DbErr> {
+    let done = hook_state::Entity::update_many()
+        .col_expr(hook_state::Column::DisabledAt, Expr::value(Option::<i64>::None))
+        .col_expr(hook_state::Column::DisabledReason, Expr::value(Option::<String>::None))
+        .col_expr(hook_state::Column::FailingSince, Expr::value(Option::<i64>::None))
+        .filter(hook_state::Column::HookId.eq(key))
+        .filter(hook_state::Column::DisabledAt.is_not_null())
+        .exec(db)
+        .await?;
+    Ok(done.rows_affected > 0)
 }

@@ -181,6 +181,13 @@ impl TargetPolicy {
 
 const ALLOW_HINT: &str = "allow it explicitly with `Builder::allow_targets` for development";
 
+/// Whether `reason`, of a [`ValidationError::Target`], is the guard refusing where a target leads
+/// (an address, or what a host name resolves to) rather than how it is written.
+#[cfg(feature = "api")]
+pub(crate) fn refuses_address(reason: &str) -> bool {
+    reason.ends_with(ALLOW_HINT)
+}
+
 fn is_host_name(entry: &str) -> bool {
     !entry.is_empty() && entry.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_'))
 }

@@ -4,7 +4,7 @@
 use reqwest::Method;
 use reqwest::header::HeaderMap;
 use rest_hooks::Owner;
-use rest_hooks::api::{HooksApi, Unauthorized};
+use rest_hooks::api::{HooksApi, Refusal};
 use serde_json::Value;
 use tokio::net::TcpListener;
 
@@ -14,13 +14,13 @@ use crate::Harness;
 pub const MOUNT: &str = "/api/v1/hooks";
 
 /// The toy authentication of the tests: `Bearer token-N` acts for owner N (1 to 9).
-pub fn bearer(request: &axum::http::request::Parts) -> Result<Owner, Unauthorized> {
+pub fn bearer(request: &axum::http::request::Parts) -> Result<Owner, Refusal> {
     let header = request.headers.get("authorization").and_then(|value| value.to_str().ok());
     let token = header.and_then(|value| value.strip_prefix("Bearer token-"));
     match token.and_then(|n| n.parse::<i32>().ok()).filter(|n| (1..=9).contains(n)) {
         Some(owner) => Ok(Owner::from(owner)),
-        None if header.is_some() => Err(Unauthorized::new("unknown token").challenge("Bearer")),
-        None => Err(Unauthorized::new("send `Authorization: Bearer <token>`").challenge("Bearer")),
+        None if header.is_some() => Err(Refusal::unauthorized("unknown token").challenge("Bearer")),
+        None => Err(Refusal::unauthorized("send `Authorization: Bearer <token>`").challenge("Bearer")),
     }
 }
 
@@ -60,7 +60,7 @@ impl ApiServer {
 
     /// Serves the API of `h`'s engine with [`bearer`] authentication.
     pub async fn of(h: &Harness) -> ApiServer {
-        ApiServer::serve(HooksApi::new(h.engine.clone(), bearer)).await
+        ApiServer::serve(HooksApi::new(h.engine.clone(), bearer).expect("the crate's hook table")).await
     }
 
     /// The absolute URL of `path` below [`MOUNT`] (`""` is the collection itself).

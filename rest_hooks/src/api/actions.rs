@@ -2,14 +2,14 @@
 //! read the delivery log, replay deliveries, rotate the signing secret.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use sea_orm::EntityTrait;
 
 use super::ApiState;
 use super::auth::Caller;
-use super::body::{JsonBody, QueryParams};
-use super::error::documented::{BodyErrors, HookErrors, QueryErrors, Unauthenticated};
+use super::body::{HookPath, JsonBody, QueryParams};
+use super::error::documented::{Always, BodyErrors, HookErrors, QueryErrors};
 use super::error::{ApiError, ErrorBody};
 use super::hooks::{owned, page_size, state_of};
 use super::views::{AttemptList, AttemptView, AttemptsQuery, EventList, HookView, Replay, Replayed, TestOutcome};
@@ -22,11 +22,11 @@ use crate::store::delivery;
     get, path = "/events", tag = "events", operation_id = "list_events",
     responses(
         (status = 200, description = "The catalogue, by name", body = EventList),
-        Unauthenticated,
+        Always,
     )
 )]
 pub(crate) async fn events(State(state): State<ApiState>, Caller(_): Caller) -> Json<EventList> {
-    Json(EventList { events: state.engine.event_map().events().map(Into::into).collect() })
+    Json(EventList { events: state.offered().map(Into::into).collect() })
 }
 
 /// Sends the hook a signed test delivery now and answers what came back. Nothing is stored or
@@ -36,13 +36,13 @@ pub(crate) async fn events(State(state): State<ApiState>, Caller(_): Caller) -> 
     params(("id" = i64, Path, description = "The hook's id")),
     responses(
         (status = 200, description = "The outcome, whether the target accepted it or not", body = TestOutcome),
-        HookErrors,
+        Always, HookErrors,
     )
 )]
 pub(crate) async fn test(
     State(state): State<ApiState>,
     Caller(owner): Caller,
-    Path(id): Path<String>,
+    HookPath(id): HookPath,
 ) -> Result<Json<TestOutcome>, ApiError> {
     let hook = owned(&state, &owner, &id).await?;
     let target = crate::finder::target_of::<hook::Entity>(hook);
@@ -55,13 +55,13 @@ pub(crate) async fn test(
     params(("id" = i64, Path, description = "The hook's id"), AttemptsQuery),
     responses(
         (status = 200, description = "The attempts", body = AttemptList),
-        HookErrors, QueryErrors,
+        Always, HookErrors, QueryErrors,
     )
 )]
 pub(crate) async fn attempts(
     State(state): State<ApiState>,
     Caller(owner): Caller,
-    Path(id): Path<String>,
+    HookPath(id): HookPath,
     QueryParams(query): QueryParams<AttemptsQuery>,
 ) -> Result<Json<AttemptList>, ApiError> {
     let limit = page_size(query.limit)?;
@@ -75,17 +75,17 @@ pub(crate) async fn attempts(
 #[utoipa::path(
     post, path = "/{id}/replay", tag = "hooks", operation_id = "replay_hook",
     params(("id" = i64, Path, description = "The hook's id")),
-    request_body(content = Replay, description = "What to send again; empty for every failed delivery"),
+    request_body(content = Option<Replay>, description = "What to send again; none for every failed delivery"),
     responses(
         (status = 202, description = "How many deliveries were put back in the queue", body = Replayed),
         (status = 409, description = "The hook is disabled: enable it first", body = ErrorBody),
-        HookErrors, BodyErrors,
+        Always, HookErrors, BodyErrors,
     )
 )]
 pub(crate) async fn replay(
     State(state): State<ApiState>,
     Caller(owner): Caller,
-    Path(id): Path<String>,
+    HookPath(id): HookPath,
     JsonBody(replay): JsonBody<Replay>,
 ) -> Result<(StatusCode, Json<Replayed>), ApiError> {
     let hook = owned(&state, &owner, &id).await?;
@@ -120,7 +120,9 @@ pub(crate) async fn replay(
 
 fn replay_error(error: ReplayError) -> ApiError {
     match error {
-        ReplayError::HookDisabled { .. } => ApiError::conflict(error.to_string()),
+        ReplayError::HookDisabled { hook, reason } => ApiError::conflict(format!(
+            "hook `{hook}` is disabled ({reason}); turn it on with `PATCH` `{{\"active\": true}}` before replaying"
+        )),
         ReplayError::NoSuchDelivery(id) => ApiError::not_found(format!("no delivery `{id}`")),
         other => ApiError::internal(&other),
     }
@@ -133,13 +135,13 @@ fn replay_error(error: ReplayError) -> ApiError {
     params(("id" = i64, Path, description = "The hook's id")),
     responses(
         (status = 200, description = "The hook, with its new secret", body = HookView),
-        HookErrors,
+        Always, HookErrors,
     )
 )]
 pub(crate) async fn rotate_secret(
     State(state): State<ApiState>,
     Caller(owner): Caller,
-    Path(id): Path<String>,
+    HookPath(id): HookPath,
 ) -> Result<Json<HookView>, ApiError> {
     let hook = owned(&state, &owner, &id).await?;
     let rotated = state.engine.rotate_secret(state.engine.db(), hook.id).await.map_err(|error| match error {

@@ -1,9 +1,10 @@
-//! Reading JSON bodies and query strings into the API's error shape: 415 for a body that is not
+//! Reading requests, with every refusal in the API's error shape: 415 for a body that is not
 //! JSON, 413 past the body limit, 400 for JSON that does not parse, 422 naming the field for JSON
-//! that parses into the wrong shape.
+//! that parses into the wrong shape, 400 for a bad query string, 404 for a hook id that cannot be
+//! read.
 
 use axum::body::Bytes;
-use axum::extract::{FromRequest, FromRequestParts, Query, Request};
+use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
 use axum::http::header;
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
@@ -12,8 +13,8 @@ use serde_json::error::Category;
 use super::ApiState;
 use super::error::ApiError;
 
-/// A JSON body. An empty body reads as `{}`, so that requests whose fields are all optional
-/// need none.
+/// A JSON body. An empty body reads as `{}`, whatever its content type, so that requests whose
+/// fields are all optional need none.
 #[derive(Debug)]
 pub(crate) struct JsonBody<T>(pub(crate) T);
 
@@ -31,7 +32,7 @@ impl<T: DeserializeOwned> FromRequest<ApiState> for JsonBody<T> {
                 ApiError::bad_request(rejection.body_text())
             }
         })?;
-        if bytes.is_empty() && content_type.is_none() {
+        if bytes.is_empty() {
             return parse(b"{}").map(JsonBody);
         }
         if !content_type.as_deref().is_some_and(is_json) {
@@ -104,6 +105,22 @@ where
             .await
             .map(|Query(params)| QueryParams(params))
             .map_err(|rejection| ApiError::bad_request(rejection.body_text()))
+    }
+}
+
+/// The `{id}` of a hook's path, as text; one that cannot be read (bad percent-encoding) is a
+/// hook that does not exist.
+#[derive(Debug)]
+pub(crate) struct HookPath(pub(crate) String);
+
+impl<S: Send + Sync> FromRequestParts<S> for HookPath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        Path::<String>::from_request_parts(parts, state)
+            .await
+            .map(|Path(id)| HookPath(id))
+            .map_err(|_| ApiError::not_found(format!("no route `{}`", parts.uri.path())))
     }
 }
 

@@ -8,9 +8,9 @@ use utoipa::ToSchema;
 /// The body of every error answer.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, ToSchema)]
 pub(crate) struct ErrorBody {
-    /// What kind of error: `validation`, `bad_request`, `unauthorized`, `not_found`,
-    /// `method_not_allowed`, `conflict`, `payload_too_large`, `unsupported_media_type` or
-    /// `internal`. Stable; match on it.
+    /// What kind of error: `bad_request`, `unauthorized`, `forbidden`, `not_found`,
+    /// `method_not_allowed`, `conflict`, `payload_too_large`, `unsupported_media_type`,
+    /// `validation`, `internal` or `unavailable`. Stable; match on it.
     #[schema(example = "validation")]
     pub(crate) error: &'static str,
     /// The request field at fault, when there is one.
@@ -57,6 +57,16 @@ impl ApiError {
     /// 401, with the `WWW-Authenticate` challenge when the application gave one.
     pub(crate) fn unauthorized(message: impl Into<String>, challenge: Option<HeaderValue>) -> Self {
         Self { challenge, ..Self::new(StatusCode::UNAUTHORIZED, "unauthorized", message) }
+    }
+
+    /// 403: the application's authentication knows the caller and refuses them.
+    pub(crate) fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "forbidden", message)
+    }
+
+    /// 503: the application's authentication cannot answer now.
+    pub(crate) fn unavailable(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message)
     }
 
     /// 404: no such hook for this owner (whether it exists for another owner is not said).
@@ -114,11 +124,25 @@ impl From<sea_orm::DbErr> for ApiError {
     }
 }
 
+/// A refused event or target. A target the SSRF guard refuses for where it leads is refused
+/// without saying what its host resolves to (an owner could map the server's network with it) or
+/// how the engine's developer would allow it.
 impl From<crate::ValidationError> for ApiError {
     fn from(error: crate::ValidationError) -> Self {
-        Self::validation(Some(error.field().to_owned()), error.to_string())
+        let field = Some(error.field().to_owned());
+        match &error {
+            crate::ValidationError::Target { target, reason } if crate::net::refuses_address(reason) => {
+                tracing::info!(%target, %reason, "the hooks API refused a target");
+                Self::validation(field, format!("target `{target}` is not accepted: {REFUSED_ADDRESS}"))
+            }
+            _ => Self::validation(field, error.to_string()),
+        }
     }
 }
+
+/// What an owner is told of a target the SSRF guard refuses.
+pub(crate) const REFUSED_ADDRESS: &str =
+    "it leads to an address this server does not send to (loopback, private, link-local or otherwise reserved)";
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
@@ -137,20 +161,26 @@ pub(crate) mod documented {
 
     use super::ErrorBody;
 
-    /// Every operation: the application's authentication refused the request.
+    /// Every operation: the application's authentication, and the server's own failures.
     #[derive(utoipa::IntoResponses)]
-    pub(crate) enum Unauthenticated {
+    pub(crate) enum Always {
         /// Not authenticated: no credentials, or credentials the application refuses.
         #[response(status = 401)]
         Unauthorized(ErrorBody),
+        /// Authenticated, but not allowed to manage hooks.
+        #[response(status = 403)]
+        Forbidden(ErrorBody),
+        /// The server failed; the cause is in its log.
+        #[response(status = 500)]
+        Internal(ErrorBody),
+        /// The credentials cannot be checked now: try again later.
+        #[response(status = 503)]
+        Unavailable(ErrorBody),
     }
 
-    /// Operations on one hook: authentication, then the hook.
+    /// Operations on one hook.
     #[derive(utoipa::IntoResponses)]
     pub(crate) enum HookErrors {
-        /// Not authenticated.
-        #[response(status = 401)]
-        Unauthorized(ErrorBody),
         /// No such hook for this owner; another owner's hook answers the same.
         #[response(status = 404)]
         NotFound(ErrorBody),

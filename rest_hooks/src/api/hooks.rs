@@ -2,21 +2,21 @@
 //! caller's owner, so another owner's hook is "not found" exactly like a missing one.
 
 use axum::Json;
-use axum::extract::{OriginalUri, Path, State};
+use axum::extract::{OriginalUri, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait};
 
 use super::ApiState;
 use super::auth::Caller;
-use super::body::{JsonBody, QueryParams};
+use super::body::{HookPath, JsonBody, QueryParams};
 use super::error::ApiError;
-use super::error::documented::{BodyErrors, HookErrors, QueryErrors, Unauthenticated};
-use super::views::{Change, HookPage, HookView, ListQuery, Subscribe};
+use super::error::documented::{Always, BodyErrors, HookErrors, QueryErrors};
+use super::views::{Change, HookPage, HookView, ListQuery, Subscribe, one_target};
 use crate::hook::{self, HookId};
 use crate::hookable::Owner;
-use crate::store::hook_state;
+use crate::store::{delivery, hook_state};
 
 /// The page size when none is asked for, and the largest one.
 pub(crate) const PAGE: (u64, u64) = (50, 100);
@@ -31,7 +31,7 @@ const DISABLED_BY_OWNER: &str = "disabled by its owner";
     responses(
         (status = 201, description = "The hook, with its secret", body = HookView,
             headers(("location" = String, description = "The hook's URL"))),
-        Unauthenticated, BodyErrors,
+        Always, BodyErrors,
     )
 )]
 pub(crate) async fn subscribe(
@@ -40,13 +40,16 @@ pub(crate) async fn subscribe(
     OriginalUri(uri): OriginalUri,
     JsonBody(body): JsonBody<Subscribe>,
 ) -> Result<Response, ApiError> {
+    let target = one_target(body.target, body.target_url)?
+        .ok_or_else(|| ApiError::validation(Some("target".to_owned()), "missing field `target`"))?;
+    state.check_event(&body.event)?;
     let hook =
-        state.engine.subscribe(state.engine.db(), Some(owner), &body.event, &body.target).await.map_err(|error| {
-            match error {
+        state.engine.subscribe(state.engine.db(), Some(owner), &body.event, &target).await.map_err(
+            |error| match error {
                 crate::SubscribeError::Invalid(invalid) => ApiError::from(invalid),
                 other => ApiError::internal(&other),
-            }
-        })?;
+            },
+        )?;
     let location = format!("{}/{}", uri.path().trim_end_matches('/'), hook.id);
     let view = HookView::with_secret(hook, None);
     Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(view)).into_response())
@@ -58,7 +61,7 @@ pub(crate) async fn subscribe(
     params(ListQuery),
     responses(
         (status = 200, description = "A page of hooks", body = HookPage),
-        Unauthenticated, QueryErrors,
+        Always, QueryErrors,
     )
 )]
 pub(crate) async fn list(
@@ -103,13 +106,13 @@ pub(crate) async fn list(
     params(("id" = i64, Path, description = "The hook's id")),
     responses(
         (status = 200, description = "The hook", body = HookView),
-        HookErrors,
+        Always, HookErrors,
     )
 )]
 pub(crate) async fn get(
     State(state): State<ApiState>,
     Caller(owner): Caller,
-    Path(id): Path<String>,
+    HookPath(id): HookPath,
 ) -> Result<Json<HookView>, ApiError> {
     let hook = owned(&state, &owner, &id).await?;
     let hook_state = state_of(&state, hook.id).await?;
@@ -123,48 +126,57 @@ pub(crate) async fn get(
     request_body = Change,
     responses(
         (status = 200, description = "The changed hook", body = HookView),
-        HookErrors, BodyErrors,
+        Always, HookErrors, BodyErrors,
     )
 )]
 pub(crate) async fn change(
     State(state): State<ApiState>,
     Caller(owner): Caller,
-    Path(id): Path<String>,
+    HookPath(id): HookPath,
     JsonBody(change): JsonBody<Change>,
 ) -> Result<Json<HookView>, ApiError> {
     let hook = owned(&state, &owner, &id).await?;
     let engine = &state.engine;
+    let target = one_target(change.target, change.target_url)?;
     if let Some(event) = &change.event {
-        engine.check_event(event)?;
+        state.check_event(event)?;
     }
-    if let Some(target) = &change.target {
+    if let Some(target) = &target {
         engine.check_target(target).await?;
     }
-    if change.event.is_some() || change.target.is_some() {
-        let mut update = hook::Entity::update_many()
-            .col_expr(hook::Column::Updated, Expr::value(chrono::Utc::now()))
-            .filter(hook::Column::Id.eq(hook.id))
-            .filter(hook::Column::Owner.eq(owner.as_str()));
-        if let Some(event) = change.event {
-            update = update.col_expr(hook::Column::Event, Expr::value(event));
-        }
-        if let Some(target) = change.target {
-            update = update.col_expr(hook::Column::Target, Expr::value(target));
-        }
-        update.exec(engine.db()).await?;
+    let key = HookId::from(hook.id).to_string();
+    let txn = engine.db().begin().await?;
+    let mut update = hook::Entity::update_many()
+        .col_expr(hook::Column::Updated, Expr::value(chrono::Utc::now()))
+        .filter(hook::Column::Id.eq(hook.id))
+        .filter(hook::Column::Owner.eq(owner.as_str()));
+    if let Some(event) = change.event {
+        update = update.col_expr(hook::Column::Event, Expr::value(event));
     }
-    let key = HookId::from(hook.id);
+    if let Some(target) = &target {
+        update = update.col_expr(hook::Column::Target, Expr::value(target.clone()));
+        // Retries and replays of its deliveries go where the hook points now.
+        delivery::Entity::update_many()
+            .col_expr(delivery::Column::Target, Expr::value(target.clone()))
+            .filter(delivery::Column::HookId.eq(key.as_str()))
+            .filter(delivery::Column::State.ne(delivery::state::DELIVERED))
+            .exec(&txn)
+            .await?;
+    }
+    update.exec(&txn).await?;
     match change.active {
         Some(false) => {
-            engine.disable_hook(&key, DISABLED_BY_OWNER).await?;
+            crate::health::disable_hook(&txn, &key, DISABLED_BY_OWNER, engine.shared().clock.now_ms()).await?;
         }
         Some(true) => {
-            engine.enable_hook(&key).await?;
+            crate::inspect::enable(&txn, &key).await?;
         }
         None => {}
     }
-    let hook = owned(&state, &owner, &id).await?;
-    let hook_state = state_of(&state, hook.id).await?;
+    // Deleted meanwhile: the transaction rolls back as it drops.
+    let hook = owned_in(&txn, &owner, &id).await?;
+    let hook_state = hook_state::Entity::find_by_id(key).one(&txn).await?;
+    txn.commit().await?;
     Ok(Json(HookView::new(hook, hook_state.as_ref())))
 }
 
@@ -174,13 +186,13 @@ pub(crate) async fn change(
     params(("id" = i64, Path, description = "The hook's id")),
     responses(
         (status = 204, description = "Deleted"),
-        HookErrors,
+        Always, HookErrors,
     )
 )]
 pub(crate) async fn delete(
     State(state): State<ApiState>,
     Caller(owner): Caller,
-    Path(id): Path<String>,
+    HookPath(id): HookPath,
 ) -> Result<StatusCode, ApiError> {
     let hook = owned(&state, &owner, &id).await?;
     state.engine.unsubscribe(state.engine.db(), hook.id).await?;
@@ -190,13 +202,14 @@ pub(crate) async fn delete(
 /// The caller's hook `id`, or 404 — the same 404 for a hook of another owner, a missing one and
 /// an id that is not a number.
 pub(crate) async fn owned(state: &ApiState, owner: &Owner, id: &str) -> Result<hook::Model, ApiError> {
+    owned_in(state.engine.db(), owner, id).await
+}
+
+/// [`owned`], through `db`.
+async fn owned_in<C: ConnectionTrait>(db: &C, owner: &Owner, id: &str) -> Result<hook::Model, ApiError> {
     let not_found = || ApiError::not_found(format!("no hook `{id}`"));
     let key: i64 = id.parse().map_err(|_| not_found())?;
-    hook::Entity::find_by_id(key)
-        .filter(hook::Column::Owner.eq(owner.as_str()))
-        .one(state.engine.db())
-        .await?
-        .ok_or_else(not_found)
+    hook::Entity::find_by_id(key).filter(hook::Column::Owner.eq(owner.as_str())).one(db).await?.ok_or_else(not_found)
 }
 
 /// The engine's record of hook `id`, when it has one.

@@ -4,7 +4,8 @@
 //!
 //! The application says who is asking ([`OwnerAuth`]); every query is narrowed to that owner, so
 //! another owner's hook answers `404` exactly like a missing one. Hooks live in the crate's hook
-//! table ([`hook::Entity`](crate::hook::Entity)).
+//! table ([`hook::Entity`](crate::hook::Entity)): an engine that reads its hooks from the
+//! application's own entity or a custom finder is refused ([`HooksElsewhere`]).
 //!
 //! | method and path | what it does |
 //! |---|---|
@@ -19,28 +20,33 @@
 //! | `GET /openapi.json` | the OpenAPI 3.1 description of all of the above, derived from the handlers |
 //!
 //! Errors have one shape, `{"error": kind, "field": …, "message": …}`: `400 bad_request` for a
-//! body that is not JSON or a bad query parameter, `401 unauthorized` when [`OwnerAuth`] refuses,
-//! `404 not_found`, `405 method_not_allowed`, `409 conflict` (replaying a disabled hook), `413
-//! payload_too_large`, `415 unsupported_media_type`, `422 validation` naming the field (an unknown
-//! event lists the known ones), `500 internal` (the cause is logged, not sent).
+//! body that is not JSON or a bad query parameter, `401 unauthorized`, `403 forbidden` or `503
+//! unavailable` as [`OwnerAuth`] says, `404 not_found`, `405 method_not_allowed`, `409 conflict`
+//! (replaying a disabled hook), `413 payload_too_large`, `415 unsupported_media_type`, `422
+//! validation` naming the field (an unknown event lists the offered ones), `500 internal` (the
+//! cause is logged, not sent).
+//!
+//! Events whose spec ends in `+` reach the hooks of every owner: offer them through the API only if
+//! every owner may see every instance ([`HooksApi::offer_events`]). The API sets no rate limit of
+//! its own (`POST /{id}/test` makes a request each time): add a tower layer for one.
 //!
 //! ```no_run
 //! use axum::Router;
 //! use rest_hooks::Owner;
-//! use rest_hooks::api::{HooksApi, Unauthorized};
+//! use rest_hooks::api::{HooksApi, Refusal};
 //!
-//! fn bearer(request: &axum::http::request::Parts) -> Result<Owner, Unauthorized> {
+//! fn bearer(request: &axum::http::request::Parts) -> Result<Owner, Refusal> {
 //!     match request.headers.get("authorization").and_then(|value| value.to_str().ok()) {
 //!         Some("Bearer alice-token") => Ok(Owner::from(1)),
-//!         _ => Err(Unauthorized::new("send `Authorization: Bearer <token>`").challenge("Bearer")),
+//!         _ => Err(Refusal::unauthorized("send `Authorization: Bearer <token>`").challenge("Bearer")),
 //!     }
 //! }
 //!
-//! # async fn serve(engine: rest_hooks::Engine) -> std::io::Result<()> {
-//! let app: Router = Router::new().nest("/api/v1/hooks", HooksApi::new(engine, bearer).router());
+//! # async fn serve(engine: rest_hooks::Engine) -> Result<(), Box<dyn std::error::Error>> {
+//! let app: Router = Router::new().nest("/api/v1/hooks", HooksApi::new(engine, bearer)?.router());
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
-//! axum::serve(listener, app).await
-//! # }
+//! axum::serve(listener, app).await?;
+//! # Ok(()) }
 //! ```
 
 mod actions;
@@ -61,19 +67,53 @@ use utoipa::OpenApi as _;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-pub use auth::{OwnerAuth, Unauthorized};
+pub use auth::{OwnerAuth, Refusal};
 
 use crate::engine::Engine;
+use crate::error::ValidationError;
+use crate::event_map::EventInfo;
 use auth::ErasedAuth;
 use error::ApiError;
 
-/// What every handler gets: the engine, the application's authentication, the body limit.
+/// Which events the API offers.
+type Offered = Arc<dyn Fn(&EventInfo) -> bool + Send + Sync>;
+
+/// What every handler gets: the engine, the application's authentication, the body limit, the
+/// events on offer.
 #[derive(Clone)]
 pub(crate) struct ApiState {
     engine: Engine,
     auth: Arc<dyn ErasedAuth>,
     body_limit: usize,
+    offered: Offered,
 }
+
+impl ApiState {
+    /// The events the API offers, by name.
+    fn offered(&self) -> impl Iterator<Item = &EventInfo> {
+        self.engine.event_map().events().filter(|info| (self.offered)(info))
+    }
+
+    /// Checks that `event` is one the API offers; the error names only those.
+    fn check_event(&self, event: &str) -> Result<(), ValidationError> {
+        if self.offered().any(|info| info.name == event) {
+            return Ok(());
+        }
+        let known = self.offered().map(|info| info.name.as_str()).collect::<Vec<_>>().join(", ");
+        Err(ValidationError::UnknownEvent { event: event.to_owned(), known })
+    }
+}
+
+/// [`HooksApi::new`] refused an engine that finds its hooks elsewhere than in the crate's hook
+/// table, which is the one the API serves: subscriptions made through it would never fire, and
+/// the engine's records of the other table's hooks (their states, deliveries and attempts, keyed by
+/// id) would show under the API's hooks of the same id.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "the hooks API serves the crate's hook table (`rest_hooks_hook`), but this engine finds hooks with {0}; \
+     write the application's own handlers with `Engine::check_event` and `Engine::check_target`"
+)]
+pub struct HooksElsewhere(String);
 
 /// The OpenAPI document's fixed parts; the paths come from the handlers.
 #[derive(utoipa::OpenApi)]
@@ -89,12 +129,13 @@ struct Document;
 /// The subscription API of an engine. [`router`](Self::router) builds the axum router.
 ///
 /// ```
-/// # fn build(engine: rest_hooks::Engine) -> axum::Router {
-/// use rest_hooks::api::{HooksApi, Unauthorized};
+/// # fn build(engine: rest_hooks::Engine) -> Result<axum::Router, rest_hooks::api::HooksElsewhere> {
+/// use rest_hooks::api::{HooksApi, Refusal};
 ///
-/// let api = HooksApi::new(engine, |_: &axum::http::request::Parts| Err(Unauthorized::new("no")))
-///     .body_limit(16 * 1024);
-/// axum::Router::new().nest("/hooks", api.router())
+/// let api = HooksApi::new(engine, |_: &axum::http::request::Parts| Err(Refusal::unauthorized("no")))?
+///     .body_limit(16 * 1024)
+///     .offer_events(|event| !event.name.starts_with("internal."));
+/// Ok(axum::Router::new().nest("/hooks", api.router()))
 /// # }
 /// ```
 pub struct HooksApi {
@@ -108,9 +149,22 @@ impl std::fmt::Debug for HooksApi {
 }
 
 impl HooksApi {
-    /// The API of `engine`'s hooks, for the owners `auth` names.
-    pub fn new(engine: Engine, auth: impl OwnerAuth) -> Self {
-        Self { state: ApiState { engine, auth: Arc::new(auth), body_limit: body::DEFAULT_BODY_LIMIT } }
+    /// The API of `engine`'s hooks, for the owners `auth` names. Refused when the engine reads its
+    /// hooks from an entity of the application's own or a custom finder.
+    pub fn new(engine: Engine, auth: impl OwnerAuth) -> Result<Self, HooksElsewhere> {
+        if let Some(elsewhere) = &engine.shared().config.hooks_elsewhere {
+            return Err(HooksElsewhere(elsewhere.clone()));
+        }
+        let offered: Offered = Arc::new(|_| true);
+        Ok(Self { state: ApiState { engine, auth: Arc::new(auth), body_limit: body::DEFAULT_BODY_LIMIT, offered } })
+    }
+
+    /// Offers only the events `offer` accepts: `GET /events` lists them, and subscribing to (or
+    /// changing a hook to) any other is refused as an unknown event. Hooks already on other events
+    /// stay readable and deletable. Default: every event of the map.
+    pub fn offer_events(mut self, offer: impl Fn(&EventInfo) -> bool + Send + Sync + 'static) -> Self {
+        self.state.offered = Arc::new(offer);
+        self
     }
 
     /// The largest request body accepted, in bytes; larger ones are answered `413`. Default:

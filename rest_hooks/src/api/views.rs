@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
+use super::error::ApiError;
 use crate::event_map::EventInfo;
 use crate::hook;
 use crate::store::{attempt, hook_state};
@@ -17,12 +18,12 @@ pub(crate) struct Subscribe {
     /// An event of the catalogue (`GET /events`).
     #[schema(example = "book.added")]
     pub(crate) event: String,
-    /// The absolute http(s) URL to POST the event to. `target_url` (Zapier's name) is taken too.
-    #[serde(alias = "target_url")]
+    /// The absolute http(s) URL to POST the event to. Required, unless `target_url` is given.
     #[schema(example = "https://example.com/hooks/books")]
-    pub(crate) target: String,
+    pub(crate) target: Option<String>,
+    /// Zapier's name for `target`.
+    pub(crate) target_url: Option<String>,
     /// Zapier's legacy `subscription_url`: accepted and ignored.
-    #[serde(default)]
     #[allow(dead_code)] // read by serde only
     pub(crate) subscription_url: Option<String>,
 }
@@ -33,12 +34,23 @@ pub(crate) struct Subscribe {
 pub(crate) struct Change {
     /// A new event of the catalogue.
     pub(crate) event: Option<String>,
-    /// A new target URL (`target_url` is taken too).
-    #[serde(alias = "target_url")]
+    /// A new target URL.
     pub(crate) target: Option<String>,
+    /// Zapier's name for `target`.
+    pub(crate) target_url: Option<String>,
     /// `false` disables the hook (nothing is sent to it, its pending deliveries fail); `true`
     /// enables it again, also after the engine disabled it.
     pub(crate) active: Option<bool>,
+}
+
+/// `target` or `target_url`, not both.
+pub(crate) fn one_target(target: Option<String>, target_url: Option<String>) -> Result<Option<String>, ApiError> {
+    match (target, target_url) {
+        (Some(_), Some(_)) => {
+            Err(ApiError::validation(Some("target_url".to_owned()), "give `target` or `target_url`, not both"))
+        }
+        (target, target_url) => Ok(target.or(target_url)),
+    }
 }
 
 /// `POST /{id}/replay`: what to send again. An empty body sends every failed delivery again.
@@ -177,10 +189,19 @@ impl From<attempt::Model> for AttemptView {
             at: Utc.timestamp_millis_opt(row.at).single().unwrap_or_default(),
             duration_ms: row.duration_ms,
             status: row.status,
+            error: owner_facing(row.error_kind.as_deref(), row.error),
             error_kind: row.error_kind,
-            error: row.error,
             response: row.response,
         }
+    }
+}
+
+/// An attempt's error as its hook's owner may read it: an SSRF refusal says where the target's
+/// host led (addresses of the server's own network), so it is told in general terms.
+fn owner_facing(kind: Option<&str>, error: Option<String>) -> Option<String> {
+    match kind {
+        Some("forbidden") => Some(format!("refused: the target {}", super::error::REFUSED_ADDRESS)),
+        _ => error,
     }
 }
 
@@ -270,7 +291,10 @@ impl From<crate::TestDelivery> for TestOutcome {
         let duration_ms = u64::try_from(test.duration.as_millis()).unwrap_or(u64::MAX);
         let (status, response, error_kind, error) = match test.outcome {
             Ok(response) => (Some(response.status), Some(response.body), None, None),
-            Err(error) => (None, None, Some(error.kind().to_owned()), Some(error.to_string())),
+            Err(error) => {
+                let kind = error.kind();
+                (None, None, Some(kind.to_owned()), owner_facing(Some(kind), Some(error.to_string())))
+            }
         };
         TestOutcome { delivered, message_id: test.message_id, status, duration_ms, response, error_kind, error }
     }

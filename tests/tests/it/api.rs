@@ -11,7 +11,7 @@ use rest_hooks::signing::Verifier;
 use rest_hooks_tests::api::{ApiServer, MOUNT, bearer};
 use rest_hooks_tests::entities::book;
 use rest_hooks_tests::{Harness, Received};
-use sea_orm::ActiveModelTrait;
+use sea_orm::{ActiveModelTrait, EntityTrait};
 use serde_json::{Value, json};
 
 use crate::lifecycle::new_book;
@@ -241,10 +241,26 @@ async fn an_owner_cannot_touch_another_owners_hook() {
     assert_eq!(bobs.as_array().unwrap().len(), 1);
     assert_eq!(bobs[0]["target"], h.receiver.url("bob"));
 
-    // Alice's hook is as it was: same target, active, same secret signing, nothing replayed.
+    // Bob's own hook id does not reach Alice's delivery either.
+    let bob_id = bobs[0]["id"].as_i64().unwrap();
+    let through_his = api.post(&format!("/{bob_id}/replay"), 2, json!({"delivery": delivery})).await;
+    assert_eq!(through_his.status, 404, "{through_his:?}");
+    assert_eq!(
+        through_his.body["message"],
+        format!("hook `{bob_id}` has no delivery `{}`", delivery.as_str().unwrap())
+    );
+
+    // Alice's hook is as it was: same target, active, same secret and no rotated one beside it, her
+    // delivery still failed after its one attempt (no replay was scheduled), no test sent.
     let after = api.get(&format!("/{id}"), 1).await.body;
     assert_eq!((after["target"].clone(), after["active"].clone()), (json!(h.receiver.url("alice")), json!(true)));
-    assert_eq!(h.receiver.count("alice"), 1, "no test, no replay reached Alice's receiver");
+    let stored = rest_hooks::hook::Entity::find_by_id(id).one(&h.db).await.unwrap().unwrap();
+    assert_eq!(stored.secret.as_ref().map(|s| s.expose().to_owned()).as_deref(), alice["secret"].as_str());
+    assert!(stored.previous_secret.is_none(), "not rotated");
+    let delivery_id: uuid::Uuid = delivery.as_str().unwrap().parse().unwrap();
+    let row = rest_hooks::store::delivery::Entity::find_by_id(delivery_id).one(&h.db).await.unwrap().unwrap();
+    assert_eq!((row.state, row.attempts), (rest_hooks::store::delivery::state::FAILED, 1), "not replayed");
+    assert_eq!(h.receiver.count("alice"), 1, "no test reached Alice's receiver");
     h.receiver.respond("alice", 200);
     h.run(new_book(1, "Emma").insert(&h.db)).await.unwrap();
     let received = h.receiver.wait_for(2).await;
@@ -430,13 +446,13 @@ async fn the_list_pages_by_id_and_filters_by_event() {
 #[tokio::test]
 async fn the_openapi_description_matches_the_routes() {
     let h = Harness::new().await;
-    let api = ApiServer::serve(HooksApi::new(h.engine.clone(), bearer)).await;
+    let api = ApiServer::serve(HooksApi::new(h.engine.clone(), bearer).unwrap()).await;
     let answer = api.send(api.request(Method::GET, "/openapi.json")).await;
     assert_eq!(answer.status, 200);
     let document = answer.body;
     assert!(document["openapi"].as_str().unwrap().starts_with("3.1"), "{document}");
     assert_eq!(document["servers"][0]["url"], MOUNT);
-    let mut built = HooksApi::new(h.engine.clone(), bearer).openapi();
+    let mut built = HooksApi::new(h.engine.clone(), bearer).unwrap().openapi();
     built["servers"] = document["servers"].clone();
     assert_eq!(built, document, "HooksApi::openapi is what the router serves");
 
@@ -526,7 +542,7 @@ async fn a_database_failure_is_a_500_that_says_nothing_of_the_database() {
 #[tokio::test]
 async fn the_committed_openapi_document_is_current() {
     let h = Harness::new().await;
-    let document = HooksApi::new(h.engine.clone(), bearer).openapi();
+    let document = HooksApi::new(h.engine.clone(), bearer).unwrap().openapi();
     let text = format!("{}\n", serde_json::to_string_pretty(&document).unwrap());
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/openapi.json");
     if std::env::var_os("REST_HOOKS_BLESS").is_some() {
@@ -545,16 +561,13 @@ async fn the_committed_openapi_document_is_current() {
 struct TokenTable(sea_orm::DatabaseConnection);
 
 impl rest_hooks::api::OwnerAuth for TokenTable {
-    async fn owner(
-        &self,
-        request: &axum::http::request::Parts,
-    ) -> Result<rest_hooks::Owner, rest_hooks::api::Unauthorized> {
-        use rest_hooks::api::Unauthorized;
+    async fn owner(&self, request: &axum::http::request::Parts) -> Result<rest_hooks::Owner, rest_hooks::api::Refusal> {
+        use rest_hooks::api::Refusal;
 
-        self.0.ping().await.map_err(|e| Unauthorized::new(format!("the token table is down: {e}")))?;
+        self.0.ping().await.map_err(|e| Refusal::unauthorized(format!("the token table is down: {e}")))?;
         match request.headers.get("x-token").and_then(|v| v.to_str().ok()) {
             Some("seven") => Ok(rest_hooks::Owner::from(7)),
-            _ => Err(Unauthorized::new("unknown token")),
+            _ => Err(Refusal::unauthorized("unknown token")),
         }
     }
 }
@@ -562,7 +575,7 @@ impl rest_hooks::api::OwnerAuth for TokenTable {
 #[tokio::test]
 async fn an_async_authentication_scopes_like_any_other() {
     let h = Harness::new().await;
-    let api = ApiServer::serve(HooksApi::new(h.engine.clone(), TokenTable(h.db.clone()))).await;
+    let api = ApiServer::serve(HooksApi::new(h.engine.clone(), TokenTable(h.db.clone())).unwrap()).await;
     let subscribe = api
         .request(Method::POST, "")
         .header("x-token", "seven")
@@ -578,4 +591,110 @@ async fn an_async_authentication_scopes_like_any_other() {
     // The hook is owner 7's: a book of user 7 reaches it.
     h.run(new_book(7, "Kim").insert(&h.db)).await.unwrap();
     assert_eq!(h.receiver.wait_for(1).await[0].path, "/seven");
+}
+
+#[tokio::test]
+async fn a_new_target_takes_the_retries_and_replays_with_it() {
+    let h = Harness::with(|b| b.retry_policy(RetryPolicy::no_retries())).await;
+    let api = ApiServer::of(&h).await;
+    h.receiver.respond("old", 500);
+    let hook = api.subscribe(1, "book.added", &h.receiver.url("old")).await;
+    let id = hook["id"].as_i64().unwrap();
+    h.run(new_book(1, "Nostromo").insert(&h.db)).await.unwrap();
+    h.receiver.wait_for(1).await;
+    rest_hooks_tests::eventually("the failed attempt", || async {
+        let answer = api.get(&format!("/{id}/attempts"), 1).await;
+        (answer.body["attempts"].as_array().map(Vec::len) == Some(1)).then_some(())
+    })
+    .await;
+
+    let moved =
+        api.call(Method::PATCH, &format!("/{id}"), Some(1), Some(json!({"target_url": h.receiver.url("new")}))).await;
+    assert_eq!((moved.status, moved.body["target"].as_str()), (200, Some(h.receiver.url("new").as_str())), "{moved:?}");
+    // An empty body, sent with a JSON content type as generated clients do, replays every failure.
+    let replay = api
+        .send(
+            api.request(Method::POST, &format!("/{id}/replay"))
+                .bearer_auth("token-1")
+                .header("content-type", "application/json"),
+        )
+        .await;
+    assert_eq!((replay.status, replay.body["replayed"].as_u64()), (202, Some(1)), "{replay:?}");
+    let received = h.receiver.wait_for(2).await;
+    assert_eq!(received[1].path, "/new", "the replay went where the hook points now");
+    verify(hook["secret"].as_str().unwrap(), &received[1]);
+}
+
+#[tokio::test]
+async fn a_refused_target_does_not_say_what_its_host_resolves_to() {
+    let internal: std::net::SocketAddr = "10.0.3.7:80".parse().unwrap();
+    let resolver = rest_hooks_tests::TestResolver::default().map("db.internal.test", &[internal]);
+    let h = Harness::with(|b| b.resolver(resolver)).await;
+    let api = ApiServer::of(&h).await;
+    let answer = api.post("", 1, json!({"event": "book.added", "target": "http://db.internal.test/"})).await;
+    assert_eq!((answer.status, answer.body["field"].as_str()), (422, Some("target")), "{answer:?}");
+    let message = answer.body["message"].as_str().unwrap();
+    assert!(message.contains("does not send to"), "{message}");
+    assert!(!message.contains("10.0.3.7") && !message.contains("allow_targets"), "{message}");
+    // The engine's own error, for the application's developer, still says it all.
+    let direct = h.engine.check_target("http://db.internal.test/").await.unwrap_err().to_string();
+    assert!(direct.contains("10.0.3.7"), "{direct}");
+}
+
+#[tokio::test]
+async fn only_offered_events_are_listed_and_subscribable() {
+    let h = Harness::new().await;
+    let api = HooksApi::new(h.engine.clone(), bearer).unwrap().offer_events(|event| !event.all_owners);
+    let api = ApiServer::serve(api).await;
+    let events = api.get("/events", 1).await.body;
+    let names: Vec<&str> = events["events"].as_array().unwrap().iter().map(|e| e["name"].as_str().unwrap()).collect();
+    assert!(!names.contains(&"book.featured"), "{names:?}");
+    let refused = api.post("", 1, json!({"event": "book.featured", "target": h.receiver.url("all")})).await;
+    assert_eq!((refused.status, refused.body["field"].as_str()), (422, Some("event")), "{refused:?}");
+    let message = refused.body["message"].as_str().unwrap();
+    assert_eq!(
+        message,
+        "unknown event `book.featured`; known: book.added, book.changed, book.read, book.removed, user.logged_in"
+    );
+}
+
+#[tokio::test]
+async fn an_authentication_can_forbid_or_be_unavailable() {
+    use rest_hooks::api::Refusal;
+
+    let h = Harness::new().await;
+    let auth = |request: &axum::http::request::Parts| match request.headers.get("x-user").and_then(|v| v.to_str().ok())
+    {
+        Some("guest") => Err(Refusal::forbidden("guests cannot manage hooks")),
+        Some("down") => Err(Refusal::unavailable("the session store is down; try again")),
+        _ => Err(Refusal::unauthorized("who are you?")),
+    };
+    let api = ApiServer::serve(HooksApi::new(h.engine.clone(), auth).unwrap()).await;
+    for (user, status, error) in [("guest", 403, "forbidden"), ("down", 503, "unavailable"), ("x", 401, "unauthorized")]
+    {
+        let answer = api.send(api.request(Method::GET, "").header("x-user", user)).await;
+        assert_eq!((answer.status, answer.error()), (status, error), "{user}: {answer:?}");
+    }
+}
+
+#[tokio::test]
+async fn an_engine_with_its_own_hook_entity_is_refused() {
+    let h = Harness::with(|b| b.hook_entity::<rest_hooks_tests::entities::webhook::Entity>()).await;
+    let error = HooksApi::new(h.engine.clone(), bearer).unwrap_err().to_string();
+    assert!(error.contains("rest_hooks_tests::entities::webhook::Entity"), "{error}");
+    let h = Harness::with(|b| b.hook_entity::<rest_hooks::hook::Entity>()).await;
+    assert!(HooksApi::new(h.engine.clone(), bearer).is_ok(), "naming the crate's own table is fine");
+}
+
+#[tokio::test]
+async fn a_deleted_hooks_id_is_not_given_again() {
+    let h = Harness::new().await;
+    let api = ApiServer::of(&h).await;
+    let first = api.subscribe(1, "book.added", &h.receiver.url("a")).await;
+    api.call(Method::DELETE, &format!("/{}", first["id"]), Some(1), None).await;
+    let second = api.subscribe(2, "book.added", &h.receiver.url("b")).await;
+    assert!(
+        second["id"].as_i64() > first["id"].as_i64(),
+        "{first} then {second}: the log of one would show as the other's"
+    );
 }
