@@ -34,7 +34,6 @@ use crate::hookable::{Audience, Owner};
 use crate::registry::RegistryActor;
 use crate::render::Renderer;
 use crate::retry::RetryPolicy;
-use crate::signing::Secret;
 use crate::store::outbox::{self, Format};
 use crate::store::{delivery, hook_state};
 
@@ -459,9 +458,11 @@ async fn insert_deliveries(txn: &DatabaseTransaction, deliveries: Vec<delivery::
 }
 
 impl Dispatcher {
-    /// Gives taken-over jobs their hooks' current secrets, read through the finder in a
-    /// transaction of their own (a failed read there cannot undo the claims). A hook that cannot
-    /// be read leaves its deliveries to the engine's fallback secret.
+    /// Gives taken-over jobs their hooks as they are now, read through the finder in a
+    /// transaction of their own (a failed read there cannot undo the claims): their current secrets
+    /// and target, so that retries and replays follow a rotation or a changed URL. A hook that
+    /// cannot be read keeps the target the delivery was made for and leaves it to the engine's
+    /// fallback secret.
     async fn sign_with_current_secrets(&self, jobs: &mut [Job]) {
         if jobs.is_empty() {
             return;
@@ -475,36 +476,42 @@ impl Dispatcher {
         };
         let mut hooks = HashMap::new();
         for job in jobs.iter_mut() {
-            job.hook.secrets = self.current_secrets(&txn, &mut hooks, &job.hook.id).await;
+            match self.current_hook(&txn, &mut hooks, &job.hook.id).await {
+                Some(hook) => {
+                    job.hook.secrets = hook.secrets;
+                    job.hook.target = hook.target;
+                }
+                None => job.hook.secrets = Vec::new(),
+            }
         }
         // Read-only: how it ends changes nothing.
         let _ = txn.rollback().await;
     }
 
-    /// The current secrets of hook `id`, read once per pass.
-    async fn current_secrets(
+    /// Hook `id` as the finder reads it now, once per pass; `None` when it cannot say.
+    async fn current_hook(
         &self,
         txn: &DatabaseTransaction,
-        hooks: &mut HashMap<HookId, Vec<Secret>>,
+        hooks: &mut HashMap<HookId, Option<HookTarget>>,
         id: &HookId,
-    ) -> Vec<Secret> {
-        if let Some(secrets) = hooks.get(id) {
-            return secrets.clone();
+    ) -> Option<HookTarget> {
+        if let Some(hook) = hooks.get(id) {
+            return hook.clone();
         }
         let found = AssertUnwindSafe(self.shared.finder.find_hook(txn, id)).catch_unwind().await;
-        let secrets = match found {
-            Ok(Ok(hook)) => hook.map(|hook| hook.secrets).unwrap_or_default(),
+        let hook = match found {
+            Ok(Ok(hook)) => hook,
             Ok(Err(error)) => {
                 tracing::warn!(hook_id = %id, %error, "cannot read the hook's secrets for a taken-over delivery");
-                Vec::new()
+                None
             }
             Err(panic) => {
                 tracing::error!(hook_id = %id, panic = panic_message(&*panic), "the finder panicked");
-                Vec::new()
+                None
             }
         };
-        hooks.insert(id.clone(), secrets.clone());
-        secrets
+        hooks.insert(id.clone(), hook.clone());
+        hook
     }
 }
 

@@ -345,8 +345,10 @@ impl Engine {
 
 impl Engine {
     /// Deletes hook `id` of the crate's hook table, in one transaction with what the engine keeps
-    /// of it: its pending deliveries fail with `the hook was deleted` (nothing more is sent to it,
-    /// retries included) and its [state](Self::hook_state) goes. The attempt log stays. Returns
+    /// of it: its pending deliveries fail with `the hook was deleted` (no retry follows) and its
+    /// [state](Self::hook_state) goes. A request already under way, or recorded by a dispatch pass
+    /// that read the hook before the deletion committed, may still be made once. The attempt log
+    /// stays. Returns
     /// whether the hook existed. Inside a transaction it runs under a savepoint, and commits with
     /// the caller.
     pub async fn unsubscribe<C>(&self, db: &C, id: i64) -> Result<bool, DbErr>

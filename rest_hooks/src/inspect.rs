@@ -62,7 +62,8 @@ impl Engine {
 
     /// Disables hook `hook` by hand, as a 410 would: nothing more is recorded or sent for it, and
     /// its pending deliveries fail with `the hook was disabled: {reason}`. Returns whether it was
-    /// enabled before. [`enable_hook`](Self::enable_hook) undoes it.
+    /// enabled before. [`enable_hook`](Self::enable_hook) undoes it. The subscription API shows
+    /// `reason` to the hook's owner.
     pub async fn disable_hook(&self, hook: &HookId, reason: &str) -> Result<bool, DbErr> {
         let txn = self.db().begin().await?;
         let disabled =

@@ -17,7 +17,9 @@ use sea_orm::EntityName;
 use sea_orm_migration::prelude::*;
 
 use crate::hook;
-use crate::store::{attempt, create_statements, delivery, dialect_statements, hook_state, outbox};
+use crate::store::{
+    attempt, create_statements, delivery, dialect_statements, hook_dialect_statements, hook_state, outbox,
+};
 
 /// Creates the hook, outbox, delivery, attempt and hook-state tables and their indexes; `down`
 /// drops them.
@@ -40,7 +42,8 @@ impl MigrationTrait for Migration {
         for index in indexes {
             manager.create_index(index).await?;
         }
-        for statement in dialect_statements(manager.get_database_backend()) {
+        let backend = manager.get_database_backend();
+        for statement in dialect_statements(backend).into_iter().chain(hook_dialect_statements(backend)) {
             manager.get_connection().execute_unprepared(statement).await?;
         }
         Ok(())

@@ -81,6 +81,7 @@ pub(crate) async fn list(
         select = select.filter(hook::Column::Id.gt(after));
     }
     let mut hooks = select.all(state.engine.db()).await?;
+    hooks.retain(|hook| hook.owner.as_deref() == Some(owner.as_str()));
     let has_more = hooks.len() as u64 > limit;
     hooks.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
     let keys: Vec<String> = hooks.iter().map(|hook| hook.id.to_string()).collect();
@@ -209,7 +210,9 @@ pub(crate) async fn owned(state: &ApiState, owner: &Owner, id: &str) -> Result<h
 async fn owned_in<C: ConnectionTrait>(db: &C, owner: &Owner, id: &str) -> Result<hook::Model, ApiError> {
     let not_found = || ApiError::not_found(format!("no hook `{id}`"));
     let key: i64 = id.parse().map_err(|_| not_found())?;
-    hook::Entity::find_by_id(key).filter(hook::Column::Owner.eq(owner.as_str())).one(db).await?.ok_or_else(not_found)
+    let hook = hook::Entity::find_by_id(key).filter(hook::Column::Owner.eq(owner.as_str())).one(db).await?;
+    // Byte for byte too, whatever the column's collation (`store::setup` makes MySQL's binary).
+    hook.filter(|hook| hook.owner.as_deref() == Some(owner.as_str())).ok_or_else(not_found)
 }
 
 /// The engine's record of hook `id`, when it has one.

@@ -196,11 +196,14 @@ impl From<attempt::Model> for AttemptView {
     }
 }
 
-/// An attempt's error as its hook's owner may read it: an SSRF refusal says where the target's
-/// host led (addresses of the server's own network), so it is told in general terms.
+/// An attempt's error as its hook's owner may read it. An SSRF refusal says where the target's
+/// host led (addresses of the server's own network), a panic or a signing failure speaks of the
+/// server's own code and stored secrets: those are told in general terms. Timeouts and connection
+/// errors are about the owner's own target and stay as they are.
 fn owner_facing(kind: Option<&str>, error: Option<String>) -> Option<String> {
     match kind {
         Some("forbidden") => Some(format!("refused: the target {}", super::error::REFUSED_ADDRESS)),
+        Some("panicked" | "signing") => Some("the server could not send it (an error on the server's side)".to_owned()),
         _ => error,
     }
 }

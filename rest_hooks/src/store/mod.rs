@@ -11,9 +11,9 @@ pub mod hook_state;
 pub mod outbox;
 mod schema;
 
-#[cfg(feature = "migration")]
-pub(crate) use schema::dialect_statements;
 pub use schema::{create_statements, setup, setup_store};
+#[cfg(feature = "migration")]
+pub(crate) use schema::{dialect_statements, hook_dialect_statements};
 
 /// The current format of stored payloads.
 pub(crate) const PAYLOAD_VERSION: i16 = 1;

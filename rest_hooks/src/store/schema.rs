@@ -100,6 +100,18 @@ fn table<E: EntityTrait>(backend: DbBackend, entity: E) -> TableCreateStatement 
     Schema::new(backend).create_table_from_entity(entity).if_not_exists().to_owned()
 }
 
+/// What the crate's hook table needs beyond its `CREATE TABLE`, run after it exists; harmless to
+/// repeat. MySQL: owners compare byte for byte (its default collation would take `Alice` for
+/// `alice`, and one owner's hooks for another's).
+pub(crate) fn hook_dialect_statements(backend: DbBackend) -> Vec<&'static str> {
+    match backend {
+        DbBackend::MySql => {
+            vec!["ALTER TABLE rest_hooks_hook MODIFY owner VARCHAR(191) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NULL"]
+        }
+        _ => Vec::new(),
+    }
+}
+
 /// What each backend needs beyond the tables, run after they exist; harmless to repeat. MySQL: the
 /// payload columns widened to `LONGTEXT` (its `TEXT` stops at 64 KiB). PostgreSQL: a statement
 /// trigger that notifies channel `rest_hooks` when events are recorded — delivered at commit, once
@@ -147,7 +159,11 @@ async fn run<C: ConnectionTrait>(
 /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(example()).unwrap();
 /// ```
 pub async fn setup<C: ConnectionTrait>(db: &C) -> Result<(), DbErr> {
-    run(db, create_statements(db.get_database_backend())).await
+    run(db, create_statements(db.get_database_backend())).await?;
+    for statement in hook_dialect_statements(db.get_database_backend()) {
+        db.execute_unprepared(statement).await?;
+    }
+    Ok(())
 }
 
 /// Creates the engine's own tables only (outbox, deliveries, attempts, hook states), for

@@ -698,3 +698,48 @@ async fn a_deleted_hooks_id_is_not_given_again() {
         "{first} then {second}: the log of one would show as the other's"
     );
 }
+
+#[tokio::test]
+async fn owners_that_differ_only_in_case_are_apart() {
+    let h = Harness::new().await;
+    let auth = |request: &axum::http::request::Parts| {
+        // Headers lose trailing spaces on the way: `padded` stands for an owner key that has one.
+        let user = request.headers.get("x-user").and_then(|v| v.to_str().ok());
+        let user = user.map(|user| if user == "padded" { "Alice " } else { user });
+        user.map(rest_hooks::Owner::from).ok_or_else(|| rest_hooks::api::Refusal::unauthorized("who?"))
+    };
+    let api = ApiServer::serve(HooksApi::new(h.engine.clone(), auth).unwrap()).await;
+    let as_user = |user: &str, method: Method, path: &str| api.request(method, path).header("x-user", user);
+    let body = json!({"event": "book.added", "target": h.receiver.url("alice")}).to_string();
+    let created =
+        api.send(as_user("Alice", Method::POST, "").header("content-type", "application/json").body(body)).await;
+    assert_eq!(created.status, 201, "{created:?}");
+    let id = created.body["id"].as_i64().unwrap();
+    for user in ["alice", "ALICE", "padded"] {
+        let listed = api.send(as_user(user, Method::GET, "")).await;
+        assert_eq!(listed.body["hooks"], json!([]), "{user:?} sees Alice's hooks: {listed:?}");
+        assert_eq!(api.send(as_user(user, Method::GET, &format!("/{id}"))).await.status, 404, "{user:?}");
+    }
+    assert_eq!(api.send(as_user("Alice", Method::GET, &format!("/{id}"))).await.status, 200);
+}
+
+#[tokio::test]
+async fn a_delivered_delivery_replayed_after_a_new_target_goes_to_the_new_one() {
+    let h = Harness::new().await;
+    let api = ApiServer::of(&h).await;
+    let hook = api.subscribe(1, "book.added", &h.receiver.url("before")).await;
+    let id = hook["id"].as_i64().unwrap();
+    h.run(new_book(1, "Walden").insert(&h.db)).await.unwrap();
+    h.receiver.wait_for(1).await;
+    let attempts = rest_hooks_tests::eventually("the delivered attempt", || async {
+        let answer = api.get(&format!("/{id}/attempts"), 1).await;
+        answer.body["attempts"].as_array().filter(|a| !a.is_empty()).cloned()
+    })
+    .await;
+    api.call(Method::PATCH, &format!("/{id}"), Some(1), Some(json!({"target": h.receiver.url("after")}))).await;
+    let replay = api.post(&format!("/{id}/replay"), 1, json!({"delivery": attempts[0]["delivery"]})).await;
+    assert_eq!((replay.status, replay.body["replayed"].as_u64()), (202, Some(1)), "{replay:?}");
+    let received = h.receiver.wait_for(2).await;
+    assert_eq!((received[0].path.as_str(), received[1].path.as_str()), ("/before", "/after"));
+    assert_eq!(received[0].headers["webhook-id"], received[1].headers["webhook-id"]);
+}
