@@ -743,3 +743,20 @@ async fn a_delivered_delivery_replayed_after_a_new_target_goes_to_the_new_one() 
     assert_eq!((received[0].path.as_str(), received[1].path.as_str()), ("/before", "/after"));
     assert_eq!(received[0].headers["webhook-id"], received[1].headers["webhook-id"]);
 }
+
+#[tokio::test]
+async fn unsubscribing_inside_a_transaction_commits_or_rolls_back_with_it() {
+    use sea_orm::TransactionTrait;
+
+    let h = Harness::new().await;
+    let hook = h.subscribe(Some(1), "book.added", "a").await;
+    let txn = h.db.begin().await.unwrap();
+    assert!(h.engine.unsubscribe(&txn, hook.id).await.unwrap());
+    txn.rollback().await.unwrap();
+    assert!(rest_hooks::hook::Entity::find_by_id(hook.id).one(&h.db).await.unwrap().is_some(), "rolled back");
+    let txn = h.db.begin().await.unwrap();
+    assert!(h.engine.unsubscribe(&txn, hook.id).await.unwrap());
+    txn.commit().await.unwrap();
+    assert!(rest_hooks::hook::Entity::find_by_id(hook.id).one(&h.db).await.unwrap().is_none(), "committed");
+    assert!(!h.engine.unsubscribe(&h.db, hook.id).await.unwrap(), "gone already");
+}
