@@ -77,7 +77,7 @@ impl Default for Config {
         Self {
             poll_interval: Duration::from_secs(1),
             recheck_window: Duration::from_millis(250),
-            lease: Duration::from_secs(300),
+            lease: Duration::from_secs(10),
             batch_size: 256,
             concurrency: 64,
             per_target_concurrency: 16,
@@ -125,6 +125,7 @@ pub struct Builder {
     ssrf_guard: bool,
     resolver: Option<Arc<dyn Resolve>>,
     signing: Signing,
+    engine_db: Option<DatabaseConnection>,
 }
 
 /// How the HTTP deliverer signs.
@@ -148,6 +149,7 @@ impl Default for Builder {
             ssrf_guard: true,
             resolver: None,
             signing: Signing::Standard(None),
+            engine_db: None,
         }
     }
 }
@@ -284,7 +286,12 @@ impl Builder {
         self
     }
 
-    /// How long a process holds a delivery before another may take it over. Default: 5 min.
+    /// How long a delivery stays leased to a process without being renewed. A delivering process
+    /// renews the leases of its requests under way every quarter of this, so a request may take
+    /// longer; the deliveries of a process that died are taken over by another once their lease
+    /// runs out, and a process that cannot renew a lease (it lost its database) aborts the request
+    /// before then, so no delivery is ever sent by two live processes at once. Between 1 s and 7
+    /// days. Default: 10 s.
     pub fn lease(mut self, lease: Duration) -> Self {
         self.config.lease = lease;
         self
@@ -303,7 +310,10 @@ impl Builder {
     }
 
     /// How many requests run at once to one receiver (the same scheme, host and port), so that a
-    /// slow receiver cannot take every slot of [`concurrency`](Self::concurrency). Default: 16.
+    /// slow receiver cannot take every slot of [`concurrency`](Self::concurrency). A receiver at
+    /// its limit holds only its own slots: its other deliveries wait in the database, unleased,
+    /// and are claimed as its requests end, while other receivers' deliveries go out at once.
+    /// Default: 16.
     pub fn per_target_concurrency(mut self, requests: usize) -> Self {
         self.config.per_target_concurrency = requests;
         self
@@ -318,7 +328,9 @@ impl Builder {
         self
     }
 
-    /// How many deliveries may wait in memory; the rest wait in the database. Default: 4096.
+    /// How many deliveries this process holds at once: requests under way and attempts whose
+    /// outcome is not written yet (a database slower than the receivers). Deliveries that cannot
+    /// start wait in the database, never in memory. Default: 4096.
     pub fn max_in_flight(mut self, deliveries: usize) -> Self {
         self.config.max_in_flight = deliveries;
         self
@@ -421,8 +433,24 @@ impl Builder {
         self
     }
 
+    /// Runs the engine's own database work on `db` instead of on a pool it opens itself beside
+    /// the application's (see [`start`](Self::start)). Default: a pool of the engine's own.
+    pub fn engine_connection(mut self, db: DatabaseConnection) -> Self {
+        self.engine_db = Some(db);
+        self
+    }
+
     /// Validates the configuration and starts the actors. Must be called inside a tokio runtime,
     /// which then runs the engine's database and HTTP work: the one the application lives in.
+    ///
+    /// `db` is the application's database. Saves record their events through their own
+    /// connection, in their own transaction; the engine's own work — dispatching, claiming,
+    /// outcomes, the attempt log, retention — runs on a small pool it opens from `db`'s connect
+    /// options, so that it never takes a connection the application is waiting for (SeaORM gives
+    /// SQLite one by default). On SQLite the engine also turns on write-ahead logging (WAL), which
+    /// the database file keeps, so that the engine's reads never block a save; an in-memory SQLite
+    /// database cannot be opened twice and is shared. A record-only engine
+    /// ([`deliver(false)`](Self::deliver)) opens nothing.
     pub fn start(self, db: DatabaseConnection) -> Result<Engine, BuildError> {
         let runtime = current_runtime()?;
         crate::delivery::ensure_crypto_provider();
@@ -470,19 +498,10 @@ impl Builder {
                 problem: format!("({:?}) must be at least 10 ms", config.poll_interval),
             });
         }
-        if config.lease > Duration::from_secs(7 * 24 * 3600) {
+        if config.lease > Duration::from_secs(7 * 24 * 3600) || config.lease < Duration::from_secs(1) {
             return Err(BuildError::Setting {
                 name: "lease",
-                problem: format!("({:?}) must be at most 7 days", config.lease),
-            });
-        }
-        if config.lease <= config.attempt_deadline().saturating_mul(2) {
-            return Err(BuildError::Setting {
-                name: "lease",
-                problem: format!(
-                    "({:?}) must be longer than twice the request timeout ({:?}) and 5 s",
-                    config.lease, config.timeout
-                ),
+                problem: format!("({:?}) must be between 1 s and 7 days", config.lease),
             });
         }
         let deliverer: Arc<dyn Deliverer> = match self.deliverer {
@@ -497,6 +516,11 @@ impl Builder {
             }
         };
         let (process_wide, deliver) = (config.process_wide, config.deliver);
+        let db = match self.engine_db {
+            Some(engine_db) => engine_db,
+            None if deliver => crate::pool::own_pool(&db).unwrap_or(db),
+            None => db,
+        };
         let shared = Shared::new(db, runtime, map, self.finder, deliverer, self.renderer, self.callbacks, config);
         let engine = if deliver { Engine::spawn(Arc::new(shared))? } else { Engine::record_only(Arc::new(shared)) };
         if process_wide {

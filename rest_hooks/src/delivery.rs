@@ -1,22 +1,20 @@
 //! Delivering: the [`Deliverer`] that makes one request, the default one over HTTP, and the actor
 //! that runs deliveries.
 //!
-//! The delivery actor starts each job as a task on the application's runtime, at most
-//! `concurrency` at a time; each attempt ends in a [`Verdict`](crate::retry::Verdict) of the retry
-//! policy, which the outcome writer records (the attempt log, the delivery row, the hook's
-//! health). The actor is a thin shell: the work lives in plain async functions.
+//! The delivery actor starts each job it is handed as a task on the application's runtime at once:
+//! every job already holds its request [slot](crate::slots), so nothing queues in memory. Each
+//! attempt ends in a [`Verdict`](crate::retry::Verdict) of the retry policy, which the outcome
+//! writer records (the attempt log, the delivery row, the hook's health); the writer also renews
+//! the leases of requests under way. The actor is a thin shell: the work lives in plain async
+//! functions.
 
-use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use actix::{Actor, Addr, Context, Handler, Message, Supervised};
 use futures_util::FutureExt;
-use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
-use tokio::sync::Semaphore;
 use uuid::Uuid;
 
 use crate::builder::Config;
@@ -24,10 +22,11 @@ use crate::dispatch::Shared;
 use crate::error::{BuildError, DeliveryError, panic_message};
 use crate::hook::HookTarget;
 use crate::net::{GuardedResolver, TargetPolicy};
-use crate::outcome::{Attempted, Outcome, OutcomeWriter};
-use crate::retry::random_sample;
+use crate::outcome::{Attempted, Outcome, OutcomeWriter, Started};
+use crate::registry::Room;
+use crate::retry::{Verdict, random_sample};
 use crate::signing::{ID_HEADER, Signer, StandardWebhooks, TIMESTAMP_HEADER};
-use crate::store::delivery;
+use crate::slots::Slot;
 use reqwest::dns::Resolve;
 
 /// One delivery to make.
@@ -44,6 +43,44 @@ pub(crate) struct Job {
     pub(crate) outbox_id: i64,
     /// When the delivery was created (Unix ms), for the retry policy's age cap.
     pub(crate) created_at: i64,
+}
+
+/// A job leased to this process with its request slot, counted in flight until its outcome is
+/// written.
+#[derive(Debug)]
+pub(crate) struct Ready {
+    job: Job,
+    slot: Slot,
+    in_flight: InFlight,
+}
+
+impl Ready {
+    pub(crate) fn new(job: Job, slot: Slot, shared: &Shared) -> Self {
+        Self { job, slot, in_flight: InFlight::new(&shared.in_flight) }
+    }
+
+    /// The job, to be adjusted before it starts.
+    pub(crate) fn job_mut(&mut self) -> &mut Job {
+        &mut self.job
+    }
+}
+
+/// One delivery counted in [`Shared::in_flight`] until this is dropped: with its outcome once that
+/// is written, or with its task if that is aborted.
+#[derive(Debug)]
+pub(crate) struct InFlight(Arc<AtomicUsize>);
+
+impl InFlight {
+    fn new(counter: &Arc<AtomicUsize>) -> Self {
+        counter.fetch_add(1, Ordering::AcqRel);
+        Self(Arc::clone(counter))
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 /// What a [`Deliverer`] is asked to send.
@@ -296,42 +333,17 @@ impl Sent {
 /// A function told of every attempt.
 pub(crate) type SentHook = Arc<dyn Fn(&Sent) + Send + Sync>;
 
-/// Runs one job once a concurrency slot is free: gives it back when the engine stopped, skips it
-/// when the lease was lost meanwhile, renews a lease about to run out, then makes the attempt.
-async fn run(shared: Arc<Shared>, job: Job) -> Outcome {
+/// Runs one job: gives it back when the engine stopped, skips it when its hook was disabled here
+/// after it was leased (disabling fails its row), else makes the attempt.
+async fn run(shared: &Arc<Shared>, job: Job) -> Outcome {
     if shared.stopped.load(Ordering::Acquire) {
         return Outcome::released(job.id, job.lease_until);
     }
-    match hold_lease(&shared, &job).await {
-        Some(lease_until) => attempt(shared, Job { lease_until, ..job }).await,
-        None => Outcome::skipped(job.id),
+    let leased_at = job.lease_until.saturating_sub(shared.config.lease_ms());
+    if shared.disabled_since(&job.hook.id.to_string()).is_some_and(|at| at >= leased_at) {
+        return Outcome::skipped(job.id);
     }
-}
-
-/// The lease to deliver under: the job's own while it outlasts an attempt, else a renewed one;
-/// `None` when another process took the delivery over while the job waited for a slot.
-async fn hold_lease(shared: &Shared, job: &Job) -> Option<i64> {
-    let now = shared.clock.now_ms();
-    let deadline = i64::try_from(shared.config.attempt_deadline().as_millis()).unwrap_or(i64::MAX);
-    if now.saturating_add(deadline) < job.lease_until {
-        return Some(job.lease_until);
-    }
-    let renewed = now.saturating_add(shared.config.lease_ms());
-    let result = delivery::Entity::update_many()
-        .col_expr(delivery::Column::LeaseUntil, Expr::value(renewed))
-        .filter(delivery::Column::Id.eq(job.id))
-        .filter(delivery::Column::State.eq(delivery::state::PENDING))
-        .filter(delivery::Column::LeaseUntil.eq(job.lease_until))
-        .exec(&shared.db)
-        .await;
-    match result {
-        Ok(done) if done.rows_affected == 1 => Some(renewed),
-        Ok(_) => None,
-        Err(error) => {
-            tracing::warn!(delivery_id = %job.id, %error, "cannot renew the lease; leaving the delivery to whoever takes it over");
-            None
-        }
-    }
+    attempt(Arc::clone(shared), job).await
 }
 
 /// Sends `request` with the engine's deliverer, within the attempt deadline; a panicking deliverer
@@ -369,6 +381,10 @@ async fn attempt(shared: Arc<Shared>, job: Job) -> Outcome {
     let at = shared.clock.now_ms();
     let age = Duration::from_millis(u64::try_from(at.saturating_sub(created_at)).unwrap_or(0));
     let verdict = shared.retry_policy(&sent.hook).decide(sent.attempt, &sent.outcome, age, at, random_sample());
+    if matches!(verdict, Verdict::Disable { .. }) {
+        // Requests of this hook not started yet are not sent, even before the outcome is written.
+        shared.hook_disabled(&sent.hook.id.to_string(), at);
+    }
     let (status, error, excerpt) = match sent.outcome {
         Ok(response) => (Some(response.status), None, Some(response.body)),
         Err(error) => (None, Some(error), None),
@@ -376,6 +392,7 @@ async fn attempt(shared: Arc<Shared>, job: Job) -> Outcome {
     Outcome {
         id: sent.delivery_id,
         lease_until: Some(lease_until),
+        in_flight: None,
         attempt: Some(Attempted {
             hook: sent.hook,
             outbox_id,
@@ -391,41 +408,21 @@ async fn attempt(shared: Arc<Shared>, job: Job) -> Outcome {
     }
 }
 
-/// Jobs for the delivery actor.
+/// Jobs for the delivery actor, each holding its slot.
 #[derive(Debug, Message)]
 #[rtype(result = "()")]
-pub(crate) struct Deliver(pub(crate) Vec<Job>);
+pub(crate) struct Deliver(pub(crate) Vec<Ready>);
 
-/// Runs deliveries on the application's runtime, at most `concurrency` at once and at most
-/// `per_target_concurrency` to one receiver (scheme, host and port), so that a slow receiver cannot
-/// take every slot.
+/// Starts deliveries on the application's runtime as they come: each already holds its slot (see
+/// [`slots`](crate::slots)), given back when its attempt ends.
 pub(crate) struct DeliveryActor {
     shared: Arc<Shared>,
     writer: Addr<OutcomeWriter>,
-    permits: Arc<Semaphore>,
-    targets: HashMap<String, Arc<Semaphore>>,
 }
-
-/// How many receivers' slots are kept before those not in use are dropped.
-const TARGETS_KEPT: usize = 1024;
 
 impl DeliveryActor {
     pub(crate) fn new(shared: Arc<Shared>, writer: Addr<OutcomeWriter>) -> Self {
-        let permits = Arc::new(Semaphore::new(shared.config.concurrency));
-        Self { shared, writer, permits, targets: HashMap::new() }
-    }
-
-    /// The slots of the receiver at `target`.
-    fn target_permits(&mut self, target: &str) -> Arc<Semaphore> {
-        let key = match reqwest::Url::parse(target) {
-            Ok(url) => url.origin().ascii_serialization(),
-            Err(_) => target.to_owned(),
-        };
-        if self.targets.len() >= TARGETS_KEPT && !self.targets.contains_key(&key) {
-            self.targets.retain(|_, permits| Arc::strong_count(permits) > 1);
-        }
-        let per_target = self.shared.config.per_target_concurrency;
-        Arc::clone(self.targets.entry(key).or_insert_with(|| Arc::new(Semaphore::new(per_target))))
+        Self { shared, writer }
     }
 }
 
@@ -439,17 +436,22 @@ impl Handler<Deliver> for DeliveryActor {
     type Result = ();
 
     fn handle(&mut self, Deliver(jobs): Deliver, _: &mut Context<Self>) {
-        for job in jobs {
+        for Ready { job, slot, in_flight } in jobs {
+            let (id, lease_until) = (job.id, job.lease_until);
             let shared = Arc::clone(&self.shared);
-            let permits = Arc::clone(&self.permits);
-            let target = self.target_permits(&job.hook.target);
             let writer = self.writer.clone();
-            self.shared.runtime.spawn(async move {
-                // The receiver's slot first: a job waiting for it holds none of the global ones.
-                let _target = target.acquire_owned().await;
-                let _permit = permits.acquire_owned().await;
-                writer.do_send(run(shared, job).await);
+            let task = self.shared.runtime.spawn(async move {
+                let mut outcome = run(&shared, job).await;
+                outcome.in_flight = Some(in_flight);
+                drop(slot);
+                writer.do_send(outcome);
+                if shared.slots.any_waiting()
+                    && let Some(registry) = shared.registry()
+                {
+                    registry.do_send(Room);
+                }
             });
+            self.writer.do_send(Started { id, lease_until, task: task.abort_handle() });
         }
     }
 }

@@ -2,8 +2,12 @@
 //!
 //! One pass claims a batch of committed outbox rows, finds the hooks of each, renders one body per
 //! hook, records the deliveries and marks the rows dispatched, all in one transaction: a process
-//! that dies mid-pass leaves the rows pending for the next pass. It also takes over deliveries whose
-//! lease expired (their process died mid-request). The registry actor decides when passes run.
+//! that dies mid-pass leaves the rows pending for the next pass. A new delivery is leased to this
+//! process only when a request [slot](crate::slots) is free for its receiver; the others are
+//! recorded unleased and wait in the database. The pass then claims due deliveries while slots
+//! are free: first those of receivers known to have work waiting, one receiver at a time, then any
+//! other due delivery (retries, replays, the work of a process that died). The registry actor
+//! decides when passes run.
 
 use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
@@ -23,7 +27,7 @@ use uuid::Uuid;
 
 use crate::builder::Config;
 use crate::clock::Clock;
-use crate::delivery::{Deliverer, Job, SentHook};
+use crate::delivery::{Deliverer, Job, Ready, SentHook};
 use crate::error::panic_message;
 use crate::event::{Action, Event};
 use crate::event_map::EventMap;
@@ -34,6 +38,7 @@ use crate::hookable::{Audience, Owner};
 use crate::registry::RegistryActor;
 use crate::render::Renderer;
 use crate::retry::RetryPolicy;
+use crate::slots::{Slots, receiver_of};
 use crate::store::outbox::{self, Format};
 use crate::store::{delivery, hook_state};
 
@@ -50,6 +55,8 @@ pub(crate) struct Callbacks {
 
 /// Everything the actors share: configuration, user code, and the count of jobs in flight.
 pub(crate) struct Shared {
+    /// The engine's own connection (see [`pool`](crate::pool)): never the one saves run on,
+    /// where it can be helped.
     pub(crate) db: DatabaseConnection,
     pub(crate) runtime: Handle,
     pub(crate) map: EventMap,
@@ -62,7 +69,15 @@ pub(crate) struct Shared {
     pub(crate) config: Config,
     /// The engine's time: see [`Clock`].
     pub(crate) clock: Clock,
-    pub(crate) in_flight: AtomicUsize,
+    /// Deliveries leased to this process whose outcome is not written yet.
+    pub(crate) in_flight: Arc<AtomicUsize>,
+    /// Request slots, in all and per receiver.
+    pub(crate) slots: Arc<Slots>,
+    /// Hooks disabled while this process ran, with when (engine clock, Unix ms): their
+    /// deliveries leased before then and not yet started are not sent.
+    disabled: std::sync::Mutex<HashMap<String, i64>>,
+    /// Set once the engine's database is ready (see [`pool::prepare`](crate::pool::prepare)).
+    prepared: tokio::sync::OnceCell<()>,
     /// When the last purge started (engine clock, Unix ms).
     pub(crate) last_purge: AtomicI64,
     /// Set when the engine stops: work already queued on the runtime claims nothing more.
@@ -94,9 +109,12 @@ impl Shared {
             on_sent: callbacks.on_sent,
             on_disabled: callbacks.on_disabled,
             retry_for: callbacks.retry_for,
+            slots: Arc::new(Slots::new(config.concurrency, config.per_target_concurrency)),
             config,
             clock: Clock::new(),
-            in_flight: AtomicUsize::new(0),
+            in_flight: Arc::new(AtomicUsize::new(0)),
+            disabled: std::sync::Mutex::default(),
+            prepared: tokio::sync::OnceCell::new(),
             last_purge: AtomicI64::new(i64::MIN),
             stopped: AtomicBool::new(false),
             passes: tokio::sync::RwLock::new(()),
@@ -129,9 +147,32 @@ impl Shared {
         }
     }
 
-    /// Room for more jobs before the in-memory queue reaches its bound.
+    /// How many more deliveries this process may hold before the outcomes waiting to be written
+    /// reach their bound.
     pub(crate) fn capacity(&self) -> usize {
         self.config.max_in_flight.saturating_sub(self.in_flight.load(Ordering::Acquire))
+    }
+
+    /// Readies the engine's database once (WAL on SQLite).
+    pub(crate) async fn prepare(&self) {
+        self.prepared.get_or_init(|| crate::pool::prepare(&self.db)).await;
+    }
+
+    /// Records that hook `id` was disabled `at` (Unix ms): its deliveries leased before then and
+    /// not started yet are not sent.
+    pub(crate) fn hook_disabled(&self, id: &str, at: i64) {
+        self.disabled.lock().unwrap_or_else(std::sync::PoisonError::into_inner).entry(id.to_owned()).or_insert(at);
+    }
+
+    /// Records that hook `id` was enabled again.
+    pub(crate) fn hook_enabled(&self, id: &str) {
+        self.disabled.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(id);
+    }
+
+    /// When hook `id` was disabled while this process ran, if it was.
+    pub(crate) fn disabled_since(&self, id: &str) -> Option<i64> {
+        let disabled = self.disabled.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if disabled.is_empty() { None } else { disabled.get(id).copied() }
     }
 }
 
@@ -140,8 +181,8 @@ impl Shared {
 pub(crate) struct Pass {
     /// Outbox rows handled (dispatched or failed).
     pub(crate) events: usize,
-    /// Deliveries to make now, already leased to this process.
-    pub(crate) jobs: Vec<Job>,
+    /// Deliveries to make now, leased to this process, each with its slot.
+    pub(crate) jobs: Vec<Ready>,
 }
 
 pub(crate) struct Dispatcher {
@@ -153,23 +194,23 @@ impl Dispatcher {
         Self { shared }
     }
 
-    /// Claims up to `limit` committed events and turns them into leased deliveries, then takes over
-    /// expired deliveries while there is room.
+    /// Claims up to `limit` committed events and turns them into deliveries, leasing those that
+    /// can start now, then claims due deliveries while slots are free.
     pub(crate) async fn pass(&self, limit: usize) -> Result<Pass, DbErr> {
         let _running = self.shared.passes.read().await;
         if self.shared.stopped.load(Ordering::Acquire) {
             return Ok(Pass::default());
         }
+        self.shared.prepare().await;
         let mut pass = self.dispatch_events(limit).await?;
-        let room = self.shared.capacity().saturating_sub(pass.jobs.len());
-        if room > 0 {
-            match self.take_over(room.min(limit)).await {
+        let room = self.shared.capacity().min(limit);
+        if room > 0 && self.shared.slots.free_total() > 0 {
+            match self.claim_due(room).await {
                 Ok(jobs) => pass.jobs.extend(jobs),
                 // The events above are committed and leased to us: deliver them regardless.
-                Err(error) => tracing::warn!(%error, "cannot take over expired deliveries; retrying later"),
+                Err(error) => tracing::warn!(%error, "cannot claim due deliveries; retrying later"),
             }
         }
-        self.shared.in_flight.fetch_add(pass.jobs.len(), Ordering::AcqRel);
         crate::retention::purge_if_due(&self.shared);
         Ok(pass)
     }
@@ -190,6 +231,10 @@ impl Dispatcher {
     async fn dispatch_batch(&self, limit: usize, mode: Mode) -> Result<Pass, Failed> {
         let db = &self.shared.db;
         let backend = db.get_database_backend();
+        if backend == DbBackend::Sqlite && !self.any_pending().await? {
+            // Nothing to do: SQLite's write lock, which every save needs too, stays untouched.
+            return Ok(Pass::default());
+        }
         let txn = match backend {
             // Under REPEATABLE READ the locking scan would also lock the gap after the last row and
             // hold up every save that records an event until the pass commits.
@@ -215,16 +260,11 @@ impl Dispatcher {
         }
         let now = self.shared.clock.now_ms();
         let lease_until = now.saturating_add(self.shared.config.lease_ms());
-        let room = self.shared.capacity();
         let mut hooks = HookCache::new(self.shared.finder.by_name_and_audience());
         let mut pass = Pass::default();
         let mut dispatched = Vec::with_capacity(rows.len());
         let mut deliveries = Vec::new();
         for row in rows {
-            if pass.jobs.len() >= room {
-                // The in-memory queue is full: the remaining rows stay pending for a later pass.
-                break;
-            }
             pass.events += 1;
             let id = row.id;
             match mode {
@@ -233,17 +273,17 @@ impl Dispatcher {
                         txn.rollback().await?;
                         return Err(Failed::Event);
                     };
-                    deliveries.extend(jobs.iter().map(|job| new_delivery(job, id, now)));
+                    let ready = self.start_or_wait(jobs, &mut deliveries, now);
                     dispatched.push(id);
-                    pass.jobs.extend(jobs);
+                    pass.jobs.extend(ready);
                 }
                 Mode::EventByEvent => {
                     let savepoint = txn.begin().await?;
                     match self.dispatch_event(&savepoint, &mut hooks, row, now, lease_until).await {
-                        Ok(jobs) => {
+                        Ok(ready) => {
                             savepoint.commit().await?;
                             dispatched.push(id);
-                            pass.jobs.extend(jobs);
+                            pass.jobs.extend(ready);
                         }
                         Err(error) => {
                             savepoint.rollback().await?;
@@ -278,13 +318,44 @@ impl Dispatcher {
         row: outbox::Model,
         now: i64,
         lease_until: i64,
-    ) -> Result<Vec<Job>, String> {
-        let id = row.id;
+    ) -> Result<Vec<Ready>, String> {
         let jobs = self.deliveries_for(txn, hooks, row, now, lease_until).await?;
-        insert_deliveries(txn, jobs.iter().map(|job| new_delivery(job, id, now)).collect())
-            .await
-            .map_err(|e| format!("cannot record its deliveries: {e}"))?;
-        Ok(jobs)
+        let mut rows = Vec::with_capacity(jobs.len());
+        let ready = self.start_or_wait(jobs, &mut rows, now);
+        insert_deliveries(txn, rows).await.map_err(|e| format!("cannot record its deliveries: {e}"))?;
+        Ok(ready)
+    }
+
+    /// Gives each job a slot when one is free (and this process may hold more deliveries); the job
+    /// is then recorded leased and returned to be started. The others are recorded unleased, to
+    /// wait in the database for their receiver's turn.
+    fn start_or_wait(&self, jobs: Vec<Job>, rows: &mut Vec<delivery::ActiveModel>, now: i64) -> Vec<Ready> {
+        let mut ready = Vec::new();
+        for job in jobs {
+            let receiver = receiver_of(&job.hook.target);
+            let slot = if self.shared.capacity() > 0 { self.shared.slots.take(&receiver, job.id) } else { None };
+            match slot {
+                Some(slot) => {
+                    rows.push(new_delivery(&job, &receiver, Some(job.lease_until), now));
+                    ready.push(Ready::new(job, slot, &self.shared));
+                }
+                None => rows.push(new_delivery(&job, &receiver, None, now)),
+            }
+        }
+        ready
+    }
+
+    /// Whether any committed event waits for dispatch: a plain read, no lock.
+    async fn any_pending(&self) -> Result<bool, DbErr> {
+        let found = outbox::Entity::find()
+            .select_only()
+            .column(outbox::Column::Id)
+            .filter(outbox::Column::State.eq(outbox::state::PENDING))
+            .limit(1)
+            .into_tuple::<i64>()
+            .one(&self.shared.db)
+            .await?;
+        Ok(found.is_some())
     }
 
     /// Finds the hooks of one event and renders a job for each. User code is guarded: a panic
@@ -323,25 +394,77 @@ impl Dispatcher {
             .collect()
     }
 
-    /// Leases deliveries that are due and that no live process holds.
-    async fn take_over(&self, limit: usize) -> Result<Vec<Job>, DbErr> {
-        let db = &self.shared.db;
+    /// Claims due deliveries, at most `limit`, while slots are free: first the work waiting for
+    /// receivers that now have room, receiver by receiver (oldest due first), then any other due
+    /// delivery no live process holds, of receivers with room.
+    async fn claim_due(&self, limit: usize) -> Result<Vec<Ready>, DbErr> {
+        let slots = &self.shared.slots;
+        let mut ready = Vec::new();
+        for (receiver, room) in slots.waiting_with_room(limit) {
+            let rows = self.due(Due::Of(&receiver), room).await?;
+            if rows.len() < room {
+                slots.drained(&receiver);
+            }
+            ready.extend(self.lease(rows).await?);
+        }
+        let room = limit.saturating_sub(ready.len()).min(slots.free_total());
+        if room > 0 {
+            let left_out = slots.left_out();
+            let rows = self.due(Due::Except(&left_out), room).await?;
+            ready.extend(self.lease(rows).await?);
+        }
+        let mut jobs: Vec<&mut Job> = ready.iter_mut().map(Ready::job_mut).collect();
+        self.sign_with_current_secrets(&mut jobs).await;
+        Ok(ready)
+    }
+
+    /// Up to `limit` pending deliveries that are due and not under a live lease, oldest due first.
+    async fn due(&self, which: Due<'_>, limit: usize) -> Result<Vec<delivery::Model>, DbErr> {
         let now = self.shared.clock.now_ms();
-        let due = delivery::Entity::find()
+        let mut query = delivery::Entity::find()
             .filter(delivery::Column::State.eq(delivery::state::PENDING))
             .filter(delivery::Column::NextAttemptAt.lte(now))
-            .filter(delivery::Column::LeaseUntil.is_null().or(delivery::Column::LeaseUntil.lt(now)))
-            .order_by_asc(delivery::Column::NextAttemptAt)
-            .limit(limit as u64)
-            .all(db)
-            .await?;
-        if due.is_empty() {
-            return Ok(Vec::new());
+            .filter(delivery::Column::LeaseUntil.is_null().or(delivery::Column::LeaseUntil.lt(now)));
+        let mut skip = Vec::new();
+        match which {
+            Due::Of(receiver) => query = query.filter(delivery::Column::Receiver.eq(receiver)),
+            Due::Except(receivers) if receivers.len() <= MAX_LEFT_OUT => {
+                if !receivers.is_empty() {
+                    query = query.filter(delivery::Column::Receiver.is_not_in(receivers.iter().cloned()));
+                }
+            }
+            // Too many to name in the query: read a little more and leave them out here.
+            Due::Except(receivers) => skip = receivers.to_vec(),
         }
-        let lease_until = now.saturating_add(self.shared.config.lease_ms());
-        let txn = db.begin().await?;
-        let mut jobs = Vec::with_capacity(due.len());
-        for row in due {
+        let rows = query
+            .order_by_asc(delivery::Column::NextAttemptAt)
+            .limit((limit + skip.len().min(limit)) as u64)
+            .all(&self.shared.db)
+            .await?;
+        Ok(rows.into_iter().filter(|row| !skip.contains(&row.receiver)).take(limit).collect())
+    }
+
+    /// Leases `rows` to this process, each that gets a slot and that no other process claimed
+    /// since it was read.
+    async fn lease(&self, rows: Vec<delivery::Model>) -> Result<Vec<Ready>, DbErr> {
+        let slots = &self.shared.slots;
+        let mut ready = Vec::new();
+        let mut claims = Vec::new();
+        for row in rows {
+            // A delivery running here is never claimed again here, whatever its lease says.
+            if slots.holds(row.id) {
+                continue;
+            }
+            if let Some(slot) = slots.take(&row.receiver, row.id) {
+                claims.push((row, slot));
+            }
+        }
+        if claims.is_empty() {
+            return Ok(ready);
+        }
+        let lease_until = self.shared.clock.now_ms().saturating_add(self.shared.config.lease_ms());
+        let txn = self.shared.db.begin().await?;
+        for (row, slot) in claims {
             let claimed = delivery::Entity::update_many()
                 .col_expr(delivery::Column::LeaseUntil, Expr::value(lease_until))
                 .filter(delivery::Column::Id.eq(row.id))
@@ -350,14 +473,24 @@ impl Dispatcher {
                 .exec(&txn)
                 .await?;
             if claimed.rows_affected == 1 {
-                jobs.push(job_from_row(row, lease_until));
+                ready.push(Ready::new(job_from_row(row, lease_until), slot, &self.shared));
             }
         }
         txn.commit().await?;
-        self.sign_with_current_secrets(&mut jobs).await;
-        Ok(jobs)
+        Ok(ready)
     }
 }
+
+/// Which due deliveries a claim reads.
+enum Due<'a> {
+    /// Those of one receiver.
+    Of(&'a str),
+    /// Those of every receiver but these.
+    Except(&'a [String]),
+}
+
+/// How many receivers a claim names in its query to leave them out.
+const MAX_LEFT_OUT: usize = 200;
 
 /// Rows per multi-row statement: well under every backend's limit on bound parameters.
 const CHUNK: usize = 500;
@@ -463,7 +596,7 @@ impl Dispatcher {
     /// and target, so that retries and replays follow a rotation or a changed URL. A hook that
     /// cannot be read keeps the target the delivery was made for and leaves it to the engine's
     /// fallback secret.
-    async fn sign_with_current_secrets(&self, jobs: &mut [Job]) {
+    async fn sign_with_current_secrets(&self, jobs: &mut [&mut Job]) {
         if jobs.is_empty() {
             return;
         }
@@ -552,19 +685,21 @@ fn event_from_row(row: outbox::Model) -> Result<Event, String> {
     })
 }
 
-fn new_delivery(job: &Job, outbox_id: i64, now: i64) -> delivery::ActiveModel {
+/// The row of a new delivery, leased until `lease_until` or waiting unleased.
+fn new_delivery(job: &Job, receiver: &str, lease_until: Option<i64>, now: i64) -> delivery::ActiveModel {
     delivery::ActiveModel {
         id: Set(job.id),
-        outbox_id: Set(outbox_id),
+        outbox_id: Set(job.outbox_id),
         hook_id: Set(job.hook.id.to_string()),
         event: Set(job.event.to_string()),
         target: Set(job.hook.target.clone()),
+        receiver: Set(receiver.to_owned()),
         body: Set(job.body.clone()),
         state: Set(delivery::state::PENDING),
         attempts: Set(0),
         created_at: Set(now),
         next_attempt_at: Set(now),
-        lease_until: Set(Some(job.lease_until)),
+        lease_until: Set(lease_until),
         last_status: Set(None),
         last_error: Set(None),
         delivered_at: Set(None),

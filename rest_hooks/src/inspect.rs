@@ -65,10 +65,11 @@ impl Engine {
     /// enabled before. [`enable_hook`](Self::enable_hook) undoes it. The subscription API shows
     /// `reason` to the hook's owner.
     pub async fn disable_hook(&self, hook: &HookId, reason: &str) -> Result<bool, DbErr> {
+        let (key, now) = (hook.to_string(), self.shared().clock.now_ms());
         let txn = self.db().begin().await?;
-        let disabled =
-            crate::health::disable_hook(&txn, &hook.to_string(), reason, self.shared().clock.now_ms()).await?;
+        let disabled = crate::health::disable_hook(&txn, &key, reason, now).await?;
         txn.commit().await?;
+        self.shared().hook_disabled(&key, now);
         Ok(disabled)
     }
 
@@ -77,7 +78,9 @@ impl Engine {
     /// the application's own table got ([`HookEntity::disabled`](crate::HookEntity::disabled)) is
     /// the application's to undo. Returns whether the hook was disabled.
     pub async fn enable_hook(&self, hook: &HookId) -> Result<bool, DbErr> {
-        enable(self.db(), &hook.to_string()).await
+        let enabled = enable(self.db(), &hook.to_string()).await?;
+        self.shared().hook_enabled(&hook.to_string());
+        Ok(enabled)
     }
 }
 

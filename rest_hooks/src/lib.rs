@@ -82,6 +82,7 @@ pub mod migration;
 pub mod net;
 mod outcome;
 mod ping;
+mod pool;
 #[cfg(test)]
 mod proptests;
 mod record;
@@ -91,6 +92,7 @@ mod replay;
 mod retention;
 pub mod retry;
 pub mod signing;
+mod slots;
 pub mod store;
 
 pub use builder::Builder;

@@ -3,22 +3,30 @@
 //!
 //! The outcome writer is a thin actor that batches outcomes; [`write_outcomes`] writes one batch in
 //! one transaction. Hooks disabled by a batch are reported to the application after it commits.
+//!
+//! It also keeps the leases of the requests under way: every quarter of a lease it renews them all
+//! in one transaction ([`renew_leases`]), so a lease runs out only when its process stopped
+//! renewing it — died, or lost its database. A request whose lease could not be renewed is
+//! aborted before the lease runs out, so that no delivery is ever sent by two live processes at
+//! once; another process (or this one, later) takes it over. Renewals and outcome writes take
+//! turns, so an outcome is always written under the lease its delivery holds.
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use actix::{Actor, ActorFutureExt, AsyncContext, Context, Handler, Message, WrapFuture};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ActiveValue::Set, ColumnTrait, DatabaseTransaction, DbErr, EntityTrait, QueryFilter, TransactionTrait};
+use tokio::task::AbortHandle;
 use uuid::Uuid;
 
+use crate::delivery::InFlight;
 use crate::dispatch::Shared;
 use crate::error::DeliveryError;
 use crate::health::{self, Disabled};
 use crate::hook::HookTarget;
-use crate::registry::{Capacity, Due};
+use crate::registry::{Due, Room};
 use crate::retry::Verdict;
 use crate::store::{attempt, delivery};
 
@@ -34,6 +42,18 @@ pub(crate) struct Outcome {
     pub(crate) attempt: Option<Attempted>,
     /// The lease the job held; a job not attempted because the engine stopped gives it back.
     pub(crate) lease_until: Option<i64>,
+    /// Counts the delivery in flight until the outcome is written.
+    pub(crate) in_flight: Option<InFlight>,
+}
+
+/// A request started under `lease_until`: its lease is renewed until its outcome is written, and
+/// `task` aborted if it cannot be.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub(crate) struct Started {
+    pub(crate) id: Uuid,
+    pub(crate) lease_until: i64,
+    pub(crate) task: AbortHandle,
 }
 
 /// One attempt that was made.
@@ -56,34 +76,62 @@ impl Outcome {
     /// A job that was not attempted and whose lease stays (another process took it, or the lease
     /// could not be renewed): nothing to write.
     pub(crate) fn skipped(id: Uuid) -> Self {
-        Self { id, attempt: None, lease_until: None }
+        Self { id, attempt: None, lease_until: None, in_flight: None }
     }
 
     /// A job not attempted because the engine stopped: its lease is given back so that the next
     /// start takes it at once.
     pub(crate) fn released(id: Uuid, lease_until: i64) -> Self {
-        Self { id, attempt: None, lease_until: Some(lease_until) }
+        Self { id, attempt: None, lease_until: Some(lease_until), in_flight: None }
+    }
+
+    /// The outcome as written under `lease_until`, the lease its delivery holds now.
+    fn under(&mut self, lease_until: i64) {
+        if self.lease_until.is_some() {
+            self.lease_until = Some(lease_until);
+        }
+        if let Some(attempted) = &mut self.attempt {
+            attempted.lease_until = lease_until;
+        }
     }
 }
 
-/// Writes outcomes in batches: one transaction for whatever arrived while the last one ran.
+/// Writes outcomes in batches (one transaction for whatever arrived while the last one ran) and
+/// renews the leases of requests under way, taking turns.
 pub(crate) struct OutcomeWriter {
     shared: Arc<Shared>,
     buffer: Vec<Outcome>,
     writing: bool,
+    /// The requests under way: their lease as it stands, and their task.
+    leases: HashMap<Uuid, (i64, AbortHandle)>,
+    /// Set when the leases are due for renewal.
+    renew: bool,
 }
 
 impl OutcomeWriter {
     pub(crate) fn new(shared: Arc<Shared>) -> Self {
-        Self { shared, buffer: Vec::new(), writing: false }
+        Self { shared, buffer: Vec::new(), writing: false, leases: HashMap::new(), renew: false }
     }
 
     fn flush(&mut self, ctx: &mut Context<Self>) {
-        if self.writing || self.buffer.is_empty() {
+        if self.writing {
+            return;
+        }
+        if self.renew && !self.leases.is_empty() {
+            self.renew_leases(ctx);
+            return;
+        }
+        self.renew = false;
+        if self.buffer.is_empty() {
             return;
         }
         self.writing = true;
-        let batch = std::mem::take(&mut self.buffer);
+        let mut batch = std::mem::take(&mut self.buffer);
+        for outcome in &mut batch {
+            if let Some((lease_until, _)) = self.leases.remove(&outcome.id) {
+                outcome.under(lease_until);
+            }
+        }
         let count = batch.len();
         let shared = Arc::clone(&self.shared);
         let task = self.shared.runtime.spawn(async move {
@@ -99,7 +147,7 @@ impl OutcomeWriter {
         ctx.spawn(task.into_actor(self).map(move |result, writer, ctx| {
             writer.writing = false;
             match result {
-                Ok(Ok(())) => writer.finished(count),
+                Ok(Ok(())) => writer.finished(),
                 Ok(Err((error, batch))) => {
                     tracing::warn!(%error, count, "cannot record delivery outcomes; retrying");
                     writer.buffer.extend(batch);
@@ -108,23 +156,86 @@ impl OutcomeWriter {
                 }
                 Err(join) => {
                     tracing::error!(%join, count, "outcome writer task failed; the leases will expire and the deliveries be retried");
-                    writer.finished(count);
+                    writer.finished();
                 }
             }
             writer.flush(ctx);
         }));
     }
 
-    fn finished(&self, count: usize) {
-        self.shared.in_flight.fetch_sub(count, Ordering::AcqRel);
-        if let Some(registry) = self.shared.registry() {
-            registry.do_send(Capacity);
+    /// Renews every lease held; aborts the requests whose lease was lost, or is about to run out
+    /// after a failed renewal.
+    fn renew_leases(&mut self, ctx: &mut Context<Self>) {
+        self.writing = true;
+        self.renew = false;
+        let held: Vec<(Uuid, i64)> = self.leases.iter().map(|(id, (until, _))| (*id, *until)).collect();
+        let shared = Arc::clone(&self.shared);
+        let task = self.shared.runtime.spawn(async move {
+            let now = shared.clock.now_ms();
+            (now, renew_leases(&shared, &held, now).await)
+        });
+        ctx.spawn(task.into_actor(self).map(|result, writer, ctx| {
+            writer.writing = false;
+            match result {
+                Ok((_, Ok(renewed))) => {
+                    for (id, lease) in renewed {
+                        match lease {
+                            Some(until) => {
+                                if let Some(entry) = writer.leases.get_mut(&id) {
+                                    entry.0 = until;
+                                }
+                            }
+                            // Not pending under this lease any more (its hook was disabled, or its
+                            // outcome came before its start was registered): nothing to send.
+                            None => writer.abort(id),
+                        }
+                    }
+                }
+                Ok((now, Err(error))) => {
+                    tracing::warn!(%error, "cannot renew the leases of requests under way");
+                    let margin = writer.shared.config.lease_ms() / 2;
+                    let expiring: Vec<Uuid> = writer
+                        .leases
+                        .iter()
+                        .filter(|(_, (until, _))| until.saturating_sub(now) < margin)
+                        .map(|(id, _)| *id)
+                        .collect();
+                    for id in expiring {
+                        tracing::warn!(delivery_id = %id, "aborting a request whose lease is running out; it will be taken over");
+                        writer.abort(id);
+                    }
+                }
+                Err(join) => tracing::error!(%join, "lease renewal task failed"),
+            }
+            writer.flush(ctx);
+        }));
+    }
+
+    /// Stops request `id`, if it is still running, and forgets its lease.
+    fn abort(&mut self, id: Uuid) {
+        if let Some((_, task)) = self.leases.remove(&id) {
+            task.abort();
+        }
+    }
+
+    fn finished(&self) {
+        if self.shared.slots.any_waiting()
+            && let Some(registry) = self.shared.registry()
+        {
+            registry.do_send(Room);
         }
     }
 }
 
 impl Actor for OutcomeWriter {
     type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        ctx.run_interval(self.shared.config.lease / 4, |writer, ctx| {
+            writer.renew = true;
+            writer.flush(ctx);
+        });
+    }
 }
 
 impl Handler<Outcome> for OutcomeWriter {
@@ -134,6 +245,40 @@ impl Handler<Outcome> for OutcomeWriter {
         self.buffer.push(outcome);
         self.flush(ctx);
     }
+}
+
+impl Handler<Started> for OutcomeWriter {
+    type Result = ();
+
+    fn handle(&mut self, started: Started, _: &mut Context<Self>) {
+        if !started.task.is_finished() {
+            self.leases.insert(started.id, (started.lease_until, started.task));
+        }
+    }
+}
+
+/// Renews the leases `held` (delivery, lease) until a lease from `now`, in one transaction;
+/// returns each delivery's new lease, or `None` where it no longer held that lease.
+pub(crate) async fn renew_leases(
+    shared: &Shared,
+    held: &[(Uuid, i64)],
+    now: i64,
+) -> Result<Vec<(Uuid, Option<i64>)>, DbErr> {
+    let until = now.saturating_add(shared.config.lease_ms());
+    let txn = shared.db.begin().await?;
+    let mut renewed = Vec::with_capacity(held.len());
+    for &(id, lease_until) in held {
+        let done = delivery::Entity::update_many()
+            .col_expr(delivery::Column::LeaseUntil, Expr::value(until))
+            .filter(delivery::Column::Id.eq(id))
+            .filter(delivery::Column::State.eq(delivery::state::PENDING))
+            .filter(delivery::Column::LeaseUntil.eq(lease_until))
+            .exec(&txn)
+            .await?;
+        renewed.push((id, (done.rows_affected == 1).then_some(until)));
+    }
+    txn.commit().await?;
+    Ok(renewed)
 }
 
 /// Asks the registry to look again when a retry of this batch is due before its next idle poll.

@@ -2,9 +2,9 @@
 //!
 //! A save nudges it before its transaction commits, so the first look may find nothing: after a
 //! nudge it re-checks at 1, 2, 4 … 50 ms for a short burst, then falls back to the idle poll. One
-//! pass runs at a time; it runs again at once while passes keep finding work and the in-memory
-//! queue has room, and waits for [`Capacity`] when it has none. A retry due sooner than the idle
-//! poll ([`Due`]) gets a pass of its own when it is due.
+//! pass runs at a time; it runs again at once while passes keep finding work. When a request ends
+//! and some receiver has work waiting in the database, [`Room`] asks for a pass that claims it. A
+//! retry due sooner than the idle poll ([`Due`]) gets a pass of its own when it is due.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -30,10 +30,10 @@ pub(crate) struct Nudge;
 #[rtype(result = "()")]
 pub(crate) struct Due(pub(crate) Duration);
 
-/// The delivery side has room again.
+/// A request slot was freed while work waits in the database for one.
 #[derive(Debug, Message)]
 #[rtype(result = "()")]
-pub(crate) struct Capacity;
+pub(crate) struct Room;
 
 pub(crate) struct RegistryActor {
     shared: Arc<Shared>,
@@ -65,17 +65,13 @@ impl RegistryActor {
             self.again = true;
             return;
         }
-        let capacity = self.shared.capacity();
-        if capacity == 0 {
-            return;
-        }
         if let Some(timer) = self.timer.take() {
             ctx.cancel_future(timer);
         }
         self.running = true;
         self.again = false;
         let dispatcher = Arc::clone(&self.dispatcher);
-        let limit = self.shared.config.batch_size.min(capacity);
+        let limit = self.shared.config.batch_size;
         let task = self.shared.runtime.spawn(async move { dispatcher.pass(limit).await });
         ctx.spawn(task.into_actor(self).map(|result, registry, ctx| {
             registry.running = false;
@@ -151,13 +147,11 @@ impl Handler<Nudge> for RegistryActor {
     }
 }
 
-impl Handler<Capacity> for RegistryActor {
+impl Handler<Room> for RegistryActor {
     type Result = ();
 
-    fn handle(&mut self, _: Capacity, ctx: &mut Context<Self>) {
-        if !self.running && self.timer.is_none() {
-            self.pass(ctx);
-        }
+    fn handle(&mut self, _: Room, ctx: &mut Context<Self>) {
+        self.pass(ctx);
     }
 }
 

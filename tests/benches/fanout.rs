@@ -115,6 +115,8 @@ struct Options {
     svg: PathBuf,
     backlog_events: usize,
     reps: usize,
+    /// Runs only the phases named (comma-separated), e.g. `single_saves,slow_receiver`.
+    only: Option<Vec<String>>,
 }
 
 impl Options {
@@ -126,6 +128,7 @@ impl Options {
             svg: workspace().join("target/fanout.svg"),
             backlog_events: 100_000,
             reps: 3,
+            only: None,
         };
         let mut args = args.iter();
         while let Some(arg) = args.next() {
@@ -141,6 +144,7 @@ impl Options {
                 "--postgres" => options.postgres = Some(value("--postgres")),
                 "--mysql" => options.mysql = Some(value("--mysql")),
                 "--svg" => options.svg = workspace().join(value("--svg")),
+                "--only" => options.only = Some(value("--only").split(',').map(str::to_owned).collect()),
                 "--backlog-events" => {
                     options.backlog_events =
                         value("--backlog-events").parse().unwrap_or_else(|_| usage("--backlog-events takes a number"))
@@ -154,6 +158,16 @@ impl Options {
     /// Deliveries per throughput run.
     fn deliveries(&self) -> usize {
         if self.quick { 4_000 } else { 20_000 }
+    }
+
+    /// Whether phase `name` runs.
+    fn runs(&self, name: &str) -> bool {
+        self.only.as_ref().is_none_or(|only| only.iter().any(|phase| phase == name))
+    }
+
+    /// Sequential single saves per run of [`single_saves`].
+    fn single_saves(&self) -> usize {
+        if self.quick { 1_000 } else { 5_000 }
     }
 
     /// Inserts per save-cost round.
@@ -171,7 +185,7 @@ fn workspace() -> PathBuf {
 fn usage(problem: &str) -> ! {
     eprintln!(
         "fanout: {problem}\nusage: cargo bench -p rest_hooks_tests --bench fanout -- [--quick] [--postgres URL] \
-         [--mysql URL] [--svg PATH] [--backlog-events N]"
+         [--mysql URL] [--svg PATH] [--backlog-events N] [--only PHASE,…]"
     );
     std::process::exit(2)
 }
@@ -783,6 +797,172 @@ async fn lookup(backend: &Backend, options: &Options) -> Lookup {
 }
 
 // ---------------------------------------------------------------------------------------------
+// 6. Isolation: what a user does by default — one save per request on a connection from
+// `Database::connect(url)` with SeaORM's defaults — while the engine delivers.
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Commit {
+    Transaction,
+    Autocommit,
+}
+
+impl Commit {
+    fn name(self) -> &'static str {
+        match self {
+            Commit::Transaction => "transaction",
+            Commit::Autocommit => "autocommit",
+        }
+    }
+
+    fn txn(self) -> Option<usize> {
+        match self {
+            Commit::Transaction => Some(1),
+            Commit::Autocommit => None,
+        }
+    }
+}
+
+struct SingleSaves {
+    hooks: usize,
+    commit: Commit,
+    saves: usize,
+    save_us: f64,
+    floor_us: f64,
+    deliveries_per_s: f64,
+    ceiling_per_s: f64,
+    drain_after_last_save_ms: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+}
+
+/// `saves` sequential saves of one row each while the engine delivers them to `hooks` hooks, on a
+/// pool with SeaORM's defaults (one connection on SQLite). The floor is the same insert plus one
+/// more small row (what recording adds: one INSERT) with no engine running, on the same database
+/// after the engine has set it up (on SQLite: in WAL mode, as the engine leaves the file).
+async fn single_saves(backend: &Backend, options: &Options, receiver: &Receiver, hooks: usize, commit: Commit) -> SingleSaves {
+    let saves = options.single_saves();
+    let scratch = fresh(backend).await;
+    drop(scratch.db);
+    let db = Database::connect(&scratch.url).await.unwrap();
+    // The engine's first start prepares the database (WAL on SQLite); the floor is measured after.
+    engine(true).start(db.clone()).unwrap().shutdown().await;
+    let floor = insert_then(&db, saves, commit.txn(), new_plain, true).await;
+    let engine = engine(true).start(db.clone()).unwrap();
+    subscribe(&engine, &db, receiver, hooks).await;
+    receiver.reset(true);
+    let mut commits: HashMap<i64, Instant> = HashMap::with_capacity(saves);
+    let start = Instant::now();
+    let mut saving = Duration::ZERO;
+    engine
+        .scope(async {
+            for i in 0..saves {
+                let began = Instant::now();
+                let saved = match commit {
+                    Commit::Transaction => {
+                        let txn = db.begin().await.unwrap();
+                        let saved = new_item(i).insert(&txn).await.unwrap();
+                        txn.commit().await.unwrap();
+                        saved
+                    }
+                    Commit::Autocommit => new_item(i).insert(&db).await.unwrap(),
+                };
+                let now = Instant::now();
+                saving += now - began;
+                commits.insert(saved.id, now);
+            }
+        })
+        .await;
+    let last_save = Instant::now();
+    let last = receiver.wait_for((saves * hooks) as u64).await;
+    engine.shutdown().await;
+    let arrivals = std::mem::take(&mut *receiver.inbox.arrivals.lock().unwrap());
+    let mut millis: Vec<f64> =
+        arrivals.iter().map(|(pk, at)| at.saturating_duration_since(commits[pk]).as_secs_f64() * 1e3).collect();
+    millis.sort_by(f64::total_cmp);
+    let at = |q: f64| millis[((millis.len() - 1) as f64 * q).round() as usize];
+    let ceiling_per_s = ceiling_rate(receiver, hooks, saves * hooks).await;
+    SingleSaves {
+        hooks,
+        commit,
+        saves,
+        save_us: micros_each(saving, saves),
+        floor_us: micros_each(floor, saves),
+        deliveries_per_s: (saves * hooks) as f64 / (last - start).as_secs_f64(),
+        ceiling_per_s,
+        drain_after_last_save_ms: last.saturating_duration_since(last_save).as_secs_f64() * 1e3,
+        p50_ms: at(0.50),
+        p99_ms: at(0.99),
+    }
+}
+
+impl SingleSaves {
+    fn to_json(&self) -> Value {
+        json!({
+            "hooks": self.hooks, "commit": self.commit.name(), "saves": self.saves,
+            "save_us": self.save_us, "floor_us": self.floor_us, "ratio_to_floor": self.save_us / self.floor_us,
+            "deliveries_per_s": self.deliveries_per_s, "ceiling_per_s": self.ceiling_per_s,
+            "ratio": self.deliveries_per_s / self.ceiling_per_s,
+            "drain_after_last_save_ms": self.drain_after_last_save_ms, "p50_ms": self.p50_ms, "p99_ms": self.p99_ms,
+        })
+    }
+
+    fn print(&self) {
+        println!(
+            "  {:>2} hooks, {:<11} save {:>7.0} µs (floor {:>5.0} µs, ×{:.2}); {:>6.0} deliveries/s of {:>6.0} (×{:.2}); \
+             drain {:>5.0} ms; p50 {:>6.1} ms, p99 {:>7.1} ms",
+            self.hooks,
+            self.commit.name(),
+            self.save_us,
+            self.floor_us,
+            self.save_us / self.floor_us,
+            self.deliveries_per_s,
+            self.ceiling_per_s,
+            self.deliveries_per_s / self.ceiling_per_s,
+            self.drain_after_last_save_ms,
+            self.p50_ms,
+            self.p99_ms
+        );
+    }
+}
+
+/// The isolation phases of one backend.
+#[derive(Default)]
+struct Isolation {
+    single_saves: Vec<SingleSaves>,
+}
+
+impl Isolation {
+    async fn measure(backend: &Backend, options: &Options, receiver: &Receiver) -> Isolation {
+        let mut isolation = Isolation::default();
+        if options.runs("single_saves") {
+            for hooks in [1, 10] {
+                for commit in [Commit::Transaction, Commit::Autocommit] {
+                    eprintln!("[{}] single saves, {hooks} hooks, {} …", backend.name(), commit.name());
+                    let run = single_saves(backend, options, receiver, hooks, commit).await;
+                    isolation.single_saves.push(run);
+                }
+            }
+        }
+        isolation
+    }
+
+    fn print(&self, backend: &str) {
+        println!("{backend}: one save per request on SeaORM's default pool, while delivering");
+        for run in &self.single_saves {
+            run.print();
+        }
+    }
+
+    fn to_json(&self) -> serde_json::Map<String, Value> {
+        let mut json = serde_json::Map::new();
+        if !self.single_saves.is_empty() {
+            json.insert("single_saves".to_owned(), self.single_saves.iter().map(SingleSaves::to_json).collect());
+        }
+        json
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
 // The run.
 
 struct Report {
@@ -796,6 +976,7 @@ struct Report {
     scale_out: Vec<(usize, f64)>,
     backlog: Backlog,
     lookup: Lookup,
+    isolation: Isolation,
 }
 
 async fn run(options: Options) {
@@ -805,6 +986,16 @@ async fn run(options: Options) {
     backends.extend(options.mysql.clone().map(Backend::MySql));
     let machine = machine();
     println!("rest_hooks benchmark on {machine}; release build; {} run", if options.quick { "quick" } else { "full" });
+    if options.only.is_some() {
+        let mut json = serde_json::Map::new();
+        for backend in &backends {
+            let isolation = Isolation::measure(backend, &options, &receiver).await;
+            isolation.print(backend.name());
+            json.insert(backend.name().to_owned(), Value::Object(isolation.to_json()));
+        }
+        println!("{}", json!({"machine": machine, "quick": options.quick, "backends": json}));
+        return;
+    }
     let mut reports = Vec::new();
     for backend in &backends {
         eprintln!("[{}] save cost …", backend.name());
@@ -829,6 +1020,7 @@ async fn run(options: Options) {
         };
         eprintln!("[{}] event-map lookup …", backend.name());
         let lookup = lookup(backend, &options).await;
+        let isolation = Isolation::measure(backend, &options, &receiver).await;
         let report = Report {
             backend: backend.name(),
             autocommit,
@@ -839,6 +1031,7 @@ async fn run(options: Options) {
             scale_out,
             backlog,
             lookup,
+            isolation,
         };
         print_table(&report, &options);
         reports.push(report);
@@ -871,6 +1064,7 @@ fn print_table(r: &Report, options: &Options) {
     let verdict = |ok: bool| if ok { "met" } else { "MISSED" };
     println!();
     println!("== {} ==", r.backend);
+    r.isolation.print(r.backend);
     println!(
         "save cost: µs per insert, median of {} interleaved blocks of {TXN} saves each, 10 hooks",
         options.saves() / TXN * options.reps.max(3)
@@ -966,6 +1160,14 @@ fn print_table(r: &Report, options: &Options) {
 }
 
 fn to_json(r: &Report) -> Value {
+    let mut json = report_json(r);
+    if let Value::Object(fields) = &mut json {
+        fields.extend(r.isolation.to_json());
+    }
+    json
+}
+
+fn report_json(r: &Report) -> Value {
     let cost = |c: &SaveCost| {
         json!({
             "plain_us": c.plain_us, "plain_plus_row_us": c.two_rows_us, "recording_us": c.hookable_us,

@@ -159,6 +159,7 @@ pub(crate) async fn change(
         // Retries and replays of its deliveries go where the hook points now.
         delivery::Entity::update_many()
             .col_expr(delivery::Column::Target, Expr::value(target.clone()))
+            .col_expr(delivery::Column::Receiver, Expr::value(crate::slots::receiver_of(target)))
             .filter(delivery::Column::HookId.eq(key.as_str()))
             .filter(delivery::Column::State.ne(delivery::state::DELIVERED))
             .exec(&txn)
@@ -176,8 +177,13 @@ pub(crate) async fn change(
     }
     // Deleted meanwhile: the transaction rolls back as it drops.
     let hook = owned_in(&txn, &owner, &id).await?;
-    let hook_state = hook_state::Entity::find_by_id(key).one(&txn).await?;
+    let hook_state = hook_state::Entity::find_by_id(key.as_str()).one(&txn).await?;
     txn.commit().await?;
+    match change.active {
+        Some(false) => engine.shared().hook_disabled(&key, engine.shared().clock.now_ms()),
+        Some(true) => engine.shared().hook_enabled(&key),
+        None => {}
+    }
     Ok(Json(HookView::new(hook, hook_state.as_ref())))
 }
 

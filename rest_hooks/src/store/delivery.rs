@@ -20,6 +20,10 @@ pub struct Model {
     /// The URL it is sent to.
     #[sea_orm(column_type = "Text")]
     pub target: String,
+    /// The receiver: the target's origin (scheme, host and port). Requests to one receiver share
+    /// its concurrency limit, and deliveries waiting for a slot are claimed receiver by receiver.
+    #[sea_orm(column_type = "String(StringLen::N(300))")]
+    pub receiver: String,
     /// The exact body sent.
     #[sea_orm(column_type = "Text")]
     pub body: String,

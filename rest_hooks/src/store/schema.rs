@@ -42,6 +42,14 @@ fn store_tables(backend: DbBackend) -> Vec<(TableCreateStatement, Vec<IndexCreat
         .col(delivery::Column::State)
         .col(delivery::Column::NextAttemptAt)
         .to_owned();
+    let delivery_receiver_index = Index::create()
+        .if_not_exists()
+        .name("idx_rest_hooks_delivery_state_receiver_next")
+        .table(delivery::Entity)
+        .col(delivery::Column::State)
+        .col(delivery::Column::Receiver)
+        .col(delivery::Column::NextAttemptAt)
+        .to_owned();
     let delivery_hook_index = Index::create()
         .if_not_exists()
         .name("idx_rest_hooks_delivery_hook_state")
@@ -70,7 +78,7 @@ fn store_tables(backend: DbBackend) -> Vec<(TableCreateStatement, Vec<IndexCreat
         .to_owned();
     vec![
         (table(backend, outbox::Entity), vec![outbox_index]),
-        (table(backend, delivery::Entity), vec![delivery_index, delivery_hook_index]),
+        (table(backend, delivery::Entity), vec![delivery_index, delivery_receiver_index, delivery_hook_index]),
         (table(backend, attempt::Entity), vec![attempt_delivery_index, attempt_hook_index, attempt_outbox_index]),
         (table(backend, hook_state::Entity), Vec::new()),
     ]

@@ -11,6 +11,7 @@ mod custom;
 mod derive_ui;
 mod event_map;
 mod fairness;
+mod isolation;
 mod lifecycle;
 mod limits;
 mod owners;

@@ -270,6 +270,7 @@ async fn a_taken_over_delivery_is_signed_with_the_hooks_current_secret() {
         hook_id: Set(hook.id.to_string()),
         event: Set("book.added".into()),
         target: Set(h.receiver.url("taken-over")),
+        receiver: Set(h.receiver.url("").trim_end_matches('/').to_owned()),
         body: Set(r#"{"left":"behind"}"#.into()),
         state: Set(delivery::state::PENDING),
         attempts: Set(1),

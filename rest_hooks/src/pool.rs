@@ -1,0 +1,101 @@
+//! The engine's own connections.
+//!
+//! Saves record their events through the application's connection, inside its transaction; the
+//! engine's own work (dispatching, claiming, the attempt log, outcomes, leases, retention) runs on
+//! a pool of its own, opened from the same connect options as the application's. So the
+//! application's pool, however small (SeaORM gives SQLite one connection by default), is never
+//! waited for by the engine, and no save queues behind an engine transaction for a connection.
+//!
+//! On SQLite the engine also makes the database file use write-ahead logging (WAL) when it
+//! starts: readers and the single writer then no longer block each other, and a commit costs an
+//! append rather than a rewrite of the rollback journal. The mode is kept in the file, so the
+//! application's own connections use it too from their next transaction on. The engine's
+//! connections wait up to [`BUSY_TIMEOUT`] for SQLite's write lock and commit with
+//! `synchronous = NORMAL`, which WAL makes safe against a crash of the process (an OS crash or a
+//! power cut may lose the engine's last commits: deliveries are then made again, at least once).
+//! An in-memory SQLite database cannot be opened twice, so there the engine shares the
+//! application's connection.
+//!
+//! [`Builder::engine_connection`](crate::Builder::engine_connection) hands the engine a connection
+//! of the application's choosing instead.
+
+use std::time::Duration;
+
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr};
+
+/// Connections in the engine's pool: one pass, the outcome writer, lease renewals and the
+/// subscription API at once.
+pub(crate) const CONNECTIONS: u32 = 4;
+
+/// How long the engine's SQLite connections wait for the write lock before giving up.
+pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A pool of the engine's own beside the application's `db`, or `None` where there can be none
+/// (an in-memory SQLite database, a mock or proxy connection): the engine then shares `db`.
+pub(crate) fn own_pool(db: &DatabaseConnection) -> Option<DatabaseConnection> {
+    use sea_orm::DatabaseConnectionType as Kind;
+    match &db.inner {
+        #[cfg(feature = "sqlite")]
+        Kind::SqlxSqlitePoolConnection(_) => sqlite(db),
+        #[cfg(feature = "postgres")]
+        Kind::SqlxPostgresPoolConnection(_) => {
+            use sea_orm::sqlx::postgres::PgPoolOptions;
+            let options = (*db.get_postgres_connection_pool().connect_options()).clone();
+            let pool = PgPoolOptions::new().max_connections(CONNECTIONS).connect_lazy_with(options);
+            Some(sea_orm::SqlxPostgresConnector::from_sqlx_postgres_pool(pool))
+        }
+        #[cfg(feature = "mysql")]
+        Kind::SqlxMySqlPoolConnection(_) => {
+            use sea_orm::sqlx::mysql::MySqlPoolOptions;
+            let options = (*db.get_mysql_connection_pool().connect_options()).clone();
+            let pool = MySqlPoolOptions::new().max_connections(CONNECTIONS).connect_lazy_with(options);
+            Some(sea_orm::SqlxMySqlConnector::from_sqlx_mysql_pool(pool))
+        }
+        _ => None,
+    }
+}
+
+#[cfg(feature = "sqlite")]
+fn sqlite(db: &DatabaseConnection) -> Option<DatabaseConnection> {
+    use sea_orm::sqlx::sqlite::{SqlitePoolOptions, SqliteSynchronous};
+    let options = (*db.get_sqlite_connection_pool().connect_options()).clone();
+    let name = options.get_filename().to_string_lossy();
+    // `sqlite::memory:` names a private in-memory database per pool; `mode=memory` URIs set a flag
+    // that only `Debug` shows.
+    if name == ":memory:" || name.starts_with("file:sqlx-in-memory-") || format!("{options:?}").contains("in_memory: true")
+    {
+        return None;
+    }
+    let options = options.busy_timeout(BUSY_TIMEOUT).synchronous(SqliteSynchronous::Normal);
+    let pool = SqlitePoolOptions::new().max_connections(CONNECTIONS).connect_lazy_with(options);
+    Some(sea_orm::SqlxSqliteConnector::from_sqlx_sqlite_pool(pool))
+}
+
+/// Readies the engine's database once, before its first pass: on SQLite, WAL. Switching needs a
+/// moment when no other connection is inside a transaction, so it is tried a few times; a
+/// database that stays in another mode still works, with saves waiting for the engine's writes.
+pub(crate) async fn prepare(db: &DatabaseConnection) {
+    if db.get_database_backend() != DbBackend::Sqlite {
+        return;
+    }
+    let mut last = String::new();
+    for attempt in 0..20u32 {
+        match journal_mode(db).await {
+            Ok(mode) if mode.eq_ignore_ascii_case("wal") => return,
+            // An in-memory database answers `memory` and cannot use WAL.
+            Ok(mode) if mode.eq_ignore_ascii_case("memory") => return,
+            Ok(mode) => last = format!("the journal mode stayed `{mode}`"),
+            Err(error) => last = error.to_string(),
+        }
+        tokio::time::sleep(Duration::from_millis(5 * u64::from(attempt + 1))).await;
+    }
+    tracing::warn!(problem = %last, "cannot switch the SQLite database to WAL; saves may wait for the engine's writes");
+}
+
+async fn journal_mode(db: &DatabaseConnection) -> Result<String, DbErr> {
+    let row = db
+        .query_one_raw(sea_orm::Statement::from_string(DbBackend::Sqlite, "PRAGMA journal_mode = WAL"))
+        .await?
+        .ok_or_else(|| DbErr::Custom("`PRAGMA journal_mode` answered nothing".to_owned()))?;
+    row.try_get_by_index::<String>(0)
+}
