@@ -133,6 +133,20 @@ fn secrets_verify_with_or_without_prefix_and_padding() {
     assert_eq!(unpadded.verify_parts("msg_1", &sent.to_string(), &signature, &body, sent), Ok(()));
 }
 
+#[test]
+fn secrets_with_trailing_bits_are_read_as_the_reference_libraries_read_them() {
+    let (id, at, body) = ("msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, br#"{"test": 2432232314}"#);
+    let expected = "v1,LVOXivKoo4FWasi/IaHvzhE/u+7/cu2AME+zS/nXqzk=";
+    // The last `S` carries bits past the 23 key bytes; `Q` is the same key without them.
+    for secret in ["MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaS", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaS", "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaS="] {
+        let verifier = Verifier::new(secret).unwrap_or_else(|e| panic!("{secret}: {e}"));
+        assert_eq!(verifier.verify_parts(id, &at.to_string(), expected, body, at), Ok(()), "{secret}");
+        let parsed = Secret::parse(secret).unwrap();
+        assert_eq!(sign(&parsed, id, at, body).unwrap(), expected, "{secret}");
+        assert_eq!(parsed, Secret::parse("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaQ=").unwrap());
+    }
+}
+
 fn verify_received(secret: &str, received: &Received) -> Result<(), VerifyError> {
     let h = &received.headers;
     Verifier::new(secret).unwrap().verify_parts(
