@@ -380,46 +380,39 @@ impl Engine {
     /// the new one, for the [grace period](crate::Builder::secret_grace_period), so that the
     /// receiver can switch at its own pace. Returns the hook with its new secret.
     ///
-    /// The change is made only if the secret is still the one read, so two rotations at once
-    /// cannot both win: the second rotates the first one's secret in turn. The target is not
+    /// The secret changes in one `UPDATE`: the secret current at that moment becomes the previous
+    /// one. Rotations at once wait for each other on the row and all succeed, each replacing the
+    /// secret the one before it made. The hook is read back in the same transaction (under a
+    /// savepoint inside the caller's), so what it shows is this rotation's work. The target is not
     /// checked again.
-    pub async fn rotate_secret<C: ConnectionTrait>(&self, db: &C, id: i64) -> Result<Model, DbErr> {
-        // Each try loses only to a rotation that won; a handful at once all get through.
-        const TRIES: usize = 16;
+    pub async fn rotate_secret<C>(&self, db: &C, id: i64) -> Result<Model, DbErr>
+    where
+        C: ConnectionTrait + sea_orm::TransactionTrait,
+    {
+        use sea_orm::TransactionSession;
+
+        let secret = Secret::generate().map_err(|e| DbErr::Custom(format!("cannot make the hook's secret: {e}")))?;
         let grace = chrono::Duration::from_std(self.shared().config.secret_grace).unwrap_or(chrono::Duration::MAX);
-        for _ in 0..TRIES {
-            let hook = Entity::find_by_id(id)
-                .one(db)
-                .await?
-                .ok_or_else(|| DbErr::RecordNotFound(format!("hook {id} does not exist")))?;
-            let secret =
-                Secret::generate().map_err(|e| DbErr::Custom(format!("cannot make the hook's secret: {e}")))?;
-            let now = chrono::Utc::now();
-            let until = now.checked_add_signed(grace).unwrap_or(chrono::DateTime::<chrono::Utc>::MAX_UTC);
-            let still = match &hook.secret {
-                Some(current) => Column::Secret.eq(current.clone()),
-                None => Column::Secret.is_null(),
-            };
-            let changed = Entity::update_many()
-                .col_expr(Column::Secret, Expr::value(Some(secret.clone())))
-                .col_expr(Column::PreviousSecret, Expr::value(hook.secret.clone()))
-                .col_expr(Column::PreviousSecretUntil, Expr::value(Some(until)))
-                .col_expr(Column::Updated, Expr::value(now))
-                .filter(Column::Id.eq(id))
-                .filter(still)
-                .exec(db)
-                .await?;
-            if changed.rows_affected == 1 {
-                return Ok(Model {
-                    secret: Some(secret),
-                    previous_secret: hook.secret,
-                    previous_secret_until: Some(until),
-                    updated: now,
-                    ..hook
-                });
-            }
+        let now = chrono::Utc::now();
+        let until = now.checked_add_signed(grace).unwrap_or(chrono::DateTime::<chrono::Utc>::MAX_UTC);
+        let missing = || DbErr::RecordNotFound(format!("hook {id} does not exist"));
+        let txn = db.begin().await?;
+        // `previous_secret` first: MySQL assigns left to right, and a later `secret` would already
+        // be the new one.
+        let rotated = Entity::update_many()
+            .col_expr(Column::PreviousSecret, Expr::col(Column::Secret).into())
+            .col_expr(Column::Secret, Expr::value(Some(secret)))
+            .col_expr(Column::PreviousSecretUntil, Expr::value(Some(until)))
+            .col_expr(Column::Updated, Expr::value(now))
+            .filter(Column::Id.eq(id))
+            .exec(&txn)
+            .await?;
+        if rotated.rows_affected == 0 {
+            return Err(missing());
         }
-        Err(DbErr::Custom(format!("hook {id}'s secret kept changing while it was rotated; try again")))
+        let hook = Entity::find_by_id(id).one(&txn).await?.ok_or_else(missing)?;
+        txn.commit().await?;
+        Ok(hook)
     }
 
     /// Checks `target` as a subscription would: a well-formed http(s) URL that the

@@ -266,6 +266,24 @@ async fn concurrent_rotations_replace_each_secret_once() {
     assert_eq!(distinct.len(), replaced.len(), "a secret was replaced twice: {replaced:?}");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forty_rotations_at_once_on_forty_connections_all_succeed() {
+    let h = Harness::new().await;
+    let hook = h.subscribe(Some(1), "book.added", "raced").await;
+    let db = h.pool(40).await;
+    let rotations: Vec<_> = (0..40)
+        .map(|_| {
+            let (engine, db) = (h.engine.clone(), db.clone());
+            tokio::spawn(async move { engine.rotate_secret(&db, hook.id).await })
+        })
+        .collect();
+    let mut replaced = std::collections::HashSet::new();
+    for rotation in rotations {
+        let rotated = rotation.await.unwrap().unwrap_or_else(|e| panic!("a rotation failed: {e}"));
+        assert!(replaced.insert(rotated.previous_secret.unwrap().expose().to_owned()), "a secret was replaced twice");
+    }
+}
+
 #[tokio::test]
 async fn a_taken_over_delivery_is_signed_with_the_hooks_current_secret() {
     let h = Harness::with(|b| b.secret_grace_period(Duration::ZERO)).await;
