@@ -54,6 +54,7 @@ mod auth;
 mod body;
 mod error;
 mod hooks;
+mod keep_alive;
 mod views;
 
 use std::sync::Arc;
@@ -167,8 +168,9 @@ impl HooksApi {
         self
     }
 
-    /// The largest request body accepted, in bytes; larger ones are answered `413`. Default:
-    /// 64 KiB.
+    /// The largest request body accepted, in bytes; larger ones are answered `413` (and the
+    /// connection closed). Every request's body is read up to it before the request is handled,
+    /// so that the client can reuse its connection whatever the answer. Default: 64 KiB.
     pub fn body_limit(mut self, bytes: usize) -> Self {
         self.state.body_limit = bytes;
         self
@@ -185,6 +187,7 @@ impl HooksApi {
             .fallback(not_found)
             .method_not_allowed_fallback(method_not_allowed)
             .layer(DefaultBodyLimit::max(limit))
+            .layer(axum::middleware::from_fn_with_state(limit, keep_alive::read_body))
             .with_state(self.state)
     }
 
