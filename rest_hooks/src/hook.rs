@@ -137,10 +137,24 @@ pub enum HookId {
 }
 
 impl HookId {
-    /// Reads an id stored as text: digits give [`HookId::Int`].
+    /// Reads an id stored as text: an integer in its canonical form (`10`, `-3`) gives
+    /// [`HookId::Int`], anything else (`+10`, `010`, a UUID) [`HookId::Text`], so that every id
+    /// reads back as the text it was read from.
+    ///
+    /// ```
+    /// use rest_hooks::HookId;
+    /// assert_eq!(HookId::parse("10"), HookId::Int(10));
+    /// assert_eq!(HookId::parse("010"), HookId::Text("010".into()));
+    /// ```
     pub fn parse(text: &str) -> Self {
-        text.parse().map_or_else(|_| Self::Text(text.to_owned()), Self::Int)
+        canonical_int(text).map_or_else(|| Self::Text(text.to_owned()), Self::Int)
     }
+}
+
+/// `text` as an integer, when it is that integer's canonical form: no sign but `-`, no leading
+/// zero, no space.
+pub(crate) fn canonical_int(text: &str) -> Option<i64> {
+    text.parse::<i64>().ok().filter(|number| number.to_string() == text)
 }
 
 impl fmt::Display for HookId {

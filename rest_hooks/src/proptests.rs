@@ -7,6 +7,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use proptest::prelude::*;
 
 use crate::event::Spec;
+use crate::hook::HookId;
 use crate::net::{TargetPolicy, forbidden};
 use crate::signing::{Secret, Verifier, VerifyError, signature_header};
 
@@ -86,6 +87,18 @@ proptest! {
         let header = signature_header(&[secret.unwrap()], "msg_1", 1_700_000_000, &body).unwrap();
         let verifier = Verifier::new(&text).unwrap();
         prop_assert_eq!(verifier.verify_parts("msg_1", "1700000000", &header, &body, 1_700_000_000), Ok(()));
+    }
+
+    #[test]
+    fn a_hook_id_reads_back_as_its_text(text in "[-+0 ]{0,2}[0-9]{0,20}", any_text in any::<String>(), id in any::<i64>()) {
+        for text in [&text, &any_text] {
+            let parsed = HookId::parse(text);
+            prop_assert_eq!(&parsed.to_string(), text);
+            if let HookId::Int(number) = parsed {
+                prop_assert_eq!(crate::hook::canonical_int(text), Some(number));
+            }
+        }
+        prop_assert_eq!(HookId::parse(&id.to_string()), HookId::Int(id));
     }
 
     #[test]

@@ -830,3 +830,22 @@ async fn parallel_rotations_of_one_hook_all_succeed() {
     let previous = stored.previous_secret.unwrap().expose().to_owned();
     assert!(shown.contains(&current) && shown.contains(&previous) && current != previous);
 }
+
+#[tokio::test]
+async fn only_a_hooks_canonical_id_reaches_it() {
+    let h = Harness::new().await;
+    let api = ApiServer::of(&h).await;
+    let hook = api.subscribe(1, "book.added", &h.receiver.url("a")).await;
+    let id = hook["id"].as_i64().unwrap();
+    assert_eq!(api.get(&format!("/{id}"), 1).await.status, 200);
+    for odd in [format!("+{id}"), format!("0{id}"), format!("00{id}"), format!("%2B{id}"), format!("%30{id}")] {
+        let read = api.get(&format!("/{odd}"), 1).await;
+        assert_eq!((read.status, read.error()), (404, "not_found"), "GET /{odd}: {read:?}");
+        let rotated = api.call(Method::POST, &format!("/{odd}/rotate-secret"), Some(1), None).await;
+        assert_eq!(rotated.status, 404, "POST /{odd}/rotate-secret: {rotated:?}");
+        let deleted = api.call(Method::DELETE, &format!("/{odd}"), Some(1), None).await;
+        assert_eq!(deleted.status, 404, "DELETE /{odd}: {deleted:?}");
+    }
+    let stored = rest_hooks::hook::Entity::find_by_id(id).one(&h.db).await.unwrap().expect("not deleted");
+    assert_eq!(stored.secret.map(|s| s.expose().to_owned()).as_deref(), hook["secret"].as_str(), "not rotated");
+}
