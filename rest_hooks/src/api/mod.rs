@@ -17,7 +17,7 @@
 //! | `GET /{id}/attempts` | the delivery log, newest first (`?limit=`) |
 //! | `POST /{id}/replay` | send again: `{"delivery": id}`, `{"from", "to"}`, or an empty body for every failed delivery (`202`) |
 //! | `POST /{id}/rotate-secret` | a new secret; the old one signs beside it for the grace period |
-//! | `GET /openapi.json` | the OpenAPI 3.1 description of all of the above, derived from the handlers |
+//! | `GET /openapi.json` | the OpenAPI 3.1 description of all of the above and of itself, derived from the handlers; no credentials asked |
 //!
 //! Errors have one shape, `{"error": kind, "field": …, "message": …}`: `400 bad_request` for a
 //! body that is not JSON or a bad query parameter, `401 unauthorized`, `403 forbidden` or `503
@@ -120,6 +120,7 @@ pub struct HooksElsewhere(String);
 #[derive(utoipa::OpenApi)]
 #[openapi(
     info(title = "Hooks", description = "Subscribe URLs to events; every event then reaches them as a signed JSON POST."),
+    paths(describe),
     tags(
         (name = "hooks", description = "The caller's hooks (subscriptions)"),
         (name = "events", description = "The events a hook can subscribe to"),
@@ -183,7 +184,7 @@ impl HooksApi {
         let document = Arc::new(document);
         let limit = self.state.body_limit;
         router
-            .route("/openapi.json", get(move |uri: OriginalUri| openapi(Arc::clone(&document), uri)))
+            .route("/openapi.json", get(move |uri: OriginalUri| describe(Arc::clone(&document), uri)))
             .fallback(not_found)
             .method_not_allowed_fallback(method_not_allowed)
             .layer(DefaultBodyLimit::max(limit))
@@ -217,9 +218,15 @@ fn documented() -> (Router<ApiState>, utoipa::openapi::OpenApi) {
         .split_for_parts()
 }
 
-/// `GET /openapi.json`: the document, with the path it was asked on (less `/openapi.json`) as
-/// its server, so that its relative paths resolve wherever the router is nested.
-async fn openapi(document: Arc<utoipa::openapi::OpenApi>, OriginalUri(uri): OriginalUri) -> Response {
+/// The OpenAPI 3.1 description of this API, this operation included.
+///
+/// It asks for no credentials. Its server is the path it was asked on, less `/openapi.json`, so
+/// that its relative paths resolve wherever the API is nested.
+#[utoipa::path(
+    get, path = "/openapi.json", tag = "hooks", operation_id = "describe_api",
+    responses((status = 200, description = "The OpenAPI 3.1 description", content_type = "application/json", body = Object)),
+)]
+async fn describe(document: Arc<utoipa::openapi::OpenApi>, OriginalUri(uri): OriginalUri) -> Response {
     let mut document = (*document).clone();
     let base = uri.path().strip_suffix("/openapi.json").unwrap_or_default();
     let base = if base.is_empty() { "/" } else { base };
