@@ -102,18 +102,33 @@ async fn validate(engine: Option<&Engine>, event: Option<&str>, target: Option<&
     Ok(())
 }
 
-/// The longest target URL accepted, in bytes.
+/// The longest target URL accepted, in bytes, both as given and as sent (percent-encoded).
 pub const MAX_TARGET_LEN: usize = 2048;
 
-/// Checks that `target` is an absolute `http` or `https` URL with a host and no credentials, at
-/// most [`MAX_TARGET_LEN`] bytes long. The SSRF guard's checks come on top: see
-/// [`TargetPolicy::check`].
+/// Checks that `target` is an absolute `http` or `https` URL with a host and no credentials, with
+/// no control character (the URL parser would drop tabs and line breaks, and percent-encode the
+/// rest, so the URL called would not be the one stored), at most [`MAX_TARGET_LEN`] bytes long as
+/// given and as sent. The SSRF guard's checks come on top: see [`TargetPolicy::check`].
+///
+/// ```
+/// use rest_hooks::hook::check_target;
+/// assert!(check_target("https://example.com/hooks?to=books").is_ok());
+/// let refused = check_target("https://example.com/\r\nX-Injected: 1").unwrap_err();
+/// assert!(refused.to_string().ends_with("it contains the control character U+000D"));
+/// ```
 pub fn check_target(target: &str) -> Result<reqwest::Url, ValidationError> {
     let invalid = |reason: &str| ValidationError::Target { target: target.to_owned(), reason: reason.to_owned() };
     if target.len() > MAX_TARGET_LEN {
         return Err(invalid(&format!("it is longer than {MAX_TARGET_LEN} bytes")));
     }
+    if let Some(control) = target.chars().find(|c| c.is_control()) {
+        return Err(invalid(&format!("it contains the control character U+{:04X}", u32::from(control))));
+    }
     let url = reqwest::Url::parse(target).map_err(|e| invalid(&format!("it is not an absolute URL ({e})")))?;
+    let sent = url.as_str().len();
+    if sent > MAX_TARGET_LEN {
+        return Err(invalid(&format!("it is {sent} bytes long as sent (percent-encoded), more than {MAX_TARGET_LEN}")));
+    }
     if !matches!(url.scheme(), "http" | "https") {
         return Err(invalid(&format!("its scheme is `{}`; use http or https", url.scheme())));
     }
