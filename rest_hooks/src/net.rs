@@ -222,6 +222,7 @@ fn forbidden_v4(ip: Ipv4Addr) -> Option<&'static str> {
         (192, 0, 2) | (198, 51, 100) | (203, 0, 113) => "documentation",
         (198, 18..=19, _) => "benchmarking",
         (192, 0, 0) => "reserved for protocol assignments",
+        (192, 88, 99) => "deprecated (6to4 relay anycast)",
         (224..=239, ..) => "multicast",
         (240..=255, ..) => "reserved",
         _ => return None,
@@ -243,6 +244,10 @@ fn forbidden_v6(ip: Ipv6Addr) -> Option<&'static str> {
         0x0064 if segments[1] == 0xff9b => "NAT64 local-use",
         0x0100 if segments[1..4] == [0, 0, 0] => "discard-only",
         0x2001 if segments[1] == 0 => "Teredo",
+        0x2001 if segments[1] == 2 && segments[2] == 0 => "benchmarking",
+        0x2001 if segments[1] & 0xfff0 == 0x0010 => "deprecated (ORCHID)",
+        // 2001::/23, like 192.0.0.0/24 in IPv4, is refused whole.
+        0x2001 if segments[1] < 0x0200 => "reserved for protocol assignments",
         0x2001 if segments[1] == 0x0db8 => "documentation",
         0x3fff if segments[1] < 0x1000 => "documentation",
         s if s & 0xfe00 == 0xfc00 => "unique-local",
@@ -382,6 +387,21 @@ mod tests {
             ("fe80::1", "link-local"),
             ("ff02::1", "multicast"),
             ("2001:db8::1", "documentation"),
+            ("198.18.0.1", "benchmarking"),
+            ("198.19.255.255", "benchmarking"),
+            ("2001:2::1", "benchmarking"),
+            ("2001:2:0:ffff::1", "benchmarking"),
+            ("192.0.0.9", "reserved for protocol assignments"),
+            ("192.88.99.1", "deprecated (6to4 relay anycast)"),
+            ("2001::1", "Teredo"),
+            ("2001:10::1", "deprecated (ORCHID)"),
+            ("2001:1::1", "reserved for protocol assignments"),
+            ("2001:4:112::1", "reserved for protocol assignments"),
+            ("2001:1ff:ffff::1", "reserved for protocol assignments"),
+            ("3fff::1", "documentation"),
+            ("100::1", "discard-only"),
+            ("100:0:0:1::1", "reserved"),
+            ("5f00::1", "reserved"),
             ("::ffff:127.0.0.1", "an IPv4-mapped address of a refused IPv4 address"),
             ("::ffff:169.254.169.254", "an IPv4-mapped address of a refused IPv4 address"),
             ("::10.0.0.1", "an IPv4-compatible address of a refused IPv4 address"),
@@ -394,7 +414,16 @@ mod tests {
 
     #[test]
     fn lets_public_addresses_through() {
-        for ip in ["93.184.215.14", "8.8.8.8", "172.32.0.1", "100.128.0.1", "2606:4700::1111", "::ffff:8.8.8.8"] {
+        for ip in [
+            "93.184.215.14",
+            "8.8.8.8",
+            "172.32.0.1",
+            "100.128.0.1",
+            "198.20.0.1",
+            "2606:4700::1111",
+            "::ffff:8.8.8.8",
+            "2001:200::1",
+        ] {
             assert_eq!(class(ip), None, "{ip}");
         }
         assert_eq!(class("2002:808:808::1"), None);
