@@ -67,7 +67,7 @@ mod entity {
 #[async_trait::async_trait]
 impl ActiveModelBehavior for ActiveModel {
     /// Checks the target and, when an engine is running, the event; stamps `created` / `updated`.
-    async fn before_save<C>(mut self, _db: &C, insert: bool) -> Result<Self, DbErr>
+    async fn before_save<C>(self, _db: &C, insert: bool) -> Result<Self, DbErr>
     where
         C: ConnectionTrait,
     {
@@ -75,6 +75,13 @@ impl ActiveModelBehavior for ActiveModel {
         let target = self.target.try_as_ref().map(String::as_str);
         let engine = Engine::current();
         validate(engine.as_ref(), event, target).await.map_err(|e| DbErr::Custom(e.to_string()))?;
+        self.stamped(insert)
+    }
+}
+
+impl ActiveModel {
+    /// Stamps `updated` (and `created` on insert) and gives a new hook a fresh secret.
+    fn stamped(mut self, insert: bool) -> Result<Self, DbErr> {
         let now = chrono::Utc::now();
         if insert && self.created.is_not_set() {
             self.created = sea_orm::Set(now);
@@ -352,7 +359,8 @@ pub(crate) fn column_value<C: ColumnTrait>(column: C, what: &str, text: &str) ->
 
 impl Engine {
     /// Creates a hook in the crate's hook table after checking the event against the map and the
-    /// target URL against the [`TargetPolicy`]; the hook gets a fresh secret (`model.secret`).
+    /// target URL as [`check_target`](Self::check_target) does (its host name is resolved once);
+    /// the hook gets a fresh secret (`model.secret`).
     pub async fn subscribe<C: ConnectionTrait>(
         &self,
         db: &C,
@@ -367,8 +375,10 @@ impl Engine {
             event: sea_orm::Set(event.to_owned()),
             target: sea_orm::Set(target.to_owned()),
             ..Default::default()
-        };
-        Ok(self.scope(hook.insert(db)).await?)
+        }
+        .stamped(true)?;
+        // Checked above: inserted past `before_save`, which would resolve the target once more.
+        Ok(Entity::insert(hook).exec_with_returning(db).await?)
     }
 }
 

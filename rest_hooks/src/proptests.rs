@@ -7,7 +7,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use proptest::prelude::*;
 
 use crate::event::Spec;
-use crate::hook::HookId;
+use crate::hook::{HookId, MAX_TARGET_LEN};
 use crate::net::{TargetPolicy, forbidden};
 use crate::signing::{Secret, Verifier, VerifyError, signature_header};
 
@@ -32,11 +32,44 @@ proptest! {
         target in any::<String>(),
         host in "[0-9a-fA-Fx.:\\[\\]%]{0,40}",
         scheme in "(http|https|ftp|HTTP)",
+        slashes in "/{2,3}",
+        odd in "[a-z.\\x00\\t\\r\\n\\x7f\\u{85}é/%]{0,20}",
     ) {
         let policy = TargetPolicy::default();
         let _ = policy.check(&target);
         let _ = policy.check(&format!("{scheme}://{host}/hook"));
+        let _ = policy.check(&format!("{scheme}:{slashes}{odd}/{odd}"));
         let _ = policy.https_only(true).check(&format!("{scheme}://{host}:8080/"));
+    }
+
+    #[test]
+    fn a_target_with_a_control_character_is_refused(
+        before in "[a-z./:]{0,20}",
+        control in prop_oneof![0u32..0x20, Just(0x7f), 0x80u32..0xa0],
+        after in "[a-z./]{0,20}",
+    ) {
+        let control = char::from_u32(control).unwrap_or('\0');
+        let target = format!("https://example.com/{before}{control}{after}");
+        let refused = TargetPolicy::default().check(&target).map(|_| ()).unwrap_err().to_string();
+        prop_assert!(refused.contains("control character"), "{:?}: {}", target, refused);
+    }
+
+    #[test]
+    fn an_accepted_target_is_sent_within_the_length_limit(path in "[aé%ü ]{0,1100}", query in "[a-z=&é]{0,200}") {
+        let target = format!("https://example.com/{path}?{query}");
+        if let Ok(url) = TargetPolicy::default().check(&target) {
+            prop_assert!(url.as_str().len() <= MAX_TARGET_LEN, "{} bytes as sent", url.as_str().len());
+        }
+    }
+
+    #[test]
+    fn a_single_label_host_is_refused_unless_allowed(label in "[a-z][a-z0-9-]{0,20}", dot in "\\.?", slashes in "/{2,3}") {
+        let target = format!("http:{slashes}{label}{dot}/hook");
+        prop_assert!(TargetPolicy::default().check(&target).is_err(), "{}", target);
+        let allowed = TargetPolicy::new([label.as_str()]).unwrap();
+        prop_assert!(allowed.check(&target).is_ok(), "{}", target);
+        let qualified = format!("http://{label}.example/hook");
+        prop_assert!(TargetPolicy::default().check(&qualified).is_ok(), "{}", qualified);
     }
 
     #[test]
