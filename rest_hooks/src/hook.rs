@@ -439,7 +439,7 @@ impl Engine {
         // `previous_secret` first: MySQL assigns left to right, and a later `secret` would already
         // be the new one.
         let rotated = Entity::update_many()
-            .col_expr(Column::PreviousSecret, Expr::col(Column::Secret).into())
+            .col_expr(Column::PreviousSecret, Expr::col(Column::Secret))
             .col_expr(Column::Secret, Expr::value(Some(secret)))
             .col_expr(Column::PreviousSecretUntil, Expr::value(Some(until)))
             .col_expr(Column::Updated, Expr::value(now))

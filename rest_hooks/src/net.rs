@@ -122,7 +122,9 @@ impl TargetPolicy {
         }
         let refuse = |reason: String| ValidationError::Target { target: target.to_owned(), reason };
         let found = lookup(&name, resolver).await.map_err(|error| {
-            refuse(format!("its host `{name}` does not resolve ({error}); a target must resolve when it is saved; {ALLOW_HINT}"))
+            refuse(format!(
+                "its host `{name}` does not resolve ({error}); a target must resolve when it is saved; {ALLOW_HINT}"
+            ))
         })?;
         if found.is_empty() {
             return Err(refuse(format!("its host `{name}` resolves to no address; {ALLOW_HINT}")));

@@ -202,7 +202,8 @@ impl RawConnection {
             .filter_map(|line| line.split_once(':'))
             .map(|(name, value)| (name.trim().to_ascii_lowercase(), value.trim().to_owned()))
             .collect();
-        let length = headers.iter().find(|(name, _)| name == "content-length").map_or(0, |(_, v)| v.parse().unwrap_or(0));
+        let length =
+            headers.iter().find(|(name, _)| name == "content-length").map_or(0, |(_, v)| v.parse().unwrap_or(0));
         while self.read.len() < length {
             self.fill().await?;
         }

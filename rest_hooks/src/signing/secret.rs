@@ -159,7 +159,11 @@ mod tests {
     #[test]
     fn unused_trailing_bits_are_ignored_as_the_reference_libraries_do() {
         let canonical = Secret::parse("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaQ=").unwrap();
-        for lenient in ["MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaS", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaS=", "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaR"] {
+        for lenient in [
+            "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaS",
+            "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaS=",
+            "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaR",
+        ] {
             assert_eq!(Secret::parse(lenient).as_ref(), Ok(&canonical), "{lenient}");
         }
         assert_eq!(key_bytes("whsec_AAF").unwrap(), key_bytes("AAE=").unwrap());

@@ -138,7 +138,9 @@ fn secrets_with_trailing_bits_are_read_as_the_reference_libraries_read_them() {
     let (id, at, body) = ("msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, br#"{"test": 2432232314}"#);
     let expected = "v1,LVOXivKoo4FWasi/IaHvzhE/u+7/cu2AME+zS/nXqzk=";
     // The last `S` carries bits past the 23 key bytes; `Q` is the same key without them.
-    for secret in ["MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaS", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaS", "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaS="] {
+    for secret in
+        ["MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaS", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaS", "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaS="]
+    {
         let verifier = Verifier::new(secret).unwrap_or_else(|e| panic!("{secret}: {e}"));
         assert_eq!(verifier.verify_parts(id, &at.to_string(), expected, body, at), Ok(()), "{secret}");
         let parsed = Secret::parse(secret).unwrap();

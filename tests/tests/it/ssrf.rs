@@ -303,7 +303,9 @@ async fn single_label_names_are_refused_unless_allowed_by_name() {
         move |b| b.resolver(resolver)
     })
     .await;
-    for (target, name) in [("http:///nohost", "nohost"), ("http://nohost/hook", "nohost"), ("http://intranet./", "intranet.")] {
+    for (target, name) in
+        [("http:///nohost", "nohost"), ("http://nohost/hook", "nohost"), ("http://intranet./", "intranet.")]
+    {
         let error = h.engine.check_target(target).await.unwrap_err().to_string();
         assert!(error.contains(&format!("its host `{name}` is a single-label name")), "{target}: {error}");
         let error = h.engine.subscribe(&h.db, Some(1.into()), "book.added", target).await.unwrap_err().to_string();

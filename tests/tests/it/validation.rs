@@ -2,8 +2,8 @@
 //! absolute http(s) URL.
 
 use rest_hooks::hook;
-use rest_hooks::{SubscribeError, ValidationError};
 use rest_hooks::hook::MAX_TARGET_LEN;
+use rest_hooks::{SubscribeError, ValidationError};
 use rest_hooks_tests::api::ApiServer;
 use rest_hooks_tests::{Harness, public_names};
 use sea_orm::{ActiveModelTrait, Set};
