@@ -67,7 +67,7 @@ mod entity {
 #[async_trait::async_trait]
 impl ActiveModelBehavior for ActiveModel {
     /// Checks the target and, when an engine is running, the event; stamps `created` / `updated`.
-    async fn before_save<C>(mut self, _db: &C, insert: bool) -> Result<Self, DbErr>
+    async fn before_save<C>(self, _db: &C, insert: bool) -> Result<Self, DbErr>
     where
         C: ConnectionTrait,
     {
@@ -75,6 +75,13 @@ impl ActiveModelBehavior for ActiveModel {
         let target = self.target.try_as_ref().map(String::as_str);
         let engine = Engine::current();
         validate(engine.as_ref(), event, target).await.map_err(|e| DbErr::Custom(e.to_string()))?;
+        self.stamped(insert)
+    }
+}
+
+impl ActiveModel {
+    /// Stamps `updated` (and `created` on insert) and gives a new hook a fresh secret.
+    fn stamped(mut self, insert: bool) -> Result<Self, DbErr> {
         let now = chrono::Utc::now();
         if insert && self.created.is_not_set() {
             self.created = sea_orm::Set(now);
@@ -102,18 +109,33 @@ async fn validate(engine: Option<&Engine>, event: Option<&str>, target: Option<&
     Ok(())
 }
 
-/// The longest target URL accepted, in bytes.
+/// The longest target URL accepted, in bytes, both as given and as sent (percent-encoded).
 pub const MAX_TARGET_LEN: usize = 2048;
 
-/// Checks that `target` is an absolute `http` or `https` URL with a host and no credentials, at
-/// most [`MAX_TARGET_LEN`] bytes long. The SSRF guard's checks come on top: see
-/// [`TargetPolicy::check`].
+/// Checks that `target` is an absolute `http` or `https` URL with a host and no credentials, with
+/// no control character (the URL parser would drop tabs and line breaks, and percent-encode the
+/// rest, so the URL called would not be the one stored), at most [`MAX_TARGET_LEN`] bytes long as
+/// given and as sent. The SSRF guard's checks come on top: see [`TargetPolicy::check`].
+///
+/// ```
+/// use rest_hooks::hook::check_target;
+/// assert!(check_target("https://example.com/hooks?to=books").is_ok());
+/// let refused = check_target("https://example.com/\r\nX-Injected: 1").unwrap_err();
+/// assert!(refused.to_string().ends_with("it contains the control character U+000D"));
+/// ```
 pub fn check_target(target: &str) -> Result<reqwest::Url, ValidationError> {
     let invalid = |reason: &str| ValidationError::Target { target: target.to_owned(), reason: reason.to_owned() };
     if target.len() > MAX_TARGET_LEN {
         return Err(invalid(&format!("it is longer than {MAX_TARGET_LEN} bytes")));
     }
+    if let Some(control) = target.chars().find(|c| c.is_control()) {
+        return Err(invalid(&format!("it contains the control character U+{:04X}", u32::from(control))));
+    }
     let url = reqwest::Url::parse(target).map_err(|e| invalid(&format!("it is not an absolute URL ({e})")))?;
+    let sent = url.as_str().len();
+    if sent > MAX_TARGET_LEN {
+        return Err(invalid(&format!("it is {sent} bytes long as sent (percent-encoded), more than {MAX_TARGET_LEN}")));
+    }
     if !matches!(url.scheme(), "http" | "https") {
         return Err(invalid(&format!("its scheme is `{}`; use http or https", url.scheme())));
     }
@@ -137,10 +159,24 @@ pub enum HookId {
 }
 
 impl HookId {
-    /// Reads an id stored as text: digits give [`HookId::Int`].
+    /// Reads an id stored as text: an integer in its canonical form (`10`, `-3`) gives
+    /// [`HookId::Int`], anything else (`+10`, `010`, a UUID) [`HookId::Text`], so that every id
+    /// reads back as the text it was read from.
+    ///
+    /// ```
+    /// use rest_hooks::HookId;
+    /// assert_eq!(HookId::parse("10"), HookId::Int(10));
+    /// assert_eq!(HookId::parse("010"), HookId::Text("010".into()));
+    /// ```
     pub fn parse(text: &str) -> Self {
-        text.parse().map_or_else(|_| Self::Text(text.to_owned()), Self::Int)
+        canonical_int(text).map_or_else(|| Self::Text(text.to_owned()), Self::Int)
     }
+}
+
+/// `text` as an integer, when it is that integer's canonical form: no sign but `-`, no leading
+/// zero, no space.
+pub(crate) fn canonical_int(text: &str) -> Option<i64> {
+    text.parse::<i64>().ok().filter(|number| number.to_string() == text)
 }
 
 impl fmt::Display for HookId {
@@ -323,7 +359,8 @@ pub(crate) fn column_value<C: ColumnTrait>(column: C, what: &str, text: &str) ->
 
 impl Engine {
     /// Creates a hook in the crate's hook table after checking the event against the map and the
-    /// target URL against the [`TargetPolicy`]; the hook gets a fresh secret (`model.secret`).
+    /// target URL as [`check_target`](Self::check_target) does (its host name is resolved once);
+    /// the hook gets a fresh secret (`model.secret`).
     pub async fn subscribe<C: ConnectionTrait>(
         &self,
         db: &C,
@@ -338,8 +375,10 @@ impl Engine {
             event: sea_orm::Set(event.to_owned()),
             target: sea_orm::Set(target.to_owned()),
             ..Default::default()
-        };
-        Ok(self.scope(hook.insert(db)).await?)
+        }
+        .stamped(true)?;
+        // Checked above: inserted past `before_save`, which would resolve the target once more.
+        Ok(Entity::insert(hook).exec_with_returning(db).await?)
     }
 }
 
@@ -380,46 +419,39 @@ impl Engine {
     /// the new one, for the [grace period](crate::Builder::secret_grace_period), so that the
     /// receiver can switch at its own pace. Returns the hook with its new secret.
     ///
-    /// The change is made only if the secret is still the one read, so two rotations at once
-    /// cannot both win: the second rotates the first one's secret in turn. The target is not
+    /// The secret changes in one `UPDATE`: the secret current at that moment becomes the previous
+    /// one. Rotations at once wait for each other on the row and all succeed, each replacing the
+    /// secret the one before it made. The hook is read back in the same transaction (under a
+    /// savepoint inside the caller's), so what it shows is this rotation's work. The target is not
     /// checked again.
-    pub async fn rotate_secret<C: ConnectionTrait>(&self, db: &C, id: i64) -> Result<Model, DbErr> {
-        // Each try loses only to a rotation that won; a handful at once all get through.
-        const TRIES: usize = 16;
+    pub async fn rotate_secret<C>(&self, db: &C, id: i64) -> Result<Model, DbErr>
+    where
+        C: ConnectionTrait + sea_orm::TransactionTrait,
+    {
+        use sea_orm::TransactionSession;
+
+        let secret = Secret::generate().map_err(|e| DbErr::Custom(format!("cannot make the hook's secret: {e}")))?;
         let grace = chrono::Duration::from_std(self.shared().config.secret_grace).unwrap_or(chrono::Duration::MAX);
-        for _ in 0..TRIES {
-            let hook = Entity::find_by_id(id)
-                .one(db)
-                .await?
-                .ok_or_else(|| DbErr::RecordNotFound(format!("hook {id} does not exist")))?;
-            let secret =
-                Secret::generate().map_err(|e| DbErr::Custom(format!("cannot make the hook's secret: {e}")))?;
-            let now = chrono::Utc::now();
-            let until = now.checked_add_signed(grace).unwrap_or(chrono::DateTime::<chrono::Utc>::MAX_UTC);
-            let still = match &hook.secret {
-                Some(current) => Column::Secret.eq(current.clone()),
-                None => Column::Secret.is_null(),
-            };
-            let changed = Entity::update_many()
-                .col_expr(Column::Secret, Expr::value(Some(secret.clone())))
-                .col_expr(Column::PreviousSecret, Expr::value(hook.secret.clone()))
-                .col_expr(Column::PreviousSecretUntil, Expr::value(Some(until)))
-                .col_expr(Column::Updated, Expr::value(now))
-                .filter(Column::Id.eq(id))
-                .filter(still)
-                .exec(db)
-                .await?;
-            if changed.rows_affected == 1 {
-                return Ok(Model {
-                    secret: Some(secret),
-                    previous_secret: hook.secret,
-                    previous_secret_until: Some(until),
-                    updated: now,
-                    ..hook
-                });
-            }
+        let now = chrono::Utc::now();
+        let until = now.checked_add_signed(grace).unwrap_or(chrono::DateTime::<chrono::Utc>::MAX_UTC);
+        let missing = || DbErr::RecordNotFound(format!("hook {id} does not exist"));
+        let txn = db.begin().await?;
+        // `previous_secret` first: MySQL assigns left to right, and a later `secret` would already
+        // be the new one.
+        let rotated = Entity::update_many()
+            .col_expr(Column::PreviousSecret, Expr::col(Column::Secret))
+            .col_expr(Column::Secret, Expr::value(Some(secret)))
+            .col_expr(Column::PreviousSecretUntil, Expr::value(Some(until)))
+            .col_expr(Column::Updated, Expr::value(now))
+            .filter(Column::Id.eq(id))
+            .exec(&txn)
+            .await?;
+        if rotated.rows_affected == 0 {
+            return Err(missing());
         }
-        Err(DbErr::Custom(format!("hook {id}'s secret kept changing while it was rotated; try again")))
+        let hook = Entity::find_by_id(id).one(&txn).await?.ok_or_else(missing)?;
+        txn.commit().await?;
+        Ok(hook)
     }
 
     /// Checks `target` as a subscription would: a well-formed http(s) URL that the

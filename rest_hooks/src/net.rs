@@ -4,15 +4,24 @@
 //! that is not plainly public: loopback, private, link-local (cloud metadata at 169.254.169.254
 //! included), shared CGNAT space, unique-local, multicast, unspecified, documentation, benchmarking
 //! and reserved ranges, broadcast, and IPv6 addresses that embed a refused IPv4 address
-//! (IPv4-mapped, IPv4-compatible, NAT64 and 6to4). IPv4 literals in decimal, octal or hex forms
-//! (`http://2130706433/`, `http://0x7f.1/`) are normalised by the URL parser to dotted form first,
-//! so they are checked like any other address.
+//! (IPv4-mapped, IPv4-compatible, NAT64 and 6to4) — every range of the IANA IPv4 and IPv6
+//! special-purpose registries that is not globally reachable, with the blocks reserved for IETF
+//! protocol assignments (192.0.0.0/24, 2001::/23) refused whole, and the deprecated 6to4 relay
+//! anycast (192.88.99.0/24) and ORCHID (2001:10::/28) ranges. IPv4 literals in decimal, octal or
+//! hex forms (`http://2130706433/`, `http://0x7f.1/`) are normalised by the URL parser to dotted
+//! form first, so they are checked like any other address.
 //!
-//! Targets are checked twice. When a hook is saved, an IP literal host, `localhost`, or a host name
-//! that resolves to a refused address is refused with a [`ValidationError`]. When a request is sent, an IP literal is checked again, and a host
-//! name is resolved by [`GuardedResolver`], which returns only the addresses that pass: the HTTP
-//! client connects to one of those and nothing else, so a name that re-resolves to another address
-//! later (DNS rebinding) cannot slip past. Redirects are never followed.
+//! Host names are refused when they are `localhost` (or end in `.localhost`) and when they are a
+//! single label (`http://intranet/`, or `http:///intranet`, which parses to it): the resolver
+//! would complete those with the server's DNS search domains, usually into its own network.
+//!
+//! Targets are checked twice. When a hook is saved, an IP literal host, a host name refused as
+//! above, or a host name that does not resolve or resolves to any refused address is refused with
+//! a [`ValidationError`] (the name is looked up once). When a request is sent, an IP literal and
+//! the name's form are checked again, and a host name is resolved by [`GuardedResolver`], which
+//! returns only the addresses that pass: the HTTP client connects to one of those and nothing
+//! else, so a name that re-resolves to another address later (DNS rebinding) cannot slip past.
+//! Redirects are never followed.
 //!
 //! Development receivers on `127.0.0.1` need an explicit
 //! [`Builder::allow_targets`](crate::Builder::allow_targets). An HTTP proxy configured through the
@@ -95,9 +104,10 @@ impl TargetPolicy {
         Ok(url)
     }
 
-    /// [`check`](Self::check), then, for a host name, a lookup through `resolver` (the system's
-    /// when `None`): a name that resolves to any refused address is refused, naming the addresses.
-    /// A name that does not resolve passes here; it is checked again whenever it is called.
+    /// [`check`](Self::check), then, for a host name, one lookup through `resolver` (the system's
+    /// when `None`): a name that does not resolve, or resolves to any refused address, is refused,
+    /// naming the addresses. Allowed host names are not looked up. A name that passes is checked
+    /// again whenever it is called.
     pub async fn check_resolving(
         &self,
         target: &str,
@@ -110,19 +120,15 @@ impl TargetPolicy {
         if !self.guard || self.allows_host(&name) {
             return Ok(url);
         }
-        let found: Vec<SocketAddr> = match resolver {
-            Some(resolver) => match name.parse::<Name>() {
-                Ok(dns_name) => match resolver.resolve(dns_name).await {
-                    Ok(addrs) => addrs.collect(),
-                    Err(_) => return Ok(url),
-                },
-                Err(_) => return Ok(url),
-            },
-            None => match tokio::net::lookup_host((name.as_str(), 0)).await {
-                Ok(addrs) => addrs.collect(),
-                Err(_) => return Ok(url),
-            },
-        };
+        let refuse = |reason: String| ValidationError::Target { target: target.to_owned(), reason };
+        let found = lookup(&name, resolver).await.map_err(|error| {
+            refuse(format!(
+                "its host `{name}` does not resolve ({error}); a target must resolve when it is saved; {ALLOW_HINT}"
+            ))
+        })?;
+        if found.is_empty() {
+            return Err(refuse(format!("its host `{name}` resolves to no address; {ALLOW_HINT}")));
+        }
         let refused: Vec<String> = found
             .iter()
             .filter(|addr| self.check_ip(addr.ip()).is_err())
@@ -131,10 +137,7 @@ impl TargetPolicy {
         if refused.is_empty() {
             return Ok(url);
         }
-        Err(ValidationError::Target {
-            target: target.to_owned(),
-            reason: format!("its host `{name}` resolves to {}; {ALLOW_HINT}", refused.join(", ")),
-        })
+        Err(refuse(format!("its host `{name}` resolves to {}; {ALLOW_HINT}", refused.join(", "))))
     }
 
     /// The reason `url` may not be called, if any, without resolving its host.
@@ -148,8 +151,14 @@ impl TargetPolicy {
             return self.check_ip(ip);
         }
         let name = host.trim_end_matches('.').to_ascii_lowercase();
-        if self.guard && !self.allows_host(&name) && (name == "localhost" || name.ends_with(".localhost")) {
+        if !self.guard || self.allows_host(&name) {
+            return Ok(());
+        }
+        if name == "localhost" || name.ends_with(".localhost") {
             return Err(format!("its host `{host}` is loopback; {ALLOW_HINT}"));
+        }
+        if !name.contains('.') {
+            return Err(format!("its host `{host}` {SINGLE_LABEL}; {ALLOW_HINT}"));
         }
         Ok(())
     }
@@ -181,11 +190,47 @@ impl TargetPolicy {
 
 const ALLOW_HINT: &str = "allow it explicitly with `Builder::allow_targets` for development";
 
-/// Whether `reason`, of a [`ValidationError::Target`], is the guard refusing where a target leads
-/// (an address, or what a host name resolves to) rather than how it is written.
+/// Why a single-label host name (`http://intranet/`) is refused: the resolver would complete it
+/// with the server's DNS search domains, which usually lead into the server's own network.
+const SINGLE_LABEL: &str = "is a single-label name, which would resolve through the server's own DNS search \
+     domains; use a fully qualified name";
+
+/// How the subscription API shows a refusal of the guard to the owner of a hook.
 #[cfg(feature = "api")]
-pub(crate) fn refuses_address(reason: &str) -> bool {
-    reason.ends_with(ALLOW_HINT)
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum OwnerView<'a> {
+    /// As it is, less the hint for the engine's developer: it is about how the target is written.
+    Written(&'a str),
+    /// In general terms: an address the server does not send to (an IP literal, `localhost`).
+    Address,
+    /// In general terms: a host name that does not resolve, or leads to such an address. Which of
+    /// the two is not said: an owner could map the server's internal names with it.
+    Name,
+}
+
+/// How the owner of a hook is shown `reason`, of a [`ValidationError::Target`], when it is a
+/// refusal of the guard (`None` for the other reasons, which are shown as they are).
+#[cfg(feature = "api")]
+pub(crate) fn owner_view(reason: &str) -> Option<OwnerView<'_>> {
+    let without_hint = reason.strip_suffix(ALLOW_HINT)?.strip_suffix("; ")?;
+    Some(if without_hint.ends_with(SINGLE_LABEL) {
+        OwnerView::Written(without_hint)
+    } else if without_hint.contains("` resolves to ") || without_hint.contains("` does not resolve") {
+        OwnerView::Name
+    } else {
+        OwnerView::Address
+    })
+}
+
+/// The addresses `name` resolves to, through `resolver` (the system's when `None`).
+async fn lookup(name: &str, resolver: Option<&Arc<dyn Resolve>>) -> Result<Vec<SocketAddr>, String> {
+    match resolver {
+        Some(resolver) => {
+            let dns_name = name.parse::<Name>().map_err(|e| e.to_string())?;
+            Ok(resolver.resolve(dns_name).await.map_err(|e| e.to_string())?.collect())
+        }
+        None => Ok(tokio::net::lookup_host((name, 0)).await.map_err(|e| e.to_string())?.collect()),
+    }
 }
 
 fn is_host_name(entry: &str) -> bool {
@@ -222,6 +267,7 @@ fn forbidden_v4(ip: Ipv4Addr) -> Option<&'static str> {
         (192, 0, 2) | (198, 51, 100) | (203, 0, 113) => "documentation",
         (198, 18..=19, _) => "benchmarking",
         (192, 0, 0) => "reserved for protocol assignments",
+        (192, 88, 99) => "deprecated (6to4 relay anycast)",
         (224..=239, ..) => "multicast",
         (240..=255, ..) => "reserved",
         _ => return None,
@@ -243,6 +289,10 @@ fn forbidden_v6(ip: Ipv6Addr) -> Option<&'static str> {
         0x0064 if segments[1] == 0xff9b => "NAT64 local-use",
         0x0100 if segments[1..4] == [0, 0, 0] => "discard-only",
         0x2001 if segments[1] == 0 => "Teredo",
+        0x2001 if segments[1] == 2 && segments[2] == 0 => "benchmarking",
+        0x2001 if segments[1] & 0xfff0 == 0x0010 => "deprecated (ORCHID)",
+        // 2001::/23, like 192.0.0.0/24 in IPv4, is refused whole.
+        0x2001 if segments[1] < 0x0200 => "reserved for protocol assignments",
         0x2001 if segments[1] == 0x0db8 => "documentation",
         0x3fff if segments[1] < 0x1000 => "documentation",
         s if s & 0xfe00 == 0xfc00 => "unique-local",
@@ -382,6 +432,21 @@ mod tests {
             ("fe80::1", "link-local"),
             ("ff02::1", "multicast"),
             ("2001:db8::1", "documentation"),
+            ("198.18.0.1", "benchmarking"),
+            ("198.19.255.255", "benchmarking"),
+            ("2001:2::1", "benchmarking"),
+            ("2001:2:0:ffff::1", "benchmarking"),
+            ("192.0.0.9", "reserved for protocol assignments"),
+            ("192.88.99.1", "deprecated (6to4 relay anycast)"),
+            ("2001::1", "Teredo"),
+            ("2001:10::1", "deprecated (ORCHID)"),
+            ("2001:1::1", "reserved for protocol assignments"),
+            ("2001:4:112::1", "reserved for protocol assignments"),
+            ("2001:1ff:ffff::1", "reserved for protocol assignments"),
+            ("3fff::1", "documentation"),
+            ("100::1", "discard-only"),
+            ("100:0:0:1::1", "reserved"),
+            ("5f00::1", "reserved"),
             ("::ffff:127.0.0.1", "an IPv4-mapped address of a refused IPv4 address"),
             ("::ffff:169.254.169.254", "an IPv4-mapped address of a refused IPv4 address"),
             ("::10.0.0.1", "an IPv4-compatible address of a refused IPv4 address"),
@@ -394,7 +459,16 @@ mod tests {
 
     #[test]
     fn lets_public_addresses_through() {
-        for ip in ["93.184.215.14", "8.8.8.8", "172.32.0.1", "100.128.0.1", "2606:4700::1111", "::ffff:8.8.8.8"] {
+        for ip in [
+            "93.184.215.14",
+            "8.8.8.8",
+            "172.32.0.1",
+            "100.128.0.1",
+            "198.20.0.1",
+            "2606:4700::1111",
+            "::ffff:8.8.8.8",
+            "2001:200::1",
+        ] {
             assert_eq!(class(ip), None, "{ip}");
         }
         assert_eq!(class("2002:808:808::1"), None);

@@ -7,6 +7,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use proptest::prelude::*;
 
 use crate::event::Spec;
+use crate::hook::{HookId, MAX_TARGET_LEN};
 use crate::net::{TargetPolicy, forbidden};
 use crate::signing::{Secret, Verifier, VerifyError, signature_header};
 
@@ -31,11 +32,44 @@ proptest! {
         target in any::<String>(),
         host in "[0-9a-fA-Fx.:\\[\\]%]{0,40}",
         scheme in "(http|https|ftp|HTTP)",
+        slashes in "/{2,3}",
+        odd in "[a-z.\\x00\\t\\r\\n\\x7f\\u{85}é/%]{0,20}",
     ) {
         let policy = TargetPolicy::default();
         let _ = policy.check(&target);
         let _ = policy.check(&format!("{scheme}://{host}/hook"));
+        let _ = policy.check(&format!("{scheme}:{slashes}{odd}/{odd}"));
         let _ = policy.https_only(true).check(&format!("{scheme}://{host}:8080/"));
+    }
+
+    #[test]
+    fn a_target_with_a_control_character_is_refused(
+        before in "[a-z./:]{0,20}",
+        control in prop_oneof![0u32..0x20, Just(0x7f), 0x80u32..0xa0],
+        after in "[a-z./]{0,20}",
+    ) {
+        let control = char::from_u32(control).unwrap_or('\0');
+        let target = format!("https://example.com/{before}{control}{after}");
+        let refused = TargetPolicy::default().check(&target).map(|_| ()).unwrap_err().to_string();
+        prop_assert!(refused.contains("control character"), "{:?}: {}", target, refused);
+    }
+
+    #[test]
+    fn an_accepted_target_is_sent_within_the_length_limit(path in "[aé%ü ]{0,1100}", query in "[a-z=&é]{0,200}") {
+        let target = format!("https://example.com/{path}?{query}");
+        if let Ok(url) = TargetPolicy::default().check(&target) {
+            prop_assert!(url.as_str().len() <= MAX_TARGET_LEN, "{} bytes as sent", url.as_str().len());
+        }
+    }
+
+    #[test]
+    fn a_single_label_host_is_refused_unless_allowed(label in "[a-z][a-z0-9-]{0,20}", dot in "\\.?", slashes in "/{2,3}") {
+        let target = format!("http:{slashes}{label}{dot}/hook");
+        prop_assert!(TargetPolicy::default().check(&target).is_err(), "{}", target);
+        let allowed = TargetPolicy::new([label.as_str()]).unwrap();
+        prop_assert!(allowed.check(&target).is_ok(), "{}", target);
+        let qualified = format!("http://{label}.example/hook");
+        prop_assert!(TargetPolicy::default().check(&qualified).is_ok(), "{}", qualified);
     }
 
     #[test]
@@ -67,6 +101,37 @@ proptest! {
         let result = verifier.verify_parts(&id, "1700000000", &entries.join(" "), &body, 1_700_000_000);
         prop_assert_eq!(result, Err(VerifyError::BadSignature));
         let _ = Secret::parse(&signature);
+    }
+
+    #[test]
+    fn every_secret_the_reference_libraries_read_signs_and_verifies(
+        encoded in "[A-Za-z0-9+/]{2,86}",
+        prefixed in any::<bool>(),
+        padded in any::<bool>(),
+        body in any::<Vec<u8>>(),
+    ) {
+        // Unpadded or padded, the last character's unused bits anything: all but a lone last
+        // character (a length of 1 mod 4) is a key.
+        prop_assume!(encoded.len() % 4 != 1);
+        let padding = if padded { "=".repeat((4 - encoded.len() % 4) % 4) } else { String::new() };
+        let text = format!("{}{encoded}{padding}", if prefixed { "whsec_" } else { "" });
+        let secret = Secret::parse(&text);
+        prop_assert!(secret.is_ok(), "{}: {:?}", text, secret);
+        let header = signature_header(&[secret.unwrap()], "msg_1", 1_700_000_000, &body).unwrap();
+        let verifier = Verifier::new(&text).unwrap();
+        prop_assert_eq!(verifier.verify_parts("msg_1", "1700000000", &header, &body, 1_700_000_000), Ok(()));
+    }
+
+    #[test]
+    fn a_hook_id_reads_back_as_its_text(text in "[-+0 ]{0,2}[0-9]{0,20}", any_text in any::<String>(), id in any::<i64>()) {
+        for text in [&text, &any_text] {
+            let parsed = HookId::parse(text);
+            prop_assert_eq!(&parsed.to_string(), text);
+            if let HookId::Int(number) = parsed {
+                prop_assert_eq!(crate::hook::canonical_int(text), Some(number));
+            }
+        }
+        prop_assert_eq!(HookId::parse(&id.to_string()), HookId::Int(id));
     }
 
     #[test]

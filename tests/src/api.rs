@@ -111,3 +111,117 @@ impl ApiServer {
         answer.body
     }
 }
+
+/// One kept-alive HTTP/1.1 connection to the API, spoken by hand: a request's body goes out in a
+/// second packet, after its head, and the connection is reused for the next request, as browsers
+/// and HTTP libraries do.
+pub struct RawConnection {
+    stream: tokio::net::TcpStream,
+    read: Vec<u8>,
+}
+
+/// An answer read off a [`RawConnection`].
+#[derive(Debug)]
+pub struct RawAnswer {
+    /// The status.
+    pub status: u16,
+    /// The headers, names in lower case.
+    pub headers: Vec<(String, String)>,
+    /// The body.
+    pub body: Vec<u8>,
+}
+
+impl RawAnswer {
+    /// The value of header `name`.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n == name).map(|(_, value)| value.as_str())
+    }
+
+    /// Whether the answer says the server closes the connection after it.
+    pub fn closes(&self) -> bool {
+        self.header("connection").is_some_and(|value| value.eq_ignore_ascii_case("close"))
+    }
+}
+
+impl ApiServer {
+    /// Opens a [`RawConnection`] to the server.
+    pub async fn connect(&self) -> RawConnection {
+        let address = self.base.trim_start_matches("http://");
+        let stream = tokio::net::TcpStream::connect(address).await.expect("connect to the API");
+        stream.set_nodelay(true).expect("TCP_NODELAY");
+        RawConnection { stream, read: Vec::new() }
+    }
+}
+
+impl RawConnection {
+    /// Sends `method path` (below [`MOUNT`]) with `headers` and `body`, the body in a write of its
+    /// own a moment after the head, and reads the answer.
+    pub async fn send(&mut self, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> RawAnswer {
+        use tokio::io::AsyncWriteExt;
+
+        let mut head = format!("{method} {MOUNT}{path} HTTP/1.1\r\nhost: 127.0.0.1\r\n");
+        for (name, value) in headers {
+            head.push_str(&format!("{name}: {value}\r\n"));
+        }
+        head.push_str(&format!("content-length: {}\r\n\r\n", body.len()));
+        self.stream.write_all(head.as_bytes()).await.expect("write the request head");
+        if !body.is_empty() {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            // A server that answered on the head alone gets no body, as with `Expect: 100-continue`.
+            let mut early = [0u8; 4096];
+            match self.stream.try_read(&mut early) {
+                Ok(n) => self.read.extend_from_slice(&early[..n]),
+                Err(_) => self.stream.write_all(body).await.expect("write the request body"),
+            }
+        }
+        self.answer().await.unwrap_or_else(|| panic!("{method} {path}: the connection closed without an answer"))
+    }
+
+    /// Whether the server has closed the connection (waits a moment for it).
+    pub async fn is_closed(&mut self) -> bool {
+        use tokio::io::AsyncReadExt;
+
+        let mut byte = [0u8; 1];
+        let wait = std::time::Duration::from_millis(500);
+        matches!(tokio::time::timeout(wait, self.stream.read(&mut byte)).await, Ok(Ok(0) | Err(_)))
+    }
+
+    /// Reads one answer; `None` when the connection ends first.
+    async fn answer(&mut self) -> Option<RawAnswer> {
+        let end = loop {
+            if let Some(at) = self.read.windows(4).position(|window| window == b"\r\n\r\n") {
+                break at;
+            }
+            self.fill().await?;
+        };
+        let head = String::from_utf8_lossy(&self.read[..end]).into_owned();
+        self.read.drain(..end + 4);
+        let mut lines = head.split("\r\n");
+        let status = lines.next()?.split(' ').nth(1)?.parse().ok()?;
+        let headers: Vec<(String, String)> = lines
+            .filter_map(|line| line.split_once(':'))
+            .map(|(name, value)| (name.trim().to_ascii_lowercase(), value.trim().to_owned()))
+            .collect();
+        let length =
+            headers.iter().find(|(name, _)| name == "content-length").map_or(0, |(_, v)| v.parse().unwrap_or(0));
+        while self.read.len() < length {
+            self.fill().await?;
+        }
+        let body = self.read.drain(..length).collect();
+        Some(RawAnswer { status, headers, body })
+    }
+
+    /// Reads more of the connection; `None` at its end.
+    async fn fill(&mut self) -> Option<()> {
+        use tokio::io::AsyncReadExt;
+
+        let mut chunk = [0u8; 4096];
+        match self.stream.read(&mut chunk).await {
+            Ok(0) | Err(_) => None,
+            Ok(n) => {
+                self.read.extend_from_slice(&chunk[..n]);
+                Some(())
+            }
+        }
+    }
+}

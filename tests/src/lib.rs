@@ -361,6 +361,15 @@ impl Harness {
         Harness { db: test_db.db.clone(), engine, receiver, _db: test_db }
     }
 
+    /// A pool of `connections` connections of its own to the test's database.
+    pub async fn pool(&self, connections: u32) -> DatabaseConnection {
+        let mut options = ConnectOptions::new(self._db.url.clone());
+        options.max_connections(connections).sqlx_logging(false).map_sqlx_sqlite_opts(|opts| {
+            opts.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal).busy_timeout(Duration::from_secs(10))
+        });
+        Database::connect(options).await.expect("connect to the test database")
+    }
+
     /// Runs `future` with this harness's engine as the current one.
     pub async fn run<F: IntoFuture>(&self, future: F) -> F::Output {
         self.engine.scope(future.into_future()).await
@@ -383,9 +392,11 @@ impl Harness {
 
 /// A DNS resolver for tests: each name resolves to the addresses it was given, any other name to
 /// nothing. Plugged in with [`Builder::resolver`], it makes a host name point at a private address.
+/// It counts the lookups of each name, clones included.
 #[derive(Clone, Debug, Default)]
 pub struct TestResolver {
     names: HashMap<String, Vec<std::net::SocketAddr>>,
+    lookups: Arc<Mutex<HashMap<String, usize>>>,
 }
 
 impl TestResolver {
@@ -394,10 +405,26 @@ impl TestResolver {
         self.names.insert(name.to_owned(), addresses.to_vec());
         self
     }
+
+    /// How many times `name` was looked up so far.
+    pub fn lookups(&self, name: &str) -> usize {
+        self.lookups.lock().expect("lookups").get(name).copied().unwrap_or(0)
+    }
+}
+
+/// A public address (example.com's) for test names that must resolve to one.
+pub const PUBLIC_ADDRESS: std::net::SocketAddr =
+    std::net::SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::new(93, 184, 215, 14)), 0);
+
+/// A resolver that maps each of `names` to [`PUBLIC_ADDRESS`], so that tests which subscribe public
+/// names do not depend on the machine's DNS.
+pub fn public_names(names: &[&str]) -> TestResolver {
+    names.iter().fold(TestResolver::default(), |resolver, name| resolver.map(name, &[PUBLIC_ADDRESS]))
 }
 
 impl reqwest::dns::Resolve for TestResolver {
     fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        *self.lookups.lock().expect("lookups").entry(name.as_str().to_owned()).or_default() += 1;
         let found = self.names.get(name.as_str()).cloned();
         let name = name.as_str().to_owned();
         Box::pin(async move {

@@ -125,24 +125,36 @@ impl From<sea_orm::DbErr> for ApiError {
 }
 
 /// A refused event or target. A target the SSRF guard refuses for where it leads is refused
-/// without saying what its host resolves to (an owner could map the server's network with it) or
-/// how the engine's developer would allow it.
+/// without saying what its host resolves to, or whether it resolves at all (an owner could map the
+/// server's network with it), and no refusal of the guard says how the engine's developer would
+/// allow the target.
 impl From<crate::ValidationError> for ApiError {
     fn from(error: crate::ValidationError) -> Self {
+        use crate::net::OwnerView;
+
         let field = Some(error.field().to_owned());
-        match &error {
-            crate::ValidationError::Target { target, reason } if crate::net::refuses_address(reason) => {
-                tracing::info!(%target, %reason, "the hooks API refused a target");
-                Self::validation(field, format!("target `{target}` is not accepted: {REFUSED_ADDRESS}"))
-            }
-            _ => Self::validation(field, error.to_string()),
-        }
+        let crate::ValidationError::Target { target, reason } = &error else {
+            return Self::validation(field, error.to_string());
+        };
+        let shown = match crate::net::owner_view(reason) {
+            None => return Self::validation(field, error.to_string()),
+            Some(OwnerView::Written(shown)) => shown,
+            Some(OwnerView::Address) => REFUSED_ADDRESS,
+            Some(OwnerView::Name) => REFUSED_NAME,
+        };
+        tracing::info!(%target, %reason, "the hooks API refused a target");
+        Self::validation(field, format!("target `{target}` is not accepted: {shown}"))
     }
 }
 
-/// What an owner is told of a target the SSRF guard refuses.
+/// What an owner is told of a target the SSRF guard refuses for the address it leads to.
 pub(crate) const REFUSED_ADDRESS: &str =
     "it leads to an address this server does not send to (loopback, private, link-local or otherwise reserved)";
+
+/// What an owner is told of a target whose host name does not resolve, or resolves to an address
+/// the SSRF guard refuses.
+const REFUSED_NAME: &str = "its host does not resolve, or it leads to an address this server does not send to \
+     (loopback, private, link-local or otherwise reserved)";
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {

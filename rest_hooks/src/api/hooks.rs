@@ -207,7 +207,7 @@ pub(crate) async fn delete(
 }
 
 /// The caller's hook `id`, or 404 — the same 404 for a hook of another owner, a missing one and
-/// an id that is not a number.
+/// an id that is not a number in its canonical form (`+10` and `010` are not hook 10).
 pub(crate) async fn owned(state: &ApiState, owner: &Owner, id: &str) -> Result<hook::Model, ApiError> {
     owned_in(state.engine.db(), owner, id).await
 }
@@ -215,7 +215,7 @@ pub(crate) async fn owned(state: &ApiState, owner: &Owner, id: &str) -> Result<h
 /// [`owned`], through `db`.
 async fn owned_in<C: ConnectionTrait>(db: &C, owner: &Owner, id: &str) -> Result<hook::Model, ApiError> {
     let not_found = || ApiError::not_found(format!("no hook `{id}`"));
-    let key: i64 = id.parse().map_err(|_| not_found())?;
+    let key = hook::canonical_int(id).ok_or_else(not_found)?;
     let hook = hook::Entity::find_by_id(key).filter(hook::Column::Owner.eq(owner.as_str())).one(db).await?;
     // Byte for byte too, whatever the column's collation (`store::setup` makes MySQL's binary).
     hook.filter(|hook| hook.owner.as_deref() == Some(owner.as_str())).ok_or_else(not_found)

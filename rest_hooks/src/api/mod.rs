@@ -17,7 +17,7 @@
 //! | `GET /{id}/attempts` | the delivery log, newest first (`?limit=`) |
 //! | `POST /{id}/replay` | send again: `{"delivery": id}`, `{"from", "to"}`, or an empty body for every failed delivery (`202`) |
 //! | `POST /{id}/rotate-secret` | a new secret; the old one signs beside it for the grace period |
-//! | `GET /openapi.json` | the OpenAPI 3.1 description of all of the above, derived from the handlers |
+//! | `GET /openapi.json` | the OpenAPI 3.1 description of all of the above and of itself, derived from the handlers; no credentials asked |
 //!
 //! Errors have one shape, `{"error": kind, "field": …, "message": …}`: `400 bad_request` for a
 //! body that is not JSON or a bad query parameter, `401 unauthorized`, `403 forbidden` or `503
@@ -54,6 +54,7 @@ mod auth;
 mod body;
 mod error;
 mod hooks;
+mod keep_alive;
 mod views;
 
 use std::sync::Arc;
@@ -119,6 +120,7 @@ pub struct HooksElsewhere(String);
 #[derive(utoipa::OpenApi)]
 #[openapi(
     info(title = "Hooks", description = "Subscribe URLs to events; every event then reaches them as a signed JSON POST."),
+    paths(describe),
     tags(
         (name = "hooks", description = "The caller's hooks (subscriptions)"),
         (name = "events", description = "The events a hook can subscribe to"),
@@ -167,8 +169,9 @@ impl HooksApi {
         self
     }
 
-    /// The largest request body accepted, in bytes; larger ones are answered `413`. Default:
-    /// 64 KiB.
+    /// The largest request body accepted, in bytes; larger ones are answered `413` (and the
+    /// connection closed). Every request's body is read up to it before the request is handled,
+    /// so that the client can reuse its connection whatever the answer. Default: 64 KiB.
     pub fn body_limit(mut self, bytes: usize) -> Self {
         self.state.body_limit = bytes;
         self
@@ -181,10 +184,11 @@ impl HooksApi {
         let document = Arc::new(document);
         let limit = self.state.body_limit;
         router
-            .route("/openapi.json", get(move |uri: OriginalUri| openapi(Arc::clone(&document), uri)))
+            .route("/openapi.json", get(move |uri: OriginalUri| describe(Arc::clone(&document), uri)))
             .fallback(not_found)
             .method_not_allowed_fallback(method_not_allowed)
             .layer(DefaultBodyLimit::max(limit))
+            .layer(axum::middleware::from_fn_with_state(limit, keep_alive::read_body))
             .with_state(self.state)
     }
 
@@ -214,9 +218,15 @@ fn documented() -> (Router<ApiState>, utoipa::openapi::OpenApi) {
         .split_for_parts()
 }
 
-/// `GET /openapi.json`: the document, with the path it was asked on (less `/openapi.json`) as
-/// its server, so that its relative paths resolve wherever the router is nested.
-async fn openapi(document: Arc<utoipa::openapi::OpenApi>, OriginalUri(uri): OriginalUri) -> Response {
+/// The OpenAPI 3.1 description of this API, this operation included.
+///
+/// It asks for no credentials. Its server is the path it was asked on, less `/openapi.json`, so
+/// that its relative paths resolve wherever the API is nested.
+#[utoipa::path(
+    get, path = "/openapi.json", tag = "hooks", operation_id = "describe_api",
+    responses((status = 200, description = "The OpenAPI 3.1 description", content_type = "application/json", body = Object)),
+)]
+async fn describe(document: Arc<utoipa::openapi::OpenApi>, OriginalUri(uri): OriginalUri) -> Response {
     let mut document = (*document).clone();
     let base = uri.path().strip_suffix("/openapi.json").unwrap_or_default();
     let base = if base.is_empty() { "/" } else { base };

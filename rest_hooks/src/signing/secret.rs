@@ -15,10 +15,14 @@ pub(crate) const PREFIX: &str = "whsec_";
 /// How many random bytes a generated secret has (Standard Webhooks asks for 24 to 64).
 const GENERATED_BYTES: usize = 32;
 
-/// Standard base64 that decodes with or without padding and encodes with it.
+/// Standard base64 that encodes with padding and decodes as leniently as the Standard Webhooks
+/// reference libraries: with or without padding, and ignoring the unused bits of the last
+/// character (`…LaS` reads as `…LaQ=`), so that every secret they accept is accepted here.
 const BASE64: GeneralPurpose = GeneralPurpose::new(
     &alphabet::STANDARD,
-    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
+    GeneralPurposeConfig::new()
+        .with_decode_padding_mode(DecodePaddingMode::Indifferent)
+        .with_decode_allow_trailing_bits(true),
 );
 
 pub(crate) fn encode(bytes: &[u8]) -> String {
@@ -60,8 +64,8 @@ impl Secret {
         Ok(Secret(format!("{PREFIX}{}", encode(&bytes))))
     }
 
-    /// Reads a secret given with or without `whsec_`, its base64 padded or not. It is kept as
-    /// `whsec_` and padded base64.
+    /// Reads a secret given with or without `whsec_`, its base64 padded or not, unused bits in
+    /// its last character ignored. It is kept as `whsec_` and padded base64.
     pub fn parse(text: &str) -> Result<Secret, SecretError> {
         let bytes = key_bytes(text)?;
         Ok(Secret(format!("{PREFIX}{}", encode(&bytes))))
@@ -150,6 +154,21 @@ mod tests {
         assert_eq!(Secret::parse(""), Err(SecretError::Empty));
         assert_eq!(Secret::parse("whsec_"), Err(SecretError::Empty));
         assert_eq!(Secret::parse("whsec_not base64!"), Err(SecretError::NotBase64));
+    }
+
+    #[test]
+    fn unused_trailing_bits_are_ignored_as_the_reference_libraries_do() {
+        let canonical = Secret::parse("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaQ=").unwrap();
+        for lenient in [
+            "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaS",
+            "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaS=",
+            "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaR",
+        ] {
+            assert_eq!(Secret::parse(lenient).as_ref(), Ok(&canonical), "{lenient}");
+        }
+        assert_eq!(key_bytes("whsec_AAF").unwrap(), key_bytes("AAE=").unwrap());
+        // A lone last character carries no whole byte: still not base64.
+        assert_eq!(Secret::parse("whsec_AAAAA"), Err(SecretError::NotBase64));
     }
 
     #[test]

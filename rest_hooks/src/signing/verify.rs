@@ -52,7 +52,8 @@ impl fmt::Debug for Verifier {
 }
 
 impl Verifier {
-    /// A verifier for one secret, given with or without `whsec_`, padded or not.
+    /// A verifier for one secret, given with or without `whsec_`, padded or not, read as leniently
+    /// as [`Secret::parse`] reads it.
     pub fn new(secret: &str) -> Result<Verifier, SecretError> {
         Verifier::with_secrets([secret])
     }

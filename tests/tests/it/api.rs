@@ -468,6 +468,10 @@ async fn the_openapi_description_matches_the_routes() {
                 api.call(method.to_uppercase().parse().unwrap(), concrete.trim_end_matches('/'), None, None).await;
             if item.get(method).is_some() {
                 operations += 1;
+                if path == "/openapi.json" {
+                    assert_eq!(answer.status, 200, "the description itself is public: {answer:?}");
+                    continue;
+                }
                 assert_eq!(answer.status, 401, "{method} {path} is documented but answers {answer:?}");
                 let documented = &item[method]["responses"];
                 assert!(documented.get("401").is_some(), "{method} {path} documents its 401");
@@ -476,7 +480,7 @@ async fn the_openapi_description_matches_the_routes() {
             }
         }
     }
-    assert_eq!(operations, 10, "{:?}", paths.keys().collect::<Vec<_>>());
+    assert_eq!(operations, 11, "{:?}", paths.keys().collect::<Vec<_>>());
     // Every routed operation of the API is among them.
     for (method, path) in [
         ("post", "/"),
@@ -489,6 +493,7 @@ async fn the_openapi_description_matches_the_routes() {
         ("get", "/{id}/attempts"),
         ("post", "/{id}/replay"),
         ("post", "/{id}/rotate-secret"),
+        ("get", "/openapi.json"),
     ] {
         assert!(document["paths"][path][method].is_object(), "{method} {path} is not documented");
     }
@@ -759,4 +764,93 @@ async fn unsubscribing_inside_a_transaction_commits_or_rolls_back_with_it() {
     txn.commit().await.unwrap();
     assert!(rest_hooks::hook::Entity::find_by_id(hook.id).one(&h.db).await.unwrap().is_none(), "committed");
     assert!(!h.engine.unsubscribe(&h.db, hook.id).await.unwrap(), "gone already");
+}
+
+#[tokio::test]
+async fn a_kept_alive_connection_survives_answers_that_did_not_need_the_body() {
+    let h = Harness::new().await;
+    let api = ApiServer::serve(HooksApi::new(h.engine.clone(), bearer).unwrap().body_limit(1024)).await;
+    let hook = api.subscribe(1, "book.added", &h.receiver.url("a")).await;
+    let id = hook["id"].as_i64().unwrap();
+    let anonymous: &[(&str, &str)] = &[("content-type", "application/json")];
+    let alice: &[(&str, &str)] = &[("content-type", "application/json"), ("authorization", "Bearer token-1")];
+    let body = json!({"event": "book.added", "target": h.receiver.url("b")}).to_string();
+    let cases = [
+        ("POST", String::new(), anonymous, 401),
+        ("POST", "/nothing/here".to_owned(), alice, 404),
+        ("PUT", String::new(), alice, 405),
+        ("POST", format!("/{id}/test"), alice, 200),
+        ("POST", format!("/{id}/rotate-secret"), alice, 200),
+        ("POST", "/424242/rotate-secret".to_owned(), alice, 404),
+        ("GET", "/openapi.json".to_owned(), anonymous, 200),
+        ("GET", format!("/{id}"), alice, 200),
+        ("POST", String::new(), alice, 201),
+    ];
+    for (method, path, headers, status) in cases {
+        let mut connection = api.connect().await;
+        let first = connection.send(method, &path, headers, body.as_bytes()).await;
+        assert_eq!(first.status, status, "{method} {path}: {first:?}");
+        assert!(!first.closes(), "{method} {path}: the body was within the limit, yet {first:?}");
+        for _ in 0..3 {
+            let next = connection.send("GET", "/events", &[("authorization", "Bearer token-1")], b"").await;
+            assert_eq!(next.status, 200, "the request after {method} {path}: {next:?}");
+        }
+    }
+
+    // A body over the limit is left unread: the answer says that the connection closes, and it does.
+    let mut connection = api.connect().await;
+    let too_large = connection.send("POST", "", alice, &[b' '; 2048]).await;
+    assert_eq!((too_large.status, too_large.closes()), (413, true), "{too_large:?}");
+    assert!(connection.is_closed().await, "closed after the 413");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parallel_rotations_of_one_hook_all_succeed() {
+    let h = Harness::new().await;
+    let api = ApiServer::of(&h).await;
+    let hook = api.subscribe(1, "book.added", &h.receiver.url("a")).await;
+    let id = hook["id"].as_i64().unwrap();
+    let mut shown = vec![hook["secret"].as_str().unwrap().to_owned()];
+    for _ in 0..2 {
+        let mut batch = tokio::task::JoinSet::new();
+        for _ in 0..20 {
+            let request = api.request(Method::POST, &format!("/{id}/rotate-secret")).bearer_auth("token-1");
+            batch.spawn(async move {
+                let response = request.send().await.unwrap();
+                let status = response.status().as_u16();
+                (status, serde_json::from_str::<Value>(&response.text().await.unwrap()).unwrap())
+            });
+        }
+        while let Some(answer) = batch.join_next().await {
+            let (status, body) = answer.unwrap();
+            assert_eq!(status, 200, "{body}");
+            shown.push(body["secret"].as_str().unwrap().to_owned());
+        }
+    }
+    let distinct: BTreeSet<&String> = shown.iter().collect();
+    assert_eq!(distinct.len(), 41, "every rotation made a secret of its own");
+    // The last rotation to commit left its secret current and the one it replaced as the previous.
+    let stored = rest_hooks::hook::Entity::find_by_id(id).one(&h.db).await.unwrap().unwrap();
+    let current = stored.secret.unwrap().expose().to_owned();
+    let previous = stored.previous_secret.unwrap().expose().to_owned();
+    assert!(shown.contains(&current) && shown.contains(&previous) && current != previous);
+}
+
+#[tokio::test]
+async fn only_a_hooks_canonical_id_reaches_it() {
+    let h = Harness::new().await;
+    let api = ApiServer::of(&h).await;
+    let hook = api.subscribe(1, "book.added", &h.receiver.url("a")).await;
+    let id = hook["id"].as_i64().unwrap();
+    assert_eq!(api.get(&format!("/{id}"), 1).await.status, 200);
+    for odd in [format!("+{id}"), format!("0{id}"), format!("00{id}"), format!("%2B{id}"), format!("%30{id}")] {
+        let read = api.get(&format!("/{odd}"), 1).await;
+        assert_eq!((read.status, read.error()), (404, "not_found"), "GET /{odd}: {read:?}");
+        let rotated = api.call(Method::POST, &format!("/{odd}/rotate-secret"), Some(1), None).await;
+        assert_eq!(rotated.status, 404, "POST /{odd}/rotate-secret: {rotated:?}");
+        let deleted = api.call(Method::DELETE, &format!("/{odd}"), Some(1), None).await;
+        assert_eq!(deleted.status, 404, "DELETE /{odd}: {deleted:?}");
+    }
+    let stored = rest_hooks::hook::Entity::find_by_id(id).one(&h.db).await.unwrap().expect("not deleted");
+    assert_eq!(stored.secret.map(|s| s.expose().to_owned()).as_deref(), hook["secret"].as_str(), "not rotated");
 }

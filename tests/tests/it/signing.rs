@@ -133,6 +133,22 @@ fn secrets_verify_with_or_without_prefix_and_padding() {
     assert_eq!(unpadded.verify_parts("msg_1", &sent.to_string(), &signature, &body, sent), Ok(()));
 }
 
+#[test]
+fn secrets_with_trailing_bits_are_read_as_the_reference_libraries_read_them() {
+    let (id, at, body) = ("msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, br#"{"test": 2432232314}"#);
+    let expected = "v1,LVOXivKoo4FWasi/IaHvzhE/u+7/cu2AME+zS/nXqzk=";
+    // The last `S` carries bits past the 23 key bytes; `Q` is the same key without them.
+    for secret in
+        ["MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaS", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaS", "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaS="]
+    {
+        let verifier = Verifier::new(secret).unwrap_or_else(|e| panic!("{secret}: {e}"));
+        assert_eq!(verifier.verify_parts(id, &at.to_string(), expected, body, at), Ok(()), "{secret}");
+        let parsed = Secret::parse(secret).unwrap();
+        assert_eq!(sign(&parsed, id, at, body).unwrap(), expected, "{secret}");
+        assert_eq!(parsed, Secret::parse("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaQ=").unwrap());
+    }
+}
+
 fn verify_received(secret: &str, received: &Received) -> Result<(), VerifyError> {
     let h = &received.headers;
     Verifier::new(secret).unwrap().verify_parts(
@@ -250,6 +266,24 @@ async fn concurrent_rotations_replace_each_secret_once() {
     // leave one caller's new secret signing nowhere).
     let distinct: std::collections::HashSet<_> = replaced.iter().collect();
     assert_eq!(distinct.len(), replaced.len(), "a secret was replaced twice: {replaced:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forty_rotations_at_once_on_forty_connections_all_succeed() {
+    let h = Harness::new().await;
+    let hook = h.subscribe(Some(1), "book.added", "raced").await;
+    let db = h.pool(40).await;
+    let rotations: Vec<_> = (0..40)
+        .map(|_| {
+            let (engine, db) = (h.engine.clone(), db.clone());
+            tokio::spawn(async move { engine.rotate_secret(&db, hook.id).await })
+        })
+        .collect();
+    let mut replaced = std::collections::HashSet::new();
+    for rotation in rotations {
+        let rotated = rotation.await.unwrap().unwrap_or_else(|e| panic!("a rotation failed: {e}"));
+        assert!(replaced.insert(rotated.previous_secret.unwrap().expose().to_owned()), "a secret was replaced twice");
+    }
 }
 
 #[tokio::test]

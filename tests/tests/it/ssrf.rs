@@ -9,7 +9,8 @@ use axum::http::{StatusCode, header};
 use axum::routing::post;
 use rest_hooks::store::delivery;
 use rest_hooks::{BuildError, Engine, Event, Finder, HookTarget, SubscribeError, ValidationError, hook};
-use rest_hooks_tests::{Harness, Receiver, TestDb, TestResolver};
+use rest_hooks_tests::api::ApiServer;
+use rest_hooks_tests::{Harness, PUBLIC_ADDRESS, Receiver, TestDb, TestResolver, public_names};
 use sea_orm::{ActiveModelTrait, DatabaseTransaction, DbErr, EntityTrait, Set};
 
 use crate::lifecycle::{new_book, wait_until_settled};
@@ -42,11 +43,20 @@ const MATRIX: &[(&str, &str)] = &[
     ("http://0177.0.0.1/", "127.0.0.1 is loopback"),
     ("http://012.0.0.1/", "10.0.0.1 is private"),
     ("http://0xa9fea9fe/", "169.254.169.254 is link-local"),
+    ("http://198.18.0.1/", "198.18.0.1 is benchmarking"),
+    ("http://[2001:2::1]/", "2001:2::1 is benchmarking"),
+    ("http://[2001:2:0:ffff::1]/", "2001:2:0:ffff::1 is benchmarking"),
+    ("http://192.88.99.1/", "192.88.99.1 is deprecated (6to4 relay anycast)"),
+    ("http://[2001:10::1]/", "2001:10::1 is deprecated (ORCHID)"),
+    ("http://[2001:4:112::1]/", "2001:4:112::1 is reserved for protocol assignments"),
+    ("http://nohost/", "`nohost` is a single-label name"),
+    ("http:///nohost", "`nohost` is a single-label name"),
+    ("https://intranet.:8443/hook", "`intranet.` is a single-label name"),
 ];
 
 #[tokio::test]
 async fn every_refused_class_is_refused_at_subscription_with_the_reason() {
-    let h = Harness::guarded(|b| b).await;
+    let h = Harness::guarded(|b| b.resolver(public_names(&["hooks.example.com"]))).await;
     for (target, reason) in MATRIX {
         let error = h.engine.subscribe(&h.db, None, "book.added", target).await.unwrap_err();
         let SubscribeError::Invalid(ValidationError::Target { target: named, reason: got }) = &error else {
@@ -251,7 +261,7 @@ async fn a_redirect_to_a_private_address_is_not_followed() {
 
 #[tokio::test]
 async fn https_only_refuses_plain_http() {
-    let h = Harness::guarded(|b| b.https_only(true)).await;
+    let h = Harness::guarded(|b| b.https_only(true).resolver(public_names(&["hooks.example.com"]))).await;
     let error = h.engine.subscribe(&h.db, None, "book.added", "http://hooks.example.com/").await.unwrap_err();
     assert!(error.to_string().contains("accepts https targets only"), "{error}");
     assert!(h.engine.subscribe(&h.db, None, "book.added", "https://hooks.example.com/").await.is_ok());
@@ -281,4 +291,79 @@ async fn the_guard_can_be_turned_off_and_a_bad_allow_list_entry_is_named() {
         error.to_string(),
         "setting `allow_targets` `10.0.0.0/40` is neither a CIDR, an IP address nor a host name"
     );
+}
+
+#[tokio::test]
+async fn single_label_names_are_refused_unless_allowed_by_name() {
+    // They would resolve through the server's DNS search domains, usually to its own network.
+    let receiver = Receiver::start().await;
+    let resolver = TestResolver::default().map("nohost", &[PUBLIC_ADDRESS]).map("intranet", &[at(&receiver)]);
+    let h = Harness::guarded({
+        let resolver = resolver.clone();
+        move |b| b.resolver(resolver)
+    })
+    .await;
+    for (target, name) in
+        [("http:///nohost", "nohost"), ("http://nohost/hook", "nohost"), ("http://intranet./", "intranet.")]
+    {
+        let error = h.engine.check_target(target).await.unwrap_err().to_string();
+        assert!(error.contains(&format!("its host `{name}` is a single-label name")), "{target}: {error}");
+        let error = h.engine.subscribe(&h.db, Some(1.into()), "book.added", target).await.unwrap_err().to_string();
+        assert!(error.contains("single-label"), "{target}: {error}");
+    }
+    assert_eq!(resolver.lookups("nohost"), 0, "refused before any lookup");
+    // The API says why, to an owner too.
+    let api = ApiServer::of(&h).await;
+    let answer = api.post("", 1, serde_json::json!({"event": "book.added", "target": "http://nohost/hook"})).await;
+    assert_eq!((answer.status, answer.body["field"].as_str()), (422, Some("target")), "{answer:?}");
+    assert!(answer.body["message"].as_str().unwrap().contains("single-label"), "{answer:?}");
+
+    // Allowed by its exact name, a single-label development host is called.
+    let h = Harness::guarded(move |b| b.resolver(resolver).allow_targets(["intranet"])).await;
+    let target = format!("http://intranet:{}/dev", port(&receiver));
+    h.engine.subscribe(&h.db, Some(1.into()), "book.added", &target).await.unwrap();
+    h.run(new_book(1, "Intranet").insert(&h.db)).await.unwrap();
+    assert_eq!(receiver.wait_for(1).await[0].path, "/dev");
+    assert!(h.engine.check_target("http://nohost/").await.is_err(), "only the allowed name");
+}
+
+#[tokio::test]
+async fn a_name_that_does_not_resolve_is_refused_at_subscription() {
+    let h = Harness::guarded(|b| b.resolver(TestResolver::default().map("hooks.example.com", &[PUBLIC_ADDRESS]))).await;
+    let error = h.engine.subscribe(&h.db, None, "book.added", "https://nowhere.example.com/in").await.unwrap_err();
+    let SubscribeError::Invalid(ValidationError::Target { reason, .. }) = &error else { panic!("{error:?}") };
+    assert!(reason.starts_with("its host `nowhere.example.com` does not resolve"), "{reason}");
+    assert!(h.engine.check_target("https://nowhere.example.com/in").await.is_err());
+    assert!(h.engine.check_target("https://hooks.example.com/in").await.is_ok());
+    let api = ApiServer::of(&h).await;
+    let target = "https://nowhere.example.com/in";
+    let answer = api.post("", 1, serde_json::json!({"event": "book.added", "target": target})).await;
+    assert_eq!((answer.status, answer.body["field"].as_str()), (422, Some("target")), "{answer:?}");
+    // An allowed name is taken as it is, resolving or not.
+    let h = Harness::guarded(|b| b.resolver(TestResolver::default()).allow_targets(["nowhere.example.com"])).await;
+    assert!(h.engine.subscribe(&h.db, None, "book.added", "https://nowhere.example.com/in").await.is_ok());
+}
+
+#[tokio::test]
+async fn a_subscription_resolves_its_target_once() {
+    let resolver = public_names(&["hooks.example.com"]);
+    let h = Harness::guarded({
+        let resolver = resolver.clone();
+        move |b| b.resolver(resolver)
+    })
+    .await;
+    h.engine.subscribe(&h.db, Some(1.into()), "book.added", "https://hooks.example.com/in").await.unwrap();
+    assert_eq!(resolver.lookups("hooks.example.com"), 1);
+    let api = ApiServer::of(&h).await;
+    api.subscribe(1, "book.added", "https://hooks.example.com/api").await;
+    assert_eq!(resolver.lookups("hooks.example.com"), 2);
+    // Saving the hook entity directly checks it once as well.
+    let direct = hook::ActiveModel {
+        owner: Set(None),
+        event: Set("book.added".into()),
+        target: Set("https://hooks.example.com/direct".into()),
+        ..Default::default()
+    };
+    h.run(direct.insert(&h.db)).await.unwrap();
+    assert_eq!(resolver.lookups("hooks.example.com"), 3);
 }

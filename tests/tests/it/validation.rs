@@ -2,8 +2,10 @@
 //! absolute http(s) URL.
 
 use rest_hooks::hook;
+use rest_hooks::hook::MAX_TARGET_LEN;
 use rest_hooks::{SubscribeError, ValidationError};
-use rest_hooks_tests::Harness;
+use rest_hooks_tests::api::ApiServer;
+use rest_hooks_tests::{Harness, public_names};
 use sea_orm::{ActiveModelTrait, Set};
 
 #[tokio::test]
@@ -40,7 +42,7 @@ async fn bad_targets_are_refused_with_the_reason() {
 
 #[tokio::test]
 async fn saving_a_hook_entity_directly_is_validated_too() {
-    let h = Harness::new().await;
+    let h = Harness::with(|b| b.resolver(public_names(&["example.com"]))).await;
     let bad = hook::ActiveModel {
         owner: Set(None),
         event: Set("book.nope".into()),
@@ -58,4 +60,44 @@ async fn saving_a_hook_entity_directly_is_validated_too() {
     };
     let saved = h.run(good.insert(&h.db)).await.unwrap();
     assert_eq!(saved.created, saved.updated);
+}
+
+#[tokio::test]
+async fn control_characters_in_a_target_are_refused() {
+    let h = Harness::with(|b| b.resolver(public_names(&["example.com"]))).await;
+    let api = ApiServer::of(&h).await;
+    for (target, shown) in [
+        ("https://example.com/a\0b", "U+0000"),
+        ("https://example.com/a\r\nX-Injected: 1", "U+000D"),
+        ("https://example.com/x\n", "U+000A"),
+        ("https://example.com/\tx", "U+0009"),
+        ("https://exa\tmple.com/", "U+0009"),
+        ("\u{1}https://example.com/", "U+0001"),
+        ("https://example.com/?q=\u{7f}", "U+007F"),
+        ("https://example.com/\u{85}", "U+0085"),
+    ] {
+        let error = h.engine.subscribe(&h.db, None, "book.added", target).await.unwrap_err();
+        let SubscribeError::Invalid(ValidationError::Target { reason, .. }) = &error else { panic!("{error:?}") };
+        assert_eq!(reason, &format!("it contains the control character {shown}"), "{target:?}");
+        let answer = api.post("", 1, serde_json::json!({"event": "book.added", "target": target})).await;
+        assert_eq!((answer.status, answer.body["field"].as_str()), (422, Some("target")), "{target:?}: {answer:?}");
+    }
+    assert!(h.engine.subscribe(&h.db, None, "book.added", "https://example.com/a%00b").await.is_ok(), "escaped");
+}
+
+#[tokio::test]
+async fn the_length_limit_applies_to_the_url_as_sent() {
+    let h = Harness::with(|b| b.resolver(public_names(&["example.com"]))).await;
+    let base = "https://example.com/";
+    let longest = format!("{base}{}", "a".repeat(MAX_TARGET_LEN - base.len()));
+    assert!(h.engine.subscribe(&h.db, None, "book.added", &longest).await.is_ok());
+    // 2,047 bytes as given; each `é` (2 bytes) goes out as `%C3%A9` (6 bytes).
+    let accented = format!("{base}{}a", "é".repeat((MAX_TARGET_LEN - 2 - base.len()) / 2));
+    assert_eq!(accented.len(), 2047);
+    let error = h.engine.subscribe(&h.db, None, "book.added", &accented).await.unwrap_err();
+    let SubscribeError::Invalid(ValidationError::Target { reason, .. }) = &error else { panic!("{error:?}") };
+    assert_eq!(reason, "it is 6099 bytes long as sent (percent-encoded), more than 2048");
+    let api = ApiServer::of(&h).await;
+    let answer = api.post("", 1, serde_json::json!({"event": "book.added", "target": accented})).await;
+    assert_eq!((answer.status, answer.body["field"].as_str()), (422, Some("target")), "{answer:?}");
 }
