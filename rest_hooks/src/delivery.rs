@@ -26,7 +26,7 @@ use crate::outcome::{Attempted, Outcome, OutcomeWriter, Started};
 use crate::registry::Room;
 use crate::retry::{Verdict, random_sample};
 use crate::signing::{ID_HEADER, Signer, StandardWebhooks, TIMESTAMP_HEADER};
-use crate::slots::Slot;
+use crate::slots::{Reserved, Slot};
 use reqwest::dns::Resolve;
 
 /// One delivery to make.
@@ -45,23 +45,34 @@ pub(crate) struct Job {
     pub(crate) created_at: i64,
 }
 
-/// A job leased to this process with its request slot, counted in flight until its outcome is
-/// written.
+/// A job leased to this process, counted in flight until its outcome is written.
 #[derive(Debug)]
-pub(crate) struct Ready {
-    job: Job,
-    slot: Slot,
+pub(crate) struct Leased {
+    pub(crate) job: Job,
     in_flight: InFlight,
 }
 
-impl Ready {
-    pub(crate) fn new(job: Job, slot: Slot, shared: &Shared) -> Self {
-        Self { job, slot, in_flight: InFlight::new(&shared.in_flight) }
+impl Leased {
+    pub(crate) fn new(job: Job, shared: &Shared) -> Self {
+        Self { job, in_flight: InFlight::new(&shared.in_flight) }
     }
+}
 
+/// A leased job and where it goes: a running slot, or a place in its receiver's queue.
+#[derive(Debug)]
+pub(crate) enum Ready {
+    /// Starts now.
+    Run(Slot<Leased>, Leased),
+    /// Waits in its receiver's queue.
+    Queue(Reserved<Leased>, Leased),
+}
+
+impl Ready {
     /// The job, to be adjusted before it starts.
     pub(crate) fn job_mut(&mut self) -> &mut Job {
-        &mut self.job
+        match self {
+            Ready::Run(_, leased) | Ready::Queue(_, leased) => &mut leased.job,
+        }
     }
 }
 
@@ -408,13 +419,13 @@ async fn attempt(shared: Arc<Shared>, job: Job) -> Outcome {
     }
 }
 
-/// Jobs for the delivery actor, each holding its slot.
+/// Jobs for the delivery actor, each holding its slot or queue place.
 #[derive(Debug, Message)]
 #[rtype(result = "()")]
 pub(crate) struct Deliver(pub(crate) Vec<Ready>);
 
-/// Starts deliveries on the application's runtime as they come: each already holds its slot (see
-/// [`slots`](crate::slots)), given back when its attempt ends.
+/// Starts deliveries on the application's runtime as they come, or queues them behind their
+/// receiver's requests under way (see [`slots`](crate::slots)).
 pub(crate) struct DeliveryActor {
     shared: Arc<Shared>,
     writer: Addr<OutcomeWriter>,
@@ -436,22 +447,43 @@ impl Handler<Deliver> for DeliveryActor {
     type Result = ();
 
     fn handle(&mut self, Deliver(jobs): Deliver, _: &mut Context<Self>) {
-        for Ready { job, slot, in_flight } in jobs {
-            let (id, lease_until) = (job.id, job.lease_until);
-            let shared = Arc::clone(&self.shared);
-            let writer = self.writer.clone();
-            let task = self.shared.runtime.spawn(async move {
-                let mut outcome = run(&shared, job).await;
-                outcome.in_flight = Some(in_flight);
-                drop(slot);
-                writer.do_send(outcome);
-                if shared.slots.any_waiting()
-                    && let Some(registry) = shared.registry()
-                {
-                    registry.do_send(Room);
+        for ready in jobs {
+            match ready {
+                Ready::Run(slot, leased) => start(&self.shared, &self.writer, slot, leased),
+                Ready::Queue(place, leased) => {
+                    let (id, lease_until) = (leased.job.id, leased.job.lease_until);
+                    self.shared.slots.enqueue(place, leased);
+                    // Its lease is renewed while it waits.
+                    self.writer.do_send(Started { id, lease_until, task: None });
                 }
-            });
-            self.writer.do_send(Started { id, lease_until, task: task.abort_handle() });
+            }
         }
     }
+}
+
+/// Starts `leased` in `slot` as a task of its own; when it ends, the next delivery of its
+/// receiver's queue starts in the same slot.
+fn start(shared: &Arc<Shared>, writer: &Addr<OutcomeWriter>, mut slot: Slot<Leased>, leased: Leased) {
+    let Leased { job, in_flight } = leased;
+    let (id, lease_until) = (job.id, job.lease_until);
+    let task = {
+        let (shared, writer) = (Arc::clone(shared), writer.clone());
+        shared.runtime.clone().spawn(async move {
+            let mut outcome = run(&shared, job).await;
+            outcome.in_flight = Some(in_flight);
+            writer.do_send(outcome);
+            match shared.slots.next(&mut slot) {
+                Some((_, next)) => start(&shared, &writer, slot, next),
+                None => {
+                    drop(slot);
+                    if shared.slots.any_waiting()
+                        && let Some(registry) = shared.registry()
+                    {
+                        registry.do_send(Room);
+                    }
+                }
+            }
+        })
+    };
+    writer.do_send(Started { id, lease_until, task: Some(task.abort_handle()) });
 }

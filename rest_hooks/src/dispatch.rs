@@ -27,7 +27,7 @@ use uuid::Uuid;
 
 use crate::builder::Config;
 use crate::clock::Clock;
-use crate::delivery::{Deliverer, Job, Ready, SentHook};
+use crate::delivery::{Deliverer, Job, Leased, Ready, SentHook};
 use crate::error::panic_message;
 use crate::event::{Action, Event};
 use crate::event_map::EventMap;
@@ -38,7 +38,7 @@ use crate::hookable::{Audience, Owner};
 use crate::registry::RegistryActor;
 use crate::render::Renderer;
 use crate::retry::RetryPolicy;
-use crate::slots::{Slots, receiver_of};
+use crate::slots::{Place, Slots, receiver_of};
 use crate::store::outbox::{self, Format};
 use crate::store::{delivery, hook_state};
 
@@ -72,7 +72,7 @@ pub(crate) struct Shared {
     /// Deliveries leased to this process whose outcome is not written yet.
     pub(crate) in_flight: Arc<AtomicUsize>,
     /// Request slots, in all and per receiver.
-    pub(crate) slots: Arc<Slots>,
+    pub(crate) slots: Arc<Slots<Leased>>,
     /// Hooks disabled while this process ran, with when (engine clock, Unix ms): their
     /// deliveries leased before then and not yet started are not sent.
     disabled: std::sync::Mutex<HashMap<String, i64>>,
@@ -109,7 +109,7 @@ impl Shared {
             on_sent: callbacks.on_sent,
             on_disabled: callbacks.on_disabled,
             retry_for: callbacks.retry_for,
-            slots: Arc::new(Slots::new(config.concurrency, config.per_target_concurrency)),
+            slots: Arc::new(Slots::new(config.concurrency, config.per_target_concurrency, config.max_in_flight)),
             config,
             clock: Clock::new(),
             in_flight: Arc::new(AtomicUsize::new(0)),
@@ -145,12 +145,6 @@ impl Shared {
             Some(policy) => std::borrow::Cow::Owned(policy),
             None => std::borrow::Cow::Borrowed(&self.config.retry),
         }
-    }
-
-    /// How many more deliveries this process may hold before the outcomes waiting to be written
-    /// reach their bound.
-    pub(crate) fn capacity(&self) -> usize {
-        self.config.max_in_flight.saturating_sub(self.in_flight.load(Ordering::Acquire))
     }
 
     /// Readies the engine's database once (WAL on SQLite).
@@ -203,9 +197,11 @@ impl Dispatcher {
         }
         self.shared.prepare().await;
         let mut pass = self.dispatch_events(limit).await?;
-        let room = self.shared.capacity().min(limit);
-        if room > 0 && self.shared.slots.free_total() > 0 {
-            match self.claim_due(room).await {
+        // Queued deliveries whose request was stopped before it ended take its slot.
+        let runnable = self.shared.slots.runnable();
+        pass.jobs.extend(runnable.into_iter().map(|(slot, leased)| Ready::Run(slot, leased)));
+        if self.shared.slots.has_room() {
+            match self.claim_due(limit).await {
                 Ok(jobs) => pass.jobs.extend(jobs),
                 // The events above are committed and leased to us: deliver them regardless.
                 Err(error) => tracing::warn!(%error, "cannot claim due deliveries; retrying later"),
@@ -326,23 +322,31 @@ impl Dispatcher {
         Ok(ready)
     }
 
-    /// Gives each job a slot when one is free (and this process may hold more deliveries); the job
-    /// is then recorded leased and returned to be started. The others are recorded unleased, to
-    /// wait in the database for their receiver's turn.
+    /// Gives each job a running slot or a queue place when its receiver has one (see
+    /// [`slots`](crate::slots)); the job is then recorded leased and returned. The others are
+    /// recorded unleased, to wait in the database for their receiver's turn.
     fn start_or_wait(&self, jobs: Vec<Job>, rows: &mut Vec<delivery::ActiveModel>, now: i64) -> Vec<Ready> {
         let mut ready = Vec::new();
         for job in jobs {
             let receiver = receiver_of(&job.hook.target);
-            let slot = if self.shared.capacity() > 0 { self.shared.slots.take(&receiver, job.id) } else { None };
-            match slot {
-                Some(slot) => {
+            match self.shared.slots.place(&receiver, job.id) {
+                Place::Wait => rows.push(new_delivery(&job, &receiver, None, now)),
+                place => {
                     rows.push(new_delivery(&job, &receiver, Some(job.lease_until), now));
-                    ready.push(Ready::new(job, slot, &self.shared));
+                    ready.extend(self.ready(place, job));
                 }
-                None => rows.push(new_delivery(&job, &receiver, None, now)),
             }
         }
         ready
+    }
+
+    /// `job`, leased, in `place`.
+    fn ready(&self, place: Place<Leased>, job: Job) -> Option<Ready> {
+        match place {
+            Place::Run(slot) => Some(Ready::Run(slot, Leased::new(job, &self.shared))),
+            Place::Queue(reserved) => Some(Ready::Queue(reserved, Leased::new(job, &self.shared))),
+            Place::Wait => None,
+        }
     }
 
     /// Whether any committed event waits for dispatch: a plain read, no lock.
@@ -407,8 +411,8 @@ impl Dispatcher {
             }
             ready.extend(self.lease(rows).await?);
         }
-        let room = limit.saturating_sub(ready.len()).min(slots.free_total());
-        if room > 0 {
+        let room = limit.saturating_sub(ready.len());
+        if room > 0 && slots.has_room() {
             let left_out = slots.left_out();
             let rows = self.due(Due::Except(&left_out), room).await?;
             ready.extend(self.lease(rows).await?);
@@ -451,12 +455,14 @@ impl Dispatcher {
         let mut ready = Vec::new();
         let mut claims = Vec::new();
         for row in rows {
-            // A delivery running here is never claimed again here, whatever its lease says.
+            // A delivery running or queued here is never claimed again here, whatever its lease
+            // says.
             if slots.holds(row.id) {
                 continue;
             }
-            if let Some(slot) = slots.take(&row.receiver, row.id) {
-                claims.push((row, slot));
+            match slots.place(&row.receiver, row.id) {
+                Place::Wait => {}
+                place => claims.push((row, place)),
             }
         }
         if claims.is_empty() {
@@ -464,7 +470,7 @@ impl Dispatcher {
         }
         let lease_until = self.shared.clock.now_ms().saturating_add(self.shared.config.lease_ms());
         let txn = self.shared.db.begin().await?;
-        for (row, slot) in claims {
+        for (row, place) in claims {
             let claimed = delivery::Entity::update_many()
                 .col_expr(delivery::Column::LeaseUntil, Expr::value(lease_until))
                 .filter(delivery::Column::Id.eq(row.id))
@@ -473,7 +479,7 @@ impl Dispatcher {
                 .exec(&txn)
                 .await?;
             if claimed.rows_affected == 1 {
-                ready.push(Ready::new(job_from_row(row, lease_until), slot, &self.shared));
+                ready.extend(self.ready(place, job_from_row(row, lease_until)));
             }
         }
         txn.commit().await?;

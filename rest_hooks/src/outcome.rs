@@ -46,14 +46,14 @@ pub(crate) struct Outcome {
     pub(crate) in_flight: Option<InFlight>,
 }
 
-/// A request started under `lease_until`: its lease is renewed until its outcome is written, and
-/// `task` aborted if it cannot be.
+/// A delivery leased under `lease_until`, queued (`task` is `None`) or started: its lease is
+/// renewed until its outcome is written, and it is stopped if the lease cannot be.
 #[derive(Debug, Message)]
 #[rtype(result = "()")]
 pub(crate) struct Started {
     pub(crate) id: Uuid,
     pub(crate) lease_until: i64,
-    pub(crate) task: AbortHandle,
+    pub(crate) task: Option<AbortHandle>,
 }
 
 /// One attempt that was made.
@@ -102,8 +102,8 @@ pub(crate) struct OutcomeWriter {
     shared: Arc<Shared>,
     buffer: Vec<Outcome>,
     writing: bool,
-    /// The requests under way: their lease as it stands, and their task.
-    leases: HashMap<Uuid, (i64, AbortHandle)>,
+    /// The deliveries queued or under way: their lease as it stands, and their task once started.
+    leases: HashMap<Uuid, (i64, Option<AbortHandle>)>,
     /// Set when the leases are due for renewal.
     renew: bool,
 }
@@ -211,10 +211,13 @@ impl OutcomeWriter {
         }));
     }
 
-    /// Stops request `id`, if it is still running, and forgets its lease.
+    /// Stops delivery `id`: takes it out of its queue, or aborts its request if that still runs;
+    /// forgets its lease.
     fn abort(&mut self, id: Uuid) {
-        if let Some((_, task)) = self.leases.remove(&id) {
-            task.abort();
+        match self.leases.remove(&id) {
+            Some((_, Some(task))) => task.abort(),
+            Some((_, None)) => drop(self.shared.slots.unqueue(id)),
+            None => {}
         }
     }
 
@@ -251,8 +254,14 @@ impl Handler<Started> for OutcomeWriter {
     type Result = ();
 
     fn handle(&mut self, started: Started, _: &mut Context<Self>) {
-        if !started.task.is_finished() {
-            self.leases.insert(started.id, (started.lease_until, started.task));
+        match (self.leases.get_mut(&started.id), started.task) {
+            // A queued delivery starts: its lease may have been renewed while it waited.
+            (Some(entry), Some(task)) => entry.1 = Some(task),
+            (Some(_), None) => {}
+            (None, Some(task)) if task.is_finished() => {}
+            (None, task) => {
+                self.leases.insert(started.id, (started.lease_until, task));
+            }
         }
     }
 }

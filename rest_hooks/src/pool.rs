@@ -62,7 +62,9 @@ fn sqlite(db: &DatabaseConnection) -> Option<DatabaseConnection> {
     let name = options.get_filename().to_string_lossy();
     // `sqlite::memory:` names a private in-memory database per pool; `mode=memory` URIs set a flag
     // that only `Debug` shows.
-    if name == ":memory:" || name.starts_with("file:sqlx-in-memory-") || format!("{options:?}").contains("in_memory: true")
+    if name == ":memory:"
+        || name.starts_with("file:sqlx-in-memory-")
+        || format!("{options:?}").contains("in_memory: true")
     {
         return None;
     }

@@ -839,7 +839,13 @@ struct SingleSaves {
 /// pool with SeaORM's defaults (one connection on SQLite). The floor is the same insert plus one
 /// more small row (what recording adds: one INSERT) with no engine running, on the same database
 /// after the engine has set it up (on SQLite: in WAL mode, as the engine leaves the file).
-async fn single_saves(backend: &Backend, options: &Options, receiver: &Receiver, hooks: usize, commit: Commit) -> SingleSaves {
+async fn single_saves(
+    backend: &Backend,
+    options: &Options,
+    receiver: &Receiver,
+    hooks: usize,
+    commit: Commit,
+) -> SingleSaves {
     let saves = options.single_saves();
     let scratch = fresh(backend).await;
     drop(scratch.db);
