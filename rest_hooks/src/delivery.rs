@@ -472,16 +472,15 @@ fn start(shared: &Arc<Shared>, writer: &Addr<OutcomeWriter>, mut slot: Slot<Leas
             let mut outcome = run(&shared, job).await;
             outcome.in_flight = Some(in_flight);
             writer.do_send(outcome);
-            match shared.slots.next(&mut slot) {
+            let next = shared.slots.next(&mut slot);
+            if shared.slots.wants_more(&slot)
+                && let Some(registry) = shared.registry()
+            {
+                registry.do_send(Room);
+            }
+            match next {
                 Some((_, next)) => start(&shared, &writer, slot, next),
-                None => {
-                    drop(slot);
-                    if shared.slots.any_waiting()
-                        && let Some(registry) = shared.registry()
-                    {
-                        registry.do_send(Room);
-                    }
-                }
+                None => drop(slot),
             }
         })
     };

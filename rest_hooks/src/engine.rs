@@ -117,10 +117,10 @@ impl Engine {
 
     /// Stops the engine gracefully: nothing new is claimed, passes under way finish, requests in
     /// flight get until the [shutdown deadline](Builder::shutdown_deadline) to finish and have their
-    /// outcomes written, deliveries that were waiting for a free slot give their lease back, then
+    /// outcomes written, queued deliveries whose turn comes meanwhile give their lease back, then
     /// the actors stop. What is left waits in the database for the next start: events not yet
-    /// dispatched, deliveries not yet due, and requests still running at the deadline (taken over
-    /// once their lease expires). The process-wide slot is cleared if it holds this engine.
+    /// dispatched, deliveries not yet due, and deliveries still running or queued at the deadline
+    /// (taken over once their lease expires). The process-wide slot is cleared if it holds this engine.
     pub async fn shutdown(&self) {
         if let Ok(mut slot) = PROCESS.write()
             && slot.as_ref().is_some_and(|installed| Arc::ptr_eq(&installed.inner, &self.inner))

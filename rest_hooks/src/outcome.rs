@@ -26,7 +26,7 @@ use crate::dispatch::Shared;
 use crate::error::DeliveryError;
 use crate::health::{self, Disabled};
 use crate::hook::HookTarget;
-use crate::registry::{Due, Room};
+use crate::registry::Due;
 use crate::retry::Verdict;
 use crate::store::{attempt, delivery};
 
@@ -147,7 +147,7 @@ impl OutcomeWriter {
         ctx.spawn(task.into_actor(self).map(move |result, writer, ctx| {
             writer.writing = false;
             match result {
-                Ok(Ok(())) => writer.finished(),
+                Ok(Ok(())) => {}
                 Ok(Err((error, batch))) => {
                     tracing::warn!(%error, count, "cannot record delivery outcomes; retrying");
                     writer.buffer.extend(batch);
@@ -156,7 +156,6 @@ impl OutcomeWriter {
                 }
                 Err(join) => {
                     tracing::error!(%join, count, "outcome writer task failed; the leases will expire and the deliveries be retried");
-                    writer.finished();
                 }
             }
             writer.flush(ctx);
@@ -218,14 +217,6 @@ impl OutcomeWriter {
             Some((_, Some(task))) => task.abort(),
             Some((_, None)) => drop(self.shared.slots.unqueue(id)),
             None => {}
-        }
-    }
-
-    fn finished(&self) {
-        if self.shared.slots.any_waiting()
-            && let Some(registry) = self.shared.registry()
-        {
-            registry.do_send(Room);
         }
     }
 }

@@ -242,8 +242,20 @@ impl<Q> Slots<Q> {
     }
 
     /// Whether some receiver has work waiting in the database.
-    pub(crate) fn any_waiting(&self) -> bool {
+    #[cfg(test)]
+    fn any_waiting(&self) -> bool {
         self.state().waiting > 0
+    }
+
+    /// Whether `slot`'s receiver has work waiting in the database and its queue is at most half
+    /// full: time to claim more of its work.
+    pub(crate) fn wants_more(&self, slot: &Slot<Q>) -> bool {
+        let state = self.state();
+        state.waiting > 0
+            && state
+                .receivers
+                .get(&slot.receiver)
+                .is_some_and(|entry| entry.waiting && entry.queue.len() + entry.reserved <= self.queue_per_receiver / 2)
     }
 
     /// Whether `delivery` is running or queued here.

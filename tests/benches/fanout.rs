@@ -931,10 +931,86 @@ impl SingleSaves {
     }
 }
 
+/// What one fast hook sees while 50 hooks of one receiver answer after 60 s.
+struct SlowReceiver {
+    slow_hooks: usize,
+    events: usize,
+    fast_p50_ms: f64,
+    fast_p99_ms: f64,
+    fast_done_after_last_save_s: f64,
+}
+
+/// A receiver on 127.0.0.1 that answers every request after `delay`.
+fn slow_receiver(delay: Duration) -> String {
+    let app = Router::new().route(
+        "/{*path}",
+        post(move || async move {
+            tokio::time::sleep(delay).await;
+            StatusCode::OK
+        }),
+    );
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::Builder::new()
+        .name("slow-receiver".to_owned())
+        .spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            runtime.block_on(async move {
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+                tx.send(listener.local_addr().unwrap()).unwrap();
+                axum::serve(listener, app).await.unwrap();
+            });
+        })
+        .unwrap();
+    format!("http://{}", rx.recv().unwrap())
+}
+
+/// Saves one at a time, as in [`single_saves`], while 50 hooks on a receiver that answers after
+/// 60 s and one hook on the fast receiver take every event.
+async fn slow_receiver_run(backend: &Backend, options: &Options, receiver: &Receiver, slow_base: &str) -> SlowReceiver {
+    const SLOW_HOOKS: usize = 50;
+    let events = if options.quick { 500 } else { 2_000 };
+    let scratch = fresh(backend).await;
+    drop(scratch.db);
+    let db = Database::connect(&scratch.url).await.unwrap();
+    let engine = engine(true).start(db.clone()).unwrap();
+    for h in 0..SLOW_HOOKS {
+        engine.subscribe(&db, Some(1.into()), EVENT, &format!("{slow_base}/s{h}")).await.unwrap();
+    }
+    subscribe(&engine, &db, receiver, 1).await;
+    receiver.reset(true);
+    let mut commits: HashMap<i64, Instant> = HashMap::with_capacity(events);
+    engine
+        .scope(async {
+            for i in 0..events {
+                let txn = db.begin().await.unwrap();
+                let saved = new_item(i).insert(&txn).await.unwrap();
+                txn.commit().await.unwrap();
+                commits.insert(saved.id, Instant::now());
+            }
+        })
+        .await;
+    let last_save = Instant::now();
+    let last = receiver.wait_for(events as u64).await;
+    drop(engine);
+    let arrivals = std::mem::take(&mut *receiver.inbox.arrivals.lock().unwrap());
+    let mut millis: Vec<f64> =
+        arrivals.iter().map(|(pk, at)| at.saturating_duration_since(commits[pk]).as_secs_f64() * 1e3).collect();
+    millis.sort_by(f64::total_cmp);
+    let at = |q: f64| millis[((millis.len() - 1) as f64 * q).round() as usize];
+    SlowReceiver {
+        slow_hooks: SLOW_HOOKS,
+        events,
+        fast_p50_ms: at(0.5),
+        fast_p99_ms: at(0.99),
+        fast_done_after_last_save_s: last.saturating_duration_since(last_save).as_secs_f64(),
+    }
+}
+
 /// The isolation phases of one backend.
 #[derive(Default)]
 struct Isolation {
     single_saves: Vec<SingleSaves>,
+    slow_receiver: Option<SlowReceiver>,
 }
 
 impl Isolation {
@@ -949,6 +1025,11 @@ impl Isolation {
                 }
             }
         }
+        if options.runs("slow_receiver") {
+            eprintln!("[{}] one fast hook beside 50 hooks of a receiver that answers after 60 s …", backend.name());
+            let slow = slow_receiver(Duration::from_secs(60));
+            isolation.slow_receiver = Some(slow_receiver_run(backend, options, receiver, &slow).await);
+        }
         isolation
     }
 
@@ -957,12 +1038,28 @@ impl Isolation {
         for run in &self.single_saves {
             run.print();
         }
+        if let Some(slow) = &self.slow_receiver {
+            println!(
+                "  1 fast hook beside {} hooks of a receiver that answers after 60 s, {} events: fast p50 {:.1} ms, \
+                 p99 {:.1} ms; done {:.2} s after the last save",
+                slow.slow_hooks, slow.events, slow.fast_p50_ms, slow.fast_p99_ms, slow.fast_done_after_last_save_s
+            );
+        }
     }
 
     fn to_json(&self) -> serde_json::Map<String, Value> {
         let mut json = serde_json::Map::new();
         if !self.single_saves.is_empty() {
             json.insert("single_saves".to_owned(), self.single_saves.iter().map(SingleSaves::to_json).collect());
+        }
+        if let Some(slow) = &self.slow_receiver {
+            json.insert(
+                "slow_receiver".to_owned(),
+                json!({
+                    "slow_hooks": slow.slow_hooks, "events": slow.events, "fast_p50_ms": slow.fast_p50_ms,
+                    "fast_p99_ms": slow.fast_p99_ms, "fast_done_after_last_save_s": slow.fast_done_after_last_save_s,
+                }),
+            );
         }
         json
     }

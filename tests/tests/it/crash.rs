@@ -15,9 +15,8 @@ use sea_orm::{ActiveModelTrait, EntityTrait, TransactionTrait};
 use crate::lifecycle::new_book;
 
 const CHILD: &str = "REST_HOOKS_CRASH_CHILD";
-/// The shortest lease the engine accepts with a 1 s timeout: leases held by a killed child expire
-/// this long after it took them.
-const LEASE: Duration = Duration::from_secs(13);
+/// Leases held by a killed child expire at most this long after it last renewed them.
+const LEASE: Duration = Duration::from_secs(5);
 
 fn engine(db: sea_orm::DatabaseConnection) -> Engine {
     local_bookstore(Engine::builder())

@@ -17,9 +17,6 @@ use crate::lifecycle::new_book;
 /// Set in a worker process: the URL of the database to deliver from.
 const WORKER_VAR: &str = "REST_HOOKS_SCALE_WORKER";
 const HOOKS: usize = 4;
-/// Leases a killed worker leaves behind expire after this long (the shortest lease a 5 s request
-/// timeout allows: a slow receipt must not time out and be sent again on a busy machine).
-const LEASE: Duration = Duration::from_secs(21);
 const PATIENCE: Duration = Duration::from_secs(120);
 
 /// A worker process: a delivering engine until its standard input closes. In the ordinary test run
@@ -29,7 +26,7 @@ fn worker_process() {
     let Ok(url) = std::env::var(WORKER_VAR) else { return };
     tokio::runtime::Runtime::new().unwrap().block_on(async {
         let db = Database::connect(&url).await.unwrap();
-        let engine = local_bookstore(Engine::builder()).timeout(Duration::from_secs(1)).lease(LEASE).start(db).unwrap();
+        let engine = local_bookstore(Engine::builder()).timeout(Duration::from_secs(1)).start(db).unwrap();
         tokio::task::spawn_blocking(|| std::io::stdin().read_to_end(&mut Vec::new())).await.unwrap().unwrap();
         engine.shutdown().await;
     });
