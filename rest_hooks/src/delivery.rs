@@ -351,7 +351,7 @@ async fn run(shared: &Arc<Shared>, job: Job) -> Outcome {
         return Outcome::released(job.id, job.lease_until);
     }
     let leased_at = job.lease_until.saturating_sub(shared.config.lease_ms());
-    if shared.disabled_since(&job.hook.id.to_string()).is_some_and(|at| at >= leased_at) {
+    if shared.disabled_until(&job.hook.id.to_string()).is_some_and(|until| leased_at <= until) {
         return Outcome::skipped(job.id);
     }
     attempt(Arc::clone(shared), job).await
@@ -394,7 +394,7 @@ async fn attempt(shared: Arc<Shared>, job: Job) -> Outcome {
     let verdict = shared.retry_policy(&sent.hook).decide(sent.attempt, &sent.outcome, age, at, random_sample());
     if matches!(verdict, Verdict::Disable { .. }) {
         // Requests of this hook not started yet are not sent, even before the outcome is written.
-        shared.hook_disabled(&sent.hook.id.to_string(), at);
+        shared.hook_disabled(&sent.hook.id.to_string(), at.saturating_add(shared.config.lease_ms()));
     }
     let (status, error, excerpt) = match sent.outcome {
         Ok(response) => (Some(response.status), None, Some(response.body)),

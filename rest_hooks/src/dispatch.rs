@@ -73,8 +73,8 @@ pub(crate) struct Shared {
     pub(crate) in_flight: Arc<AtomicUsize>,
     /// Request slots, in all and per receiver.
     pub(crate) slots: Arc<Slots<Leased>>,
-    /// Hooks disabled while this process ran, with when (engine clock, Unix ms): their
-    /// deliveries leased before then and not yet started are not sent.
+    /// Hooks disabled while this process ran: their deliveries leased before the given time
+    /// (engine clock, Unix ms) and not yet started are not sent.
     disabled: std::sync::Mutex<HashMap<String, i64>>,
     /// Set once the engine's database is ready (see [`pool::prepare`](crate::pool::prepare)).
     prepared: tokio::sync::OnceCell<()>,
@@ -152,10 +152,12 @@ impl Shared {
         self.prepared.get_or_init(|| crate::pool::prepare(&self.db)).await;
     }
 
-    /// Records that hook `id` was disabled `at` (Unix ms): its deliveries leased before then and
-    /// not started yet are not sent.
-    pub(crate) fn hook_disabled(&self, id: &str, at: i64) {
-        self.disabled.lock().unwrap_or_else(std::sync::PoisonError::into_inner).entry(id.to_owned()).or_insert(at);
+    /// Records that hook `id` is disabled: its deliveries leased until `until` (Unix ms) and not
+    /// started yet are not sent. Called when an answer disables it (until a lease from then, by
+    /// which time the disabling is committed and its pending deliveries failed) and again once
+    /// the disabling is committed (until then: what is claimed later was enabled again).
+    pub(crate) fn hook_disabled(&self, id: &str, until: i64) {
+        self.disabled.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(id.to_owned(), until);
     }
 
     /// Records that hook `id` was enabled again.
@@ -163,8 +165,8 @@ impl Shared {
         self.disabled.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(id);
     }
 
-    /// When hook `id` was disabled while this process ran, if it was.
-    pub(crate) fn disabled_since(&self, id: &str) -> Option<i64> {
+    /// Until when deliveries of hook `id` leased here are not sent, if it was disabled.
+    pub(crate) fn disabled_until(&self, id: &str) -> Option<i64> {
         let disabled = self.disabled.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if disabled.is_empty() { None } else { disabled.get(id).copied() }
     }
@@ -425,27 +427,46 @@ impl Dispatcher {
     /// Up to `limit` pending deliveries that are due and not under a live lease, oldest due first.
     async fn due(&self, which: Due<'_>, limit: usize) -> Result<Vec<delivery::Model>, DbErr> {
         let now = self.shared.clock.now_ms();
-        let mut query = delivery::Entity::find()
-            .filter(delivery::Column::State.eq(delivery::state::PENDING))
-            .filter(delivery::Column::NextAttemptAt.lte(now))
-            .filter(delivery::Column::LeaseUntil.is_null().or(delivery::Column::LeaseUntil.lt(now)));
-        let mut skip = Vec::new();
+        let query = || {
+            delivery::Entity::find()
+                .filter(delivery::Column::State.eq(delivery::state::PENDING))
+                .filter(delivery::Column::NextAttemptAt.lte(now))
+                .filter(delivery::Column::LeaseUntil.is_null().or(delivery::Column::LeaseUntil.lt(now)))
+                .order_by_asc(delivery::Column::NextAttemptAt)
+        };
         match which {
-            Due::Of(receiver) => query = query.filter(delivery::Column::Receiver.eq(receiver)),
+            Due::Of(receiver) => {
+                // Retries first: a receiver's backlog of first attempts does not hold them back.
+                let of =
+                    |query: sea_orm::Select<delivery::Entity>| query.filter(delivery::Column::Receiver.eq(receiver));
+                let mut rows = of(query())
+                    .filter(delivery::Column::Attempts.gt(0))
+                    .limit(limit as u64)
+                    .all(&self.shared.db)
+                    .await?;
+                if rows.len() < limit {
+                    let first = of(query())
+                        .filter(delivery::Column::Attempts.eq(0))
+                        .limit((limit - rows.len()) as u64)
+                        .all(&self.shared.db)
+                        .await?;
+                    rows.extend(first);
+                }
+                Ok(rows)
+            }
             Due::Except(receivers) if receivers.len() <= MAX_LEFT_OUT => {
+                let mut query = query();
                 if !receivers.is_empty() {
                     query = query.filter(delivery::Column::Receiver.is_not_in(receivers.iter().cloned()));
                 }
+                query.limit(limit as u64).all(&self.shared.db).await
             }
             // Too many to name in the query: read a little more and leave them out here.
-            Due::Except(receivers) => skip = receivers.to_vec(),
+            Due::Except(receivers) => {
+                let rows = query().limit((limit + receivers.len().min(limit)) as u64).all(&self.shared.db).await?;
+                Ok(rows.into_iter().filter(|row| !receivers.contains(&row.receiver)).take(limit).collect())
+            }
         }
-        let rows = query
-            .order_by_asc(delivery::Column::NextAttemptAt)
-            .limit((limit + skip.len().min(limit)) as u64)
-            .all(&self.shared.db)
-            .await?;
-        Ok(rows.into_iter().filter(|row| !skip.contains(&row.receiver)).take(limit).collect())
     }
 
     /// Leases `rows` to this process, each that gets a slot and that no other process claimed
@@ -469,21 +490,72 @@ impl Dispatcher {
             return Ok(ready);
         }
         let lease_until = self.shared.clock.now_ms().saturating_add(self.shared.config.lease_ms());
+        let claimed = match self.lease_at_once(&claims, lease_until).await? {
+            true => vec![true; claims.len()],
+            // Another process claimed some of them since they were read: one at a time.
+            false => self.lease_one_by_one(&claims, lease_until).await?,
+        };
+        for ((row, place), claimed) in claims.into_iter().zip(claimed) {
+            if claimed {
+                ready.extend(self.ready(place, job_from_row(row, lease_until)));
+            }
+        }
+        Ok(ready)
+    }
+
+    /// Leases every delivery of `claims` until `lease_until` in one statement per lease they were
+    /// read with (most often none), if no other process claimed any of them since they were read;
+    /// returns whether it did (else nothing changed).
+    async fn lease_at_once(
+        &self,
+        claims: &[(delivery::Model, Place<Leased>)],
+        lease_until: i64,
+    ) -> Result<bool, DbErr> {
+        let mut by_lease: HashMap<Option<i64>, Vec<Uuid>> = HashMap::new();
+        for (row, _) in claims {
+            by_lease.entry(row.lease_until).or_default().push(row.id);
+        }
         let txn = self.shared.db.begin().await?;
-        for (row, place) in claims {
-            let claimed = delivery::Entity::update_many()
+        for (lease, ids) in by_lease {
+            for chunk in ids.chunks(CHUNK) {
+                let claimed = delivery::Entity::update_many()
+                    .col_expr(delivery::Column::LeaseUntil, Expr::value(lease_until))
+                    .filter(delivery::Column::Id.is_in(chunk.iter().copied()))
+                    .filter(delivery::Column::State.eq(delivery::state::PENDING))
+                    .filter(lease_matches(lease))
+                    .exec(&txn)
+                    .await?;
+                if claimed.rows_affected != chunk.len() as u64 {
+                    txn.rollback().await?;
+                    return Ok(false);
+                }
+            }
+        }
+        txn.commit().await?;
+        Ok(true)
+    }
+
+    /// Leases each delivery of `claims` that no other process claimed since it was read; returns
+    /// which it leased.
+    async fn lease_one_by_one(
+        &self,
+        claims: &[(delivery::Model, Place<Leased>)],
+        lease_until: i64,
+    ) -> Result<Vec<bool>, DbErr> {
+        let txn = self.shared.db.begin().await?;
+        let mut claimed = Vec::with_capacity(claims.len());
+        for (row, _) in claims {
+            let done = delivery::Entity::update_many()
                 .col_expr(delivery::Column::LeaseUntil, Expr::value(lease_until))
                 .filter(delivery::Column::Id.eq(row.id))
                 .filter(delivery::Column::State.eq(delivery::state::PENDING))
                 .filter(lease_matches(row.lease_until))
                 .exec(&txn)
                 .await?;
-            if claimed.rows_affected == 1 {
-                ready.extend(self.ready(place, job_from_row(row, lease_until)));
-            }
+            claimed.push(done.rows_affected == 1);
         }
         txn.commit().await?;
-        Ok(ready)
+        Ok(claimed)
     }
 }
 

@@ -178,7 +178,7 @@ pub(crate) async fn disable_hook<C: ConnectionTrait>(db: &C, id: &str, reason: &
 /// just disabled. Failures and panics there are logged: the engine's own state already says it.
 pub(crate) async fn report_disabled(shared: &Shared, disabled: Vec<Disabled>) {
     for notice in disabled {
-        shared.hook_disabled(&notice.hook.id.to_string(), notice.at);
+        shared.hook_disabled(&notice.hook.id.to_string(), shared.clock.now_ms());
         tracing::warn!(hook_id = %notice.hook.id, target = %notice.hook.target, reason = %notice.reason, "hook disabled");
         let id: &HookId = &notice.hook.id;
         match futures_util::FutureExt::catch_unwind(AssertUnwindSafe(shared.finder.disable(

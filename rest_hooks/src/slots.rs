@@ -3,8 +3,10 @@
 //!
 //! A delivery is leased to this process only when it can start now or soon: a running slot is free
 //! for it (its receiver's, at most `per_target_concurrency`, and one of the engine's, at most
-//! `concurrency`), or a place in its receiver's queue is (at most [`QUEUE_PER_SLOT`] per running
-//! slot of the receiver, and `max_in_flight` in all). A request that ends starts the next of its
+//! `concurrency`), or a place in its receiver's queue is. A receiver's queue holds what its
+//! requests get through in about [`QUEUE_WINDOW`], judged by how long they have been taking (one
+//! place per slot until a request has ended; none for a receiver that takes seconds; at most
+//! [`QUEUE_PER_SLOT`] per slot), and all queues together at most `max_in_flight`. A request that ends starts the next of its
 //! receiver's queue at once, with no database round trip. Deliveries that find neither stay in
 //! the database, unleased, and the receiver is marked as having work waiting; as its queue drains,
 //! the dispatcher claims more of that receiver's work. So a slow receiver holds only its own slots
@@ -14,6 +16,7 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use uuid::Uuid;
 
@@ -25,8 +28,11 @@ pub(crate) fn receiver_of(target: &str) -> String {
     }
 }
 
-/// Queue places per running slot of a receiver.
+/// Queue places per running slot of a receiver, at most.
 pub(crate) const QUEUE_PER_SLOT: usize = 16;
+
+/// How much work a receiver's queue holds: what its requests get through in this long.
+pub(crate) const QUEUE_WINDOW: Duration = Duration::from_millis(250);
 
 /// The request slots and queues of one engine; `Q` is what waits in a queue.
 #[derive(Debug)]
@@ -58,17 +64,42 @@ struct Receiver<Q> {
     queue: VecDeque<(Uuid, Q)>,
     /// Deliveries of this receiver were left in the database for want of a slot or a place.
     waiting: bool,
+    /// How long its requests take, on a moving average (seconds); `None` until one has ended.
+    mean: Option<f64>,
 }
 
 impl<Q> Default for Receiver<Q> {
     fn default() -> Self {
-        Self { running: 0, reserved: 0, queue: VecDeque::new(), waiting: false }
+        Self { running: 0, reserved: 0, queue: VecDeque::new(), waiting: false, mean: None }
     }
 }
 
 impl<Q> Receiver<Q> {
     fn idle(&self) -> bool {
         self.running == 0 && self.reserved == 0 && self.queue.is_empty() && !self.waiting
+    }
+
+    /// Records that one of its requests took `took`.
+    fn took(&mut self, took: Duration) {
+        let took = took.as_secs_f64();
+        self.mean = Some(self.mean.map_or(took, |mean| mean + (took - mean) / 5.0));
+    }
+
+    /// Its queue places, reserved ones included.
+    fn queued(&self) -> usize {
+        self.queue.len() + self.reserved
+    }
+
+    /// How many places its queue has: what its `per_receiver` slots get through in
+    /// [`QUEUE_WINDOW`], at most `most`.
+    fn places(&self, per_receiver: usize, most: usize) -> usize {
+        match self.mean {
+            None => per_receiver.min(most),
+            Some(mean) => {
+                let places = per_receiver as f64 * QUEUE_WINDOW.as_secs_f64() / mean.max(1e-6);
+                if places >= most as f64 { most } else { places as usize }
+            }
+        }
     }
 }
 
@@ -89,11 +120,12 @@ pub(crate) struct Slot<Q> {
     slots: Arc<Slots<Q>>,
     receiver: String,
     delivery: Uuid,
+    since: Instant,
 }
 
 impl<Q> Drop for Slot<Q> {
     fn drop(&mut self) {
-        self.slots.free(&self.receiver, self.delivery);
+        self.slots.free(&self.receiver, self.delivery, self.since.elapsed());
     }
 }
 
@@ -154,8 +186,9 @@ impl<Q> Slots<Q> {
         {
             entry.running += 1;
             state.running += 1;
-            Place::Run(Slot { slots: Arc::clone(self), receiver: receiver.to_owned(), delivery })
-        } else if queued < self.queue_total && entry.queue.len() + entry.reserved < self.queue_per_receiver {
+            Place::Run(Slot { slots: Arc::clone(self), receiver: receiver.to_owned(), delivery, since: Instant::now() })
+        } else if queued < self.queue_total && entry.queued() < entry.places(self.per_receiver, self.queue_per_receiver)
+        {
             entry.reserved += 1;
             state.queued += 1;
             Place::Queue(Reserved { slots: Arc::clone(self), receiver: receiver.to_owned(), delivery, used: false })
@@ -188,12 +221,13 @@ impl<Q> Slots<Q> {
         forget_if_idle(&mut state, receiver);
     }
 
-    fn free(&self, receiver: &str, delivery: Uuid) {
+    fn free(&self, receiver: &str, delivery: Uuid, took: Duration) {
         let mut state = self.state();
         state.running = state.running.saturating_sub(1);
         state.deliveries.remove(&delivery);
         if let Some(entry) = state.receivers.get_mut(receiver) {
             entry.running = entry.running.saturating_sub(1);
+            entry.took(took);
         }
         forget_if_idle(&mut state, receiver);
     }
@@ -201,7 +235,10 @@ impl<Q> Slots<Q> {
     /// The next delivery of `slot`'s receiver's queue, which then runs in `slot`.
     pub(crate) fn next(&self, slot: &mut Slot<Q>) -> Option<(Uuid, Q)> {
         let mut state = self.state();
-        let (id, item) = state.receivers.get_mut(&slot.receiver)?.queue.pop_front()?;
+        let entry = state.receivers.get_mut(&slot.receiver)?;
+        entry.took(slot.since.elapsed());
+        slot.since = Instant::now();
+        let (id, item) = entry.queue.pop_front()?;
         state.queued = state.queued.saturating_sub(1);
         state.deliveries.remove(&slot.delivery);
         slot.delivery = id;
@@ -219,7 +256,9 @@ impl<Q> Slots<Q> {
                 let Some((delivery, item)) = entry.queue.pop_front() else { break };
                 entry.running += 1;
                 running += 1;
-                found.push((Slot { slots: Arc::clone(self), receiver: receiver.clone(), delivery }, item));
+                let slot =
+                    Slot { slots: Arc::clone(self), receiver: receiver.clone(), delivery, since: Instant::now() };
+                found.push((slot, item));
             }
         }
         state.queued = state.queued.saturating_sub(found.len());
@@ -301,7 +340,7 @@ impl<Q> Slots<Q> {
             .filter(|(_, entry)| {
                 entry.waiting
                     || (entry.running >= self.per_receiver
-                        && entry.queue.len() + entry.reserved >= self.queue_per_receiver)
+                        && entry.queued() >= entry.places(self.per_receiver, self.queue_per_receiver))
             })
             .map(|(receiver, _)| receiver.clone())
             .collect()
@@ -354,24 +393,50 @@ mod tests {
         }
     }
 
+    /// Makes `receiver`'s requests look as if they took `took` each.
+    fn taking(slots: &Slots<&'static str>, receiver: &str, took: Duration) {
+        let mut state = slots.state();
+        let entry = state.receivers.entry(receiver.to_owned()).or_default();
+        entry.mean = None;
+        entry.took(took);
+    }
+
     #[test]
     fn a_receiver_at_its_limit_holds_only_its_own_slots_and_places() {
-        // Two running slots per receiver, so 32 queue places each; 40 in all.
+        // Two running slots per receiver; a fast receiver's queue has up to 32 places, 40 in all.
         let slots = slots(4, 2, 40);
-        let running: Vec<_> = (0..2).map(|_| run(slots.place("http://slow", Uuid::now_v7()))).collect();
+        let running: Vec<_> = (0..2).map(|_| run(slots.place("http://busy", Uuid::now_v7()))).collect();
+        taking(&slots, "http://busy", Duration::from_millis(1));
         for _ in 0..32 {
-            queue(&slots, slots.place("http://slow", Uuid::now_v7()), "slow");
+            queue(&slots, slots.place("http://busy", Uuid::now_v7()), "busy");
         }
-        assert!(matches!(slots.place("http://slow", Uuid::now_v7()), Place::Wait));
-        assert!(slots.is_waiting("http://slow") && slots.any_waiting());
-        let fast = run(slots.place("http://fast", Uuid::now_v7()));
-        assert_eq!(slots.left_out(), ["http://slow"]);
-        assert!(slots.waiting_with_room(100).is_empty(), "the slow queue is full");
-        drop(fast);
+        assert!(matches!(slots.place("http://busy", Uuid::now_v7()), Place::Wait));
+        assert!(slots.is_waiting("http://busy") && slots.any_waiting());
+        let other = run(slots.place("http://other", Uuid::now_v7()));
+        assert_eq!(slots.left_out(), ["http://busy"]);
+        assert!(slots.waiting_with_room(100).is_empty(), "the busy receiver's queue is full");
+        drop(other);
         drop(running);
         let started = slots.runnable();
         assert_eq!(started.len(), 2, "stopped requests leave their slots to the queue");
-        assert_eq!(slots.waiting_with_room(100), []);
+    }
+
+    #[test]
+    fn a_queue_holds_what_its_receiver_gets_through_in_a_quarter_second() {
+        let slots = slots(8, 4, 1000);
+        let _running: Vec<_> = (0..4).map(|_| run(slots.place("http://r", Uuid::now_v7()))).collect();
+        let places = |took: Duration| {
+            taking(&slots, "http://r", took);
+            let state = slots.state();
+            state.receivers["http://r"].places(4, 64)
+        };
+        assert_eq!(places(Duration::from_millis(1)), 64, "at most 16 places per slot");
+        assert_eq!(places(Duration::from_millis(50)), 20);
+        assert_eq!(places(Duration::from_secs(2)), 0, "a receiver that takes seconds gets no queue");
+        assert_eq!(slots.state().receivers["http://r"].places(4, 64), 0);
+        let unknown = Receiver::<&str>::default();
+        assert_eq!(unknown.places(4, 64), 4, "one place per slot until a request has ended");
+        assert!(matches!(slots.place("http://r", Uuid::now_v7()), Place::Wait), "the slow receiver's work waits");
     }
 
     #[test]
@@ -394,6 +459,7 @@ mod tests {
     fn a_half_empty_queue_asks_for_more_and_a_short_claim_ends_the_wait() {
         let slots = slots(1, 1, 100);
         let _slot = run(slots.place("http://a", Uuid::now_v7()));
+        taking(&slots, "http://a", Duration::from_millis(1));
         for _ in 0..16 {
             queue(&slots, slots.place("http://a", Uuid::now_v7()), "a");
         }

@@ -44,10 +44,11 @@ fn store_tables(backend: DbBackend) -> Vec<(TableCreateStatement, Vec<IndexCreat
         .to_owned();
     let delivery_receiver_index = Index::create()
         .if_not_exists()
-        .name("idx_rest_hooks_delivery_state_receiver_next")
+        .name("idx_rest_hooks_delivery_receiver_due")
         .table(delivery::Entity)
         .col(delivery::Column::State)
         .col(delivery::Column::Receiver)
+        .col(delivery::Column::Attempts)
         .col(delivery::Column::NextAttemptAt)
         .to_owned();
     let delivery_hook_index = Index::create()

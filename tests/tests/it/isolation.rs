@@ -185,3 +185,26 @@ async fn a_killed_workers_deliveries_are_taken_over_within_a_lease() {
     drop(second.stdin.take());
     assert!(second.wait().unwrap().success());
 }
+
+#[tokio::test]
+async fn a_retry_is_not_held_back_by_its_receivers_backlog_of_first_attempts() {
+    // One request at a time to the receiver: a failed delivery's retry, due at once, goes before the
+    // first attempts that were waiting longer in the database (it may wait behind the receiver's
+    // short queue in memory: a quarter second of its work).
+    let h = Harness::with(|b| {
+        b.per_target_concurrency(1)
+            .retry_policy(rest_hooks::RetryPolicy::new([Duration::ZERO, Duration::from_millis(200)]))
+    })
+    .await;
+    h.receiver.respond("flaky", 500);
+    h.receiver.reply("busy", Reply::status(200).after(Duration::from_millis(100)));
+    h.subscribe(Some(1), "book.added", "flaky").await;
+    for _ in 0..20 {
+        h.subscribe(Some(1), "book.added", "busy").await;
+    }
+    h.run(new_book(1, "Backlog").insert(&h.db)).await.unwrap();
+    h.receiver.wait_for(22).await;
+    let paths: Vec<String> = h.receiver.received().iter().map(|r| r.path.clone()).collect();
+    let second = paths.iter().enumerate().filter(|(_, p)| *p == "/flaky").nth(1).map(|(at, _)| at);
+    assert!(second.is_some_and(|at| at < 21), "the retry went out before the backlog did, not after it: {paths:?}");
+}
