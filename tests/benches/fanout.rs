@@ -350,6 +350,8 @@ struct Inbox {
     /// When set, each arrival's `data.pk` and time are kept (latency runs).
     keep: std::sync::atomic::AtomicBool,
     arrivals: Mutex<Vec<(i64, Instant)>>,
+    /// How long each answer takes.
+    delay: Duration,
 }
 
 #[derive(Clone)]
@@ -360,7 +362,12 @@ struct Receiver {
 
 impl Receiver {
     fn start() -> Receiver {
-        let inbox = Arc::new(Inbox::default());
+        Receiver::answering_after(Duration::ZERO)
+    }
+
+    /// A receiver that answers each request `delay` after it arrived.
+    fn answering_after(delay: Duration) -> Receiver {
+        let inbox = Arc::new(Inbox { delay, ..Inbox::default() });
         let app = Router::new().route("/{*path}", post(receive)).with_state(Arc::clone(&inbox));
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::Builder::new()
@@ -412,6 +419,9 @@ async fn receive(State(inbox): State<Arc<Inbox>>, body: Bytes) -> StatusCode {
     }
     *inbox.last.lock().unwrap() = Some(now);
     inbox.count.fetch_add(1, Ordering::SeqCst);
+    if !inbox.delay.is_zero() {
+        tokio::time::sleep(inbox.delay).await;
+    }
     StatusCode::OK
 }
 
@@ -938,35 +948,12 @@ struct SlowReceiver {
     fast_p50_ms: f64,
     fast_p99_ms: f64,
     fast_done_after_last_save_s: f64,
-}
-
-/// A receiver on 127.0.0.1 that answers every request after `delay`.
-fn slow_receiver(delay: Duration) -> String {
-    let app = Router::new().route(
-        "/{*path}",
-        post(move || async move {
-            tokio::time::sleep(delay).await;
-            StatusCode::OK
-        }),
-    );
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::Builder::new()
-        .name("slow-receiver".to_owned())
-        .spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-            runtime.block_on(async move {
-                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-                tx.send(listener.local_addr().unwrap()).unwrap();
-                axum::serve(listener, app).await.unwrap();
-            });
-        })
-        .unwrap();
-    format!("http://{}", rx.recv().unwrap())
+    retry_late_max_s: Option<f64>,
 }
 
 /// Saves one at a time, as in [`single_saves`], while 50 hooks on a receiver that answers after
 /// 60 s and one hook on the fast receiver take every event.
-async fn slow_receiver_run(backend: &Backend, options: &Options, receiver: &Receiver, slow_base: &str) -> SlowReceiver {
+async fn slow_receiver_run(backend: &Backend, options: &Options, receiver: &Receiver, slow: &Receiver) -> SlowReceiver {
     const SLOW_HOOKS: usize = 50;
     let events = if options.quick { 500 } else { 2_000 };
     let scratch = fresh(backend).await;
@@ -974,11 +961,12 @@ async fn slow_receiver_run(backend: &Backend, options: &Options, receiver: &Rece
     let db = Database::connect(&scratch.url).await.unwrap();
     let engine = engine(true).start(db.clone()).unwrap();
     for h in 0..SLOW_HOOKS {
-        engine.subscribe(&db, Some(1.into()), EVENT, &format!("{slow_base}/s{h}")).await.unwrap();
+        engine.subscribe(&db, Some(1.into()), EVENT, &slow.url(&format!("s{h}"))).await.unwrap();
     }
     subscribe(&engine, &db, receiver, 1).await;
     receiver.reset(true);
     let mut commits: HashMap<i64, Instant> = HashMap::with_capacity(events);
+    let started = Instant::now();
     engine
         .scope(async {
             for i in 0..events {
@@ -991,6 +979,11 @@ async fn slow_receiver_run(backend: &Backend, options: &Options, receiver: &Rece
         .await;
     let last_save = Instant::now();
     let last = receiver.wait_for(events as u64).await;
+    // The slow receiver's first requests time out after 30 s; their retries are due 5 s later, and
+    // start when slots free up again (a quick run may see none).
+    let watch = Duration::from_secs(if options.quick { 40 } else { 75 });
+    tokio::time::sleep(watch.saturating_sub(started.elapsed())).await;
+    let retry_late_max_s = retry_lateness(&db).await;
     drop(engine);
     let arrivals = std::mem::take(&mut *receiver.inbox.arrivals.lock().unwrap());
     let mut millis: Vec<f64> =
@@ -1003,7 +996,68 @@ async fn slow_receiver_run(backend: &Backend, options: &Options, receiver: &Rece
         fast_p50_ms: at(0.5),
         fast_p99_ms: at(0.99),
         fast_done_after_last_save_s: last.saturating_duration_since(last_save).as_secs_f64(),
+        retry_late_max_s,
     }
+}
+
+/// How late the second attempts in the attempt log started, at most (seconds): each was due the
+/// default schedule's 5 s after the first ended (±10 % jitter, counted in its favour).
+async fn retry_lateness(db: &DatabaseConnection) -> Option<f64> {
+    use rest_hooks::store::attempt;
+    use sea_orm::{ColumnTrait, QueryFilter};
+    let attempts = attempt::Entity::find().filter(attempt::Column::Attempt.lte(2)).all(db).await.unwrap();
+    let first: HashMap<uuid::Uuid, i64> =
+        attempts.iter().filter(|a| a.attempt == 1).map(|a| (a.delivery_id, a.at)).collect();
+    attempts
+        .iter()
+        .filter(|a| a.attempt == 2)
+        .filter_map(|a| {
+            let due = first.get(&a.delivery_id)? + 5_500;
+            Some((a.at - a.duration_ms - due) as f64 / 1e3)
+        })
+        .max_by(f64::total_cmp)
+        .map(|late| late.max(0.0))
+}
+
+/// Seconds from the SIGKILL of a delivering process with requests under way until every one of
+/// its deliveries has arrived through another process (on SQLite: the same, restarted).
+async fn takeover(backend: &Backend) -> f64 {
+    const EVENTS: usize = 200;
+    let scratch = fresh(backend).await;
+    let receiver = Receiver::answering_after(Duration::from_millis(500));
+    let recorder = engine(false).start(scratch.db.clone()).unwrap();
+    subscribe(&recorder, &scratch.db, &receiver, 1).await;
+    recorder.scope(insert(&scratch.db, EVENTS, Some(TXN), new_item)).await;
+    receiver.reset(true);
+    let exe = std::env::current_exe().unwrap();
+    let deliver = || {
+        Command::new(&exe)
+            .args(["--phase", "deliver", &scratch.url])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap()
+    };
+    let mut first = deliver();
+    receiver.wait_for(20).await;
+    first.kill().unwrap();
+    first.wait().unwrap();
+    let killed = Instant::now();
+    let mut second = deliver();
+    let deadline = Instant::now() + PATIENCE;
+    let done = loop {
+        let arrivals = receiver.inbox.arrivals.lock().unwrap().clone();
+        let distinct: std::collections::HashSet<i64> = arrivals.iter().map(|(pk, _)| *pk).collect();
+        if distinct.len() >= EVENTS {
+            break arrivals.iter().map(|(_, at)| *at).max().unwrap();
+        }
+        assert!(Instant::now() < deadline, "only {} of {EVENTS} events arrived after the kill", distinct.len());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    writeln!(second.stdin.take().unwrap(), "stop").unwrap();
+    assert!(second.wait().unwrap().success(), "the second delivering process failed");
+    done.saturating_duration_since(killed).as_secs_f64()
 }
 
 /// The isolation phases of one backend.
@@ -1011,6 +1065,7 @@ async fn slow_receiver_run(backend: &Backend, options: &Options, receiver: &Rece
 struct Isolation {
     single_saves: Vec<SingleSaves>,
     slow_receiver: Option<SlowReceiver>,
+    takeover_s: Option<f64>,
 }
 
 impl Isolation {
@@ -1027,8 +1082,12 @@ impl Isolation {
         }
         if options.runs("slow_receiver") {
             eprintln!("[{}] one fast hook beside 50 hooks of a receiver that answers after 60 s …", backend.name());
-            let slow = slow_receiver(Duration::from_secs(60));
+            let slow = Receiver::answering_after(Duration::from_secs(60));
             isolation.slow_receiver = Some(slow_receiver_run(backend, options, receiver, &slow).await);
+        }
+        if options.runs("takeover") {
+            eprintln!("[{}] a delivering process killed with requests under way …", backend.name());
+            isolation.takeover_s = Some(takeover(backend).await);
         }
         isolation
     }
@@ -1041,9 +1100,17 @@ impl Isolation {
         if let Some(slow) = &self.slow_receiver {
             println!(
                 "  1 fast hook beside {} hooks of a receiver that answers after 60 s, {} events: fast p50 {:.1} ms, \
-                 p99 {:.1} ms; done {:.2} s after the last save",
-                slow.slow_hooks, slow.events, slow.fast_p50_ms, slow.fast_p99_ms, slow.fast_done_after_last_save_s
+                 p99 {:.1} ms; done {:.2} s after the last save; retries at most {} late",
+                slow.slow_hooks,
+                slow.events,
+                slow.fast_p50_ms,
+                slow.fast_p99_ms,
+                slow.fast_done_after_last_save_s,
+                slow.retry_late_max_s.map_or_else(|| "(none started yet)".to_owned(), |late| format!("{late:.1} s"))
             );
+        }
+        if let Some(takeover) = self.takeover_s {
+            println!("  a delivering process killed with requests under way: taken over in {takeover:.1} s");
         }
     }
 
@@ -1058,8 +1125,12 @@ impl Isolation {
                 json!({
                     "slow_hooks": slow.slow_hooks, "events": slow.events, "fast_p50_ms": slow.fast_p50_ms,
                     "fast_p99_ms": slow.fast_p99_ms, "fast_done_after_last_save_s": slow.fast_done_after_last_save_s,
+                    "retry_late_max_s": slow.retry_late_max_s,
                 }),
             );
+        }
+        if let Some(takeover) = self.takeover_s {
+            json.insert("takeover_s".to_owned(), json!(takeover));
         }
         json
     }
