@@ -1,12 +1,12 @@
 //! Delivering: the [`Deliverer`] that makes one request, the default one over HTTP, and the actor
 //! that runs deliveries.
 //!
-//! The delivery actor starts each job it is handed as a task on the application's runtime at once:
-//! every job already holds its request [slot](crate::slots), so nothing queues in memory. Each
-//! attempt ends in a [`Verdict`](crate::retry::Verdict) of the retry policy, which the outcome
-//! writer records (the attempt log, the delivery row, the hook's health); the writer also renews
-//! the leases of requests under way. The actor is a thin shell: the work lives in plain async
-//! functions.
+//! The delivery actor starts each job it is handed as a task on the application's runtime at once,
+//! or puts it in its receiver's short queue: every job already holds its request slot or queue
+//! place, and a request that ends starts the next of its queue. Each attempt ends in a [`Verdict`]
+//! of the retry policy, which the outcome writer records (the attempt log, the delivery row, the
+//! hook's health); the writer also renews the leases of queued deliveries and requests under way.
+//! The actor is a thin shell: the work lives in plain async functions.
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;

@@ -10,7 +10,7 @@
 //! starts: readers and the single writer then no longer block each other, and a commit costs an
 //! append rather than a rewrite of the rollback journal. The mode is kept in the file, so the
 //! application's own connections use it too from their next transaction on. The engine's
-//! connections wait up to [`BUSY_TIMEOUT`] for SQLite's write lock and commit with
+//! connections wait up to 10 s for SQLite's write lock and commit with
 //! `synchronous = NORMAL`, which WAL makes safe against a crash of the process (an OS crash or a
 //! power cut may lose the engine's last commits: deliveries are then made again, at least once).
 //! An in-memory SQLite database cannot be opened twice, so there the engine shares the
@@ -25,14 +25,17 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr};
 
 /// Connections in the engine's pool: one pass, the outcome writer, lease renewals and the
 /// subscription API at once.
-pub(crate) const CONNECTIONS: u32 = 4;
+#[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
+const CONNECTIONS: u32 = 4;
 
 /// How long the engine's SQLite connections wait for the write lock before giving up.
-pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+#[cfg(feature = "sqlite")]
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A pool of the engine's own beside the application's `db`, or `None` where there can be none
 /// (an in-memory SQLite database, a mock or proxy connection): the engine then shares `db`.
 pub(crate) fn own_pool(db: &DatabaseConnection) -> Option<DatabaseConnection> {
+    #[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
     use sea_orm::DatabaseConnectionType as Kind;
     match &db.inner {
         #[cfg(feature = "sqlite")]
