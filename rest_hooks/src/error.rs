@@ -133,6 +133,10 @@ pub enum SubscribeError {
     /// The hook could not be stored.
     #[error("cannot store the hook: {0}")]
     Db(#[from] DbErr),
+    /// The engine cannot create hooks there: the table is not the one it reads, or the entity
+    /// lacks a column it needs.
+    #[error(transparent)]
+    Refused(#[from] crate::own_hooks::HookEntityError),
 }
 
 /// A replay was refused.

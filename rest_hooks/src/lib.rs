@@ -81,6 +81,7 @@ mod listen;
 pub mod migration;
 pub mod net;
 mod outcome;
+pub mod own_hooks;
 mod ping;
 mod pool;
 #[cfg(test)]
@@ -103,8 +104,9 @@ pub use event::{Action, Event};
 pub use event_map::{EventInfo, EventMap, EventMapBuilder, EventMapError, EventsConfig, Mapping};
 pub use finder::{EntityFinder, Finder};
 pub use health::Disabled;
-pub use hook::{HookEntity, HookId, HookTarget};
+pub use hook::{HookEntity, HookId, HookTarget, SecretColumns};
 pub use hookable::{Audience, Hookable, IntoOwner, Owner};
+pub use own_hooks::{HookEntityError, HookWriteError, Hooks};
 pub use ping::TestDelivery;
 pub use record::{ActionEvent, RawEvent, prepare_delete, record_delete, record_save};
 pub use render::RenderFn;
