@@ -5,7 +5,7 @@
 //! `start` followed by [`Engine::check_tables`], for applications that start the engine from async
 //! code (most do).
 
-use sea_orm::{DatabaseConnection, EntityName, EntityTrait, QuerySelect};
+use sea_orm::{DatabaseConnection, EntityTrait, QuerySelect};
 
 use crate::builder::Builder;
 use crate::engine::Engine;
