@@ -2,8 +2,8 @@
 //! that runs deliveries.
 //!
 //! The delivery actor starts each job it is handed as a task on the application's runtime at once:
-//! every job already holds its request [slot](crate::slots), so nothing queues in memory. Each
-//! attempt ends in a [`Verdict`](crate::retry::Verdict) of the retry policy, which the outcome
+//! every job already holds its request slot, so nothing queues in memory. Each
+//! attempt ends in a [`Verdict`] of the retry policy, which the outcome
 //! writer records (the attempt log, the delivery row, the hook's health); the writer also renews
 //! the leases of requests under way. The actor is a thin shell: the work lives in plain async
 //! functions.
