@@ -109,7 +109,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
         .insert(&txn)
         .await?;
     txn.rollback().await?;
-    // Events go out in the order they were recorded: the next body is this one, not the rolled-back one.
+    // The next body is this one: the rolled-back save recorded nothing.
     book::ActiveModel { user_id: Set(1), title: Set("The Return of the King".to_owned()), ..Default::default() }
         .insert(&db)
         .await?;

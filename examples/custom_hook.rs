@@ -1,6 +1,9 @@
-//! An application's own hook entity: hooks belong to organisations and can be switched off. The
-//! engine reads it through `HookEntity`, so only active hooks of the book's organisation receive
-//! the event.
+//! An application's own hook entity: hooks belong to organisations, can be switched off, carry a
+//! version column of the application's, and keep their own signing secrets. The engine creates the
+//! hooks in that table (`Engine::hooks`), fills the application's columns through
+//! `HookEntity::fill_new`, rotates a secret, and reads the table through `HookEntity`: only the
+//! active hook of the book's organisation receives the event, signed with its new and previous
+//! secrets, which the receiver checks.
 //!
 //! Run it with `cargo run --example custom_hook`.
 
@@ -9,8 +12,11 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{Path, State};
+use axum::http::HeaderMap;
 use axum::routing::post;
 use rest_hooks::Engine;
+use rest_hooks::signing::{Secret, Verifier};
+use sea_orm::ActiveValue::Unchanged;
 use sea_orm::{ActiveModelTrait, ConnectionTrait, Database, Schema, Set};
 use serde_json::Value;
 use tokio::sync::mpsc;
@@ -39,15 +45,17 @@ mod book {
     pub enum Relation {}
 }
 
-/// The application's hook table: an organisation owner and an `is_active` switch.
+/// The application's hook table: an organisation owner, an `is_active` switch, a version column of
+/// its own, and each hook's signing secrets.
 mod webhook {
-    use rest_hooks::{HookEntity, HookTarget};
-    use sea_orm::Select;
+    use rest_hooks::hook::SecretColumns;
+    use rest_hooks::{HookEntity, HookTarget, Owner};
     use sea_orm::entity::prelude::*;
+    use sea_orm::{Select, Set};
 
     /// A subscription of an organisation.
     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
-    #[sea_orm(table_name = "webhook")]
+    #[sea_orm(table_name = "webhook_subscription")]
     pub struct Model {
         /// The hook's id.
         #[sea_orm(primary_key)]
@@ -60,6 +68,14 @@ mod webhook {
         pub target: String,
         /// Switched-off hooks receive nothing.
         pub is_active: bool,
+        /// The application's own column, filled when a hook is created.
+        pub version: i32,
+        /// The secret that signs its deliveries, made when the engine creates the hook.
+        pub secret: Option<String>,
+        /// The secret before the last rotation, still signing until `previous_secret_until`.
+        pub previous_secret: Option<String>,
+        /// Until when the previous secret signs.
+        pub previous_secret_until: Option<DateTimeUtc>,
     }
 
     /// Webhooks have no relations here.
@@ -77,12 +93,21 @@ mod webhook {
             Column::OrganizationId
         }
 
+        fn target_column() -> Option<Column> {
+            Some(Column::Target)
+        }
+
+        fn secret_columns() -> Option<SecretColumns<Column>> {
+            Some(SecretColumns::new(Column::Secret).with_previous(Column::PreviousSecret, Column::PreviousSecretUntil))
+        }
+
         fn to_target(hook: Model) -> HookTarget {
             HookTarget {
                 id: hook.id.into(),
                 event: hook.event,
                 target: hook.target,
                 owner: Some(hook.organization_id.into()),
+                // Left empty: the engine reads them from `secret_columns`.
                 secrets: Vec::new(),
             }
         }
@@ -90,13 +115,22 @@ mod webhook {
         fn scope(query: Select<Entity>) -> Select<Entity> {
             query.filter(Column::IsActive.eq(true))
         }
+
+        fn fill_new(hook: &mut ActiveModel, _owner: Option<&Owner>) {
+            hook.is_active = Set(true);
+            hook.version = Set(1);
+        }
     }
 }
+
+/// What the receiver got: the path's last segment, the headers, the raw body.
+type Delivery = (String, HeaderMap, String);
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn Error>> {
     let dir = tempfile::tempdir()?;
     let db = Database::connect(format!("sqlite://{}?mode=rwc", dir.path().join("catalogue.db").display())).await?;
+    // The engine's own tables, without the crate's hook table: this application has its own.
     rest_hooks::store::setup_store(&db).await?;
     let schema = Schema::new(db.get_database_backend());
     db.execute(&schema.create_table_from_entity(book::Entity)).await?;
@@ -109,16 +143,17 @@ async fn main() -> Result<(), Box<dyn Error>> {
         .allow_targets(["127.0.0.1/32"])
         .start(db.clone())?;
 
-    // A receiver that reports which path each delivery reached.
-    let (tx, mut paths) = mpsc::unbounded_channel::<(String, Value)>();
+    // A receiver that reports which path each delivery reached, with its headers and raw body.
+    let (tx, mut deliveries) = mpsc::unbounded_channel::<Delivery>();
     let app = Router::new()
         .route(
             "/{name}",
             post(
-                |State(tx): State<mpsc::UnboundedSender<(String, Value)>>,
+                |State(tx): State<mpsc::UnboundedSender<Delivery>>,
                  Path(name): Path<String>,
-                 body: axum::Json<Value>| async move {
-                    let _ = tx.send((name, body.0));
+                 headers: HeaderMap,
+                 body: String| async move {
+                    let _ = tx.send((name, headers, body));
                 },
             ),
         )
@@ -127,26 +162,34 @@ async fn main() -> Result<(), Box<dyn Error>> {
     let base = format!("http://{}", listener.local_addr()?);
     tokio::spawn(async move { axum::serve(listener, app).await });
 
-    for (organization_id, is_active, name) in [(1, true, "acme"), (1, false, "acme-old"), (2, true, "globex")] {
-        engine.check_event("book.added")?;
-        engine.target_policy().check(&format!("{base}/{name}"))?;
-        webhook::ActiveModel {
-            organization_id: Set(organization_id),
-            event: Set("book.added".to_owned()),
-            target: Set(format!("{base}/{name}")),
-            is_active: Set(is_active),
-            ..Default::default()
-        }
-        .insert(&db)
-        .await?;
-    }
+    // The engine writes the application's table: event, target and owner checked, a fresh secret,
+    // and the application's own columns filled by `HookEntity::fill_new`.
+    let hooks = engine.hooks::<webhook::Entity>();
+    let acme = hooks.subscribe(&db, Some(1.into()), "book.added", &format!("{base}/acme")).await?;
+    let old = hooks.subscribe(&db, Some(1.into()), "book.added", &format!("{base}/acme-old")).await?;
+    hooks.subscribe(&db, Some(2.into()), "book.added", &format!("{base}/globex")).await?;
+    println!(
+        "hook {} of organisation {}: active {}, version {}",
+        acme.id, acme.organization_id, acme.is_active, acme.version
+    );
+    // The application switches one of organisation 1's hooks off in its own table.
+    webhook::ActiveModel { id: Unchanged(old.id), is_active: Set(false), ..Default::default() }.update(&db).await?;
+    // Its owner rotates the secret of the other: the old one signs beside the new for a day.
+    let acme = hooks.rotate_secret(&db, acme.id).await?;
 
     book::ActiveModel { organization_id: Set(1), title: Set("Dune".to_owned()), ..Default::default() }
         .insert(&db)
         .await?;
 
-    let (name, body) = tokio::time::timeout(Duration::from_secs(10), paths.recv()).await?.ok_or("receiver stopped")?;
-    println!("{name} received {}", serde_json::to_string_pretty(&body)?);
+    let (name, headers, body) =
+        tokio::time::timeout(Duration::from_secs(10), deliveries.recv()).await?.ok_or("receiver stopped")?;
+    for secret in [&acme.secret, &acme.previous_secret] {
+        let secret = Secret::parse(secret.as_deref().ok_or("the hook has its secrets")?)?;
+        Verifier::try_from(&secret)?.verify(&headers, body.as_bytes())?;
+    }
+    let body: Value = serde_json::from_str(&body)?;
+    println!("{name} received a delivery signed with its hook's new and previous secrets");
+    println!("{}", serde_json::to_string_pretty(&body)?);
     assert_eq!(name, "acme", "only the active hook of organisation 1 receives it");
 
     engine.shutdown().await;

@@ -407,7 +407,8 @@ impl Builder {
     }
 
     /// Signs hooks that have no secret of their own (an application's hook entity without secret
-    /// columns) with `secret`. Default: such hooks are sent unsigned.
+    /// columns) with `secret`. Default: none: the deliveries of such hooks fail as `cannot sign`
+    /// (nothing goes out unsigned unless [`unsigned`](Self::unsigned) says so).
     pub fn fallback_secret(mut self, secret: Secret) -> Self {
         self.signing = Signing::Standard(Some(secret));
         self
@@ -451,6 +452,9 @@ impl Builder {
     /// the database file keeps, so that the engine's reads never block a save; an in-memory SQLite
     /// database cannot be opened twice and is shared. A record-only engine
     /// ([`deliver(false)`](Self::deliver)) opens nothing.
+    ///
+    /// `start` makes no database call, so a missing table shows only when the first save fails:
+    /// [`start_checked`](Self::start_checked) checks the tables too.
     pub fn start(self, db: DatabaseConnection) -> Result<Engine, BuildError> {
         let runtime = current_runtime()?;
         crate::delivery::ensure_crypto_provider();

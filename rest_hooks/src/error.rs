@@ -29,6 +29,20 @@ pub enum BuildError {
         /// What is wrong with the value.
         problem: String,
     },
+    /// A table the engine needs cannot be read: it was not created, or not in this database
+    /// ([`Builder::start_checked`](crate::Builder::start_checked),
+    /// [`Engine::check_tables`](crate::Engine::check_tables)).
+    #[error(
+        "table `{table}` cannot be read ({cause}); create the engine's tables before starting it, with \
+         `rest_hooks::store::setup(&db)` (`store::setup_store` when the hooks live in the application's own \
+         entity) or the migration `rest_hooks::migration::Migration` (`StoreMigration`)"
+    )]
+    MissingTable {
+        /// The table's name.
+        table: String,
+        /// The database's answer.
+        cause: String,
+    },
 }
 
 /// An event could not be recorded.
@@ -133,6 +147,10 @@ pub enum SubscribeError {
     /// The hook could not be stored.
     #[error("cannot store the hook: {0}")]
     Db(#[from] DbErr),
+    /// The engine cannot create hooks there: the table is not the one it reads, or the entity
+    /// lacks a column it needs.
+    #[error(transparent)]
+    Refused(#[from] crate::own_hooks::HookEntityError),
 }
 
 /// A replay was refused.

@@ -120,10 +120,44 @@ impl EventMap {
 ///     "user.logged_in": null
 /// }"#).unwrap();
 /// assert_eq!(config.0.len(), 3);
+///
+/// // An event defined twice is refused, not silently overwritten by the second definition.
+/// let twice = serde_json::from_str::<rest_hooks::EventsConfig>(
+///     r#"{"book.added": "bookstore.Book.created", "book.added": "bookstore.Book.updated"}"#,
+/// );
+/// assert!(twice.unwrap_err().to_string().starts_with("event `book.added` is defined twice"));
 /// ```
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 #[serde(transparent)]
 pub struct EventsConfig(pub BTreeMap<String, Option<String>>);
+
+impl<'de> Deserialize<'de> for EventsConfig {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(EventsVisitor)
+    }
+}
+
+/// Reads an [`EventsConfig`], refusing a name seen twice.
+struct EventsVisitor;
+
+impl<'de> serde::de::Visitor<'de> for EventsVisitor {
+    type Value = EventsConfig;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a map of event names to `\"app.Model.action\"` or null")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<EventsConfig, A::Error> {
+        let mut events = BTreeMap::new();
+        while let Some((name, spec)) = map.next_entry::<String, Option<String>>()? {
+            if events.contains_key(&name) {
+                return Err(serde::de::Error::custom(format_args!("event `{name}` is defined twice")));
+            }
+            events.insert(name, spec);
+        }
+        Ok(EventsConfig(events))
+    }
+}
 
 /// Collects event definitions; [`build`](Self::build) checks them all at once.
 #[derive(Clone, Debug, Default)]

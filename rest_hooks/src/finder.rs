@@ -26,7 +26,8 @@ pub trait Finder: Send + Sync + 'static {
 
     /// The hook with id `id`, read again when a delivery is taken over from a process that died,
     /// so that it is signed with the hook's current secrets. Default: `None`: such deliveries are
-    /// signed with the engine's fallback secret if it has one, else sent unsigned.
+    /// signed with the engine's fallback secret if it has one, else they fail as `cannot sign`
+    /// (unless the engine is [`unsigned`](crate::Builder::unsigned)).
     async fn find_hook(&self, db: &DatabaseTransaction, id: &HookId) -> Result<Option<HookTarget>, DbErr> {
         let _ = (db, id);
         Ok(None)

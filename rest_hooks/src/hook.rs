@@ -19,6 +19,7 @@ use crate::hookable::Owner;
 use crate::net::TargetPolicy;
 use crate::signing::Secret;
 
+pub use crate::own_hooks::SecretColumns;
 pub use entity::{ActiveModel, Column, Entity, Model, PrimaryKey};
 
 mod entity {
@@ -288,12 +289,33 @@ pub trait HookEntity: EntityTrait {
         query
     }
     /// The secrets that sign a hook's deliveries, the current one first, when
-    /// [`to_target`](Self::to_target) leaves [`HookTarget::secrets`] empty. Default: none: the
-    /// deliveries are then signed with the engine's
-    /// [fallback secret](crate::Builder::fallback_secret) if it has one, else sent unsigned.
+    /// [`to_target`](Self::to_target) leaves [`HookTarget::secrets`] empty. Default: the ones in
+    /// the [`secret_columns`](Self::secret_columns), if the entity names any. A hook with none is
+    /// signed with the engine's [fallback secret](crate::Builder::fallback_secret); with no
+    /// fallback either its deliveries fail as `cannot sign` (they are never sent unsigned unless
+    /// the engine is [`unsigned`](crate::Builder::unsigned)).
     fn secrets(hook: &Self::Model) -> Vec<Secret> {
-        let _ = hook;
-        Vec::new()
+        crate::own_hooks::stored_secrets::<Self>(hook)
+    }
+    /// The column holding the target URL. Needed to create hooks in this entity with
+    /// [`Engine::hooks`](crate::Engine::hooks) (refused without it). Default: none.
+    fn target_column() -> Option<Self::Column> {
+        None
+    }
+    /// The columns holding each hook's own secrets, when the entity has them: hooks created with
+    /// [`Engine::hooks`](crate::Engine::hooks) then get a fresh secret, deliveries are signed with
+    /// it, and [`rotate_secret`](crate::own_hooks::Hooks::rotate_secret) works. Default: none:
+    /// every hook of the entity is signed with the engine's
+    /// [fallback secret](crate::Builder::fallback_secret).
+    fn secret_columns() -> Option<SecretColumns<Self::Column>> {
+        None
+    }
+    /// Fills the application's own columns of a hook that [`Engine::hooks`](crate::Engine::hooks)
+    /// (or the subscription API, `api::HooksApi`) creates, after the event, target, owner and
+    /// secret columns are set: e.g. `hook.is_active = Set(true)`. `owner` is the caller's. The row
+    /// is then inserted through the entity's `ActiveModelBehavior`. Default: nothing.
+    fn fill_new(hook: &mut Self::ActiveModel, owner: Option<&Owner>) {
+        let _ = (hook, owner);
     }
     /// Marks a hook disabled in this table, when the engine disables it (410 Gone, or failing for
     /// too long): `update` already selects the hook by its primary key; add the columns to set,
@@ -323,6 +345,14 @@ impl HookEntity for Entity {
             owner: hook.owner.map(Owner::from),
             secrets: Vec::new(),
         }
+    }
+
+    fn target_column() -> Option<Column> {
+        Some(Column::Target)
+    }
+
+    fn secret_columns() -> Option<SecretColumns<Column>> {
+        Some(SecretColumns::new(Column::Secret).with_previous(Column::PreviousSecret, Column::PreviousSecretUntil))
     }
 
     fn secrets(hook: &Model) -> Vec<Secret> {
@@ -361,6 +391,11 @@ impl Engine {
     /// Creates a hook in the crate's hook table after checking the event against the map and the
     /// target URL as [`check_target`](Self::check_target) does (its host name is resolved once);
     /// the hook gets a fresh secret (`model.secret`).
+    ///
+    /// An engine that reads its hooks from the application's own entity
+    /// ([`Builder::hook_entity`](crate::Builder::hook_entity)) or a custom finder refuses it
+    /// ([`SubscribeError::Refused`](crate::SubscribeError::Refused)): a hook written here would
+    /// never fire. Create those hooks with [`Engine::hooks`](Self::hooks).
     pub async fn subscribe<C: ConnectionTrait>(
         &self,
         db: &C,
@@ -368,6 +403,7 @@ impl Engine {
         event: &str,
         target: &str,
     ) -> Result<Model, crate::SubscribeError> {
+        self.refuse_elsewhere("subscribe")?;
         self.check_event(event)?;
         self.check_target(target).await?;
         let hook = ActiveModel {
@@ -380,6 +416,32 @@ impl Engine {
         // Checked above: inserted past `before_save`, which would resolve the target once more.
         Ok(Entity::insert(hook).exec_with_returning(db).await?)
     }
+
+    /// Refuses `what` on the crate's hook table when this engine reads its hooks elsewhere: a
+    /// hook written there would never fire.
+    fn refuse_elsewhere(&self, what: &'static str) -> Result<(), crate::own_hooks::HookEntityError> {
+        match &self.shared().config.hooks_elsewhere {
+            Some(elsewhere) => {
+                Err(crate::own_hooks::HookEntityError::CrateTableUnused { what, elsewhere: elsewhere.clone() })
+            }
+            None => Ok(()),
+        }
+    }
+}
+
+/// Fails the pending deliveries of deleted hook `key` (no retry follows) and drops its state.
+pub(crate) async fn forget<C: ConnectionTrait>(txn: &C, key: &str) -> Result<(), DbErr> {
+    use crate::store::{delivery, hook_state};
+    delivery::Entity::update_many()
+        .col_expr(delivery::Column::State, Expr::value(delivery::state::FAILED))
+        .col_expr(delivery::Column::LastError, Expr::value("the hook was deleted"))
+        .col_expr(delivery::Column::LeaseUntil, Expr::value(Option::<i64>::None))
+        .filter(delivery::Column::HookId.eq(key))
+        .filter(delivery::Column::State.eq(delivery::state::PENDING))
+        .exec(txn)
+        .await?;
+    hook_state::Entity::delete_by_id(key).exec(txn).await?;
+    Ok(())
 }
 
 impl Engine {
@@ -389,27 +451,19 @@ impl Engine {
     /// that read the hook before the deletion committed, may still be made once. The attempt log
     /// stays. Returns
     /// whether the hook existed. Inside a transaction it runs under a savepoint, and commits with
-    /// the caller.
+    /// the caller. Refused (`DbErr::Custom`) by an engine whose hooks live elsewhere: see
+    /// [`Engine::hooks`](Self::hooks).
     pub async fn unsubscribe<C>(&self, db: &C, id: i64) -> Result<bool, DbErr>
     where
         C: ConnectionTrait + sea_orm::TransactionTrait,
     {
         use sea_orm::TransactionSession;
 
-        use crate::store::{delivery, hook_state};
+        self.refuse_elsewhere("unsubscribe").map_err(|e| DbErr::Custom(e.to_string()))?;
         let txn = db.begin().await?;
         let deleted = Entity::delete_by_id(id).exec(&txn).await?.rows_affected > 0;
         if deleted {
-            let key = HookId::from(id).to_string();
-            delivery::Entity::update_many()
-                .col_expr(delivery::Column::State, Expr::value(delivery::state::FAILED))
-                .col_expr(delivery::Column::LastError, Expr::value("the hook was deleted"))
-                .col_expr(delivery::Column::LeaseUntil, Expr::value(Option::<i64>::None))
-                .filter(delivery::Column::HookId.eq(key.as_str()))
-                .filter(delivery::Column::State.eq(delivery::state::PENDING))
-                .exec(&txn)
-                .await?;
-            hook_state::Entity::delete_by_id(key).exec(&txn).await?;
+            forget(&txn, &HookId::from(id).to_string()).await?;
         }
         txn.commit().await?;
         Ok(deleted)
@@ -423,13 +477,15 @@ impl Engine {
     /// one. Rotations at once wait for each other on the row and all succeed, each replacing the
     /// secret the one before it made. The hook is read back in the same transaction (under a
     /// savepoint inside the caller's), so what it shows is this rotation's work. The target is not
-    /// checked again.
+    /// checked again. Refused (`DbErr::Custom`) by an engine whose hooks live elsewhere: see
+    /// [`Engine::hooks`](Self::hooks).
     pub async fn rotate_secret<C>(&self, db: &C, id: i64) -> Result<Model, DbErr>
     where
         C: ConnectionTrait + sea_orm::TransactionTrait,
     {
         use sea_orm::TransactionSession;
 
+        self.refuse_elsewhere("rotate_secret").map_err(|e| DbErr::Custom(e.to_string()))?;
         let secret = Secret::generate().map_err(|e| DbErr::Custom(format!("cannot make the hook's secret: {e}")))?;
         let grace = chrono::Duration::from_std(self.shared().config.secret_grace).unwrap_or(chrono::Duration::MAX);
         let now = chrono::Utc::now();

@@ -81,6 +81,7 @@ mod listen;
 pub mod migration;
 pub mod net;
 mod outcome;
+pub mod own_hooks;
 mod ping;
 mod pool;
 #[cfg(test)]
@@ -94,6 +95,7 @@ pub mod retry;
 pub mod signing;
 mod slots;
 pub mod store;
+mod tables;
 
 pub use builder::Builder;
 pub use delivery::{Deliverer, HttpDeliverer, Request, Response, Sent};
@@ -103,11 +105,61 @@ pub use event::{Action, Event};
 pub use event_map::{EventInfo, EventMap, EventMapBuilder, EventMapError, EventsConfig, Mapping};
 pub use finder::{EntityFinder, Finder};
 pub use health::Disabled;
-pub use hook::{HookEntity, HookId, HookTarget};
+pub use hook::{HookEntity, HookId, HookTarget, SecretColumns};
 pub use hookable::{Audience, Hookable, IntoOwner, Owner};
+pub use own_hooks::{HookEntityError, HookWriteError, Hooks};
 pub use ping::TestDelivery;
 pub use record::{ActionEvent, RawEvent, prepare_delete, record_delete, record_save};
 pub use render::RenderFn;
+/// # Attributes
+///
+/// On the struct, `#[hookable(…)]` takes:
+///
+/// | key | meaning |
+/// |---|---|
+/// | `model = "app.Model"` | the label used in the event map; default: the crate name and the table name in UpperCamelCase (`bookstore.Book` for table `book` in crate `bookstore`) |
+/// | `owner = "field"` | the field holding the owner key: an integer, a UUID or a string, or an `Option` of one |
+/// | `owner_with = path` | an `async fn(&Model, &C) -> Result<Option<Owner>, DbErr>` for an owner reached through a relation; `C: ConnectionTrait` is the save's connection or transaction |
+/// | `all_owners` | the model has no owner: its events reach the hooks of every owner (and hooks with no owner) |
+/// | `serialize_with = path` | a `fn(&Model) -> serde_json::Value` that shapes `data` instead of the default |
+/// | `custom_behavior` | generate no `ActiveModelBehavior`: the entity has its own and calls [`record_save`], [`prepare_delete`] and [`record_delete`] from it |
+///
+/// On a field, `#[hookable(skip)]` leaves it out of the default `data`.
+///
+/// Exactly one of `owner`, `owner_with` and `all_owners` is required: a model that names none is a
+/// compile error, so that no forgotten attribute sends one owner's rows to every owner's hooks.
+/// Every mistake is a compile error at the attribute that made it.
+///
+/// The derive writes `impl ActiveModelBehavior for ActiveModel`; a hand-written one beside it fails
+/// with E0119 (conflicting implementations). Say `custom_behavior` instead and call the recording
+/// functions from your own:
+///
+/// ```
+/// mod tag {
+///     use rest_hooks::Hookable;
+///     use sea_orm::entity::prelude::*;
+///
+///     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, Hookable)]
+///     #[sea_orm(table_name = "tag")]
+///     #[hookable(model = "bookstore.Tag", all_owners, custom_behavior)]
+///     pub struct Model {
+///         #[sea_orm(primary_key)]
+///         pub id: i32,
+///         pub name: String,
+///     }
+///
+///     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+///     pub enum Relation {}
+///
+///     #[async_trait::async_trait]
+///     impl ActiveModelBehavior for ActiveModel {
+///         async fn after_save<C: ConnectionTrait>(model: Model, db: &C, insert: bool) -> Result<Model, DbErr> {
+///             rest_hooks::record_save(&model, db, insert).await?;
+///             Ok(model)
+///         }
+///     }
+/// }
+/// ```
 pub use rest_hooks_derive::Hookable;
 pub use retention::Purged;
 pub use retry::{RetryPolicy, Verdict};

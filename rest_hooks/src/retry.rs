@@ -20,8 +20,8 @@
 //!   give up at once: both follow from this process's configuration, not from a passing failure,
 //!   and trying again for a day and a half would only hide them. Such deliveries stay visible as
 //!   failed and can be replayed once the configuration is fixed. A host name that resolves only to
-//!   refused addresses is a connection error and is tried again: DNS answers change, and every
-//!   attempt is checked anew.
+//!   refused addresses gives up at once the same way (the guard refuses it before connecting);
+//!   replay it once the name points elsewhere or the allow-list admits it.
 //! * After [`max_attempts`](RetryPolicy::max_attempts) attempts, or once the next attempt would come
 //!   later than [`max_age`](RetryPolicy::max_age) after the delivery was created, the delivery gives
 //!   up ("dead": failed, replayable).

@@ -13,7 +13,8 @@ use proc_macro::TokenStream;
 use syn::{DeriveInput, parse_macro_input};
 
 /// Derives `rest_hooks::Hookable` and, unless `#[hookable(custom_behavior)]`, the entity's
-/// `ActiveModelBehavior`. The `rest_hooks` crate documents the attributes.
+/// `ActiveModelBehavior`. The attribute reference is on the re-export, `rest_hooks::Hookable`
+/// (the derive), in the `rest_hooks` docs.
 #[proc_macro_derive(Hookable, attributes(hookable))]
 pub fn derive_hookable(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);

@@ -46,6 +46,11 @@ pub(crate) struct Attrs {
     pub(crate) serialize_with: Option<ExprPath>,
     /// `custom_behavior`: the user writes the `ActiveModelBehavior` impl.
     pub(crate) custom_behavior: Option<Span>,
+    /// `all_owners`: the model has no owner, and its events go to every owner's hooks.
+    pub(crate) all_owners: Option<Span>,
+    /// Whether `owner` or `owner_with` was written, well formed or not: a malformed one is
+    /// reported as such, not as a missing owner.
+    pub(crate) owner_written: bool,
 }
 
 /// One named field.
@@ -95,7 +100,7 @@ impl Errors {
 }
 
 /// The keys `#[hookable(...)]` takes on the struct.
-const CONTAINER_KEYS: [&str; 5] = ["model", "owner", "owner_with", "serialize_with", "custom_behavior"];
+const CONTAINER_KEYS: [&str; 6] = ["model", "owner", "owner_with", "all_owners", "serialize_with", "custom_behavior"];
 
 /// Parses `input`. Returns `None` when it does not have a `Model`'s shape (a struct with named
 /// fields and no generics); its attributes are still read, so that their mistakes are reported too.
@@ -158,12 +163,14 @@ fn container_key(
     if !first_time(meta, &key, seen, errors)? {
         return Ok(());
     }
+    attrs.owner_written |= key == "owner" || key == "owner_with";
     match key.as_str() {
         "model" => attrs.model = string(meta, r#"model = "app.Model""#, errors)?,
         "owner" => attrs.owner = string(meta, r#"owner = "user_id""#, errors)?,
         "owner_with" => attrs.owner_with = path(meta, "owner_with = path::to::async_fn", errors)?,
         "serialize_with" => attrs.serialize_with = path(meta, "serialize_with = path::to::fn", errors)?,
         "custom_behavior" => attrs.custom_behavior = Some(flag(meta, errors)?),
+        "all_owners" => attrs.all_owners = Some(flag(meta, errors)?),
         "skip" => unknown(meta, "`skip` goes on a field, not on the struct", errors)?,
         _ => {
             let known = CONTAINER_KEYS.map(|known| format!("`{known}`")).join(", ");

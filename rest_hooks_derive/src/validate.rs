@@ -1,5 +1,5 @@
-//! Validation: the checks that look past a single key (the model label, the owner against the
-//! fields, `skip` against the primary key and `serialize_with`), each mistake reported at the
+//! Validation: the checks that look past a single key (the model label, the owner — named, or
+//! `all_owners` said explicitly — against the fields, `skip` against the primary key and `serialize_with`), each mistake reported at the
 //! attribute that made it.
 
 use syn::Error;
@@ -38,10 +38,20 @@ fn check_label(input: &Input, errors: &mut Errors) {
     }
 }
 
-/// The owner: at most one way of finding it, and a named owner field must exist.
+/// The owner: exactly one of `owner`, `owner_with` and `all_owners`, and a named owner field must
+/// exist.
 fn check_owner(input: &Input, errors: &mut Errors) {
-    if let (Some(_), Some(with)) = (&input.attrs.owner, &input.attrs.owner_with) {
+    let attrs = &input.attrs;
+    if let (Some(_), Some(with)) = (&attrs.owner, &attrs.owner_with) {
         errors.push(Error::new_spanned(with, "`owner` and `owner_with` both say who owns the model; keep one"));
+    }
+    match (attrs.all_owners, attrs.owner_written) {
+        (Some(all), true) => {
+            let message = "`all_owners` says the model has no owner, but `owner`/`owner_with` names one; keep one";
+            errors.push(Error::new(all, message));
+        }
+        (None, false) => errors.push(Error::new_spanned(&input.ident, unowned_message(input))),
+        _ => {}
     }
     let Some(owner) = &input.attrs.owner else { return };
     if input.field(&owner.value).is_none() {
@@ -49,6 +59,16 @@ fn check_owner(input: &Input, errors: &mut Errors) {
         let message = format!("no field named `{}`; the fields are {}", owner.value, fields.join(", "));
         errors.push(Error::new(owner.span, message));
     }
+}
+
+/// What to say about a model that names no owner.
+fn unowned_message(input: &Input) -> String {
+    format!(
+        "`{}` names no owner, so its events would reach every owner's hooks; say whose each row is with \
+         `#[hookable(owner = \"field\")]` (or `owner_with = path::to::async_fn`), or that every owner may see \
+         every row with `#[hookable(all_owners)]`",
+        input.ident
+    )
 }
 
 /// The primary key: there must be one, and it cannot be skipped.

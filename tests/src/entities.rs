@@ -31,7 +31,7 @@ pub mod book {
     pub enum Relation {}
 }
 
-/// Authors: no owner, so their events go to every owner's hooks.
+/// Authors: no owner (`all_owners`), so their events go to every owner's hooks.
 pub mod author {
     use rest_hooks::Hookable;
     use sea_orm::entity::prelude::*;
@@ -39,7 +39,7 @@ pub mod author {
     /// An author.
     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, Hookable)]
     #[sea_orm(table_name = "author")]
-    #[hookable(model = "bookstore.Author")]
+    #[hookable(model = "bookstore.Author", all_owners)]
     pub struct Model {
         /// Id.
         #[sea_orm(primary_key)]
@@ -121,7 +121,7 @@ pub mod tag {
     /// A tag.
     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, Hookable)]
     #[sea_orm(table_name = "tag")]
-    #[hookable(model = "bookstore.Tag", custom_behavior)]
+    #[hookable(model = "bookstore.Tag", custom_behavior, all_owners)]
     pub struct Model {
         /// Id.
         #[sea_orm(primary_key)]
@@ -205,6 +205,141 @@ pub mod webhook {
         fn disabled(update: sea_orm::UpdateMany<Entity>, _reason: &str) -> Option<sea_orm::UpdateMany<Entity>> {
             Some(update.col_expr(Column::IsActive, Expr::value(false)))
         }
+
+        fn target_column() -> Option<Column> {
+            Some(Column::Target)
+        }
+
+        fn fill_new(hook: &mut ActiveModel, _owner: Option<&rest_hooks::Owner>) {
+            hook.is_active = sea_orm::Set(true);
+        }
+    }
+}
+
+/// An application's own hook entity with secrets of its own, a version column and an `is_active`
+/// switch, as a multi-tenant application has it.
+pub mod subscription {
+    use rest_hooks::hook::SecretColumns;
+    use rest_hooks::{HookEntity, HookTarget, Owner};
+    use sea_orm::entity::prelude::*;
+    use sea_orm::{Select, Set};
+
+    /// A webhook subscription of an organisation.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "webhook_subscription")]
+    pub struct Model {
+        /// Id.
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        /// The owning organisation.
+        pub organization_id: i32,
+        /// Event name.
+        pub event: String,
+        /// Target URL.
+        #[sea_orm(column_type = "Text")]
+        pub target: String,
+        /// Whether it receives events.
+        pub is_active: bool,
+        /// The application's own version column.
+        pub version: i32,
+        /// The current secret.
+        #[sea_orm(column_type = "String(StringLen::N(128))", nullable)]
+        pub secret: Option<String>,
+        /// The secret before the last rotation.
+        #[sea_orm(column_type = "String(StringLen::N(128))", nullable)]
+        pub previous_secret: Option<String>,
+        /// Until when the previous secret signs.
+        pub previous_secret_until: Option<DateTimeUtc>,
+    }
+
+    /// Relations.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+
+    impl HookEntity for Entity {
+        fn event_column() -> Column {
+            Column::Event
+        }
+
+        fn owner_column() -> Column {
+            Column::OrganizationId
+        }
+
+        fn target_column() -> Option<Column> {
+            Some(Column::Target)
+        }
+
+        fn secret_columns() -> Option<SecretColumns<Column>> {
+            Some(SecretColumns::new(Column::Secret).with_previous(Column::PreviousSecret, Column::PreviousSecretUntil))
+        }
+
+        fn to_target(hook: Model) -> HookTarget {
+            HookTarget {
+                id: hook.id.into(),
+                event: hook.event,
+                target: hook.target,
+                owner: Some(hook.organization_id.into()),
+                secrets: Vec::new(),
+            }
+        }
+
+        fn scope(query: Select<Entity>) -> Select<Entity> {
+            query.filter(Column::IsActive.eq(true))
+        }
+
+        fn fill_new(hook: &mut ActiveModel, _owner: Option<&Owner>) {
+            hook.is_active = Set(true);
+            hook.version = Set(1);
+        }
+    }
+}
+
+/// The `webhook` table read by an entity that names only what the finder needs: no target column.
+pub mod bare_webhook {
+    use rest_hooks::{HookEntity, HookTarget};
+    use sea_orm::entity::prelude::*;
+
+    /// A webhook subscription.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "webhook")]
+    pub struct Model {
+        /// Id.
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        /// The owning organisation.
+        pub organization_id: i64,
+        /// Event name.
+        pub event: String,
+        /// Target URL.
+        pub target: String,
+    }
+
+    /// Relations.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+
+    impl HookEntity for Entity {
+        fn event_column() -> Column {
+            Column::Event
+        }
+
+        fn owner_column() -> Column {
+            Column::OrganizationId
+        }
+
+        fn to_target(hook: Model) -> HookTarget {
+            HookTarget {
+                id: hook.id.into(),
+                event: hook.event,
+                target: hook.target,
+                owner: Some(hook.organization_id.into()),
+                secrets: Vec::new(),
+            }
+        }
     }
 }
 
@@ -218,6 +353,7 @@ pub async fn create_tables(db: &DatabaseConnection) {
         schema.create_table_from_entity(note::Entity),
         schema.create_table_from_entity(tag::Entity),
         schema.create_table_from_entity(webhook::Entity),
+        schema.create_table_from_entity(subscription::Entity),
     ];
     for statement in &statements {
         db.execute(statement).await.expect("create test table");

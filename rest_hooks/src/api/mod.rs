@@ -26,8 +26,8 @@
 //! validation` naming the field (an unknown event lists the offered ones), `500 internal` (the
 //! cause is logged, not sent).
 //!
-//! Events whose spec ends in `+` reach the hooks of every owner: offer them through the API only if
-//! every owner may see every instance ([`HooksApi::offer_events`]). The API sets no rate limit of
+//! Events whose spec ends in `+` reach the hooks of every owner, so the API does not offer them
+//! unless [`HooksApi::offer_events`] says so: do that only if every owner may see every instance. The API sets no rate limit of
 //! its own (`POST /{id}/test` makes a request each time): add a tower layer for one.
 //!
 //! ```no_run
@@ -157,13 +157,16 @@ impl HooksApi {
         if let Some(elsewhere) = &engine.shared().config.hooks_elsewhere {
             return Err(HooksElsewhere(elsewhere.clone()));
         }
-        let offered: Offered = Arc::new(|_| true);
+        let offered: Offered = Arc::new(|info: &EventInfo| !info.all_owners);
         Ok(Self { state: ApiState { engine, auth: Arc::new(auth), body_limit: body::DEFAULT_BODY_LIMIT, offered } })
     }
 
     /// Offers only the events `offer` accepts: `GET /events` lists them, and subscribing to (or
     /// changing a hook to) any other is refused as an unknown event. Hooks already on other events
-    /// stay readable and deletable. Default: every event of the map.
+    /// stay readable and deletable. Default: the events whose audience is the subscriber, that is
+    /// every event of the map but the all-owner ones (spec ending in `+`), which would send one
+    /// owner's instances to every other owner's hooks; offer those with e.g.
+    /// `.offer_events(|_| true)` only if every owner may see every instance.
     pub fn offer_events(mut self, offer: impl Fn(&EventInfo) -> bool + Send + Sync + 'static) -> Self {
         self.state.offered = Arc::new(offer);
         self

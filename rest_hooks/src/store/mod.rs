@@ -13,7 +13,7 @@ mod schema;
 
 pub use schema::{create_statements, setup, setup_store};
 #[cfg(feature = "migration")]
-pub(crate) use schema::{dialect_statements, hook_dialect_statements};
+pub(crate) use schema::{dialect_statements, hook_dialect_statements, store_statements};
 
 /// The current format of stored payloads.
 pub(crate) const PAYLOAD_VERSION: i16 = 1;

@@ -23,7 +23,7 @@ pub fn create_statements(backend: DbBackend) -> (Vec<TableCreateStatement>, Vec<
     split(backend, tables)
 }
 
-fn store_statements(backend: DbBackend) -> (Vec<TableCreateStatement>, Vec<IndexCreateStatement>) {
+pub(crate) fn store_statements(backend: DbBackend) -> (Vec<TableCreateStatement>, Vec<IndexCreateStatement>) {
     split(backend, store_tables(backend))
 }
 

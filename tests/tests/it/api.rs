@@ -276,7 +276,7 @@ async fn an_owner_cannot_touch_another_owners_hook() {
 #[tokio::test]
 async fn the_event_catalogue_names_kinds_models_and_actions() {
     let h = Harness::new().await;
-    let api = ApiServer::of(&h).await;
+    let api = ApiServer::serve(HooksApi::new(h.engine.clone(), bearer).unwrap().offer_events(|_| true)).await;
     let answer = api.get("/events", 1).await;
     assert_eq!(answer.status, 200);
     let events = answer.body["events"].as_array().unwrap();
@@ -644,6 +644,20 @@ async fn a_refused_target_does_not_say_what_its_host_resolves_to() {
     // The engine's own error, for the application's developer, still says it all.
     let direct = h.engine.check_target("http://db.internal.test/").await.unwrap_err().to_string();
     assert!(direct.contains("10.0.3.7"), "{direct}");
+}
+
+#[tokio::test]
+async fn all_owner_events_are_not_offered_unless_the_application_says_so() {
+    let h = Harness::new().await;
+    let api = ApiServer::of(&h).await;
+
+    let events = api.get("/events", 1).await.body;
+
+    let names: Vec<&str> = events["events"].as_array().unwrap().iter().map(|e| e["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["book.added", "book.changed", "book.read", "book.removed", "user.logged_in"]);
+    let refused = api.post("", 2, json!({"event": "book.featured", "target": h.receiver.url("bob")})).await;
+    assert_eq!((refused.status, refused.body["field"].as_str()), (422, Some("event")), "{refused:?}");
+    assert_eq!(rest_hooks::hook::Entity::find().all(&h.db).await.unwrap(), []);
 }
 
 #[tokio::test]

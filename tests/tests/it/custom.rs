@@ -153,3 +153,129 @@ async fn a_swapped_hook_entity_is_marked_disabled_in_its_own_table() {
     let state = h.engine.hook_state(&rest_hooks::HookId::Int(hook.id)).await.unwrap().unwrap();
     assert_eq!(state.disabled_reason.as_deref(), Some("the target answered 410 Gone"));
 }
+
+/// Checks `request`'s signature with `secret`.
+fn signed_with(request: &rest_hooks_tests::Received, secret: &str) -> bool {
+    let verifier = Verifier::try_from(&Secret::parse(secret).unwrap()).unwrap();
+    let headers: HeaderMap = request.headers.iter().map(|(k, v)| (k.parse().unwrap(), v.parse().unwrap())).collect();
+    verifier.verify(&headers, request.raw.as_bytes()).is_ok()
+}
+
+#[tokio::test]
+async fn subscribing_writes_the_engines_own_hook_entity_with_a_secret_and_its_columns() {
+    use rest_hooks_tests::entities::subscription;
+    let h = Harness::with(|b| b.hook_entity::<subscription::Entity>()).await;
+    let hooks = h.engine.hooks::<subscription::Entity>();
+
+    let hook = hooks.subscribe(&h.db, Some(7.into()), "book.added", &h.receiver.url("org7")).await.unwrap();
+    hooks.subscribe(&h.db, Some(8.into()), "book.added", &h.receiver.url("org8")).await.unwrap();
+
+    assert_eq!((hook.organization_id, hook.is_active, hook.version), (7, true, 1));
+    let secret = hook.secret.clone().expect("a fresh secret");
+    assert!(secret.starts_with("whsec_"));
+    assert_eq!(rest_hooks::hook::Entity::find().all(&h.db).await.unwrap(), [], "nothing in the crate's table");
+    h.run(new_book(7, "Own table").insert(&h.db)).await.unwrap();
+    let received = h.receiver.wait_for(1).await;
+    assert_eq!(received[0].path, "/org7");
+    assert_eq!(received[0].body["hook"]["id"], hook.id);
+    assert!(signed_with(&received[0], &secret), "signed with the hook's own secret");
+}
+
+#[tokio::test]
+async fn rotating_an_own_hooks_secret_signs_with_both_during_the_grace_period() {
+    use rest_hooks_tests::entities::subscription;
+    let h = Harness::with(|b| b.hook_entity::<subscription::Entity>()).await;
+    let hooks = h.engine.hooks::<subscription::Entity>();
+    let hook = hooks.subscribe(&h.db, Some(1.into()), "book.added", &h.receiver.url("rotated")).await.unwrap();
+
+    let rotated = hooks.rotate_secret(&h.db, hook.id).await.unwrap();
+
+    let (old, new) = (hook.secret.unwrap(), rotated.secret.clone().unwrap());
+    assert_ne!(old, new);
+    assert_eq!(rotated.previous_secret.as_deref(), Some(old.as_str()));
+    assert!(rotated.previous_secret_until.unwrap() > chrono::Utc::now());
+    h.run(new_book(1, "Rotated").insert(&h.db)).await.unwrap();
+    let received = h.receiver.wait_for(1).await;
+    assert!(signed_with(&received[0], &new) && signed_with(&received[0], &old));
+    let missing = hooks.rotate_secret(&h.db, 999).await.unwrap_err();
+    assert_eq!(missing.to_string(), "hook `999` does not exist");
+}
+
+#[tokio::test]
+async fn unsubscribing_an_own_hook_deletes_its_row() {
+    use rest_hooks_tests::entities::subscription;
+    let h = Harness::with(|b| b.hook_entity::<subscription::Entity>()).await;
+    let hooks = h.engine.hooks::<subscription::Entity>();
+    let hook = hooks.subscribe(&h.db, Some(1.into()), "book.added", &h.receiver.url("gone")).await.unwrap();
+
+    assert!(hooks.unsubscribe(&h.db, hook.id).await.unwrap());
+
+    assert!(!hooks.unsubscribe(&h.db, hook.id).await.unwrap());
+    assert_eq!(subscription::Entity::find().all(&h.db).await.unwrap(), []);
+}
+
+#[tokio::test]
+async fn an_own_entity_without_secret_columns_signs_with_the_fallback_and_has_nothing_to_rotate() {
+    let fallback = Secret::generate().unwrap();
+    let expose = fallback.expose().to_owned();
+    let h = Harness::with(|b| b.hook_entity::<webhook::Entity>().fallback_secret(fallback)).await;
+    let hooks = h.engine.hooks::<webhook::Entity>();
+
+    let hook = hooks.subscribe(&h.db, Some(3.into()), "book.added", &h.receiver.url("org3")).await.unwrap();
+
+    assert!(hook.is_active, "the application filled its own column");
+    h.run(new_book(3, "Fallback").insert(&h.db)).await.unwrap();
+    let received = h.receiver.wait_for(1).await;
+    assert!(signed_with(&received[0], &expose));
+    let refused = hooks.rotate_secret(&h.db, hook.id).await.unwrap_err().to_string();
+    assert!(refused.contains("names no secret column") && refused.contains("HookEntity::secret_columns"), "{refused}");
+}
+
+#[tokio::test]
+async fn the_crate_tables_writers_are_refused_when_the_engine_reads_an_own_entity() {
+    let h = Harness::with(|b| b.hook_entity::<webhook::Entity>().unsigned()).await;
+
+    let refused = h.engine.subscribe(&h.db, Some(1.into()), "book.added", &h.receiver.url("x")).await.unwrap_err();
+
+    let message = refused.to_string();
+    assert!(matches!(refused, rest_hooks::SubscribeError::Refused(_)), "{message}");
+    assert!(message.contains("rest_hooks_hook") && message.contains("engine.hooks::<YourHookEntity>()"), "{message}");
+    assert_eq!(rest_hooks::hook::Entity::find().all(&h.db).await.unwrap(), []);
+    let rotate = h.engine.rotate_secret(&h.db, 1).await.unwrap_err().to_string();
+    assert!(rotate.contains("`Engine::rotate_secret` writes the crate's hook table"), "{rotate}");
+    let unsubscribe = h.engine.unsubscribe(&h.db, 1).await.unwrap_err().to_string();
+    assert!(unsubscribe.contains("`Engine::unsubscribe` writes the crate's hook table"), "{unsubscribe}");
+}
+
+#[tokio::test]
+async fn writing_an_entity_the_engine_does_not_read_is_refused_naming_it() {
+    let h = Harness::with(|b| b.unsigned()).await;
+
+    let refused = h
+        .engine
+        .hooks::<webhook::Entity>()
+        .subscribe(&h.db, Some(1.into()), "book.added", &h.receiver.url("x"))
+        .await
+        .unwrap_err()
+        .to_string();
+
+    assert!(refused.contains("webhook::Entity` is not where this engine finds hooks"), "{refused}");
+    assert!(refused.contains(".hook_entity::<"), "{refused}");
+    assert_eq!(webhook::Entity::find().all(&h.db).await.unwrap(), []);
+}
+
+#[tokio::test]
+async fn an_own_entity_without_a_target_column_cannot_be_subscribed_to() {
+    use rest_hooks_tests::entities::bare_webhook;
+    let h = Harness::with(|b| b.hook_entity::<bare_webhook::Entity>().unsigned()).await;
+
+    let refused = h
+        .engine
+        .hooks::<bare_webhook::Entity>()
+        .subscribe(&h.db, Some(1.into()), "book.added", &h.receiver.url("x"))
+        .await
+        .unwrap_err()
+        .to_string();
+
+    assert!(refused.contains("names no target column: implement `HookEntity::target_column`"), "{refused}");
+}

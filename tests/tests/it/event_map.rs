@@ -50,6 +50,16 @@ async fn a_config_file_map_works_like_the_builder() {
     assert_eq!((raw.model.as_deref(), raw.action.as_deref()), (None, None));
 }
 
+#[test]
+fn a_config_file_that_defines_an_event_twice_is_refused_naming_it() {
+    let twice = serde_json::from_str::<EventsConfig>(
+        r#"{"book.added": "bookstore.Book.created", "user.logged_in": null, "book.added": "bookstore.Book.updated"}"#,
+    );
+
+    let error = twice.unwrap_err().to_string();
+    assert!(error.starts_with("event `book.added` is defined twice"), "{error}");
+}
+
 #[tokio::test]
 async fn settings_out_of_range_fail_the_start() {
     let db = TestDb::sqlite().await;

@@ -45,3 +45,55 @@ async fn setup_can_run_twice() {
         ["rest_hooks_attempt", "rest_hooks_delivery", "rest_hooks_hook", "rest_hooks_hook_state", "rest_hooks_outbox"]
     );
 }
+
+struct StoreMigrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for StoreMigrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(rest_hooks::migration::StoreMigration)]
+    }
+}
+
+#[tokio::test]
+async fn the_store_migration_leaves_the_hook_table_to_the_application() {
+    let db = Database::connect("sqlite::memory:").await.unwrap();
+    StoreMigrator::up(&db, None).await.unwrap();
+    assert_eq!(
+        table_names(&db).await,
+        ["rest_hooks_attempt", "rest_hooks_delivery", "rest_hooks_hook_state", "rest_hooks_outbox"]
+    );
+    StoreMigrator::down(&db, None).await.unwrap();
+    assert!(table_names(&db).await.is_empty());
+}
+
+#[tokio::test]
+async fn a_checked_start_names_the_missing_table_and_how_to_create_it() {
+    use rest_hooks::{BuildError, Engine};
+    let test_db = rest_hooks_tests::TestDb::new().await;
+    let start = || rest_hooks_tests::bookstore_events(Engine::builder()).start_checked(test_db.db.clone());
+    start().await.expect("every table is there").shutdown().await;
+    test_db.db.execute_unprepared("DROP TABLE rest_hooks_delivery").await.unwrap();
+
+    let refused = start().await.unwrap_err();
+
+    assert!(matches!(&refused, BuildError::MissingTable { table, .. } if table == "rest_hooks_delivery"), "{refused}");
+    let message = refused.to_string();
+    assert!(message.starts_with("table `rest_hooks_delivery` cannot be read ("), "{message}");
+    assert!(message.contains("rest_hooks::store::setup(&db)") && message.contains("migration::Migration"), "{message}");
+}
+
+#[tokio::test]
+async fn a_checked_start_with_an_own_hook_entity_needs_no_crate_hook_table() {
+    use rest_hooks::Engine;
+    use rest_hooks_tests::entities::webhook;
+    let test_db = rest_hooks_tests::TestDb::new().await;
+    test_db.db.execute_unprepared("DROP TABLE rest_hooks_hook").await.unwrap();
+    let builder = || rest_hooks_tests::bookstore_events(Engine::builder());
+
+    let own = builder().hook_entity::<webhook::Entity>().unsigned().start_checked(test_db.db.clone()).await;
+    own.expect("the crate's hook table is not read").shutdown().await;
+
+    let refused = builder().start_checked(test_db.db.clone()).await.unwrap_err().to_string();
+    assert!(refused.starts_with("table `rest_hooks_hook` cannot be read"), "{refused}");
+}

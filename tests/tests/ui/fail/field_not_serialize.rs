@@ -13,7 +13,7 @@ pub enum Status {
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, Hookable)]
 #[sea_orm(table_name = "book")]
-#[hookable(model = "bookstore.Book")]
+#[hookable(model = "bookstore.Book", all_owners)]
 pub struct Model {
     #[sea_orm(primary_key)]
     pub id: i32,

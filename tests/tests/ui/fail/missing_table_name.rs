@@ -12,6 +12,7 @@ impl EntityName for Entity {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, Hookable)]
+#[hookable(all_owners)]
 pub struct Model {
     #[sea_orm(primary_key)]
     pub id: i32,

@@ -12,7 +12,7 @@ impl EntityName for Entity {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveModel, DeriveActiveModel, Hookable)]
-#[hookable(model = "bookstore.Book")]
+#[hookable(model = "bookstore.Book", all_owners)]
 pub struct Model {
     pub id: i32,
     pub title: String,

@@ -3,7 +3,7 @@ use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, Hookable)]
 #[sea_orm(table_name = "book")]
-#[hookable(model = "bookstore.Book", serialize_with = "not a path")]
+#[hookable(model = "bookstore.Book", serialize_with = "not a path", all_owners)]
 pub struct Model {
     #[sea_orm(primary_key)]
     pub id: i32,

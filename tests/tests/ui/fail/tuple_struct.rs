@@ -1,7 +1,7 @@
 use rest_hooks::Hookable;
 
 #[derive(Hookable)]
-#[hookable(model = "bookstore.Isbn")]
+#[hookable(model = "bookstore.Isbn", all_owners)]
 pub struct Isbn(String);
 
 fn main() {}

@@ -7,7 +7,7 @@ mod tag {
 
     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, Hookable)]
     #[sea_orm(table_name = "tag")]
-    #[hookable(model = "bookstore.Tag", custom_behavior)]
+    #[hookable(model = "bookstore.Tag", custom_behavior, all_owners)]
     pub struct Model {
         #[sea_orm(primary_key)]
         pub id: i32,

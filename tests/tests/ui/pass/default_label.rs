@@ -7,6 +7,7 @@ mod book_chapter {
 
     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, Hookable)]
     #[sea_orm(table_name = "book_chapter")]
+    #[hookable(all_owners)]
     pub struct Model {
         #[sea_orm(primary_key)]
         pub id: i32,
@@ -27,6 +28,7 @@ mod marker {
     // Only a primary key: `fields` is empty.
     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, Hookable)]
     #[sea_orm(table_name = "marker")]
+    #[hookable(all_owners)]
     pub struct Model {
         #[sea_orm(primary_key)]
         pub id: i32,
@@ -43,7 +45,7 @@ mod membership {
     // A composite key: `pk` is an array.
     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, Hookable)]
     #[sea_orm(table_name = "membership")]
-    #[hookable(model = "clubs.Membership")]
+    #[hookable(model = "clubs.Membership", all_owners)]
     pub struct Model {
         #[sea_orm(primary_key, auto_increment = false)]
         pub club_id: i32,

@@ -13,7 +13,7 @@ impl EntityName for Entity {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveModel, DeriveActiveModel, Hookable)]
-#[hookable(model = "bookstore.Book")]
+#[hookable(model = "bookstore.Book", all_owners)]
 pub struct Model {
     #[sea_orm(primary_key)]
     pub id: i32,

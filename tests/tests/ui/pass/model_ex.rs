@@ -8,7 +8,7 @@ mod user {
     #[sea_orm::model]
     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, Hookable)]
     #[sea_orm(table_name = "user")]
-    #[hookable(model = "blog.User")]
+    #[hookable(model = "blog.User", all_owners)]
     pub struct Model {
         #[sea_orm(primary_key)]
         pub id: i32,
