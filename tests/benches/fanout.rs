@@ -677,18 +677,7 @@ async fn scale_out(backend: &Backend, options: &Options, receiver: &Receiver) ->
         recorder.scope(insert(&scratch.db, events, Some(TXN), new_item)).await;
         receiver.reset(false);
         let start = Instant::now();
-        let exe = std::env::current_exe().unwrap();
-        let mut children: Vec<_> = (0..workers)
-            .map(|_| {
-                Command::new(&exe)
-                    .args(["--phase", "deliver", &scratch.url])
-                    .stdin(Stdio::piped())
-                    .stdout(Stdio::null())
-                    .stderr(Stdio::inherit())
-                    .spawn()
-                    .unwrap()
-            })
-            .collect();
+        let mut children: Vec<_> = (0..workers).map(|_| delivering_process(&scratch.url)).collect();
         let last = receiver.wait_for((events * SCALE_HOOKS) as u64).await;
         for child in &mut children {
             writeln!(child.stdin.take().unwrap(), "stop").unwrap();
@@ -699,6 +688,17 @@ async fn scale_out(backend: &Backend, options: &Options, receiver: &Receiver) ->
         rates.push((workers, (events * SCALE_HOOKS) as f64 / (last - start).as_secs_f64()));
     }
     rates
+}
+
+/// A child process delivering from the database at `url` until a line on its standard input.
+fn delivering_process(url: &str) -> std::process::Child {
+    Command::new(std::env::current_exe().unwrap())
+        .args(["--phase", "deliver", url])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap()
 }
 
 /// The child side: `--phase record URL EVENTS` or `--phase deliver URL`.
@@ -1032,22 +1032,12 @@ async fn takeover(backend: &Backend) -> f64 {
     subscribe(&recorder, &scratch.db, &receiver, 1).await;
     recorder.scope(insert(&scratch.db, EVENTS, Some(TXN), new_item)).await;
     receiver.reset(false);
-    let exe = std::env::current_exe().unwrap();
-    let deliver = || {
-        Command::new(&exe)
-            .args(["--phase", "deliver", &scratch.url])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap()
-    };
-    let mut first = deliver();
+    let mut first = delivering_process(&scratch.url);
     receiver.wait_for(20).await;
     first.kill().unwrap();
     first.wait().unwrap();
     let killed = Instant::now();
-    let mut second = deliver();
+    let mut second = delivering_process(&scratch.url);
     let deadline = Instant::now() + PATIENCE;
     loop {
         let delivered = delivery::Entity::find()
