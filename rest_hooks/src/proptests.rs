@@ -64,6 +64,8 @@ proptest! {
 
     #[test]
     fn a_single_label_host_is_refused_unless_allowed(label in "[a-z][a-z0-9-]{0,20}", dot in "\\.?", slashes in "/{2,3}") {
+        // `xn--` starts an IDNA A-label, a name only when punycode follows: not a label of this test.
+        prop_assume!(!label.starts_with("xn--"));
         let target = format!("http:{slashes}{label}{dot}/hook");
         prop_assert!(TargetPolicy::default().check(&target).is_err(), "{}", target);
         let allowed = TargetPolicy::new([label.as_str()]).unwrap();
@@ -111,8 +113,8 @@ proptest! {
         body in any::<Vec<u8>>(),
     ) {
         // Unpadded or padded, the last character's unused bits anything: all but a lone last
-        // character (a length of 1 mod 4) is a key.
-        prop_assume!(encoded.len() % 4 != 1);
+        // character (a length of 1 mod 4, dropped here) is a key.
+        let encoded = if encoded.len() % 4 == 1 { &encoded[..encoded.len() - 1] } else { &encoded[..] };
         let padding = if padded { "=".repeat((4 - encoded.len() % 4) % 4) } else { String::new() };
         let text = format!("{}{encoded}{padding}", if prefixed { "whsec_" } else { "" });
         let secret = Secret::parse(&text);
