@@ -473,14 +473,17 @@ fn start(shared: &Arc<Shared>, writer: &Addr<OutcomeWriter>, mut slot: Slot<Leas
             outcome.in_flight = Some(in_flight);
             writer.do_send(outcome);
             let next = shared.slots.next(&mut slot);
-            if shared.slots.wants_more(&slot)
-                && let Some(registry) = shared.registry()
-            {
-                registry.do_send(Room);
-            }
+            let mut room = shared.slots.wants_more(&slot);
             match next {
                 Some((_, next)) => start(&shared, &writer, slot, next),
-                None => drop(slot),
+                None => {
+                    drop(slot);
+                    // Another receiver's queue may have waited for a slot of the engine's.
+                    room |= shared.slots.any_runnable();
+                }
+            }
+            if room && let Some(registry) = shared.registry() {
+                registry.do_send(Room);
             }
         })
     };

@@ -3,7 +3,8 @@
 //! A save nudges it before its transaction commits, so the first look may find nothing: after a
 //! nudge it re-checks at 1, 2, 4 … 50 ms for a short burst, then falls back to the idle poll. One
 //! pass runs at a time; it runs again at once while passes keep finding work. When a request ends
-//! and some receiver has work waiting in the database, [`Room`] asks for a pass that claims it. A
+//! and work waits for its slot (in the database, or queued for another receiver), [`Room`] asks
+//! for a pass that claims or starts it. A
 //! retry due sooner than the idle poll ([`Due`]) gets a pass of its own when it is due.
 
 use std::sync::Arc;
@@ -30,7 +31,8 @@ pub(crate) struct Nudge;
 #[rtype(result = "()")]
 pub(crate) struct Due(pub(crate) Duration);
 
-/// A request slot was freed while work waits in the database for one.
+/// A request slot was freed while work waits for one: in the database (a receiver's queue is half
+/// empty) or in another receiver's queue.
 #[derive(Debug, Message)]
 #[rtype(result = "()")]
 pub(crate) struct Room;

@@ -266,6 +266,15 @@ impl<Q> Slots<Q> {
         found
     }
 
+    /// Whether a queued delivery could run now: its receiver has a free slot, and the engine too
+    /// (all slots were taken when it was queued, by other receivers).
+    pub(crate) fn any_runnable(&self) -> bool {
+        let state = self.state();
+        state.queued > 0
+            && state.running < self.total
+            && state.receivers.values().any(|entry| !entry.queue.is_empty() && entry.running < self.per_receiver)
+    }
+
     /// Takes queued delivery `id` out of its queue, if it is there.
     pub(crate) fn unqueue(&self, id: Uuid) -> Option<Q> {
         let mut state = self.state();
@@ -417,8 +426,10 @@ mod tests {
         assert!(slots.waiting_with_room(100).is_empty(), "the busy receiver's queue is full");
         drop(other);
         drop(running);
+        assert!(slots.any_runnable());
         let started = slots.runnable();
         assert_eq!(started.len(), 2, "stopped requests leave their slots to the queue");
+        assert!(!slots.any_runnable());
     }
 
     #[test]
