@@ -44,7 +44,8 @@ pub(crate) fn own_pool(db: &DatabaseConnection) -> Option<DatabaseConnection> {
         Kind::SqlxPostgresPoolConnection(_) => {
             use sea_orm::sqlx::postgres::PgPoolOptions;
             let options = (*db.get_postgres_connection_pool().connect_options()).clone();
-            let pool = PgPoolOptions::new().max_connections(CONNECTIONS).connect_lazy_with(options);
+            // One more: the listener for recorded events keeps one.
+            let pool = PgPoolOptions::new().max_connections(CONNECTIONS + 1).connect_lazy_with(options);
             Some(sea_orm::SqlxPostgresConnector::from_sqlx_postgres_pool(pool))
         }
         #[cfg(feature = "mysql")]
