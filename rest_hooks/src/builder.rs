@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::dns::Resolve;
-use sea_orm::DatabaseConnection;
+use sea_orm::{DatabaseConnection, IntoActiveModel};
 use serde_json::Value;
 
 use crate::delivery::{Deliverer, HttpDeliverer, Sent};
@@ -16,6 +16,7 @@ use crate::event_map::{EventMapBuilder, EventsConfig};
 use crate::finder::{EntityFinder, Finder};
 use crate::health::Disabled;
 use crate::hook::{self, HookEntity, HookTarget};
+use crate::hook_table::{EntityTable, TableOf};
 use crate::net::TargetPolicy;
 use crate::render::{RenderFn, Renderer};
 use crate::retry::RetryPolicy;
@@ -47,6 +48,8 @@ pub(crate) struct Config {
     pub(crate) shutdown_deadline: Duration,
     /// Where hooks are found, when not in the crate's own table: `entity `…`` or `a custom finder`.
     pub(crate) hooks_elsewhere: Option<String>,
+    /// The hook entity the engine reads, for the subscription API; none with a custom finder.
+    pub(crate) hook_table: Option<TableOf>,
 }
 
 /// An application's resolver, if it set one.
@@ -96,6 +99,7 @@ impl Default for Config {
             disable_after: Duration::from_secs(5 * 24 * 3600),
             shutdown_deadline: Duration::from_secs(10),
             hooks_elsewhere: None,
+            hook_table: Some(TableOf(EntityTable::<hook::Entity>::shared())),
         }
     }
 }
@@ -182,12 +186,15 @@ impl Builder {
     }
 
     /// Reads hooks from entity `E` instead of the crate's own (django-rest-hooks'
-    /// `HOOK_CUSTOM_MODEL`). Default: [`hook::Entity`].
+    /// `HOOK_CUSTOM_MODEL`). Default: [`hook::Entity`]. [`Engine::hooks`] writes hooks into it,
+    /// and the subscription API (`api::HooksApi`) serves it.
     pub fn hook_entity<E: HookEntity>(mut self) -> Self
     where
-        E::Model: Sync,
+        E::Model: IntoActiveModel<E::ActiveModel> + Sync,
+        E::ActiveModel: Send,
     {
         self.finder = Arc::new(EntityFinder::<E>::new());
+        self.config.hook_table = Some(TableOf(EntityTable::<E>::shared()));
         let name = std::any::type_name::<E>();
         self.config.hooks_elsewhere =
             (name != std::any::type_name::<hook::Entity>()).then(|| format!("entity `{name}`"));
@@ -199,6 +206,7 @@ impl Builder {
     pub fn finder(mut self, finder: impl Finder) -> Self {
         self.finder = Arc::new(finder);
         self.config.hooks_elsewhere = Some("a custom finder".to_owned());
+        self.config.hook_table = None;
         self
     }
 

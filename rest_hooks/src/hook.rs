@@ -310,6 +310,19 @@ pub trait HookEntity: EntityTrait {
     fn secret_columns() -> Option<SecretColumns<Self::Column>> {
         None
     }
+    /// The column stamped with the time a hook is created, when the entity has one: hooks created
+    /// with [`Engine::hooks`](crate::Engine::hooks) get it set (unless
+    /// [`fill_new`](Self::fill_new) set it), and the subscription API shows it as `created`.
+    /// Default: none.
+    fn created_column() -> Option<Self::Column> {
+        None
+    }
+    /// The column stamped with the time a hook last changed, when the entity has one: set when a
+    /// hook is created, changed through the subscription API, or its secret is rotated, and shown
+    /// as `updated`. Default: none.
+    fn updated_column() -> Option<Self::Column> {
+        None
+    }
     /// Fills the application's own columns of a hook that [`Engine::hooks`](crate::Engine::hooks)
     /// (or the subscription API, `api::HooksApi`) creates, after the event, target, owner and
     /// secret columns are set: e.g. `hook.is_active = Set(true)`. `owner` is the caller's. The row
@@ -353,6 +366,14 @@ impl HookEntity for Entity {
 
     fn secret_columns() -> Option<SecretColumns<Column>> {
         Some(SecretColumns::new(Column::Secret).with_previous(Column::PreviousSecret, Column::PreviousSecretUntil))
+    }
+
+    fn created_column() -> Option<Column> {
+        Some(Column::Created)
+    }
+
+    fn updated_column() -> Option<Column> {
+        Some(Column::Updated)
     }
 
     fn secrets(hook: &Model) -> Vec<Secret> {
@@ -404,17 +425,7 @@ impl Engine {
         target: &str,
     ) -> Result<Model, crate::SubscribeError> {
         self.refuse_elsewhere("subscribe")?;
-        self.check_event(event)?;
-        self.check_target(target).await?;
-        let hook = ActiveModel {
-            owner: sea_orm::Set(owner.map(|o| o.as_str().to_owned())),
-            event: sea_orm::Set(event.to_owned()),
-            target: sea_orm::Set(target.to_owned()),
-            ..Default::default()
-        }
-        .stamped(true)?;
-        // Checked above: inserted past `before_save`, which would resolve the target once more.
-        Ok(Entity::insert(hook).exec_with_returning(db).await?)
+        self.hooks::<Entity>().subscribe(db, owner, event, target).await
     }
 
     /// Refuses `what` on the crate's hook table when this engine reads its hooks elsewhere: a

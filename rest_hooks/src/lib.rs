@@ -74,6 +74,7 @@ mod event_map;
 mod finder;
 mod health;
 pub mod hook;
+mod hook_table;
 mod hookable;
 mod inspect;
 mod listen;

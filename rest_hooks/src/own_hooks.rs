@@ -185,7 +185,16 @@ where
                 Secret::generate().map_err(|e| DbErr::Custom(format!("cannot make the hook's secret: {e}")))?;
             hook.try_set(columns.secret, Value::from(secret.expose()))?;
         }
+        let now = chrono::Utc::now();
+        for column in [E::created_column(), E::updated_column()].into_iter().flatten() {
+            hook.try_set(column, Value::from(now))?;
+        }
         E::fill_new(&mut hook, owner.as_ref());
+        if std::any::TypeId::of::<E>() == std::any::TypeId::of::<hook::Entity>() {
+            // The crate's table: checked and stamped above. Its `before_save` would only resolve
+            // the target once more.
+            return Ok(E::insert(hook).exec_with_returning(db).await?);
+        }
         Ok(hook.insert(db).await?)
     }
 
@@ -225,6 +234,9 @@ where
             update = update
                 .col_expr(previous, Expr::col(columns.secret))
                 .col_expr(until, Expr::value(Some(self.grace_end())));
+        }
+        if let Some(updated) = E::updated_column() {
+            update = update.col_expr(updated, Expr::value(chrono::Utc::now()));
         }
         let update = update.col_expr(columns.secret, Expr::value(secret.expose())).filter(column.eq(value.clone()));
         let txn = db.begin().await?;

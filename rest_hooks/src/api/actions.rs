@@ -11,10 +11,10 @@ use super::auth::Caller;
 use super::body::{HookPath, JsonBody, QueryParams};
 use super::error::documented::{Always, BodyErrors, HookErrors, QueryErrors};
 use super::error::{ApiError, ErrorBody};
-use super::hooks::{owned, page_size, state_of};
+use super::hooks::{not_found, owned, page_size, state_of};
 use super::views::{AttemptList, AttemptView, AttemptsQuery, EventList, HookView, Replay, Replayed, TestOutcome};
 use crate::error::ReplayError;
-use crate::hook::{self, HookId};
+use crate::own_hooks::{HookEntityError, HookWriteError};
 use crate::store::delivery;
 
 /// The event catalogue: every event a hook can subscribe to.
@@ -33,7 +33,7 @@ pub(crate) async fn events(State(state): State<ApiState>, Caller(_): Caller) -> 
 /// retried, and a failure does not count against the hook.
 #[utoipa::path(
     post, path = "/{id}/test", tag = "hooks", operation_id = "test_hook",
-    params(("id" = i64, Path, description = "The hook's id")),
+    params(("id" = String, Path, description = "The hook's id")),
     responses(
         (status = 200, description = "The outcome, whether the target accepted it or not", body = TestOutcome),
         Always, HookErrors,
@@ -45,14 +45,14 @@ pub(crate) async fn test(
     HookPath(id): HookPath,
 ) -> Result<Json<TestOutcome>, ApiError> {
     let hook = owned(&state, &owner, &id).await?;
-    let target = crate::finder::target_of::<hook::Entity>(hook);
+    let target = state.table.target(state.engine.db(), &hook.id).await?.ok_or_else(|| not_found(&id))?;
     Ok(Json(state.engine.test_delivery(&target).await.into()))
 }
 
 /// The hook's delivery log: its latest attempts, the newest first.
 #[utoipa::path(
     get, path = "/{id}/attempts", tag = "hooks", operation_id = "list_attempts",
-    params(("id" = i64, Path, description = "The hook's id"), AttemptsQuery),
+    params(("id" = String, Path, description = "The hook's id"), AttemptsQuery),
     responses(
         (status = 200, description = "The attempts", body = AttemptList),
         Always, HookErrors, QueryErrors,
@@ -66,7 +66,7 @@ pub(crate) async fn attempts(
 ) -> Result<Json<AttemptList>, ApiError> {
     let limit = page_size(query.limit)?;
     let hook = owned(&state, &owner, &id).await?;
-    let rows = state.engine.attempts_of_hook(&HookId::from(hook.id), limit).await?;
+    let rows = state.engine.attempts_of_hook(&hook.id, limit).await?;
     Ok(Json(AttemptList { attempts: rows.into_iter().map(AttemptView::from).collect() }))
 }
 
@@ -74,7 +74,7 @@ pub(crate) async fn attempts(
 /// (`from`, `to`), or, with an empty body, every failed one.
 #[utoipa::path(
     post, path = "/{id}/replay", tag = "hooks", operation_id = "replay_hook",
-    params(("id" = i64, Path, description = "The hook's id")),
+    params(("id" = String, Path, description = "The hook's id")),
     request_body(content = Option<Replay>, description = "What to send again; none for every failed delivery"),
     responses(
         (status = 202, description = "How many deliveries were put back in the queue", body = Replayed),
@@ -89,7 +89,7 @@ pub(crate) async fn replay(
     JsonBody(replay): JsonBody<Replay>,
 ) -> Result<(StatusCode, Json<Replayed>), ApiError> {
     let hook = owned(&state, &owner, &id).await?;
-    let key = HookId::from(hook.id);
+    let key = hook.id;
     let engine = &state.engine;
     let replayed = match (replay.delivery, replay.from, replay.to) {
         (Some(delivery_id), None, None) => {
@@ -132,9 +132,10 @@ fn replay_error(error: ReplayError) -> ApiError {
 /// the engine's grace period (`previous_secret_until`).
 #[utoipa::path(
     post, path = "/{id}/rotate-secret", tag = "hooks", operation_id = "rotate_secret",
-    params(("id" = i64, Path, description = "The hook's id")),
+    params(("id" = String, Path, description = "The hook's id")),
     responses(
         (status = 200, description = "The hook, with its new secret", body = HookView),
+        (status = 409, description = "The server signs every hook with one secret: there is none per hook to rotate", body = ErrorBody),
         Always, HookErrors,
     )
 )]
@@ -144,10 +145,13 @@ pub(crate) async fn rotate_secret(
     HookPath(id): HookPath,
 ) -> Result<Json<HookView>, ApiError> {
     let hook = owned(&state, &owner, &id).await?;
-    let rotated = state.engine.rotate_secret(state.engine.db(), hook.id).await.map_err(|error| match error {
-        sea_orm::DbErr::RecordNotFound(_) => ApiError::not_found(format!("no hook `{id}`")),
-        other => ApiError::from(other),
+    let rotated = state.table.rotate(&state.engine, &hook.id).await.map_err(|error| match error {
+        HookWriteError::NotFound(_) => not_found(&id),
+        HookWriteError::Refused(HookEntityError::NoSecretColumn(_)) => ApiError::conflict(
+            "this server signs every hook with one secret of its own; a hook's secret cannot be rotated".to_owned(),
+        ),
+        other => ApiError::internal(&other),
     })?;
-    let hook_state = state_of(&state, rotated.id).await?;
+    let hook_state = state_of(&state, &rotated.id).await?;
     Ok(Json(HookView::with_secret(rotated, hook_state.as_ref())))
 }

@@ -6,7 +6,7 @@ use axum::extract::{OriginalUri, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, TransactionTrait};
 
 use super::ApiState;
 use super::auth::Caller;
@@ -14,7 +14,8 @@ use super::body::{HookPath, JsonBody, QueryParams};
 use super::error::ApiError;
 use super::error::documented::{Always, BodyErrors, HookErrors, QueryErrors};
 use super::views::{Change, HookPage, HookView, ListQuery, Subscribe, one_target};
-use crate::hook::{self, HookId};
+use crate::hook::HookId;
+use crate::hook_table::{HookRow, Page};
 use crate::hookable::Owner;
 use crate::store::{delivery, hook_state};
 
@@ -43,13 +44,10 @@ pub(crate) async fn subscribe(
     let target = one_target(body.target, body.target_url)?
         .ok_or_else(|| ApiError::validation(Some("target".to_owned()), "missing field `target`"))?;
     state.check_event(&body.event)?;
-    let hook =
-        state.engine.subscribe(state.engine.db(), Some(owner), &body.event, &target).await.map_err(
-            |error| match error {
-                crate::SubscribeError::Invalid(invalid) => ApiError::from(invalid),
-                other => ApiError::internal(&other),
-            },
-        )?;
+    let hook = state.table.create(&state.engine, &owner, &body.event, &target).await.map_err(|error| match error {
+        crate::SubscribeError::Invalid(invalid) => ApiError::from(invalid),
+        other => ApiError::internal(&other),
+    })?;
     let location = format!("{}/{}", uri.path().trim_end_matches('/'), hook.id);
     let view = HookView::with_secret(hook, None);
     Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(view)).into_response())
@@ -70,18 +68,11 @@ pub(crate) async fn list(
     QueryParams(query): QueryParams<ListQuery>,
 ) -> Result<Json<HookPage>, ApiError> {
     let limit = page_size(query.limit)?;
-    let mut select = hook::Entity::find()
-        .filter(hook::Column::Owner.eq(owner.as_str()))
-        .order_by_asc(hook::Column::Id)
-        .limit(limit + 1);
-    if let Some(event) = &query.event {
-        select = select.filter(hook::Column::Event.eq(event.as_str()));
+    if let Some(after) = query.starting_after.as_deref().filter(|after| !state.table.accepts_id(after)) {
+        return Err(ApiError::bad_parameter("starting_after", format!("`{after}` is not a hook id")));
     }
-    if let Some(after) = query.starting_after {
-        select = select.filter(hook::Column::Id.gt(after));
-    }
-    let mut hooks = select.all(state.engine.db()).await?;
-    hooks.retain(|hook| hook.owner.as_deref() == Some(owner.as_str()));
+    let page = Page { event: query.event.as_deref(), after: query.starting_after.as_deref(), limit: limit + 1 };
+    let mut hooks = state.table.list(state.engine.db(), &owner, page).await?;
     let has_more = hooks.len() as u64 > limit;
     hooks.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
     let keys: Vec<String> = hooks.iter().map(|hook| hook.id.to_string()).collect();
@@ -104,7 +95,7 @@ pub(crate) async fn list(
 /// Reads one of the caller's hooks.
 #[utoipa::path(
     get, path = "/{id}", tag = "hooks", operation_id = "get_hook",
-    params(("id" = i64, Path, description = "The hook's id")),
+    params(("id" = String, Path, description = "The hook's id")),
     responses(
         (status = 200, description = "The hook", body = HookView),
         Always, HookErrors,
@@ -116,14 +107,14 @@ pub(crate) async fn get(
     HookPath(id): HookPath,
 ) -> Result<Json<HookView>, ApiError> {
     let hook = owned(&state, &owner, &id).await?;
-    let hook_state = state_of(&state, hook.id).await?;
+    let hook_state = state_of(&state, &hook.id).await?;
     Ok(Json(HookView::new(hook, hook_state.as_ref())))
 }
 
 /// Changes a hook's event or target, or turns it off and on.
 #[utoipa::path(
     patch, path = "/{id}", tag = "hooks", operation_id = "change_hook",
-    params(("id" = i64, Path, description = "The hook's id")),
+    params(("id" = String, Path, description = "The hook's id")),
     request_body = Change,
     responses(
         (status = 200, description = "The changed hook", body = HookView),
@@ -145,17 +136,10 @@ pub(crate) async fn change(
     if let Some(target) = &target {
         engine.check_target(target).await?;
     }
-    let key = HookId::from(hook.id).to_string();
+    let key = hook.id.to_string();
     let txn = engine.db().begin().await?;
-    let mut update = hook::Entity::update_many()
-        .col_expr(hook::Column::Updated, Expr::value(chrono::Utc::now()))
-        .filter(hook::Column::Id.eq(hook.id))
-        .filter(hook::Column::Owner.eq(owner.as_str()));
-    if let Some(event) = change.event {
-        update = update.col_expr(hook::Column::Event, Expr::value(event));
-    }
+    state.table.change(&txn, &hook.id, change.event.as_deref(), target.as_deref()).await?;
     if let Some(target) = &target {
-        update = update.col_expr(hook::Column::Target, Expr::value(target.clone()));
         // Retries and replays of its deliveries go where the hook points now.
         delivery::Entity::update_many()
             .col_expr(delivery::Column::Target, Expr::value(target.clone()))
@@ -165,7 +149,6 @@ pub(crate) async fn change(
             .exec(&txn)
             .await?;
     }
-    update.exec(&txn).await?;
     match change.active {
         Some(false) => {
             crate::health::disable_hook(&txn, &key, DISABLED_BY_OWNER, engine.shared().clock.now_ms()).await?;
@@ -176,7 +159,7 @@ pub(crate) async fn change(
         None => {}
     }
     // Deleted meanwhile: the transaction rolls back as it drops.
-    let hook = owned_in(&txn, &owner, &id).await?;
+    let hook = state.table.get_in(&txn, &owner, &id).await?.ok_or_else(|| not_found(&id))?;
     let hook_state = hook_state::Entity::find_by_id(key.as_str()).one(&txn).await?;
     txn.commit().await?;
     match change.active {
@@ -190,7 +173,7 @@ pub(crate) async fn change(
 /// Deletes a hook: nothing more is sent to it, pending retries included.
 #[utoipa::path(
     delete, path = "/{id}", tag = "hooks", operation_id = "delete_hook",
-    params(("id" = i64, Path, description = "The hook's id")),
+    params(("id" = String, Path, description = "The hook's id")),
     responses(
         (status = 204, description = "Deleted"),
         Always, HookErrors,
@@ -202,28 +185,24 @@ pub(crate) async fn delete(
     HookPath(id): HookPath,
 ) -> Result<StatusCode, ApiError> {
     let hook = owned(&state, &owner, &id).await?;
-    state.engine.unsubscribe(state.engine.db(), hook.id).await?;
+    state.table.delete(&state.engine, &hook.id).await.map_err(|error| ApiError::internal(&error))?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// The caller's hook `id`, or 404 — the same 404 for a hook of another owner, a missing one and
-/// an id that is not a number in its canonical form (`+10` and `010` are not hook 10).
-pub(crate) async fn owned(state: &ApiState, owner: &Owner, id: &str) -> Result<hook::Model, ApiError> {
-    owned_in(state.engine.db(), owner, id).await
+/// an id that is not the hook's in the form the API shows it (`+10` and `010` are not hook 10).
+pub(crate) async fn owned(state: &ApiState, owner: &Owner, id: &str) -> Result<HookRow, ApiError> {
+    state.table.get(state.engine.db(), owner, id).await?.ok_or_else(|| not_found(id))
 }
 
-/// [`owned`], through `db`.
-async fn owned_in<C: ConnectionTrait>(db: &C, owner: &Owner, id: &str) -> Result<hook::Model, ApiError> {
-    let not_found = || ApiError::not_found(format!("no hook `{id}`"));
-    let key = hook::canonical_int(id).ok_or_else(not_found)?;
-    let hook = hook::Entity::find_by_id(key).filter(hook::Column::Owner.eq(owner.as_str())).one(db).await?;
-    // Byte for byte too, whatever the column's collation (`store::setup` makes MySQL's binary).
-    hook.filter(|hook| hook.owner.as_deref() == Some(owner.as_str())).ok_or_else(not_found)
+/// The answer for a hook the caller does not have.
+pub(crate) fn not_found(id: &str) -> ApiError {
+    ApiError::not_found(format!("no hook `{id}`"))
 }
 
 /// The engine's record of hook `id`, when it has one.
-pub(crate) async fn state_of(state: &ApiState, id: i64) -> Result<Option<hook_state::Model>, ApiError> {
-    Ok(state.engine.hook_state(&HookId::from(id)).await?)
+pub(crate) async fn state_of(state: &ApiState, id: &HookId) -> Result<Option<hook_state::Model>, ApiError> {
+    Ok(state.engine.hook_state(id).await?)
 }
 
 /// A `limit` parameter, checked.

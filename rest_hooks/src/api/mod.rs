@@ -3,9 +3,15 @@
 //! unsubscribe themselves — the REST Hooks contract.
 //!
 //! The application says who is asking ([`OwnerAuth`]); every query is narrowed to that owner, so
-//! another owner's hook answers `404` exactly like a missing one. Hooks live in the crate's hook
-//! table ([`hook::Entity`](crate::hook::Entity)): an engine that reads its hooks from the
-//! application's own entity or a custom finder is refused ([`HooksElsewhere`]).
+//! another owner's hook answers `404` exactly like a missing one. Hooks live where the engine reads
+//! them: the crate's hook table ([`hook::Entity`](crate::hook::Entity)), or the application's own
+//! entity ([`Builder::hook_entity`](crate::Builder::hook_entity)), whose
+//! [`fill_new`](crate::HookEntity::fill_new) fills the application's columns of the hooks the API
+//! creates and whose [`scope`](crate::HookEntity::scope) still decides which hooks receive events
+//! (a hook outside it shows as `"active": false`). Secrets are made and rotated in the entity's
+//! [secret columns](crate::HookEntity::secret_columns); without them the hooks sign with the
+//! engine's fallback secret, the API shows none, and rotating answers `409`. Only an engine with a
+//! custom finder is refused ([`HooksElsewhere`]): the API could not know where its hooks are.
 //!
 //! | method and path | what it does |
 //! |---|---|
@@ -73,6 +79,7 @@ pub use auth::{OwnerAuth, Refusal};
 use crate::engine::Engine;
 use crate::error::ValidationError;
 use crate::event_map::EventInfo;
+use crate::hook_table::{HookTable, TableOf};
 use auth::ErasedAuth;
 use error::ApiError;
 
@@ -84,6 +91,7 @@ type Offered = Arc<dyn Fn(&EventInfo) -> bool + Send + Sync>;
 #[derive(Clone)]
 pub(crate) struct ApiState {
     engine: Engine,
+    table: Arc<dyn HookTable>,
     auth: Arc<dyn ErasedAuth>,
     body_limit: usize,
     offered: Offered,
@@ -105,14 +113,14 @@ impl ApiState {
     }
 }
 
-/// [`HooksApi::new`] refused an engine that finds its hooks elsewhere than in the crate's hook
-/// table, which is the one the API serves: subscriptions made through it would never fire, and
-/// the engine's records of the other table's hooks (their states, deliveries and attempts, keyed by
-/// id) would show under the API's hooks of the same id.
+/// [`HooksApi::new`] refused an engine that finds its hooks with a custom
+/// [`Finder`](crate::Finder): the API serves the hook entity the engine reads, and a finder does
+/// not say where its hooks are stored.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "the hooks API serves the crate's hook table (`rest_hooks_hook`), but this engine finds hooks with {0}; \
-     write the application's own handlers with `Engine::check_event` and `Engine::check_target`"
+    "the hooks API serves the hook entity the engine reads, but this engine finds hooks with {0}; \
+     start it with `.hook_entity::<YourHookEntity>()` (its `HookEntity::scope` narrows the hooks found), \
+     or write the application's own handlers with `Engine::check_event` and `Engine::check_target`"
 )]
 pub struct HooksElsewhere(String);
 
@@ -151,14 +159,16 @@ impl std::fmt::Debug for HooksApi {
 }
 
 impl HooksApi {
-    /// The API of `engine`'s hooks, for the owners `auth` names. Refused when the engine reads its
-    /// hooks from an entity of the application's own or a custom finder.
+    /// The API of `engine`'s hooks, in the entity the engine reads them from, for the owners `auth`
+    /// names. Refused when the engine finds its hooks with a custom finder.
     pub fn new(engine: Engine, auth: impl OwnerAuth) -> Result<Self, HooksElsewhere> {
-        if let Some(elsewhere) = &engine.shared().config.hooks_elsewhere {
-            return Err(HooksElsewhere(elsewhere.clone()));
-        }
+        let config = &engine.shared().config;
+        let Some(TableOf(table)) = config.hook_table.clone() else {
+            return Err(HooksElsewhere(config.hooks_elsewhere.clone().unwrap_or_default()));
+        };
         let offered: Offered = Arc::new(|info: &EventInfo| !info.all_owners);
-        Ok(Self { state: ApiState { engine, auth: Arc::new(auth), body_limit: body::DEFAULT_BODY_LIMIT, offered } })
+        let auth = Arc::new(auth);
+        Ok(Self { state: ApiState { engine, table, auth, body_limit: body::DEFAULT_BODY_LIMIT, offered } })
     }
 
     /// Offers only the events `offer` accepts: `GET /events` lists them, and subscribing to (or

@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::error::ApiError;
 use crate::event_map::EventInfo;
-use crate::hook;
+use crate::hook_table::HookRow;
 use crate::store::{attempt, hook_state};
 
 /// `POST /`: subscribe `target` to `event`.
@@ -76,7 +76,7 @@ pub(crate) struct ListQuery {
     #[param(minimum = 1, maximum = 100)]
     pub(crate) limit: Option<u64>,
     /// The page after the hook with this id: the last id of the previous page.
-    pub(crate) starting_after: Option<i64>,
+    pub(crate) starting_after: Option<String>,
 }
 
 /// `GET /{id}/attempts`: how many.
@@ -89,12 +89,41 @@ pub(crate) struct AttemptsQuery {
     pub(crate) limit: Option<u64>,
 }
 
+/// A hook's id: an integer, or text (such as a UUID) where the application's hook table keys its
+/// hooks so.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(untagged)]
+pub(crate) enum HookId {
+    /// An integer id.
+    Int(i64),
+    /// Any other id.
+    Text(String),
+}
+
+impl From<crate::HookId> for HookId {
+    fn from(id: crate::HookId) -> Self {
+        match id {
+            crate::HookId::Int(id) => Self::Int(id),
+            crate::HookId::Text(id) => Self::Text(id),
+        }
+    }
+}
+
+impl std::fmt::Display for HookId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Int(id) => write!(f, "{id}"),
+            Self::Text(id) => f.write_str(id),
+        }
+    }
+}
+
 /// A hook.
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct HookView {
     /// Its id: the `{id}` of the paths below.
     #[schema(example = 1)]
-    pub(crate) id: i64,
+    pub(crate) id: HookId,
     /// The event it receives.
     #[schema(example = "book.added")]
     pub(crate) event: String,
@@ -103,13 +132,16 @@ pub(crate) struct HookView {
     pub(crate) target: String,
     /// Whether events are sent to it.
     pub(crate) active: bool,
-    /// Why it is not active: disabled by its owner, a `410 Gone` answer, or failing for too long.
+    /// Why it is not active: disabled by its owner, a `410 Gone` answer, failing for too long, or
+    /// turned off by the application.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) disabled_reason: Option<String>,
-    /// When it was created.
-    pub(crate) created: DateTime<Utc>,
-    /// When it was last changed.
-    pub(crate) updated: DateTime<Utc>,
+    /// When it was created, where the server keeps it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) created: Option<DateTime<Utc>>,
+    /// When it was last changed, where the server keeps it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) updated: Option<DateTime<Utc>>,
     /// The secret that signs its deliveries (Standard Webhooks, `whsec_…`). Shown only when the
     /// hook is created and when its secret is rotated: keep it then.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -121,12 +153,13 @@ pub(crate) struct HookView {
 
 impl HookView {
     /// The hook without its secret.
-    pub(crate) fn new(hook: hook::Model, state: Option<&hook_state::Model>) -> Self {
+    pub(crate) fn new(hook: HookRow, state: Option<&hook_state::Model>) -> Self {
         let disabled_reason = state
             .filter(|state| state.disabled_at.is_some())
-            .map(|state| state.disabled_reason.clone().unwrap_or_else(|| "disabled".to_owned()));
+            .map(|state| state.disabled_reason.clone().unwrap_or_else(|| "disabled".to_owned()))
+            .or_else(|| (!hook.in_scope).then(|| TURNED_OFF.to_owned()));
         HookView {
-            id: hook.id,
+            id: hook.id.into(),
             event: hook.event,
             target: hook.target,
             active: disabled_reason.is_none(),
@@ -139,12 +172,15 @@ impl HookView {
     }
 
     /// The hook with its current secret, for the answers that show it.
-    pub(crate) fn with_secret(hook: hook::Model, state: Option<&hook_state::Model>) -> Self {
+    pub(crate) fn with_secret(hook: HookRow, state: Option<&hook_state::Model>) -> Self {
         let secret = hook.secret.as_ref().map(|secret| secret.expose().to_owned());
-        let previous_secret_until = hook.previous_secret.as_ref().and(hook.previous_secret_until);
+        let previous_secret_until = hook.previous_until;
         HookView { secret, previous_secret_until, ..HookView::new(hook, state) }
     }
 }
+
+/// Why a hook outside the hook entity's [`scope`](crate::HookEntity::scope) is not active.
+const TURNED_OFF: &str = "turned off by the application";
 
 /// A page of hooks.
 #[derive(Debug, Serialize, ToSchema)]

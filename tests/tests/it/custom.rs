@@ -155,7 +155,7 @@ async fn a_swapped_hook_entity_is_marked_disabled_in_its_own_table() {
 }
 
 /// Checks `request`'s signature with `secret`.
-fn signed_with(request: &rest_hooks_tests::Received, secret: &str) -> bool {
+pub(crate) fn signed_with(request: &rest_hooks_tests::Received, secret: &str) -> bool {
     let verifier = Verifier::try_from(&Secret::parse(secret).unwrap()).unwrap();
     let headers: HeaderMap = request.headers.iter().map(|(k, v)| (k.parse().unwrap(), v.parse().unwrap())).collect();
     verifier.verify(&headers, request.raw.as_bytes()).is_ok()

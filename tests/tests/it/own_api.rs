@@ -1,0 +1,182 @@
+//! The subscription API over the application's own hook entity: every call works on that table,
+//! fills the application's columns, keeps to its scope and its owner, signs with the secrets it
+//! stores, and never writes the crate's hook table.
+
+use reqwest::Method;
+use rest_hooks::api::HooksApi;
+use rest_hooks_tests::Harness;
+use rest_hooks_tests::api::{ApiServer, MOUNT, bearer};
+use rest_hooks_tests::entities::{subscription, webhook};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter};
+use serde_json::json;
+
+use crate::custom::signed_with;
+use crate::lifecycle::new_book;
+
+async fn own_table() -> (Harness, ApiServer) {
+    let h = Harness::with(|b| b.hook_entity::<subscription::Entity>()).await;
+    let api = ApiServer::serve(HooksApi::new(h.engine.clone(), bearer).expect("an own hook entity is served")).await;
+    (h, api)
+}
+
+async fn row(h: &Harness, id: i64) -> Option<subscription::Model> {
+    subscription::Entity::find_by_id(id).one(&h.db).await.unwrap()
+}
+
+#[tokio::test]
+async fn the_api_creates_hooks_in_the_own_entity_with_its_columns_and_a_secret() {
+    let (h, api) = own_table().await;
+
+    let created = api.post("", 7, json!({"event": "book.added", "target": h.receiver.url("org7")})).await;
+
+    assert_eq!(created.status, 201, "{created:?}");
+    let id = created.body["id"].as_i64().unwrap();
+    assert_eq!(created.headers["location"], format!("{MOUNT}/{id}"));
+    let secret = created.body["secret"].as_str().unwrap().to_owned();
+    let stored = row(&h, id).await.expect("the row is in the application's table");
+    assert_eq!((stored.organization_id, stored.is_active, stored.version), (7, true, 1), "fill_new ran");
+    assert_eq!(stored.secret.as_deref(), Some(secret.as_str()));
+    assert_eq!(stored.target, h.receiver.url("org7"));
+    assert_eq!(rest_hooks::hook::Entity::find().all(&h.db).await.unwrap(), [], "nothing in the crate's table");
+    assert!(created.body.get("created").is_none(), "the entity keeps no creation time: {:?}", created.body);
+
+    h.run(new_book(7, "Own API").insert(&h.db)).await.unwrap();
+    let received = h.receiver.wait_for(1).await;
+    assert_eq!(received[0].body["hook"]["id"], id);
+    assert!(signed_with(&received[0], &secret), "signed with the secret the API showed");
+}
+
+#[tokio::test]
+async fn the_own_entitys_hooks_are_listed_read_changed_and_deleted_for_their_owner_only() {
+    let (h, api) = own_table().await;
+    let first = api.subscribe(1, "book.added", &h.receiver.url("a")).await;
+    let second = api.subscribe(1, "book.added", &h.receiver.url("b")).await;
+    api.subscribe(2, "book.added", &h.receiver.url("bob")).await;
+    let (first, second) = (first["id"].as_i64().unwrap(), second["id"].as_i64().unwrap());
+
+    let page = api.get("?limit=1", 1).await;
+    assert_eq!((page.body["hooks"][0]["id"].as_i64(), page.body["has_more"].as_bool()), (Some(first), Some(true)));
+    let next = api.get(&format!("?limit=1&starting_after={first}"), 1).await;
+    assert_eq!((next.body["hooks"][0]["id"].as_i64(), next.body["has_more"].as_bool()), (Some(second), Some(false)));
+    let bad = api.get("?starting_after=abc", 1).await;
+    assert_eq!((bad.status, bad.body["field"].as_str()), (400, Some("starting_after")), "{bad:?}");
+    assert_eq!(api.get(&format!("/{first}"), 2).await.status, 404, "another owner's hook is not found");
+    assert_eq!(api.get(&format!("/0{first}"), 1).await.status, 404, "an id in another form is not the hook's");
+
+    let moved =
+        api.call(Method::PATCH, &format!("/{first}"), Some(1), Some(json!({"target": h.receiver.url("moved")}))).await;
+    assert_eq!((moved.status, moved.body["target"].as_str()), (200, Some(h.receiver.url("moved").as_str())));
+    assert_eq!(row(&h, first).await.unwrap().target, h.receiver.url("moved"));
+    let bobs = api.call(Method::PATCH, &format!("/{first}"), Some(2), Some(json!({"event": "book.removed"}))).await;
+    assert_eq!(bobs.status, 404);
+    assert_eq!(row(&h, first).await.unwrap().event, "book.added", "another owner changed nothing");
+
+    assert_eq!(api.call(Method::DELETE, &format!("/{second}"), Some(2), None).await.status, 404);
+    assert!(row(&h, second).await.is_some());
+    assert_eq!(api.call(Method::DELETE, &format!("/{second}"), Some(1), None).await.status, 204);
+    assert!(row(&h, second).await.is_none(), "the row is deleted");
+
+    h.run(new_book(1, "After the changes").insert(&h.db)).await.unwrap();
+    let received = h.receiver.wait_for(1).await;
+    assert_eq!(received[0].path, "/moved");
+}
+
+#[tokio::test]
+async fn a_hook_outside_the_entitys_scope_shows_inactive_and_receives_nothing() {
+    let (h, api) = own_table().await;
+    let off = api.subscribe(1, "book.added", &h.receiver.url("off")).await["id"].as_i64().unwrap();
+    api.subscribe(1, "book.added", &h.receiver.url("on")).await;
+    subscription::Entity::update_many()
+        .col_expr(subscription::Column::IsActive, Expr::value(false))
+        .filter(subscription::Column::Id.eq(off))
+        .exec(&h.db)
+        .await
+        .unwrap();
+
+    let read = api.get(&format!("/{off}"), 1).await;
+
+    assert_eq!(read.body["active"], false, "{read:?}");
+    assert_eq!(read.body["disabled_reason"], "turned off by the application");
+    h.run(new_book(1, "Scoped").insert(&h.db)).await.unwrap();
+    let received = h.receiver.wait_for(1).await;
+    assert_eq!(received[0].path, "/on");
+    // The event's deliveries are recorded together, before any is sent: none is the other hook's.
+    let deliveries = rest_hooks::store::delivery::Entity::find().all(&h.db).await.unwrap();
+    assert_eq!(deliveries.iter().map(|d| d.target.as_str()).collect::<Vec<_>>(), [h.receiver.url("on")]);
+}
+
+#[tokio::test]
+async fn rotating_through_the_api_writes_the_own_entitys_secret_columns() {
+    let (h, api) = own_table().await;
+    let hook = api.subscribe(1, "book.added", &h.receiver.url("rotated")).await;
+    let id = hook["id"].as_i64().unwrap();
+    let old = hook["secret"].as_str().unwrap().to_owned();
+
+    let rotated = api.call(Method::POST, &format!("/{id}/rotate-secret"), Some(1), None).await;
+
+    assert_eq!(rotated.status, 200, "{rotated:?}");
+    let new = rotated.body["secret"].as_str().unwrap().to_owned();
+    assert_ne!(new, old);
+    assert!(rotated.body["previous_secret_until"].is_string(), "{:?}", rotated.body);
+    let stored = row(&h, id).await.unwrap();
+    assert_eq!((stored.secret.as_deref(), stored.previous_secret.as_deref()), (Some(new.as_str()), Some(old.as_str())));
+    let bobs = api.call(Method::POST, &format!("/{id}/rotate-secret"), Some(2), None).await;
+    assert_eq!(bobs.status, 404);
+    assert_eq!(row(&h, id).await.unwrap().secret.as_deref(), Some(new.as_str()), "another owner rotated nothing");
+
+    let test = api.call(Method::POST, &format!("/{id}/test"), Some(1), None).await;
+    assert_eq!(test.body["delivered"], true, "{test:?}");
+    let received = h.receiver.wait_for(1).await;
+    assert!(signed_with(&received[0], &new) && signed_with(&received[0], &old), "both sign in the grace period");
+}
+
+#[tokio::test]
+async fn an_own_entity_without_secret_columns_shows_no_secret_and_refuses_rotation() {
+    let fallback = rest_hooks::signing::Secret::generate().unwrap();
+    let expose = fallback.expose().to_owned();
+    let h = Harness::with(|b| b.hook_entity::<webhook::Entity>().fallback_secret(fallback)).await;
+    let api = ApiServer::serve(HooksApi::new(h.engine.clone(), bearer).unwrap()).await;
+
+    let hook = api.subscribe(3, "book.added", &h.receiver.url("org3")).await;
+
+    assert!(hook.get("secret").is_none(), "{hook}");
+    let id = hook["id"].as_i64().unwrap();
+    let stored = webhook::Entity::find_by_id(id).one(&h.db).await.unwrap().unwrap();
+    assert_eq!((stored.organization_id, stored.is_active), (3, true));
+    let rotated = api.call(Method::POST, &format!("/{id}/rotate-secret"), Some(3), None).await;
+    assert_eq!((rotated.status, rotated.error()), (409, "conflict"), "{rotated:?}");
+    h.run(new_book(3, "Fallback").insert(&h.db)).await.unwrap();
+    let received = h.receiver.wait_for(1).await;
+    assert!(signed_with(&received[0], &expose), "signed with the engine's fallback secret");
+}
+
+#[tokio::test]
+async fn the_own_entitys_attempts_and_replays_are_its_hooks() {
+    let (h, api) = own_table().await;
+    let id = api.subscribe(1, "book.added", &h.receiver.url("log")).await["id"].as_i64().unwrap();
+    h.run(new_book(1, "Logged").insert(&h.db)).await.unwrap();
+    h.receiver.wait_for(1).await;
+
+    let attempts = rest_hooks_tests::eventually("the attempt in the log", || async {
+        let answer = api.get(&format!("/{id}/attempts"), 1).await;
+        let attempts = answer.body["attempts"].as_array().cloned().unwrap_or_default();
+        (!attempts.is_empty()).then_some(attempts)
+    })
+    .await;
+    let delivery = attempts[0]["delivery"].as_str().unwrap();
+
+    let replayed = api.post(&format!("/{id}/replay"), 1, json!({"delivery": delivery})).await;
+    assert_eq!((replayed.status, replayed.body["replayed"].as_u64()), (202, Some(1)), "{replayed:?}");
+    assert_eq!(h.receiver.wait_for(2).await.len(), 2);
+    assert_eq!(api.get(&format!("/{id}/attempts"), 2).await.status, 404, "another owner sees no log");
+}
+
+#[tokio::test]
+async fn the_api_refuses_an_engine_with_a_custom_finder_naming_the_way_out() {
+    let h = Harness::with(|b| b.finder(rest_hooks::EntityFinder::<webhook::Entity>::new())).await;
+
+    let error = HooksApi::new(h.engine.clone(), bearer).unwrap_err().to_string();
+
+    assert!(error.contains("a custom finder") && error.contains(".hook_entity::<YourHookEntity>()"), "{error}");
+}
