@@ -1,9 +1,10 @@
 //! An application's own hook entity: hooks belong to organisations, can be switched off, carry a
 //! version column of the application's, and keep their own signing secrets. The engine creates the
-//! hooks in that table (`Engine::hooks`), fills the application's columns through
-//! `HookEntity::fill_new`, rotates a secret, and reads the table through `HookEntity`: only the
-//! active hook of the book's organisation receives the event, signed with its new and previous
-//! secrets, which the receiver checks.
+//! hooks in that table (`Engine::hooks`), and so does the subscription API that the application
+//! serves to its organisations (`HooksApi`); both fill the application's columns through
+//! `HookEntity::fill_new`. A secret is rotated, and the engine reads the table through `HookEntity`:
+//! only the active hooks of the book's organisation receive the event, signed with their secrets,
+//! which the receiver checks.
 //!
 //! Run it with `cargo run --example custom_hook`.
 
@@ -14,11 +15,12 @@ use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::routing::post;
-use rest_hooks::Engine;
+use rest_hooks::api::{HooksApi, Refusal};
 use rest_hooks::signing::{Secret, Verifier};
+use rest_hooks::{Engine, Owner};
 use sea_orm::ActiveValue::Unchanged;
-use sea_orm::{ActiveModelTrait, ConnectionTrait, Database, Schema, Set};
-use serde_json::Value;
+use sea_orm::{ActiveModelTrait, ConnectionTrait, Database, EntityTrait, Schema, Set};
+use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
 /// Books, owned by an organisation.
@@ -126,6 +128,15 @@ mod webhook {
 /// What the receiver got: the path's last segment, the headers, the raw body.
 type Delivery = (String, HeaderMap, String);
 
+/// Who calls the subscription API: a toy token per organisation.
+fn organisation(request: &axum::http::request::Parts) -> Result<Owner, Refusal> {
+    match request.headers.get("authorization").and_then(|value| value.to_str().ok()) {
+        Some("Bearer acme-token") => Ok(Owner::from(1)),
+        Some("Bearer globex-token") => Ok(Owner::from(2)),
+        _ => Err(Refusal::unauthorized("send `Authorization: Bearer <token>`").challenge("Bearer")),
+    }
+}
+
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn Error>> {
     let dir = tempfile::tempdir()?;
@@ -157,7 +168,9 @@ async fn main() -> Result<(), Box<dyn Error>> {
                 },
             ),
         )
-        .with_state(tx);
+        .with_state(tx)
+        // The organisations manage their hooks through the subscription API, in the same table.
+        .nest("/api/hooks", HooksApi::new(engine.clone(), organisation)?.router());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let base = format!("http://{}", listener.local_addr()?);
     tokio::spawn(async move { axum::serve(listener, app).await });
@@ -172,6 +185,22 @@ async fn main() -> Result<(), Box<dyn Error>> {
         "hook {} of organisation {}: active {}, version {}",
         acme.id, acme.organization_id, acme.is_active, acme.version
     );
+    let answer = reqwest::Client::new()
+        .post(format!("{base}/api/hooks"))
+        .header("authorization", "Bearer acme-token")
+        .header("content-type", "application/json")
+        .body(json!({"event": "book.added", "target": format!("{base}/acme-api")}).to_string())
+        .send()
+        .await?;
+    println!("POST /api/hooks as organisation 1: {}", answer.status());
+    let created: Value = serde_json::from_str(&answer.text().await?)?;
+    let api_secret = Secret::parse(created["secret"].as_str().ok_or("the API shows the new hook's secret")?)?;
+    let id = created["id"].as_i64().ok_or("the API shows the hook's id")?;
+    let row = webhook::Entity::find_by_id(id).one(&db).await?.ok_or("the API wrote the application's table")?;
+    println!(
+        "hook {id} made by the API, in webhook_subscription: organisation {}, active {}, version {}",
+        row.organization_id, row.is_active, row.version
+    );
     // The application switches one of organisation 1's hooks off in its own table.
     webhook::ActiveModel { id: Unchanged(old.id), is_active: Set(false), ..Default::default() }.update(&db).await?;
     // Its owner rotates the secret of the other: the old one signs beside the new for a day.
@@ -181,16 +210,28 @@ async fn main() -> Result<(), Box<dyn Error>> {
         .insert(&db)
         .await?;
 
-    let (name, headers, body) =
-        tokio::time::timeout(Duration::from_secs(10), deliveries.recv()).await?.ok_or("receiver stopped")?;
-    for secret in [&acme.secret, &acme.previous_secret] {
-        let secret = Secret::parse(secret.as_deref().ok_or("the hook has its secrets")?)?;
-        Verifier::try_from(&secret)?.verify(&headers, body.as_bytes())?;
+    // Organisation 1's two active hooks receive it, in either order; the switched-off one and
+    // organisation 2's do not.
+    let mut received = Vec::new();
+    for _ in 0..2 {
+        received
+            .push(tokio::time::timeout(Duration::from_secs(10), deliveries.recv()).await?.ok_or("receiver stopped")?);
     }
-    let body: Value = serde_json::from_str(&body)?;
-    println!("{name} received a delivery signed with its hook's new and previous secrets");
+    received.sort_by(|a, b| a.0.cmp(&b.0));
+    for (name, headers, body) in &received {
+        let secrets = match name.as_str() {
+            "acme" => vec![acme.secret.clone(), acme.previous_secret.clone()],
+            "acme-api" => vec![Some(api_secret.expose().to_owned())],
+            other => return Err(format!("`{other}` received a delivery it should not have").into()),
+        };
+        for secret in &secrets {
+            let secret = Secret::parse(secret.as_deref().ok_or("the hook has its secrets")?)?;
+            Verifier::try_from(&secret)?.verify(headers, body.as_bytes())?;
+        }
+        println!("{name} received a delivery signed with its hook's {} secret(s)", secrets.len());
+    }
+    let body: Value = serde_json::from_str(&received[0].2)?;
     println!("{}", serde_json::to_string_pretty(&body)?);
-    assert_eq!(name, "acme", "only the active hook of organisation 1 receives it");
 
     engine.shutdown().await;
     Ok(())
