@@ -13,9 +13,9 @@ use super::error::documented::{Always, BodyErrors, HookErrors, QueryErrors};
 use super::error::{ApiError, ErrorBody};
 use super::hooks::{not_found, owned, page_size, state_of};
 use super::views::{AttemptList, AttemptView, AttemptsQuery, EventList, HookView, Replay, Replayed, TestOutcome};
-use crate::error::ReplayError;
-use crate::own_hooks::{HookEntityError, HookWriteError};
-use crate::store::delivery;
+use crate::engine::own_hooks::{HookEntityError, HookWriteError};
+use crate::foundation::error::ReplayError;
+use crate::foundation::store::delivery;
 
 /// The event catalogue: every event a hook can subscribe to.
 #[utoipa::path(
@@ -145,7 +145,7 @@ pub(crate) async fn rotate_secret(
     HookPath(id): HookPath,
 ) -> Result<Json<HookView>, ApiError> {
     let hook = owned(&state, &owner, &id).await?;
-    let rotated = state.table.rotate(&state.engine, &hook.id).await.map_err(|error| match error {
+    let rotated = state.table.rotate(state.engine.shared(), &hook.id).await.map_err(|error| match error {
         HookWriteError::NotFound(_) => not_found(&id),
         HookWriteError::Refused(HookEntityError::NoSecretColumn(_)) => ApiError::conflict(
             "this server signs every hook with one secret of its own; a hook's secret cannot be rotated".to_owned(),

@@ -10,7 +10,7 @@ use axum::http::request::Parts;
 
 use super::ApiState;
 use super::error::ApiError;
-use crate::hookable::Owner;
+use crate::foundation::hookable::Owner;
 
 /// How the API learns the owner of a request: from a session, a bearer token, an API key — the
 /// application's own authentication. The API then never shows, changes or deletes a hook of any

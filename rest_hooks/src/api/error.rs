@@ -128,15 +128,15 @@ impl From<sea_orm::DbErr> for ApiError {
 /// without saying what its host resolves to, or whether it resolves at all (an owner could map the
 /// server's network with it), and no refusal of the guard says how the engine's developer would
 /// allow the target.
-impl From<crate::ValidationError> for ApiError {
-    fn from(error: crate::ValidationError) -> Self {
-        use crate::net::OwnerView;
+impl From<crate::foundation::error::ValidationError> for ApiError {
+    fn from(error: crate::foundation::error::ValidationError) -> Self {
+        use crate::foundation::net::OwnerView;
 
         let field = Some(error.field().to_owned());
-        let crate::ValidationError::Target { target, reason } = &error else {
+        let crate::foundation::error::ValidationError::Target { target, reason } = &error else {
             return Self::validation(field, error.to_string());
         };
-        let shown = match crate::net::owner_view(reason) {
+        let shown = match crate::foundation::net::owner_view(reason) {
             None => return Self::validation(field, error.to_string()),
             Some(OwnerView::Written(shown)) => shown,
             Some(OwnerView::Address) => REFUSED_ADDRESS,

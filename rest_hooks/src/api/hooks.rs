@@ -14,10 +14,10 @@ use super::body::{HookPath, JsonBody, QueryParams};
 use super::error::ApiError;
 use super::error::documented::{Always, BodyErrors, HookErrors, QueryErrors};
 use super::views::{Change, HookPage, HookView, ListQuery, Subscribe, one_target};
-use crate::hook::HookId;
-use crate::hook_table::{HookRow, Page};
-use crate::hookable::Owner;
-use crate::store::{delivery, hook_state};
+use crate::engine::hook_table::{HookRow, Page};
+use crate::foundation::hook::HookId;
+use crate::foundation::hookable::Owner;
+use crate::foundation::store::{delivery, hook_state};
 
 /// The page size when none is asked for, and the largest one.
 pub(crate) const PAGE: (u64, u64) = (50, 100);
@@ -44,10 +44,11 @@ pub(crate) async fn subscribe(
     let target = one_target(body.target, body.target_url)?
         .ok_or_else(|| ApiError::validation(Some("target".to_owned()), "missing field `target`"))?;
     state.check_event(&body.event)?;
-    let hook = state.table.create(&state.engine, &owner, &body.event, &target).await.map_err(|error| match error {
-        crate::SubscribeError::Invalid(invalid) => ApiError::from(invalid),
-        other => ApiError::internal(&other),
-    })?;
+    let hook =
+        state.table.create(state.engine.shared(), &owner, &body.event, &target).await.map_err(|error| match error {
+            crate::foundation::error::SubscribeError::Invalid(invalid) => ApiError::from(invalid),
+            other => ApiError::internal(&other),
+        })?;
     let location = format!("{}/{}", uri.path().trim_end_matches('/'), hook.id);
     let view = HookView::with_secret(hook, None);
     Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(view)).into_response())
@@ -143,7 +144,7 @@ pub(crate) async fn change(
         // Retries and replays of its deliveries go where the hook points now.
         delivery::Entity::update_many()
             .col_expr(delivery::Column::Target, Expr::value(target.clone()))
-            .col_expr(delivery::Column::Receiver, Expr::value(crate::slots::receiver_of(target)))
+            .col_expr(delivery::Column::Receiver, Expr::value(crate::foundation::slots::receiver_of(target)))
             .filter(delivery::Column::HookId.eq(key.as_str()))
             .filter(delivery::Column::State.ne(delivery::state::DELIVERED))
             .exec(&txn)
@@ -151,10 +152,16 @@ pub(crate) async fn change(
     }
     match change.active {
         Some(false) => {
-            crate::health::disable_hook(&txn, &key, DISABLED_BY_OWNER, engine.shared().clock.now_ms()).await?;
+            crate::foundation::store::transitions::disable_hook(
+                &txn,
+                &key,
+                DISABLED_BY_OWNER,
+                engine.shared().clock.now_ms(),
+            )
+            .await?;
         }
         Some(true) => {
-            crate::inspect::enable(&txn, &key).await?;
+            crate::foundation::store::transitions::enable_hook(&txn, &key).await?;
         }
         None => {}
     }
@@ -185,7 +192,7 @@ pub(crate) async fn delete(
     HookPath(id): HookPath,
 ) -> Result<StatusCode, ApiError> {
     let hook = owned(&state, &owner, &id).await?;
-    state.table.delete(&state.engine, &hook.id).await.map_err(|error| ApiError::internal(&error))?;
+    state.table.delete(state.engine.shared(), &hook.id).await.map_err(|error| ApiError::internal(&error))?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -4,7 +4,7 @@
 //!
 //! The application says who is asking ([`OwnerAuth`]); every query is narrowed to that owner, so
 //! another owner's hook answers `404` exactly like a missing one. Hooks live where the engine reads
-//! them: the crate's hook table ([`hook::Entity`](crate::hook::Entity)), or the application's own
+//! them: the crate's hook table ([`hook::Entity`](crate::foundation::hook::Entity)), or the application's own
 //! entity ([`Builder::hook_entity`](crate::Builder::hook_entity)), whose
 //! [`fill_new`](crate::HookEntity::fill_new) fills the application's columns of the hooks the API
 //! creates and whose [`scope`](crate::HookEntity::scope) still decides which hooks receive events
@@ -77,9 +77,9 @@ use utoipa_axum::routes;
 pub use auth::{OwnerAuth, Refusal};
 
 use crate::engine::Engine;
-use crate::error::ValidationError;
-use crate::event_map::EventInfo;
-use crate::hook_table::{HookTable, TableOf};
+use crate::engine::hook_table::{HookTable, TableOf};
+use crate::foundation::error::ValidationError;
+use crate::foundation::event_map::EventInfo;
 use auth::ErasedAuth;
 use error::ApiError;
 
@@ -162,9 +162,8 @@ impl HooksApi {
     /// The API of `engine`'s hooks, in the entity the engine reads them from, for the owners `auth`
     /// names. Refused when the engine finds its hooks with a custom finder.
     pub fn new(engine: Engine, auth: impl OwnerAuth) -> Result<Self, HooksElsewhere> {
-        let config = &engine.shared().config;
-        let Some(TableOf(table)) = config.hook_table.clone() else {
-            return Err(HooksElsewhere(config.hooks_elsewhere.clone().unwrap_or_default()));
+        let Some(TableOf(table)) = engine.hook_table().cloned() else {
+            return Err(HooksElsewhere(engine.shared().config.hooks_elsewhere.clone().unwrap_or_default()));
         };
         let offered: Offered = Arc::new(|info: &EventInfo| !info.all_owners);
         let auth = Arc::new(auth);

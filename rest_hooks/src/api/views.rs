@@ -7,9 +7,9 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::error::ApiError;
-use crate::event_map::EventInfo;
-use crate::hook_table::HookRow;
-use crate::store::{attempt, hook_state};
+use crate::engine::hook_table::HookRow;
+use crate::foundation::event_map::EventInfo;
+use crate::foundation::store::{attempt, hook_state};
 
 /// `POST /`: subscribe `target` to `event`.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -100,11 +100,11 @@ pub(crate) enum HookId {
     Text(String),
 }
 
-impl From<crate::HookId> for HookId {
-    fn from(id: crate::HookId) -> Self {
+impl From<crate::foundation::keys::HookId> for HookId {
+    fn from(id: crate::foundation::keys::HookId) -> Self {
         match id {
-            crate::HookId::Int(id) => Self::Int(id),
-            crate::HookId::Text(id) => Self::Text(id),
+            crate::foundation::keys::HookId::Int(id) => Self::Int(id),
+            crate::foundation::keys::HookId::Text(id) => Self::Text(id),
         }
     }
 }
@@ -324,8 +324,8 @@ pub(crate) struct TestOutcome {
     pub(crate) error: Option<String>,
 }
 
-impl From<crate::TestDelivery> for TestOutcome {
-    fn from(test: crate::TestDelivery) -> Self {
+impl From<crate::engine::ping::TestDelivery> for TestOutcome {
+    fn from(test: crate::engine::ping::TestDelivery) -> Self {
         let delivered = test.is_success();
         let duration_ms = u64::try_from(test.duration.as_millis()).unwrap_or(u64::MAX);
         let (status, response, error_kind, error) = match test.outcome {

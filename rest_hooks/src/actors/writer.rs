@@ -1,0 +1,208 @@
+//! The outcome writer: a thin actor that batches the outcomes of attempts (one transaction for
+//! whatever arrived while the last one ran, see [`write_outcomes`]) and keeps the leases of the
+//! deliveries queued or under way.
+//!
+//! Every quarter of a lease it renews them all in one transaction ([`renew_leases`]), so a lease
+//! runs out only when its process stopped renewing it — died, or lost its database. A request
+//! whose lease could not be renewed is aborted before the lease runs out, so that no delivery is
+//! ever sent by two live processes at once; another process (or this one, later) takes it over.
+//! Renewals and outcome writes take turns, so an outcome is always written under the lease its
+//! delivery holds.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::{Actor, ActorFutureExt, AsyncContext, Context, Handler, Message, WrapFuture};
+use tokio::task::AbortHandle;
+use uuid::Uuid;
+
+use crate::pipeline::deliver::Outcome;
+use crate::pipeline::health;
+use crate::pipeline::outcome::{renew_leases, wake_for_retries, write_outcomes};
+use crate::runtime::shared::Shared;
+
+/// A delivery leased under `lease_until`, queued (`task` is `None`) or started: its lease is
+/// renewed until its outcome is written, and it is stopped if the lease cannot be.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub(crate) struct Started {
+    pub(crate) id: Uuid,
+    pub(crate) lease_until: i64,
+    pub(crate) task: Option<AbortHandle>,
+}
+
+/// Writes outcomes in batches (one transaction for whatever arrived while the last one ran) and
+/// renews the leases of requests under way, taking turns.
+pub(crate) struct OutcomeWriter {
+    shared: Arc<Shared>,
+    buffer: Vec<Outcome>,
+    writing: bool,
+    /// The deliveries queued or under way: their lease as it stands, and their task once started.
+    leases: HashMap<Uuid, (i64, Option<AbortHandle>)>,
+    /// Set when the leases are due for renewal.
+    renew: bool,
+    /// Set while outcomes are gathered for a batch (see [`GATHER`]).
+    gathering: bool,
+}
+
+/// How long the first outcome of a batch waits for others to arrive: a few outcomes written in one
+/// transaction hold the database's write lock (on SQLite, the application's too) far less than as
+/// many transactions of one.
+const GATHER: Duration = Duration::from_millis(2);
+
+impl OutcomeWriter {
+    pub(crate) fn new(shared: Arc<Shared>) -> Self {
+        Self { shared, buffer: Vec::new(), writing: false, leases: HashMap::new(), renew: false, gathering: false }
+    }
+
+    fn flush(&mut self, ctx: &mut Context<Self>) {
+        if self.writing {
+            return;
+        }
+        if self.renew && !self.leases.is_empty() {
+            self.renew_leases(ctx);
+            return;
+        }
+        self.renew = false;
+        if self.buffer.is_empty() {
+            return;
+        }
+        self.writing = true;
+        let mut batch = std::mem::take(&mut self.buffer);
+        for outcome in &mut batch {
+            if let Some((lease_until, _)) = self.leases.remove(&outcome.id) {
+                outcome.under(lease_until);
+            }
+        }
+        let count = batch.len();
+        let shared = Arc::clone(&self.shared);
+        let task = self.shared.runtime.spawn(async move {
+            match write_outcomes(&shared, &batch).await {
+                Ok(disabled) => {
+                    health::report_disabled(&shared, disabled).await;
+                    wake_for_retries(&shared, &batch);
+                    Ok(())
+                }
+                Err(error) => Err((error, batch)),
+            }
+        });
+        ctx.spawn(task.into_actor(self).map(move |result, writer, ctx| {
+            writer.writing = false;
+            match result {
+                Ok(Ok(())) => {}
+                Ok(Err((error, batch))) => {
+                    tracing::warn!(%error, count, "cannot record delivery outcomes; retrying");
+                    writer.buffer.extend(batch);
+                    ctx.run_later(Duration::from_millis(200), Self::flush);
+                    return;
+                }
+                Err(join) => {
+                    tracing::error!(%join, count, "outcome writer task failed; the leases will expire and the deliveries be retried");
+                }
+            }
+            writer.flush(ctx);
+        }));
+    }
+
+    /// Renews every lease held; aborts the requests whose lease was lost, or is about to run out
+    /// after a failed renewal.
+    fn renew_leases(&mut self, ctx: &mut Context<Self>) {
+        self.writing = true;
+        self.renew = false;
+        let held: Vec<(Uuid, i64)> = self.leases.iter().map(|(id, (until, _))| (*id, *until)).collect();
+        let shared = Arc::clone(&self.shared);
+        let task = self.shared.runtime.spawn(async move {
+            let now = shared.clock.now_ms();
+            (now, renew_leases(&shared, &held, now).await)
+        });
+        ctx.spawn(task.into_actor(self).map(|result, writer, ctx| {
+            writer.writing = false;
+            match result {
+                Ok((_, Ok(renewed))) => {
+                    for (id, lease) in renewed {
+                        match lease {
+                            Some(until) => {
+                                if let Some(entry) = writer.leases.get_mut(&id) {
+                                    entry.0 = until;
+                                }
+                            }
+                            // Not pending under this lease any more (its hook was disabled, or its
+                            // outcome came before its start was registered): nothing to send.
+                            None => writer.abort(id),
+                        }
+                    }
+                }
+                Ok((now, Err(error))) => {
+                    tracing::warn!(%error, "cannot renew the leases of requests under way");
+                    let margin = writer.shared.config.lease_ms() / 2;
+                    let expiring: Vec<Uuid> = writer
+                        .leases
+                        .iter()
+                        .filter(|(_, (until, _))| until.saturating_sub(now) < margin)
+                        .map(|(id, _)| *id)
+                        .collect();
+                    for id in expiring {
+                        tracing::warn!(delivery_id = %id, "aborting a request whose lease is running out; it will be taken over");
+                        writer.abort(id);
+                    }
+                }
+                Err(join) => tracing::error!(%join, "lease renewal task failed"),
+            }
+            writer.flush(ctx);
+        }));
+    }
+
+    /// Stops delivery `id`: takes it out of its queue, or aborts its request if that still runs;
+    /// forgets its lease.
+    fn abort(&mut self, id: Uuid) {
+        match self.leases.remove(&id) {
+            Some((_, Some(task))) => task.abort(),
+            Some((_, None)) => drop(self.shared.slots.unqueue(id)),
+            None => {}
+        }
+    }
+}
+
+impl Actor for OutcomeWriter {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        ctx.run_interval(self.shared.config.lease / 4, |writer, ctx| {
+            writer.renew = true;
+            writer.flush(ctx);
+        });
+    }
+}
+
+impl Handler<Outcome> for OutcomeWriter {
+    type Result = ();
+
+    fn handle(&mut self, outcome: Outcome, ctx: &mut Context<Self>) {
+        self.buffer.push(outcome);
+        // While a batch is being written, the next gathers by itself.
+        if !self.writing && !self.gathering {
+            self.gathering = true;
+            ctx.run_later(GATHER, |writer, ctx| {
+                writer.gathering = false;
+                writer.flush(ctx);
+            });
+        }
+    }
+}
+
+impl Handler<Started> for OutcomeWriter {
+    type Result = ();
+
+    fn handle(&mut self, started: Started, _: &mut Context<Self>) {
+        match (self.leases.get_mut(&started.id), started.task) {
+            // A queued delivery starts: its lease may have been renewed while it waited.
+            (Some(entry), Some(task)) => entry.1 = Some(task),
+            (Some(_), None) => {}
+            (None, Some(task)) if task.is_finished() => {}
+            (None, task) => {
+                self.leases.insert(started.id, (started.lease_until, task));
+            }
+        }
+    }
+}

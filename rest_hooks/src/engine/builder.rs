@@ -1,0 +1,473 @@
+//! Configuring and starting an engine.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::dns::Resolve;
+use sea_orm::{DatabaseConnection, IntoActiveModel};
+use serde_json::Value;
+
+use crate::engine::hook_table::{EntityTable, TableOf};
+use crate::engine::{Engine, current_runtime};
+use crate::foundation::delivery::Disabled;
+use crate::foundation::delivery::{Deliverer, HttpDeliverer, Sent};
+use crate::foundation::error::BuildError;
+use crate::foundation::event::Event;
+use crate::foundation::event_map::{EventMapBuilder, EventsConfig};
+use crate::foundation::finder::{EntityFinder, Finder};
+use crate::foundation::hook::{self, HookEntity, HookTarget};
+use crate::foundation::net::TargetPolicy;
+use crate::foundation::render::{RenderFn, Renderer};
+use crate::foundation::retry::RetryPolicy;
+use crate::foundation::signing::{Secret, Signer, StandardWebhooks};
+use crate::runtime::config::{Config, CustomResolver};
+use crate::runtime::shared::{Callbacks, Shared};
+
+impl Engine {
+    /// Starts configuring an engine.
+    pub fn builder() -> Builder {
+        Builder::default()
+    }
+}
+
+/// Configures an engine: the event map, the swap points, the tunables. Setters never fail; problems
+/// are reported together by [`start`](Self::start).
+///
+/// ```no_run
+/// # async fn run(db: sea_orm::DatabaseConnection) -> Result<(), rest_hooks::BuildError> {
+/// let engine = rest_hooks::Engine::builder()
+///     .event("book.added", "bookstore.Book.created")
+///     .event("book.read", "bookstore.Book.read+")
+///     .raw_event("user.logged_in")
+///     .start(db)?;
+/// # Ok(()) }
+/// ```
+#[must_use = "an engine does nothing until `start` is called"]
+pub struct Builder {
+    events: EventMapBuilder,
+    finder: Arc<dyn Finder>,
+    deliverer: Option<Arc<dyn Deliverer>>,
+    renderer: Renderer,
+    callbacks: Callbacks,
+    config: Config,
+    allow_targets: Vec<String>,
+    https_only: bool,
+    ssrf_guard: bool,
+    resolver: Option<Arc<dyn Resolve>>,
+    signing: Signing,
+    engine_db: Option<DatabaseConnection>,
+    /// The hook entity the engine reads, for the subscription API; none with a custom finder.
+    hook_table: Option<TableOf>,
+}
+
+/// How the HTTP deliverer signs.
+enum Signing {
+    Standard(Option<Secret>),
+    Custom(Arc<dyn Signer>),
+    Off,
+}
+
+impl Default for Builder {
+    fn default() -> Self {
+        Self {
+            events: EventMapBuilder::default(),
+            finder: Arc::new(EntityFinder::<hook::Entity>::new()),
+            deliverer: None,
+            renderer: Renderer::default(),
+            callbacks: Callbacks::default(),
+            config: Config::default(),
+            allow_targets: Vec::new(),
+            https_only: false,
+            ssrf_guard: true,
+            resolver: None,
+            signing: Signing::Standard(None),
+            engine_db: None,
+            hook_table: Some(TableOf(EntityTable::<hook::Entity>::shared())),
+        }
+    }
+}
+
+impl Builder {
+    /// Maps event `name` to a model action, `"app.Model.action"`; a trailing `+` sends it to the
+    /// hooks of every owner.
+    pub fn event(mut self, name: impl Into<String>, spec: impl Into<String>) -> Self {
+        self.events = self.events.event(name, spec);
+        self
+    }
+
+    /// Declares a raw event, fired with [`Engine::raw`].
+    pub fn raw_event(mut self, name: impl Into<String>) -> Self {
+        self.events = self.events.raw_event(name);
+        self
+    }
+
+    /// Adds the entries of a config file's event map (django-rest-hooks' `HOOK_EVENTS`).
+    pub fn events(mut self, config: EventsConfig) -> Self {
+        self.events = self.events.events(config);
+        self
+    }
+
+    /// Whether model labels in the map must be declared by a linked `#[derive(Hookable)]` entity.
+    /// Default: `true`.
+    pub fn check_models(mut self, check: bool) -> Self {
+        self.events = self.events.check_models(check);
+        self
+    }
+
+    /// Reads hooks from entity `E` instead of the crate's own (django-rest-hooks'
+    /// `HOOK_CUSTOM_MODEL`). Default: [`hook::Entity`]. [`Engine::hooks`] writes hooks into it,
+    /// and the subscription API (`api::HooksApi`) serves it.
+    pub fn hook_entity<E: HookEntity>(mut self) -> Self
+    where
+        E::Model: IntoActiveModel<E::ActiveModel> + Sync,
+        E::ActiveModel: Send,
+    {
+        self.finder = Arc::new(EntityFinder::<E>::new());
+        self.hook_table = Some(TableOf(EntityTable::<E>::shared()));
+        let name = std::any::type_name::<E>();
+        self.config.hooks_elsewhere =
+            (name != std::any::type_name::<hook::Entity>()).then(|| format!("entity `{name}`"));
+        self
+    }
+
+    /// Finds hooks with `finder` (django-rest-hooks' `HOOK_FINDER`). Default: an
+    /// [`EntityFinder`] over [`hook::Entity`].
+    pub fn finder(mut self, finder: impl Finder) -> Self {
+        self.finder = Arc::new(finder);
+        self.config.hooks_elsewhere = Some("a custom finder".to_owned());
+        self.hook_table = None;
+        self
+    }
+
+    /// Sends requests with `deliverer` (django-rest-hooks' `HOOK_DELIVERER`). Default:
+    /// [`HttpDeliverer`] with this builder's timeouts. The signing and resolver settings and the
+    /// send-time SSRF checks belong to the default deliverer; targets are checked against the
+    /// allow-list when hooks are saved either way.
+    pub fn deliverer(mut self, deliverer: impl Deliverer) -> Self {
+        self.deliverer = Some(Arc::new(deliverer));
+        self
+    }
+
+    /// Renders the whole body of model events whose entity has no serializer of its own
+    /// (django-rest-hooks' `HOOK_SERIALIZER`). Default: `{"hook": {…}, "data": …}`.
+    pub fn serializer(mut self, serializer: impl Fn(&HookTarget, &Event) -> Value + Send + Sync + 'static) -> Self {
+        self.renderer.serializer = Some(Arc::new(serializer));
+        self
+    }
+
+    /// Renders the whole body of event `name`, overriding every serializer (django-rest-hooks'
+    /// `payload_override` as a function of hook and instance). Default: none.
+    pub fn render_event(
+        mut self,
+        name: impl Into<String>,
+        render: impl Fn(&HookTarget, &Event) -> Value + Send + Sync + 'static,
+    ) -> Self {
+        let render: RenderFn = Arc::new(render);
+        self.renderer.per_event.insert(name.into(), render);
+        self
+    }
+
+    /// Calls `notify` after every attempt with the hook, body and outcome (django-rest-hooks'
+    /// `hook_sent_event`). A panic in it is caught and logged. Default: none.
+    pub fn on_sent(mut self, notify: impl Fn(&Sent) + Send + Sync + 'static) -> Self {
+        self.callbacks.on_sent.push(Arc::new(notify));
+        self
+    }
+
+    /// Calls `notify` when the engine disables a hook (a 410 Gone answer, or failing for
+    /// [`disable_after`](Self::disable_after)), after the hook's state is committed, e.g. to tell
+    /// its owner. A panic in it is caught and logged. Default: none.
+    pub fn on_disabled(mut self, notify: impl Fn(&Disabled) + Send + Sync + 'static) -> Self {
+        self.callbacks.on_disabled.push(Arc::new(notify));
+        self
+    }
+
+    /// When failed deliveries are tried again. Default: [`RetryPolicy::default`] (immediately, 5 s,
+    /// 5 min, 30 min, 2 h, 5 h, 10 h, 10 h, with ±10 % jitter, at most 3 days).
+    pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
+        self.config.retry = policy;
+        self
+    }
+
+    /// Gives hooks a retry policy of their own: `policy_for` is asked after each failed attempt and
+    /// its `Some` wins over [`retry_policy`](Self::retry_policy) (e.g. a faster schedule for an
+    /// internal receiver, or a per-plan one read from a map keyed by hook id). It must be quick: it
+    /// runs on the delivery path. A panic in it is caught and the engine's policy used. Default:
+    /// none.
+    pub fn retry_policy_for(
+        mut self,
+        policy_for: impl Fn(&HookTarget) -> Option<RetryPolicy> + Send + Sync + 'static,
+    ) -> Self {
+        self.callbacks.retry_for = Some(Arc::new(policy_for));
+        self
+    }
+
+    /// Disables a hook every attempt to which has failed for this long, with no success between.
+    /// Default: 5 days.
+    pub fn disable_after(mut self, period: Duration) -> Self {
+        self.config.disable_after = period;
+        self
+    }
+
+    /// How long [`Engine::shutdown`](crate::Engine::shutdown) waits for requests in flight to
+    /// finish and their outcomes to be written. Default: 10 s.
+    pub fn shutdown_deadline(mut self, deadline: Duration) -> Self {
+        self.config.shutdown_deadline = deadline;
+        self
+    }
+
+    /// How often an idle dispatcher looks for events it was not nudged about (saves made by other
+    /// processes, transactions committed long after their save). Default: 1 s.
+    pub fn poll_interval(mut self, interval: Duration) -> Self {
+        self.config.poll_interval = interval;
+        self
+    }
+
+    /// How long a delivery stays leased to a process without being renewed. A delivering process
+    /// renews the leases of its requests under way every quarter of this, so a request may take
+    /// longer; the deliveries of a process that died are taken over by another once their lease
+    /// runs out, and a process that cannot renew a lease (it lost its database) aborts the request
+    /// before then, so no delivery is ever sent by two live processes at once. Between 1 s and 7
+    /// days. Default: 10 s.
+    pub fn lease(mut self, lease: Duration) -> Self {
+        self.config.lease = lease;
+        self
+    }
+
+    /// How many events one dispatch pass claims. Default: 256.
+    pub fn batch_size(mut self, size: usize) -> Self {
+        self.config.batch_size = size;
+        self
+    }
+
+    /// How many requests run at once. Default: 64.
+    pub fn concurrency(mut self, requests: usize) -> Self {
+        self.config.concurrency = requests;
+        self
+    }
+
+    /// How many requests run at once to one receiver (the same scheme, host and port), so that a
+    /// slow receiver cannot take every slot of [`concurrency`](Self::concurrency). A receiver at
+    /// its limit holds only its own slots: its other deliveries wait in the database, unleased,
+    /// and are claimed as its requests end, while other receivers' deliveries go out at once.
+    /// Default: 16.
+    pub fn per_target_concurrency(mut self, requests: usize) -> Self {
+        self.config.per_target_concurrency = requests;
+        self
+    }
+
+    /// How long the attempt log, delivered deliveries and dispatched outbox rows are kept; older
+    /// ones are deleted about once an hour (or once per `retention`, when shorter) and by
+    /// [`Engine::purge`](crate::Engine::purge). Failed ("dead") deliveries are kept until they are
+    /// replayed and delivered. `None` keeps everything. Default: 30 days.
+    pub fn retention(mut self, retention: Option<Duration>) -> Self {
+        self.config.retention = retention;
+        self
+    }
+
+    /// How many deliveries this process holds at once: requests under way and attempts whose
+    /// outcome is not written yet (a database slower than the receivers). Deliveries that cannot
+    /// start wait in the database, never in memory. Default: 4096.
+    pub fn max_in_flight(mut self, deliveries: usize) -> Self {
+        self.config.max_in_flight = deliveries;
+        self
+    }
+
+    /// The HTTP connect timeout. Default: 5 s.
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.config.connect_timeout = timeout;
+        self
+    }
+
+    /// The HTTP timeout for a whole request. Default: 30 s.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.config.timeout = timeout;
+        self
+    }
+
+    /// How many bytes of each response body are kept. Default: 4096.
+    pub fn response_excerpt(mut self, bytes: usize) -> Self {
+        self.config.response_excerpt = bytes;
+        self
+    }
+
+    /// Whether this process delivers. `false` makes a record-only engine, for API nodes whose
+    /// events a worker process delivers from the same database: saves write their outbox rows as
+    /// usual, and nothing is claimed, sent or polled here. Default: `true`.
+    pub fn deliver(mut self, deliver: bool) -> Self {
+        self.config.deliver = deliver;
+        self
+    }
+
+    /// Whether [`start`](Self::start) makes the engine the process-wide one. Turn it off to run
+    /// several engines side by side (tests), each used through [`Engine::scope`]. Default: `true`.
+    pub fn process_wide(mut self, process_wide: bool) -> Self {
+        self.config.process_wide = process_wide;
+        self
+    }
+
+    /// Refuses events whose stored payload is larger than `bytes`: recording one fails with
+    /// [`RecordError::PayloadTooLarge`](crate::RecordError::PayloadTooLarge), and so does the save
+    /// that caused it. Default: 1 MiB.
+    pub fn max_payload(mut self, bytes: usize) -> Self {
+        self.config.max_payload = bytes;
+        self
+    }
+
+    /// Lets the SSRF guard through to `targets`: CIDRs (`"127.0.0.1/32"`), single addresses, or host
+    /// names (exact), for development receivers and tests. Checked by [`start`](Self::start).
+    /// Default: none; only public addresses are called.
+    pub fn allow_targets<S: Into<String>>(mut self, targets: impl IntoIterator<Item = S>) -> Self {
+        self.allow_targets.extend(targets.into_iter().map(Into::into));
+        self
+    }
+
+    /// Accepts `https` targets only. Default: `false` (http and https).
+    pub fn https_only(mut self, https_only: bool) -> Self {
+        self.https_only = https_only;
+        self
+    }
+
+    /// Turns the SSRF guard off altogether, for deployments behind an egress proxy that does the
+    /// same job. Default: `true` (on).
+    pub fn ssrf_guard(mut self, guard: bool) -> Self {
+        self.ssrf_guard = guard;
+        self
+    }
+
+    /// Resolves target host names with `resolver` instead of the system's; the SSRF guard still
+    /// filters what it returns. Tests use it to map a name to a chosen address. Default: the
+    /// system resolver.
+    pub fn resolver(mut self, resolver: impl Resolve + 'static) -> Self {
+        self.resolver = Some(Arc::new(resolver));
+        self
+    }
+
+    /// Signs hooks that have no secret of their own (an application's hook entity without secret
+    /// columns) with `secret`. Default: none: the deliveries of such hooks fail as `cannot sign`
+    /// (nothing goes out unsigned unless [`unsigned`](Self::unsigned) says so).
+    pub fn fallback_secret(mut self, secret: Secret) -> Self {
+        self.signing = Signing::Standard(Some(secret));
+        self
+    }
+
+    /// Signs with `signer` instead of Standard Webhooks, for a legacy scheme. Default:
+    /// [`StandardWebhooks`].
+    pub fn signer(mut self, signer: impl Signer) -> Self {
+        self.signing = Signing::Custom(Arc::new(signer));
+        self
+    }
+
+    /// Sends requests without `webhook-signature`. Default: signed.
+    pub fn unsigned(mut self) -> Self {
+        self.signing = Signing::Off;
+        self
+    }
+
+    /// How long the previous secret still signs after
+    /// [`Engine::rotate_secret`](crate::Engine::rotate_secret). Default: 24 h.
+    pub fn secret_grace_period(mut self, grace: Duration) -> Self {
+        self.config.secret_grace = grace;
+        self
+    }
+
+    /// Runs the engine's own database work on `db` instead of on a pool it opens itself beside
+    /// the application's (see [`start`](Self::start)). Default: a pool of the engine's own.
+    pub fn engine_connection(mut self, db: DatabaseConnection) -> Self {
+        self.engine_db = Some(db);
+        self
+    }
+
+    /// Validates the configuration and starts the actors. Must be called inside a tokio runtime,
+    /// which then runs the engine's database and HTTP work: the one the application lives in.
+    ///
+    /// `db` is the application's database. Saves record their events through their own
+    /// connection, in their own transaction; the engine's own work — dispatching, claiming,
+    /// outcomes, the attempt log, retention — runs on a small pool it opens from `db`'s connect
+    /// options, so that it never takes a connection the application is waiting for (SeaORM gives
+    /// SQLite one by default). On SQLite the engine also turns on write-ahead logging (WAL), which
+    /// the database file keeps, so that the engine's reads never block a save; an in-memory SQLite
+    /// database cannot be opened twice and is shared. A record-only engine
+    /// ([`deliver(false)`](Self::deliver)) opens nothing.
+    ///
+    /// `start` makes no database call, so a missing table shows only when the first save fails:
+    /// [`start_checked`](Self::start_checked) checks the tables too.
+    pub fn start(self, db: DatabaseConnection) -> Result<Engine, BuildError> {
+        let runtime = current_runtime()?;
+        crate::foundation::delivery::ensure_crypto_provider();
+        let map = self.events.build()?;
+        let mut config = self.config;
+        let policy = TargetPolicy::new(&self.allow_targets)
+            .map_err(|problem| BuildError::Setting { name: "allow_targets", problem })?;
+        config.policy = Arc::new(policy.https_only(self.https_only).guard(self.ssrf_guard));
+        config.resolver = CustomResolver(self.resolver.clone());
+        if config.max_payload == 0 {
+            return Err(BuildError::Setting { name: "max_payload", problem: "must be at least 1".to_owned() });
+        }
+        if let Signing::Standard(Some(fallback)) = &self.signing {
+            fallback
+                .check_signing_length()
+                .map_err(|e| BuildError::Setting { name: "fallback_secret", problem: e.to_string() })?;
+        }
+        for (name, value) in [
+            ("batch_size", config.batch_size),
+            ("concurrency", config.concurrency),
+            ("per_target_concurrency", config.per_target_concurrency),
+            ("max_in_flight", config.max_in_flight),
+        ] {
+            if value == 0 {
+                return Err(BuildError::Setting { name, problem: "must be at least 1".to_owned() });
+            }
+        }
+        if let Some(retention) = config.retention
+            && retention < Duration::from_secs(60)
+        {
+            return Err(BuildError::Setting {
+                name: "retention",
+                problem: format!("({retention:?}) must be at least 1 min"),
+            });
+        }
+        if config.disable_after < Duration::from_secs(60) {
+            return Err(BuildError::Setting {
+                name: "disable_after",
+                problem: format!("({:?}) must be at least 1 min", config.disable_after),
+            });
+        }
+        if config.poll_interval < Duration::from_millis(10) {
+            return Err(BuildError::Setting {
+                name: "poll_interval",
+                problem: format!("({:?}) must be at least 10 ms", config.poll_interval),
+            });
+        }
+        if config.lease > Duration::from_secs(7 * 24 * 3600) || config.lease < Duration::from_secs(1) {
+            return Err(BuildError::Setting {
+                name: "lease",
+                problem: format!("({:?}) must be between 1 s and 7 days", config.lease),
+            });
+        }
+        let deliverer: Arc<dyn Deliverer> = match self.deliverer {
+            Some(deliverer) => deliverer,
+            None => {
+                let signer: Option<Arc<dyn Signer>> = match self.signing {
+                    Signing::Standard(fallback) => Some(Arc::new(StandardWebhooks::with_fallback(fallback))),
+                    Signing::Custom(signer) => Some(signer),
+                    Signing::Off => None,
+                };
+                Arc::new(HttpDeliverer::configured(config.http(), signer, self.resolver.clone())?)
+            }
+        };
+        let (process_wide, deliver) = (config.process_wide, config.deliver);
+        let db = match self.engine_db {
+            Some(engine_db) => engine_db,
+            None if deliver => crate::runtime::pool::own_pool(&db).unwrap_or(db),
+            None => db,
+        };
+        let shared = Shared::new(db, runtime, map, self.finder, deliverer, self.renderer, self.callbacks, config);
+        let (shared, hooks) = (Arc::new(shared), self.hook_table);
+        let engine = if deliver { Engine::spawn(shared, hooks)? } else { Engine::record_only(shared, hooks) };
+        if process_wide {
+            engine.install();
+        }
+        Ok(engine)
+    }
+}

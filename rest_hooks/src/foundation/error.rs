@@ -1,0 +1,254 @@
+//! The error types, one per boundary: starting the engine, recording an event, validating a hook,
+//! delivering a request.
+
+use sea_orm::DbErr;
+
+use crate::foundation::event_map::EventMapError;
+
+/// The engine could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// The event map was refused.
+    #[error(transparent)]
+    EventMap(#[from] EventMapError),
+    /// `start` was called outside a tokio runtime.
+    #[error("rest_hooks must be started inside a tokio runtime (e.g. from `#[tokio::main]` or `#[actix::main]`)")]
+    NoRuntime,
+    /// The HTTP client could not be built.
+    #[error("cannot build the HTTP client: {0}")]
+    Http(String),
+    /// The actor system thread could not be started.
+    #[error("cannot start the actor system thread: {0}")]
+    Thread(String),
+    /// A setting was out of range.
+    #[error("setting `{name}` {problem}")]
+    Setting {
+        /// The builder method.
+        name: &'static str,
+        /// What is wrong with the value.
+        problem: String,
+    },
+    /// A table the engine needs cannot be read: it was not created, or not in this database
+    /// ([`Builder::start_checked`](crate::Builder::start_checked),
+    /// [`Engine::check_tables`](crate::Engine::check_tables)).
+    #[error(
+        "table `{table}` cannot be read ({cause}); create the engine's tables before starting it, with \
+         `rest_hooks::store::setup(&db)` (`store::setup_store` when the hooks live in the application's own \
+         entity) or the migration `rest_hooks::migration::Migration` (`StoreMigration`)"
+    )]
+    MissingTable {
+        /// The table's name.
+        table: String,
+        /// The database's answer.
+        cause: String,
+    },
+}
+
+/// An event could not be recorded.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RecordError {
+    /// No engine is running in this task or process.
+    #[error(
+        "no rest_hooks engine is running: call `rest_hooks::Engine::builder()…start(db)` at startup, \
+         or run this code inside `engine.scope(…)`"
+    )]
+    NoEngine,
+    /// A raw event name is not in the event map.
+    #[error("unknown event `{event}`; known: {known}")]
+    UnknownEvent {
+        /// The name given.
+        event: String,
+        /// The names the map has.
+        known: String,
+    },
+    /// A custom action maps to no event for this model.
+    #[error("action `{action}` of `{model}` maps to no event; mapped actions: {mapped}")]
+    UnmappedAction {
+        /// The model label.
+        model: String,
+        /// The action given.
+        action: String,
+        /// The actions the map has for this model.
+        mapped: String,
+    },
+    /// The payload could not be serialized.
+    #[error("cannot serialize the payload of `{event}`: {source}")]
+    Payload {
+        /// The event name.
+        event: String,
+        /// The serializer's error.
+        source: serde_json::Error,
+    },
+    /// The payload is larger than [`Builder::max_payload`](crate::Builder::max_payload).
+    #[error("the payload of `{event}` is {size} bytes, more than the {max} bytes allowed (`max_payload`)")]
+    PayloadTooLarge {
+        /// The event name.
+        event: String,
+        /// The payload's size in bytes.
+        size: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// The outbox row could not be written.
+    #[error("cannot write the event to the outbox: {0}")]
+    Db(#[from] DbErr),
+}
+
+impl From<RecordError> for DbErr {
+    fn from(error: RecordError) -> Self {
+        match error {
+            RecordError::Db(db) => db,
+            other => DbErr::Custom(format!("rest_hooks: {other}")),
+        }
+    }
+}
+
+/// A hook was refused.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ValidationError {
+    /// The event is not in the event map.
+    #[error("unknown event `{event}`; known: {known}")]
+    UnknownEvent {
+        /// The name given.
+        event: String,
+        /// The names the map has.
+        known: String,
+    },
+    /// The target is not an acceptable URL.
+    #[error("target `{target}` is not accepted: {reason}")]
+    Target {
+        /// The URL given.
+        target: String,
+        /// Why it was refused.
+        reason: String,
+    },
+}
+
+impl ValidationError {
+    /// The field at fault: `event` or `target`.
+    pub fn field(&self) -> &'static str {
+        match self {
+            Self::UnknownEvent { .. } => "event",
+            Self::Target { .. } => "target",
+        }
+    }
+}
+
+/// A hook could not be created.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SubscribeError {
+    /// The event or the target was refused.
+    #[error(transparent)]
+    Invalid(#[from] ValidationError),
+    /// The hook could not be stored.
+    #[error("cannot store the hook: {0}")]
+    Db(#[from] DbErr),
+    /// The engine cannot create hooks there: the table is not the one it reads, or the entity
+    /// lacks a column it needs.
+    #[error(transparent)]
+    Refused(#[from] HookEntityError),
+}
+
+/// A replay was refused.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReplayError {
+    /// No delivery has this id.
+    #[error("no delivery has id `{0}`")]
+    NoSuchDelivery(uuid::Uuid),
+    /// The hook is disabled; enable it first with `Engine::enable_hook`.
+    #[error("hook `{hook}` is disabled ({reason}); enable it with `Engine::enable_hook` before replaying")]
+    HookDisabled {
+        /// The hook.
+        hook: crate::foundation::keys::HookId,
+        /// Why it was disabled.
+        reason: String,
+    },
+    /// The database failed.
+    #[error("cannot replay: {0}")]
+    Db(#[from] DbErr),
+}
+
+/// A delivery attempt failed before a response arrived.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DeliveryError {
+    /// No response within the timeout.
+    #[error("timed out: {0}")]
+    Timeout(String),
+    /// The connection could not be made.
+    #[error("cannot connect: {0}")]
+    Connect(String),
+    /// The request failed otherwise.
+    #[error("request failed: {0}")]
+    Request(String),
+    /// The deliverer panicked.
+    #[error("the deliverer panicked: {0}")]
+    Panicked(String),
+    /// The SSRF guard refused the target.
+    #[error("refused by the SSRF guard: {0}")]
+    Forbidden(String),
+    /// The request could not be signed (a malformed stored secret).
+    #[error("cannot sign: {0}")]
+    Signing(String),
+}
+
+impl DeliveryError {
+    /// A short name of the kind of failure, as stored in the attempt log: `timeout`, `connect`,
+    /// `request`, `panicked`, `forbidden` or `signing`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Timeout(_) => "timeout",
+            Self::Connect(_) => "connect",
+            Self::Request(_) => "request",
+            Self::Panicked(_) => "panicked",
+            Self::Forbidden(_) => "forbidden",
+            Self::Signing(_) => "signing",
+        }
+    }
+}
+
+/// The engine cannot write hooks where it was asked to, or not with what the entity declares.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum HookEntityError {
+    /// `Engine::subscribe` (or `unsubscribe`, `rotate_secret`) writes the crate's table, which this
+    /// engine does not read.
+    #[error(
+        "`Engine::{what}` writes the crate's hook table (`rest_hooks_hook`), but this engine finds hooks \
+         with {elsewhere}; use `engine.hooks::<YourHookEntity>().{what}(…)`"
+    )]
+    CrateTableUnused {
+        /// The method called.
+        what: &'static str,
+        /// Where the engine finds hooks.
+        elsewhere: String,
+    },
+    /// [`Engine::hooks`] was asked for an entity the engine does not read.
+    #[error(
+        "entity `{entity}` is not where this engine finds hooks ({reads}); start the engine with \
+         `.hook_entity::<{entity}>()`"
+    )]
+    NotTheEngines {
+        /// The entity asked for.
+        entity: &'static str,
+        /// Where the engine finds hooks.
+        reads: String,
+    },
+    /// The entity names no target column, so hooks cannot be created in it.
+    #[error("entity `{0}` names no target column: implement `HookEntity::target_column` to create hooks in it")]
+    NoTargetColumn(&'static str),
+    /// The entity names no secret column, so its hooks have no secret of their own to rotate.
+    #[error(
+        "entity `{0}` names no secret column, so its hooks sign with the engine's fallback secret: implement \
+         `HookEntity::secret_columns` to give each hook its own"
+    )]
+    NoSecretColumn(&'static str),
+    /// The entity has no primary key column.
+    #[error("entity `{0}` has no primary key column")]
+    NoPrimaryKey(&'static str),
+}

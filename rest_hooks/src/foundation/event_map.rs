@@ -1,0 +1,381 @@
+//! The event map: which action of which model fires which event.
+//!
+//! Built once at startup, from code ([`EventMapBuilder::event`]) or from a config file
+//! ([`EventsConfig`]), and checked as a whole: a malformed name, a duplicate mapping or a model label
+//! that no `#[derive(Hookable)]` entity declares is an error that names every culprit, before the
+//! first save. On the save path a lookup is one hash probe on the model label.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fmt;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::foundation::event::{Spec, check_dotted};
+use crate::foundation::hookable::declared_models;
+
+/// The event an action fires, and for whom.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Mapping {
+    /// The event name, such as `book.added`.
+    pub event: Arc<str>,
+    /// `true` when the spec ended in `+`: every owner's hooks receive it.
+    pub all_owners: bool,
+}
+
+#[derive(Debug, Default)]
+struct ModelEvents {
+    created: Option<Mapping>,
+    updated: Option<Mapping>,
+    deleted: Option<Mapping>,
+    custom: HashMap<String, Mapping>,
+}
+
+impl ModelEvents {
+    fn slot(&mut self, action: &str) -> &mut Option<Mapping> {
+        match action {
+            "created" => &mut self.created,
+            "updated" => &mut self.updated,
+            "deleted" => &mut self.deleted,
+            _ => unreachable!("custom actions live in the map"),
+        }
+    }
+
+    fn get(&self, action: &str) -> Option<&Mapping> {
+        match action {
+            "created" => self.created.as_ref(),
+            "updated" => self.updated.as_ref(),
+            "deleted" => self.deleted.as_ref(),
+            custom => self.custom.get(custom),
+        }
+    }
+}
+
+/// One entry of the catalogue returned by [`EventMap::events`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct EventInfo {
+    /// The event name.
+    pub name: String,
+    /// The model label it is tied to, or `None` for a raw event.
+    pub model: Option<String>,
+    /// The model action that fires it, or `None` for a raw event.
+    pub action: Option<String>,
+    /// Whether every owner's hooks receive it (`+` in the spec).
+    pub all_owners: bool,
+}
+
+/// The validated event map. Cheap to share; build it with [`EventMap::builder`].
+#[derive(Debug, Default)]
+pub struct EventMap {
+    models: HashMap<String, ModelEvents>,
+    events: BTreeMap<String, EventInfo>,
+}
+
+impl EventMap {
+    /// Starts an empty map.
+    pub fn builder() -> EventMapBuilder {
+        EventMapBuilder::default()
+    }
+
+    /// The event that `action` of `model` fires, if any. One hash lookup.
+    pub fn lookup(&self, model: &str, action: &str) -> Option<&Mapping> {
+        self.models.get(model)?.get(action)
+    }
+
+    /// Whether `name` is an event of this map (model-bound or raw).
+    pub fn contains(&self, name: &str) -> bool {
+        self.events.contains_key(name)
+    }
+
+    /// The catalogue of events, sorted by name.
+    pub fn events(&self) -> impl Iterator<Item = &EventInfo> {
+        self.events.values()
+    }
+
+    /// The event names, sorted, joined with `, ` for error messages.
+    pub(crate) fn known_names(&self) -> String {
+        self.events.keys().map(String::as_str).collect::<Vec<_>>().join(", ")
+    }
+
+    /// The actions mapped for `model`, sorted, for error messages.
+    pub(crate) fn actions_of(&self, model: &str) -> Vec<String> {
+        let mut actions: Vec<String> = self
+            .events
+            .values()
+            .filter(|info| info.model.as_deref() == Some(model))
+            .filter_map(|info| info.action.clone())
+            .collect();
+        actions.sort();
+        actions
+    }
+}
+
+/// An event map as written in a config file: event name → `"app.Model.action[+]"`, or `null` for
+/// a raw event.
+///
+/// ```
+/// let config: rest_hooks::EventsConfig = serde_json::from_str(r#"{
+///     "book.added": "bookstore.Book.created",
+///     "book.read": "bookstore.Book.read+",
+///     "user.logged_in": null
+/// }"#).unwrap();
+/// assert_eq!(config.0.len(), 3);
+///
+/// // An event defined twice is refused, not silently overwritten by the second definition.
+/// let twice = serde_json::from_str::<rest_hooks::EventsConfig>(
+///     r#"{"book.added": "bookstore.Book.created", "book.added": "bookstore.Book.updated"}"#,
+/// );
+/// assert!(twice.unwrap_err().to_string().starts_with("event `book.added` is defined twice"));
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct EventsConfig(pub BTreeMap<String, Option<String>>);
+
+impl<'de> Deserialize<'de> for EventsConfig {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(EventsVisitor)
+    }
+}
+
+/// Reads an [`EventsConfig`], refusing a name seen twice.
+struct EventsVisitor;
+
+impl<'de> serde::de::Visitor<'de> for EventsVisitor {
+    type Value = EventsConfig;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a map of event names to `\"app.Model.action\"` or null")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<EventsConfig, A::Error> {
+        let mut events = BTreeMap::new();
+        while let Some((name, spec)) = map.next_entry::<String, Option<String>>()? {
+            if events.contains_key(&name) {
+                return Err(serde::de::Error::custom(format_args!("event `{name}` is defined twice")));
+            }
+            events.insert(name, spec);
+        }
+        Ok(EventsConfig(events))
+    }
+}
+
+/// Collects event definitions; [`build`](Self::build) checks them all at once.
+#[derive(Clone, Debug, Default)]
+pub struct EventMapBuilder {
+    entries: Vec<(String, Option<String>)>,
+    skip_model_check: bool,
+}
+
+impl EventMapBuilder {
+    /// Maps `name` to a model action: `"app.Model.action"`, or `"app.Model.action+"` to send it to the
+    /// hooks of every owner.
+    pub fn event(mut self, name: impl Into<String>, spec: impl Into<String>) -> Self {
+        self.entries.push((name.into(), Some(spec.into())));
+        self
+    }
+
+    /// Declares a raw event, tied to no model, fired with [`Engine::raw`](crate::Engine::raw).
+    pub fn raw_event(mut self, name: impl Into<String>) -> Self {
+        self.entries.push((name.into(), None));
+        self
+    }
+
+    /// Adds every entry of a config file's event map.
+    pub fn events(mut self, config: EventsConfig) -> Self {
+        self.entries.extend(config.0);
+        self
+    }
+
+    /// Whether model labels must be declared by a `#[derive(Hookable)]` entity linked into this
+    /// program. Default: `true`.
+    pub fn check_models(mut self, check: bool) -> Self {
+        self.skip_model_check = !check;
+        self
+    }
+
+    /// Validates every entry and builds the map, or returns every problem found.
+    pub fn build(self) -> Result<EventMap, EventMapError> {
+        let declared = (!self.skip_model_check).then(declared_models);
+        let mut problems = Vec::new();
+        let mut map = EventMap::default();
+        let mut seen: HashMap<(String, String), String> = HashMap::new();
+        let mut names = HashSet::new();
+        for (name, spec) in self.entries {
+            if let Err(e) = check_dotted(&name) {
+                problems.push(format!("event name `{name}` is not a valid dotted name: {e}"));
+                continue;
+            }
+            if !names.insert(name.clone()) {
+                problems.push(format!("event `{name}` is defined twice"));
+                continue;
+            }
+            let Some(spec_text) = spec else {
+                map.events.insert(name.clone(), EventInfo { name, model: None, action: None, all_owners: false });
+                continue;
+            };
+            let spec = match Spec::parse(&spec_text) {
+                Ok(spec) => spec,
+                Err(e) => {
+                    problems.push(format!("event `{name}` maps `{spec_text}`, which is malformed: {e}"));
+                    continue;
+                }
+            };
+            if let Some(declared) = &declared
+                && !declared.contains(spec.model.as_str())
+            {
+                problems.push(undeclared(&name, &spec.model, declared));
+                continue;
+            }
+            let key = (spec.model.clone(), spec.action.clone());
+            if let Some(first) = seen.get(&key) {
+                problems
+                    .push(format!("event `{name}` maps `{}.{}`, already mapped by `{first}`", spec.model, spec.action));
+                continue;
+            }
+            seen.insert(key, name.clone());
+            map.insert(name, spec);
+        }
+        if problems.is_empty() { Ok(map) } else { Err(EventMapError { problems }) }
+    }
+}
+
+impl EventMap {
+    fn insert(&mut self, name: String, spec: Spec) {
+        let mapping = Mapping { event: Arc::from(name.as_str()), all_owners: spec.all_owners };
+        let events = self.models.entry(spec.model.clone()).or_default();
+        match spec.action.as_str() {
+            "created" | "updated" | "deleted" => *events.slot(&spec.action) = Some(mapping),
+            custom => {
+                events.custom.insert(custom.to_owned(), mapping);
+            }
+        }
+        self.events.insert(
+            name.clone(),
+            EventInfo { name, model: Some(spec.model), action: Some(spec.action), all_owners: spec.all_owners },
+        );
+    }
+}
+
+fn undeclared(name: &str, model: &str, declared: &HashSet<&'static str>) -> String {
+    let mut message = format!("event `{name}` maps model `{model}`, which no `#[derive(Hookable)]` entity declares");
+    match closest(model, declared) {
+        Some(guess) => message.push_str(&format!(" (did you mean `{guess}`?)")),
+        None if declared.is_empty() => message.push_str(" (no Hookable entity is linked in)"),
+        None => {
+            let mut known: Vec<_> = declared.iter().copied().collect();
+            known.sort_unstable();
+            message.push_str(&format!("; declared: {}", known.join(", ")));
+        }
+    }
+    message
+}
+
+/// The declared label nearest to `wanted`, when it is close enough to be a typo.
+fn closest<'a>(wanted: &str, declared: &HashSet<&'a str>) -> Option<&'a str> {
+    declared
+        .iter()
+        .map(|label| (edit_distance(wanted, label), *label))
+        .filter(|(distance, _)| *distance <= 2.max(wanted.len() / 5))
+        .min()
+        .map(|(_, label)| label)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let above = row[j + 1];
+            row[j + 1] = if ca == *cb { diagonal } else { 1 + diagonal.min(above).min(row[j]) };
+            diagonal = above;
+        }
+    }
+    row[b.len()]
+}
+
+/// The event map was refused; every problem found is listed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EventMapError {
+    problems: Vec<String>,
+}
+
+impl EventMapError {
+    /// Each problem, as a sentence naming the event and the input at fault.
+    pub fn problems(&self) -> &[String] {
+        &self.problems
+    }
+}
+
+impl fmt::Display for EventMapError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid event map: {}", self.problems.join("; "))
+    }
+}
+
+impl std::error::Error for EventMapError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn unchecked() -> EventMapBuilder {
+        EventMap::builder().check_models(false)
+    }
+
+    #[test]
+    fn looks_up_builtin_and_custom_actions() {
+        let map = unchecked()
+            .event("book.added", "bookstore.Book.created")
+            .event("book.read", "bookstore.Book.read+")
+            .raw_event("user.logged_in")
+            .build()
+            .unwrap();
+        assert_eq!(&*map.lookup("bookstore.Book", "created").unwrap().event, "book.added");
+        let read = map.lookup("bookstore.Book", "read").unwrap();
+        assert!(read.all_owners);
+        assert!(map.lookup("bookstore.Book", "updated").is_none());
+        assert!(map.lookup("bookstore.Author", "created").is_none());
+        assert!(map.contains("user.logged_in"));
+        assert_eq!(map.known_names(), "book.added, book.read, user.logged_in");
+    }
+
+    #[test]
+    fn names_every_culprit() {
+        let err = unchecked()
+            .event("book.added", "bookstore.Book.created")
+            .event("book.new", "bookstore.Book.created+")
+            .event("book", "bookstore.Book.updated")
+            .event("book.gone", "deleted")
+            .event("book.added", "bookstore.Book.deleted")
+            .build()
+            .unwrap_err();
+        assert_eq!(
+            err.problems(),
+            [
+                "event `book.new` maps `bookstore.Book.created`, already mapped by `book.added`",
+                "event name `book` is not a valid dotted name: it needs at least two dot-separated parts",
+                "event `book.gone` maps `deleted`, which is malformed: it has no action; write `app.Model.action`",
+                "event `book.added` is defined twice",
+            ]
+        );
+    }
+
+    #[test]
+    fn reads_a_config_map() {
+        let config: EventsConfig =
+            serde_json::from_str(r#"{"book.added": "bookstore.Book.created", "user.logged_in": null}"#).unwrap();
+        let map = unchecked().events(config).build().unwrap();
+        assert!(map.lookup("bookstore.Book", "created").is_some());
+        assert!(map.contains("user.logged_in"));
+    }
+
+    #[test]
+    fn suggests_the_nearest_label() {
+        let declared: HashSet<&str> = ["bookstore.Book", "bookstore.Author"].into();
+        assert_eq!(closest("bookstore.Bok", &declared), Some("bookstore.Book"));
+        assert_eq!(closest("shop.Order", &declared), None);
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+    }
+}

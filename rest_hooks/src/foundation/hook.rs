@@ -1,0 +1,349 @@
+//! Hooks (subscriptions): the default entity the crate ships, and the trait that lets an
+//! application use its own.
+//!
+//! A hook says "POST event E to URL T for owner O". The engine reads hooks through a
+//! [`Finder`](crate::Finder); the default finder reads any entity that implements [`HookEntity`], so
+//! an application swaps in its own table (with `is_active`, `organization_id`, …) by implementing that
+//! trait and naming the entity in [`Builder::hook_entity`](crate::Builder::hook_entity).
+
+use sea_orm::entity::prelude::*;
+use sea_orm::{ColumnType, Select, UpdateMany, Value};
+use serde::{Deserialize, Serialize};
+
+use crate::foundation::error::ValidationError;
+use crate::foundation::hookable::Owner;
+use crate::foundation::signing::secret::Secret;
+
+pub use crate::foundation::keys::HookId;
+pub use entity::{ActiveModel, Column, Entity, Model, PrimaryKey};
+
+mod entity {
+    use sea_orm::entity::prelude::*;
+    use serde::{Deserialize, Serialize};
+
+    /// A subscription of `target` to `event`, for `owner`.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, Serialize, Deserialize)]
+    #[sea_orm(table_name = "rest_hooks_hook")]
+    pub struct Model {
+        /// The hook id, sent in the `hook` block of every body.
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        /// The owner, or `None` for a hook that receives unowned and all-owner events only.
+        #[sea_orm(column_type = "String(StringLen::N(191))", nullable)]
+        pub owner: Option<String>,
+        /// The event name.
+        #[sea_orm(column_type = "String(StringLen::N(200))")]
+        pub event: String,
+        /// The absolute http(s) URL that receives the event.
+        #[sea_orm(column_type = "Text")]
+        pub target: String,
+        /// When it was created.
+        pub created: DateTimeUtc,
+        /// When it was last changed.
+        pub updated: DateTimeUtc,
+        /// The secret that signs its deliveries; generated when the hook is created. Never
+        /// serialized: read it with [`Secret::expose`](crate::foundation::signing::secret::Secret::expose).
+        #[sea_orm(column_type = "String(StringLen::N(128))", nullable)]
+        #[serde(skip)]
+        pub secret: Option<crate::foundation::signing::secret::Secret>,
+        /// The secret it had before the last [rotation](crate::Engine::rotate_secret), which still
+        /// signs until `previous_secret_until`.
+        #[sea_orm(column_type = "String(StringLen::N(128))", nullable)]
+        #[serde(skip)]
+        pub previous_secret: Option<crate::foundation::signing::secret::Secret>,
+        /// Until when the previous secret still signs.
+        pub previous_secret_until: Option<DateTimeUtc>,
+    }
+
+    /// The hook table has no relations.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+}
+
+/// The longest target URL accepted, in bytes, both as given and as sent (percent-encoded).
+pub const MAX_TARGET_LEN: usize = 2048;
+
+/// Checks that `target` is an absolute `http` or `https` URL with a host and no credentials, with
+/// no control character (the URL parser would drop tabs and line breaks, and percent-encode the
+/// rest, so the URL called would not be the one stored), at most [`MAX_TARGET_LEN`] bytes long as
+/// given and as sent. The SSRF guard's checks come on top: see [`TargetPolicy::check`].
+///
+/// ```
+/// use rest_hooks::hook::check_target;
+/// assert!(check_target("https://example.com/hooks?to=books").is_ok());
+/// let refused = check_target("https://example.com/\r\nX-Injected: 1").unwrap_err();
+/// assert!(refused.to_string().ends_with("it contains the control character U+000D"));
+/// ```
+pub fn check_target(target: &str) -> Result<reqwest::Url, ValidationError> {
+    let invalid = |reason: &str| ValidationError::Target { target: target.to_owned(), reason: reason.to_owned() };
+    if target.len() > MAX_TARGET_LEN {
+        return Err(invalid(&format!("it is longer than {MAX_TARGET_LEN} bytes")));
+    }
+    if let Some(control) = target.chars().find(|c| c.is_control()) {
+        return Err(invalid(&format!("it contains the control character U+{:04X}", u32::from(control))));
+    }
+    let url = reqwest::Url::parse(target).map_err(|e| invalid(&format!("it is not an absolute URL ({e})")))?;
+    let sent = url.as_str().len();
+    if sent > MAX_TARGET_LEN {
+        return Err(invalid(&format!("it is {sent} bytes long as sent (percent-encoded), more than {MAX_TARGET_LEN}")));
+    }
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(invalid(&format!("its scheme is `{}`; use http or https", url.scheme())));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(invalid("it has no host"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(invalid("it carries credentials; send them another way"));
+    }
+    Ok(url)
+}
+
+/// A hook as the engine sees it: where to send what.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HookTarget {
+    /// The hook's id.
+    pub id: HookId,
+    /// The event it subscribes to.
+    pub event: String,
+    /// The URL that receives it.
+    pub target: String,
+    /// Its owner, if any.
+    pub owner: Option<Owner>,
+    /// The secrets that sign its deliveries, the current one first: two while a rotated secret is
+    /// in its grace period, none for an unsigned hook. Never serialized nor printed.
+    #[serde(skip)]
+    pub secrets: Vec<Secret>,
+}
+
+impl HookTarget {
+    /// The `hook` block of a body: `{"id", "event", "target"}`.
+    pub fn meta(&self) -> serde_json::Value {
+        serde_json::json!({ "id": self.id, "event": self.event, "target": self.target })
+    }
+}
+
+/// A SeaORM entity that stores hooks. Implement it for your own hook entity to swap it in.
+///
+/// ```
+/// use rest_hooks::{HookEntity, HookTarget};
+/// use sea_orm::entity::prelude::*;
+/// use sea_orm::Select;
+///
+/// #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+/// #[sea_orm(table_name = "webhook")]
+/// pub struct Model {
+///     #[sea_orm(primary_key)]
+///     pub id: i32,
+///     pub organization_id: i32,
+///     pub event: String,
+///     pub target: String,
+///     pub is_active: bool,
+/// }
+///
+/// #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+/// pub enum Relation {}
+///
+/// impl ActiveModelBehavior for ActiveModel {}
+///
+/// impl HookEntity for Entity {
+///     fn event_column() -> Column { Column::Event }
+///     fn owner_column() -> Column { Column::OrganizationId }
+///     fn to_target(hook: Model) -> HookTarget {
+///         HookTarget {
+///             id: hook.id.into(),
+///             event: hook.event,
+///             target: hook.target,
+///             owner: Some(hook.organization_id.into()),
+///             secrets: Vec::new(),
+///         }
+///     }
+///     fn scope(query: Select<Entity>) -> Select<Entity> {
+///         query.filter(Column::IsActive.eq(true))
+///     }
+/// }
+/// ```
+pub trait HookEntity: EntityTrait {
+    /// The column holding the event name.
+    fn event_column() -> Self::Column;
+    /// The column holding the owner key; integer, UUID and text columns all work.
+    fn owner_column() -> Self::Column;
+    /// Turns a row into what the engine needs.
+    fn to_target(hook: Self::Model) -> HookTarget;
+    /// Narrows the hooks considered, e.g. to active ones. Default: all of them.
+    fn scope(query: Select<Self>) -> Select<Self> {
+        query
+    }
+    /// The secrets that sign a hook's deliveries, the current one first, when
+    /// [`to_target`](Self::to_target) leaves [`HookTarget::secrets`] empty. Default: the ones in
+    /// the [`secret_columns`](Self::secret_columns), if the entity names any. A hook with none is
+    /// signed with the engine's [fallback secret](crate::Builder::fallback_secret); with no
+    /// fallback either its deliveries fail as `cannot sign` (they are never sent unsigned unless
+    /// the engine is [`unsigned`](crate::Builder::unsigned)).
+    fn secrets(hook: &Self::Model) -> Vec<Secret> {
+        stored_secrets::<Self>(hook)
+    }
+    /// The column holding the target URL. Needed to create hooks in this entity with
+    /// [`Engine::hooks`](crate::Engine::hooks) (refused without it). Default: none.
+    fn target_column() -> Option<Self::Column> {
+        None
+    }
+    /// The columns holding each hook's own secrets, when the entity has them: hooks created with
+    /// [`Engine::hooks`](crate::Engine::hooks) then get a fresh secret, deliveries are signed with
+    /// it, and [`rotate_secret`](crate::engine::own_hooks::Hooks::rotate_secret) works. Default: none:
+    /// every hook of the entity is signed with the engine's
+    /// [fallback secret](crate::Builder::fallback_secret).
+    fn secret_columns() -> Option<SecretColumns<Self::Column>> {
+        None
+    }
+    /// The column stamped with the time a hook is created, when the entity has one: hooks created
+    /// with [`Engine::hooks`](crate::Engine::hooks) get it set (unless
+    /// [`fill_new`](Self::fill_new) set it), and the subscription API shows it as `created`.
+    /// Default: none.
+    fn created_column() -> Option<Self::Column> {
+        None
+    }
+    /// The column stamped with the time a hook last changed, when the entity has one: set when a
+    /// hook is created, changed through the subscription API, or its secret is rotated, and shown
+    /// as `updated`. Default: none.
+    fn updated_column() -> Option<Self::Column> {
+        None
+    }
+    /// Fills the application's own columns of a hook that [`Engine::hooks`](crate::Engine::hooks)
+    /// (or the subscription API, `api::HooksApi`) creates, after the event, target, owner and
+    /// secret columns are set: e.g. `hook.is_active = Set(true)`. `owner` is the caller's. The row
+    /// is then inserted through the entity's `ActiveModelBehavior`. Default: nothing.
+    fn fill_new(hook: &mut Self::ActiveModel, owner: Option<&Owner>) {
+        let _ = (hook, owner);
+    }
+    /// Marks a hook disabled in this table, when the engine disables it (410 Gone, or failing for
+    /// too long): `update` already selects the hook by its primary key; add the columns to set,
+    /// e.g. `Some(update.col_expr(Column::IsActive, Expr::value(false)))`. The engine keeps its own
+    /// record either way ([`Engine::hook_state`](crate::Engine::hook_state)) and sends nothing more
+    /// to a disabled hook, so the default, `None`, writes nothing here.
+    fn disabled(update: UpdateMany<Self>, reason: &str) -> Option<UpdateMany<Self>> {
+        let _ = (update, reason);
+        None
+    }
+}
+
+impl HookEntity for Entity {
+    fn event_column() -> Column {
+        Column::Event
+    }
+
+    fn owner_column() -> Column {
+        Column::Owner
+    }
+
+    fn to_target(hook: Model) -> HookTarget {
+        HookTarget {
+            id: hook.id.into(),
+            event: hook.event,
+            target: hook.target,
+            owner: hook.owner.map(Owner::from),
+            secrets: Vec::new(),
+        }
+    }
+
+    fn target_column() -> Option<Column> {
+        Some(Column::Target)
+    }
+
+    fn secret_columns() -> Option<SecretColumns<Column>> {
+        Some(SecretColumns::new(Column::Secret).with_previous(Column::PreviousSecret, Column::PreviousSecretUntil))
+    }
+
+    fn created_column() -> Option<Column> {
+        Some(Column::Created)
+    }
+
+    fn updated_column() -> Option<Column> {
+        Some(Column::Updated)
+    }
+
+    fn secrets(hook: &Model) -> Vec<Secret> {
+        let previous = match (&hook.previous_secret, hook.previous_secret_until) {
+            (Some(secret), Some(until)) if until > chrono::Utc::now() => Some(secret.clone()),
+            _ => None,
+        };
+        hook.secret.iter().cloned().chain(previous).collect()
+    }
+}
+
+/// Converts an owner key to the type of `column`, so that integer and UUID owner columns compare
+/// with typed values.
+pub(crate) fn owner_value<C: ColumnTrait>(column: C, owner: &Owner) -> Result<Value, DbErr> {
+    column_value(column, "owner", owner.as_str())
+}
+
+/// Converts the text form of a key (an owner, a hook id) to the type of `column`.
+pub(crate) fn column_value<C: ColumnTrait>(column: C, what: &str, text: &str) -> Result<Value, DbErr> {
+    let mismatch = |kind: &str| {
+        DbErr::Custom(format!("{what} `{text}` is not a valid {kind} for hook column `{}`", column.as_str()))
+    };
+    Ok(match column.def().get_column_type() {
+        ColumnType::TinyInteger | ColumnType::SmallInteger | ColumnType::Integer | ColumnType::BigInteger => {
+            Value::from(text.parse::<i64>().map_err(|_| mismatch("integer"))?)
+        }
+        ColumnType::TinyUnsigned | ColumnType::SmallUnsigned | ColumnType::Unsigned | ColumnType::BigUnsigned => {
+            Value::from(text.parse::<u64>().map_err(|_| mismatch("unsigned integer"))?)
+        }
+        ColumnType::Uuid => Value::from(text.parse::<Uuid>().map_err(|_| mismatch("UUID"))?),
+        _ => Value::from(text),
+    })
+}
+
+/// The columns of a hook entity that hold each hook's own secrets ([`HookEntity::secret_columns`]).
+///
+/// ```
+/// use rest_hooks::hook::{Column, SecretColumns};
+/// let columns = SecretColumns::new(Column::Secret).with_previous(Column::PreviousSecret, Column::PreviousSecretUntil);
+/// assert!(columns.previous.is_some());
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SecretColumns<C> {
+    /// The current secret: a nullable text column of at least 128 characters, read as `whsec_…`
+    /// (an `Option<Secret>` or `Option<String>` field).
+    pub secret: C,
+    /// The previous secret and until when it still signs (a nullable text column and an
+    /// `Option<DateTimeUtc>` one), for a [rotation](Hooks::rotate_secret) with a grace period.
+    /// Without them a rotation replaces the secret at once.
+    pub previous: Option<(C, C)>,
+}
+
+impl<C> SecretColumns<C> {
+    /// The current secret in `secret`, no previous one. Default of `previous`: none.
+    pub fn new(secret: C) -> Self {
+        Self { secret, previous: None }
+    }
+
+    /// The previous secret in `secret` and the end of its grace period in `until`.
+    pub fn with_previous(mut self, secret: C, until: C) -> Self {
+        self.previous = Some((secret, until));
+        self
+    }
+}
+
+/// The secrets stored in `hook`'s [secret columns](HookEntity::secret_columns), the current one
+/// first; the previous one only until its grace period ends. Text that is not a secret is skipped.
+pub(crate) fn stored_secrets<E: HookEntity>(hook: &E::Model) -> Vec<Secret> {
+    let Some(columns) = E::secret_columns() else { return Vec::new() };
+    let previous = columns.previous.and_then(|(secret, until)| {
+        let until = match hook.get(until) {
+            Value::ChronoDateTimeUtc(Some(until)) => until,
+            Value::ChronoDateTimeWithTimeZone(Some(until)) => until.to_utc(),
+            _ => return None,
+        };
+        (until > chrono::Utc::now()).then(|| hook.get(secret))
+    });
+    [Some(hook.get(columns.secret)), previous]
+        .into_iter()
+        .flatten()
+        .filter_map(|value| match value {
+            Value::String(Some(text)) => Secret::parse(&text).ok(),
+            _ => None,
+        })
+        .collect()
+}

@@ -1,0 +1,65 @@
+//! Deliveries: one row per (event, hook), with its outcome.
+
+use sea_orm::entity::prelude::*;
+
+/// One request to make (or made) to one hook's target.
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "rest_hooks_delivery")]
+pub struct Model {
+    /// The delivery id, sent as `webhook-id`; the same on every attempt.
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    /// The outbox row it came from.
+    pub outbox_id: i64,
+    /// The hook's id, as text.
+    #[sea_orm(column_type = "String(StringLen::N(64))")]
+    pub hook_id: String,
+    /// The event name.
+    #[sea_orm(column_type = "String(StringLen::N(200))")]
+    pub event: String,
+    /// The URL it is sent to.
+    #[sea_orm(column_type = "Text")]
+    pub target: String,
+    /// The receiver: the target's origin (scheme, host and port). Requests to one receiver share
+    /// its concurrency limit, and deliveries waiting for a slot are claimed receiver by receiver.
+    #[sea_orm(column_type = "String(StringLen::N(300))")]
+    pub receiver: String,
+    /// The exact body sent.
+    #[sea_orm(column_type = "Text")]
+    pub body: String,
+    /// The [`state`] of the delivery.
+    pub state: i16,
+    /// Attempts made so far; each is in the [attempt log](crate::foundation::store::attempt).
+    pub attempts: i32,
+    /// When it was created (Unix ms).
+    pub created_at: i64,
+    /// When it may next be attempted (Unix ms).
+    pub next_attempt_at: i64,
+    /// Until when a process holds it (Unix ms); expired leases are taken over.
+    pub lease_until: Option<i64>,
+    /// The HTTP status of the last attempt, when there was a response.
+    pub last_status: Option<i32>,
+    /// Why the last attempt failed, when it did.
+    #[sea_orm(column_type = "Text", nullable)]
+    pub last_error: Option<String>,
+    /// When it succeeded (Unix ms).
+    pub delivered_at: Option<i64>,
+}
+
+/// This table has no relations.
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}
+
+/// The states of a delivery.
+pub mod state {
+    /// Waiting for its next attempt (at `next_attempt_at`), or being attempted (under a lease).
+    pub const PENDING: i16 = 0;
+    /// The target answered 2xx.
+    pub const DELIVERED: i16 = 1;
+    /// Dead: no further attempt is scheduled (attempts or age used up, a target the SSRF guard
+    /// refuses, a disabled hook). `last_error` says why; [replay](crate::Engine::replay) sends it
+    /// again.
+    pub const FAILED: i16 = 2;
+}

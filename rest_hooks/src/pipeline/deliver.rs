@@ -1,0 +1,147 @@
+//! Making an attempt: a leased job runs through the engine's deliverer, the application hears of
+//! it, and the retry policy gives its [`Verdict`]. The delivery actor starts these as tasks; the
+//! outcome writer records what they return.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use actix::Message;
+use uuid::Uuid;
+
+use crate::foundation::delivery::Sent;
+use crate::foundation::error::DeliveryError;
+use crate::foundation::hook::HookTarget;
+use crate::foundation::job::{InFlight, Job};
+use crate::foundation::panics::{catch, catch_async};
+use crate::foundation::retry::{Verdict, random_sample};
+use crate::foundation::wire::{Request, Response};
+use crate::runtime::shared::Shared;
+
+/// Runs one job: gives it back when the engine stopped, skips it when its hook was disabled here
+/// after it was leased (disabling fails its row), else makes the attempt.
+pub(crate) async fn run(shared: &Arc<Shared>, job: Job) -> Outcome {
+    if shared.stopped.load(Ordering::Acquire) {
+        return Outcome::released(job.id, job.lease_until);
+    }
+    let leased_at = job.lease_until.saturating_sub(shared.config.lease_ms());
+    if shared.disabled_until(&job.hook.id.to_string()).is_some_and(|until| leased_at <= until) {
+        return Outcome::skipped(job.id);
+    }
+    attempt(Arc::clone(shared), job).await
+}
+
+/// Sends `request` with the engine's deliverer, within the attempt deadline; a panicking deliverer
+/// is an error like any other.
+pub(crate) async fn send(shared: &Shared, request: &Request) -> Result<Response, DeliveryError> {
+    let deadline = shared.config.attempt_deadline();
+    tokio::time::timeout(deadline, catch_async(shared.deliverer.deliver(request)))
+        .await
+        .unwrap_or_else(|_| {
+            Ok(Err(DeliveryError::Timeout(format!("the deliverer did not answer within {deadline:?}"))))
+        })
+        .unwrap_or_else(|panic| Err(DeliveryError::Panicked(panic)))
+}
+
+/// Makes one attempt, tells the application, and asks the retry policy what follows.
+async fn attempt(shared: Arc<Shared>, job: Job) -> Outcome {
+    let Job { id, hook, event, body, attempt, lease_until, outbox_id, created_at } = job;
+    let request = Request { delivery_id: id, hook, event: event.to_string(), body, attempt };
+    let started = std::time::Instant::now();
+    let outcome = send(&shared, &request).await;
+    let sent = Sent {
+        delivery_id: request.delivery_id,
+        hook: request.hook,
+        event: request.event,
+        body: request.body,
+        attempt: request.attempt,
+        outcome,
+        duration: started.elapsed(),
+    };
+    for hook in &shared.on_sent {
+        if let Err(panic) = catch(|| hook(&sent)) {
+            tracing::error!(delivery_id = %sent.delivery_id, "a sent-notification handler panicked: {panic}");
+        }
+    }
+    let at = shared.clock.now_ms();
+    let age = Duration::from_millis(u64::try_from(at.saturating_sub(created_at)).unwrap_or(0));
+    let verdict = shared.retry_policy(&sent.hook).decide(sent.attempt, &sent.outcome, age, at, random_sample());
+    if matches!(verdict, Verdict::Disable { .. }) {
+        // Requests of this hook not started yet are not sent, even before the outcome is written.
+        shared.hook_disabled(&sent.hook.id.to_string(), at.saturating_add(shared.config.lease_ms()));
+    }
+    let (status, error, excerpt) = match sent.outcome {
+        Ok(response) => (Some(response.status), None, Some(response.body)),
+        Err(error) => (None, Some(error), None),
+    };
+    Outcome {
+        id: sent.delivery_id,
+        lease_until: Some(lease_until),
+        in_flight: None,
+        attempt: Some(Attempted {
+            hook: sent.hook,
+            outbox_id,
+            number: sent.attempt,
+            lease_until,
+            at,
+            duration: sent.duration,
+            status,
+            error,
+            excerpt,
+            verdict,
+        }),
+    }
+}
+
+/// The result of one attempt, as written to the attempt log and the delivery row.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub(crate) struct Outcome {
+    pub(crate) id: Uuid,
+    /// What was attempted; `None` for a job that was not attempted (see `release`).
+    pub(crate) attempt: Option<Attempted>,
+    /// The lease the job held; a job not attempted because the engine stopped gives it back.
+    pub(crate) lease_until: Option<i64>,
+    /// Counts the delivery in flight until the outcome is written.
+    pub(crate) in_flight: Option<InFlight>,
+}
+
+/// One attempt that was made.
+#[derive(Debug)]
+pub(crate) struct Attempted {
+    pub(crate) hook: HookTarget,
+    pub(crate) outbox_id: i64,
+    pub(crate) number: u32,
+    pub(crate) lease_until: i64,
+    /// When it ended (engine clock, Unix ms).
+    pub(crate) at: i64,
+    pub(crate) duration: Duration,
+    pub(crate) status: Option<u16>,
+    pub(crate) error: Option<DeliveryError>,
+    pub(crate) excerpt: Option<String>,
+    pub(crate) verdict: Verdict,
+}
+
+impl Outcome {
+    /// A job that was not attempted and whose lease stays (another process took it, or the lease
+    /// could not be renewed): nothing to write.
+    pub(crate) fn skipped(id: Uuid) -> Self {
+        Self { id, attempt: None, lease_until: None, in_flight: None }
+    }
+
+    /// A job not attempted because the engine stopped: its lease is given back so that the next
+    /// start takes it at once.
+    pub(crate) fn released(id: Uuid, lease_until: i64) -> Self {
+        Self { id, attempt: None, lease_until: Some(lease_until), in_flight: None }
+    }
+
+    /// The outcome as written under `lease_until`, the lease its delivery holds now.
+    pub(crate) fn under(&mut self, lease_until: i64) {
+        if self.lease_until.is_some() {
+            self.lease_until = Some(lease_until);
+        }
+        if let Some(attempted) = &mut self.attempt {
+            attempted.lease_until = lease_until;
+        }
+    }
+}

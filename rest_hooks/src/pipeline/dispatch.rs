@@ -1,0 +1,667 @@
+//! The dispatcher: committed outbox rows in, leased deliveries out.
+//!
+//! One pass claims a batch of committed outbox rows, finds the hooks of each, renders one body per
+//! hook, records the deliveries and marks the rows dispatched, all in one transaction: a process
+//! that dies mid-pass leaves the rows pending for the next pass. A new delivery is leased to this
+//! process only when a request [slot](crate::foundation::slots) is free for its receiver; the others are
+//! recorded unleased and wait in the database. The pass then claims due deliveries while slots
+//! are free: first those of receivers known to have work waiting, one receiver at a time, then any
+//! other due delivery (retries, replays, the work of a process that died). The registry actor
+//! decides when passes run.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, EntityTrait, IsolationLevel,
+    QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+};
+use uuid::Uuid;
+
+use crate::foundation::event::{Action, Event};
+use crate::foundation::finder::Finder;
+use crate::foundation::hook::{HookId, HookTarget};
+use crate::foundation::hookable::{Audience, Owner};
+use crate::foundation::job::{Job, Leased, Ready};
+use crate::foundation::panics::{catch, catch_async};
+use crate::foundation::slots::{Place, receiver_of};
+use crate::foundation::store::outbox::{self, Format};
+use crate::foundation::store::{delivery, hook_state};
+use crate::runtime::shared::Shared;
+
+/// What a pass produced.
+#[derive(Debug, Default)]
+pub(crate) struct Pass {
+    /// Outbox rows handled (dispatched or failed).
+    pub(crate) events: usize,
+    /// Deliveries to make now, leased to this process, each with its slot.
+    pub(crate) jobs: Vec<Ready>,
+}
+
+pub(crate) struct Dispatcher {
+    shared: Arc<Shared>,
+}
+
+impl Dispatcher {
+    pub(crate) fn new(shared: Arc<Shared>) -> Self {
+        Self { shared }
+    }
+
+    /// Claims up to `limit` committed events and turns them into deliveries, leasing those that
+    /// can start now, then claims due deliveries while slots are free.
+    pub(crate) async fn pass(&self, limit: usize) -> Result<Pass, DbErr> {
+        let _running = self.shared.passes.read().await;
+        if self.shared.stopped.load(Ordering::Acquire) {
+            return Ok(Pass::default());
+        }
+        self.shared.prepare().await;
+        let mut pass = self.dispatch_events(limit).await?;
+        // Queued deliveries whose request was stopped before it ended take its slot.
+        let runnable = self.shared.slots.runnable();
+        pass.jobs.extend(runnable.into_iter().map(|(slot, leased)| Ready::Run(slot, leased)));
+        if self.shared.slots.has_room() {
+            match self.claim_due(limit).await {
+                Ok(jobs) => pass.jobs.extend(jobs),
+                // The events above are committed and leased to us: deliver them regardless.
+                Err(error) => tracing::warn!(%error, "cannot claim due deliveries; retrying later"),
+            }
+        }
+        crate::pipeline::retention::purge_if_due(&self.shared);
+        Ok(pass)
+    }
+
+    /// Claims and fans out up to `limit` events in one transaction. The first try takes the whole
+    /// batch at once: one lookup per distinct (event, audience), one multi-row insert of the
+    /// deliveries. If any event fails there, the transaction is rolled back and the batch is done
+    /// again one event at a time, each under its own savepoint, so that only the failing event is
+    /// marked failed (on PostgreSQL an error aborts the whole transaction).
+    async fn dispatch_events(&self, limit: usize) -> Result<Pass, DbErr> {
+        match self.dispatch_batch(limit, Mode::Batch).await {
+            Err(Failed::Event) => self.dispatch_batch(limit, Mode::EventByEvent).await,
+            result => result,
+        }
+        .map_err(Failed::into_db)
+    }
+
+    async fn dispatch_batch(&self, limit: usize, mode: Mode) -> Result<Pass, Failed> {
+        let db = &self.shared.db;
+        let backend = db.get_database_backend();
+        if backend == DbBackend::Sqlite && !self.any_pending().await? {
+            // Nothing to do: SQLite's write lock, which every save needs too, stays untouched.
+            return Ok(Pass::default());
+        }
+        let txn = match backend {
+            // Under REPEATABLE READ the locking scan would also lock the gap after the last row and
+            // hold up every save that records an event until the pass commits.
+            DbBackend::MySql => db.begin_with_config(Some(IsolationLevel::ReadCommitted), None).await?,
+            _ => db.begin().await?,
+        };
+        if backend == DbBackend::Sqlite {
+            // Take SQLite's write lock before reading: a deferred transaction that reads and then
+            // writes fails outright (it cannot wait) when another writer committed in between.
+            txn.execute_unprepared("UPDATE rest_hooks_outbox SET state = state WHERE 1 = 0").await?;
+        }
+        let mut query = outbox::Entity::find()
+            .filter(outbox::Column::State.eq(outbox::state::PENDING))
+            .order_by_asc(outbox::Column::Id)
+            .limit(limit as u64);
+        if backend != DbBackend::Sqlite {
+            query = query.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
+        }
+        let rows = query.all(&txn).await?;
+        if rows.is_empty() {
+            txn.commit().await?;
+            return Ok(Pass::default());
+        }
+        let now = self.shared.clock.now_ms();
+        let lease_until = now.saturating_add(self.shared.config.lease_ms());
+        let mut hooks = HookCache::new(self.shared.finder.by_name_and_audience());
+        let mut pass = Pass::default();
+        let mut dispatched = Vec::with_capacity(rows.len());
+        let mut deliveries = Vec::new();
+        for row in rows {
+            pass.events += 1;
+            let id = row.id;
+            match mode {
+                Mode::Batch => {
+                    let Ok(jobs) = self.deliveries_for(&txn, &mut hooks, row, now, lease_until).await else {
+                        txn.rollback().await?;
+                        return Err(Failed::Event);
+                    };
+                    let ready = self.start_or_wait(jobs, &mut deliveries, now);
+                    dispatched.push(id);
+                    pass.jobs.extend(ready);
+                }
+                Mode::EventByEvent => {
+                    let savepoint = txn.begin().await?;
+                    match self.dispatch_event(&savepoint, &mut hooks, row, now, lease_until).await {
+                        Ok(ready) => {
+                            savepoint.commit().await?;
+                            dispatched.push(id);
+                            pass.jobs.extend(ready);
+                        }
+                        Err(error) => {
+                            savepoint.rollback().await?;
+                            tracing::error!(outbox_id = id, %error, "cannot dispatch event");
+                            mark_failed(&txn, id, &error, now).await?;
+                        }
+                    }
+                }
+            }
+        }
+        if insert_deliveries(&txn, deliveries).await.is_err() {
+            txn.rollback().await?;
+            return Err(Failed::Event);
+        }
+        for chunk in dispatched.chunks(CHUNK) {
+            outbox::Entity::update_many()
+                .col_expr(outbox::Column::State, Expr::value(outbox::state::DISPATCHED))
+                .col_expr(outbox::Column::DispatchedAt, Expr::value(now))
+                .filter(outbox::Column::Id.is_in(chunk.iter().copied()))
+                .exec(&txn)
+                .await?;
+        }
+        txn.commit().await?;
+        Ok(pass)
+    }
+
+    /// Renders and records the deliveries of one event.
+    async fn dispatch_event(
+        &self,
+        txn: &DatabaseTransaction,
+        hooks: &mut HookCache,
+        row: outbox::Model,
+        now: i64,
+        lease_until: i64,
+    ) -> Result<Vec<Ready>, String> {
+        let jobs = self.deliveries_for(txn, hooks, row, now, lease_until).await?;
+        let mut rows = Vec::with_capacity(jobs.len());
+        let ready = self.start_or_wait(jobs, &mut rows, now);
+        insert_deliveries(txn, rows).await.map_err(|e| format!("cannot record its deliveries: {e}"))?;
+        Ok(ready)
+    }
+
+    /// Gives each job a running slot or a queue place when its receiver has one (see
+    /// [`slots`](crate::foundation::slots)); the job is then recorded leased and returned. The others are
+    /// recorded unleased, to wait in the database for their receiver's turn.
+    fn start_or_wait(&self, jobs: Vec<Job>, rows: &mut Vec<delivery::ActiveModel>, now: i64) -> Vec<Ready> {
+        let mut ready = Vec::new();
+        for job in jobs {
+            let receiver = receiver_of(&job.hook.target);
+            match self.shared.slots.place(&receiver, job.id) {
+                Place::Wait => rows.push(new_delivery(&job, &receiver, None, now)),
+                place => {
+                    rows.push(new_delivery(&job, &receiver, Some(job.lease_until), now));
+                    ready.extend(self.ready(place, job));
+                }
+            }
+        }
+        ready
+    }
+
+    /// `job`, leased, in `place`.
+    fn ready(&self, place: Place<Leased>, job: Job) -> Option<Ready> {
+        match place {
+            Place::Run(slot) => Some(Ready::Run(slot, Leased::new(job, &self.shared.in_flight))),
+            Place::Queue(reserved) => Some(Ready::Queue(reserved, Leased::new(job, &self.shared.in_flight))),
+            Place::Wait => None,
+        }
+    }
+
+    /// Whether any committed event waits for dispatch: a plain read, no lock.
+    async fn any_pending(&self) -> Result<bool, DbErr> {
+        let found = outbox::Entity::find()
+            .select_only()
+            .column(outbox::Column::Id)
+            .filter(outbox::Column::State.eq(outbox::state::PENDING))
+            .limit(1)
+            .into_tuple::<i64>()
+            .one(&self.shared.db)
+            .await?;
+        Ok(found.is_some())
+    }
+
+    /// Finds the hooks of one event and renders a job for each. User code is guarded: a panic
+    /// fails this event, not the pass.
+    async fn deliveries_for(
+        &self,
+        txn: &DatabaseTransaction,
+        hooks: &mut HookCache,
+        row: outbox::Model,
+        now: i64,
+        lease_until: i64,
+    ) -> Result<Vec<Job>, String> {
+        let outbox_id = row.id;
+        let format = Format::parse(&row.format).ok_or_else(|| format!("unknown stored format `{}`", row.format))?;
+        let event = event_from_row(row)?;
+        let targets = hooks.find(&*self.shared.finder, txn, &event).await?;
+        let event_name: Arc<str> = Arc::from(event.name.as_str());
+        targets
+            .iter()
+            .map(|hook| {
+                let body = catch(|| self.shared.renderer.render(hook, &event, format))
+                    .map_err(|panic| format!("the serializer panicked: {panic}"))?;
+                let body = serde_json::to_string(&body).map_err(|e| format!("cannot encode the body: {e}"))?;
+                Ok(Job {
+                    id: Uuid::now_v7(),
+                    hook: hook.clone(),
+                    event: Arc::clone(&event_name),
+                    body,
+                    attempt: 1,
+                    lease_until,
+                    outbox_id,
+                    created_at: now,
+                })
+            })
+            .collect()
+    }
+
+    /// Claims due deliveries, at most `limit`, while slots are free: first the work waiting for
+    /// receivers that now have room, receiver by receiver (oldest due first), then any other due
+    /// delivery no live process holds, of receivers with room.
+    async fn claim_due(&self, limit: usize) -> Result<Vec<Ready>, DbErr> {
+        let slots = &self.shared.slots;
+        let mut ready = Vec::new();
+        for (receiver, room) in slots.waiting_with_room(limit) {
+            let rows = self.due(Due::Of(&receiver), room).await?;
+            if rows.len() < room {
+                slots.drained(&receiver);
+            }
+            ready.extend(self.lease(rows).await?);
+        }
+        let room = limit.saturating_sub(ready.len());
+        if room > 0 && slots.has_room() {
+            let left_out = slots.left_out();
+            let rows = self.due(Due::Except(&left_out), room).await?;
+            ready.extend(self.lease(rows).await?);
+        }
+        let mut jobs: Vec<&mut Job> = ready.iter_mut().map(Ready::job_mut).collect();
+        self.sign_with_current_secrets(&mut jobs).await;
+        Ok(ready)
+    }
+
+    /// Up to `limit` pending deliveries that are due and not under a live lease, oldest due first.
+    async fn due(&self, which: Due<'_>, limit: usize) -> Result<Vec<delivery::Model>, DbErr> {
+        let now = self.shared.clock.now_ms();
+        let query = || {
+            delivery::Entity::find()
+                .filter(delivery::Column::State.eq(delivery::state::PENDING))
+                .filter(delivery::Column::NextAttemptAt.lte(now))
+                .filter(delivery::Column::LeaseUntil.is_null().or(delivery::Column::LeaseUntil.lt(now)))
+                .order_by_asc(delivery::Column::NextAttemptAt)
+        };
+        match which {
+            Due::Of(receiver) => {
+                // Retries first: a receiver's backlog of first attempts does not hold them back.
+                let of =
+                    |query: sea_orm::Select<delivery::Entity>| query.filter(delivery::Column::Receiver.eq(receiver));
+                let mut rows = of(query())
+                    .filter(delivery::Column::Attempts.gt(0))
+                    .limit(limit as u64)
+                    .all(&self.shared.db)
+                    .await?;
+                if rows.len() < limit {
+                    let first = of(query())
+                        .filter(delivery::Column::Attempts.eq(0))
+                        .limit((limit - rows.len()) as u64)
+                        .all(&self.shared.db)
+                        .await?;
+                    rows.extend(first);
+                }
+                Ok(rows)
+            }
+            Due::Except(receivers) if receivers.len() <= MAX_LEFT_OUT => {
+                let mut query = query();
+                if !receivers.is_empty() {
+                    query = query.filter(delivery::Column::Receiver.is_not_in(receivers.iter().cloned()));
+                }
+                query.limit(limit as u64).all(&self.shared.db).await
+            }
+            // Too many to name in the query: read a little more and leave them out here.
+            Due::Except(receivers) => {
+                let rows = query().limit((limit + receivers.len().min(limit)) as u64).all(&self.shared.db).await?;
+                Ok(rows.into_iter().filter(|row| !receivers.contains(&row.receiver)).take(limit).collect())
+            }
+        }
+    }
+
+    /// Leases `rows` to this process, each that gets a slot and that no other process claimed
+    /// since it was read.
+    async fn lease(&self, rows: Vec<delivery::Model>) -> Result<Vec<Ready>, DbErr> {
+        let slots = &self.shared.slots;
+        let mut ready = Vec::new();
+        let mut claims = Vec::new();
+        for row in rows {
+            // A delivery running or queued here is never claimed again here, whatever its lease
+            // says.
+            if slots.holds(row.id) {
+                continue;
+            }
+            match slots.place(&row.receiver, row.id) {
+                Place::Wait => {}
+                place => claims.push((row, place)),
+            }
+        }
+        if claims.is_empty() {
+            return Ok(ready);
+        }
+        let lease_until = self.shared.clock.now_ms().saturating_add(self.shared.config.lease_ms());
+        let claimed = match self.lease_at_once(&claims, lease_until).await? {
+            true => vec![true; claims.len()],
+            // Another process claimed some of them since they were read: one at a time.
+            false => self.lease_one_by_one(&claims, lease_until).await?,
+        };
+        for ((row, place), claimed) in claims.into_iter().zip(claimed) {
+            if claimed {
+                ready.extend(self.ready(place, job_from_row(row, lease_until)));
+            }
+        }
+        Ok(ready)
+    }
+
+    /// Leases every delivery of `claims` until `lease_until` in one statement per lease they were
+    /// read with (most often none), if no other process claimed any of them since they were read;
+    /// returns whether it did (else nothing changed).
+    async fn lease_at_once(
+        &self,
+        claims: &[(delivery::Model, Place<Leased>)],
+        lease_until: i64,
+    ) -> Result<bool, DbErr> {
+        let mut by_lease: HashMap<Option<i64>, Vec<Uuid>> = HashMap::new();
+        for (row, _) in claims {
+            by_lease.entry(row.lease_until).or_default().push(row.id);
+        }
+        let txn = self.shared.db.begin().await?;
+        for (lease, ids) in by_lease {
+            for chunk in ids.chunks(CHUNK) {
+                let claimed = delivery::Entity::update_many()
+                    .col_expr(delivery::Column::LeaseUntil, Expr::value(lease_until))
+                    .filter(delivery::Column::Id.is_in(chunk.iter().copied()))
+                    .filter(delivery::Column::State.eq(delivery::state::PENDING))
+                    .filter(lease_matches(lease))
+                    .exec(&txn)
+                    .await?;
+                if claimed.rows_affected != chunk.len() as u64 {
+                    txn.rollback().await?;
+                    return Ok(false);
+                }
+            }
+        }
+        txn.commit().await?;
+        Ok(true)
+    }
+
+    /// Leases each delivery of `claims` that no other process claimed since it was read; returns
+    /// which it leased.
+    async fn lease_one_by_one(
+        &self,
+        claims: &[(delivery::Model, Place<Leased>)],
+        lease_until: i64,
+    ) -> Result<Vec<bool>, DbErr> {
+        let txn = self.shared.db.begin().await?;
+        let mut claimed = Vec::with_capacity(claims.len());
+        for (row, _) in claims {
+            let done = delivery::Entity::update_many()
+                .col_expr(delivery::Column::LeaseUntil, Expr::value(lease_until))
+                .filter(delivery::Column::Id.eq(row.id))
+                .filter(delivery::Column::State.eq(delivery::state::PENDING))
+                .filter(lease_matches(row.lease_until))
+                .exec(&txn)
+                .await?;
+            claimed.push(done.rows_affected == 1);
+        }
+        txn.commit().await?;
+        Ok(claimed)
+    }
+}
+
+/// Which due deliveries a claim reads.
+enum Due<'a> {
+    /// Those of one receiver.
+    Of(&'a str),
+    /// Those of every receiver but these.
+    Except(&'a [String]),
+}
+
+/// How many receivers a claim names in its query to leave them out.
+const MAX_LEFT_OUT: usize = 200;
+
+/// Rows per multi-row statement: well under every backend's limit on bound parameters.
+const CHUNK: usize = 500;
+
+/// How a pass fans out its events.
+#[derive(Clone, Copy)]
+enum Mode {
+    /// All events in one go; any failure sends the pass back as [`Failed::Event`].
+    Batch,
+    /// Each event under its own savepoint; a failing event is marked failed.
+    EventByEvent,
+}
+
+enum Failed {
+    /// An event failed in [`Mode::Batch`]; the transaction was rolled back.
+    Event,
+    Db(DbErr),
+}
+
+impl From<DbErr> for Failed {
+    fn from(error: DbErr) -> Self {
+        Failed::Db(error)
+    }
+}
+
+impl Failed {
+    fn into_db(self) -> DbErr {
+        match self {
+            Failed::Db(error) => error,
+            Failed::Event => DbErr::Custom("an event failed to dispatch one at a time".to_owned()),
+        }
+    }
+}
+
+/// The hooks found during one pass, by event name and audience, when the finder allows it.
+struct HookCache {
+    enabled: bool,
+    found: HashMap<(String, Audience), Arc<[HookTarget]>>,
+}
+
+impl HookCache {
+    fn new(enabled: bool) -> Self {
+        Self { enabled, found: HashMap::new() }
+    }
+
+    async fn find(
+        &mut self,
+        finder: &dyn Finder,
+        txn: &DatabaseTransaction,
+        event: &Event,
+    ) -> Result<Arc<[HookTarget]>, String> {
+        let key = (event.name.clone(), event.audience.clone());
+        if let Some(hooks) = self.found.get(&key) {
+            return Ok(Arc::clone(hooks));
+        }
+        let found = catch_async(finder.find(txn, event))
+            .await
+            .map_err(|panic| format!("the finder panicked: {panic}"))?
+            .map_err(|e| format!("the finder failed: {e}"))?;
+        let hooks: Arc<[HookTarget]> =
+            without_disabled(txn, found).await.map_err(|e| format!("cannot read the hooks' states: {e}"))?.into();
+        if self.enabled {
+            self.found.insert(key, Arc::clone(&hooks));
+        }
+        Ok(hooks)
+    }
+}
+
+/// `hooks` without those the engine disabled.
+async fn without_disabled(txn: &DatabaseTransaction, mut hooks: Vec<HookTarget>) -> Result<Vec<HookTarget>, DbErr> {
+    if hooks.is_empty() {
+        return Ok(hooks);
+    }
+    let ids: Vec<String> = hooks.iter().map(|hook| hook.id.to_string()).collect();
+    let mut disabled = std::collections::HashSet::new();
+    for chunk in ids.chunks(CHUNK) {
+        let rows = hook_state::Entity::find()
+            .filter(hook_state::Column::HookId.is_in(chunk.iter().cloned()))
+            .filter(hook_state::Column::DisabledAt.is_not_null())
+            .all(txn)
+            .await?;
+        disabled.extend(rows.into_iter().map(|row| row.hook_id));
+    }
+    if !disabled.is_empty() {
+        hooks.retain(|hook| !disabled.contains(&hook.id.to_string()));
+    }
+    Ok(hooks)
+}
+
+async fn insert_deliveries(txn: &DatabaseTransaction, deliveries: Vec<delivery::ActiveModel>) -> Result<(), DbErr> {
+    let mut deliveries = deliveries.into_iter().peekable();
+    while deliveries.peek().is_some() {
+        let chunk: Vec<_> = deliveries.by_ref().take(CHUNK).collect();
+        delivery::Entity::insert_many(chunk).exec_without_returning(txn).await?;
+    }
+    Ok(())
+}
+
+impl Dispatcher {
+    /// Gives taken-over jobs their hooks as they are now, read through the finder in a
+    /// transaction of their own (a failed read there cannot undo the claims): their current secrets
+    /// and target, so that retries and replays follow a rotation or a changed URL. A hook that
+    /// cannot be read keeps the target the delivery was made for and leaves it to the engine's
+    /// fallback secret.
+    async fn sign_with_current_secrets(&self, jobs: &mut [&mut Job]) {
+        if jobs.is_empty() {
+            return;
+        }
+        let txn = match self.shared.db.begin().await {
+            Ok(txn) => txn,
+            Err(error) => {
+                tracing::warn!(%error, "cannot read the hooks' secrets for taken-over deliveries");
+                return;
+            }
+        };
+        let mut hooks = HashMap::new();
+        for job in jobs.iter_mut() {
+            match self.current_hook(&txn, &mut hooks, &job.hook.id).await {
+                Some(hook) => {
+                    job.hook.secrets = hook.secrets;
+                    job.hook.target = hook.target;
+                }
+                None => job.hook.secrets = Vec::new(),
+            }
+        }
+        // Read-only: how it ends changes nothing.
+        let _ = txn.rollback().await;
+    }
+
+    /// Hook `id` as the finder reads it now, once per pass; `None` when it cannot say.
+    async fn current_hook(
+        &self,
+        txn: &DatabaseTransaction,
+        hooks: &mut HashMap<HookId, Option<HookTarget>>,
+        id: &HookId,
+    ) -> Option<HookTarget> {
+        if let Some(hook) = hooks.get(id) {
+            return hook.clone();
+        }
+        let found = catch_async(self.shared.finder.find_hook(txn, id)).await;
+        let hook = match found {
+            Ok(Ok(hook)) => hook,
+            Ok(Err(error)) => {
+                tracing::warn!(hook_id = %id, %error, "cannot read the hook's secrets for a taken-over delivery");
+                None
+            }
+            Err(panic) => {
+                tracing::error!(hook_id = %id, %panic, "the finder panicked");
+                None
+            }
+        };
+        hooks.insert(id.clone(), hook.clone());
+        hook
+    }
+}
+
+fn lease_matches(lease: Option<i64>) -> sea_orm::Condition {
+    let column = delivery::Column::LeaseUntil;
+    sea_orm::Condition::all().add(match lease {
+        Some(until) => column.eq(until),
+        None => column.is_null(),
+    })
+}
+
+async fn mark_failed(txn: &DatabaseTransaction, id: i64, error: &str, now: i64) -> Result<(), DbErr> {
+    outbox::Entity::update_many()
+        .col_expr(outbox::Column::State, Expr::value(outbox::state::FAILED))
+        .col_expr(outbox::Column::Error, Expr::value(error.to_owned()))
+        .col_expr(outbox::Column::DispatchedAt, Expr::value(now))
+        .filter(outbox::Column::Id.eq(id))
+        .exec(txn)
+        .await
+        .map(drop)
+}
+
+fn event_from_row(row: outbox::Model) -> Result<Event, String> {
+    let data = serde_json::from_str(&row.payload).map_err(|e| format!("stored payload is not JSON: {e}"))?;
+    let audience = match (row.all_owners, row.owner) {
+        (true, _) => Audience::All,
+        (false, Some(owner)) => Audience::Owner(Owner::from(owner)),
+        (false, None) => Audience::Unowned,
+    };
+    Ok(Event {
+        id: row.id,
+        name: row.event,
+        model: row.model,
+        action: row.action.as_deref().map(Action::parse),
+        audience,
+        data,
+        recorded_at: row.created_at,
+    })
+}
+
+/// The row of a new delivery, leased until `lease_until` or waiting unleased.
+fn new_delivery(job: &Job, receiver: &str, lease_until: Option<i64>, now: i64) -> delivery::ActiveModel {
+    delivery::ActiveModel {
+        id: Set(job.id),
+        outbox_id: Set(job.outbox_id),
+        hook_id: Set(job.hook.id.to_string()),
+        event: Set(job.event.to_string()),
+        target: Set(job.hook.target.clone()),
+        receiver: Set(receiver.to_owned()),
+        body: Set(job.body.clone()),
+        state: Set(delivery::state::PENDING),
+        attempts: Set(0),
+        created_at: Set(now),
+        next_attempt_at: Set(now),
+        lease_until: Set(lease_until),
+        last_status: Set(None),
+        last_error: Set(None),
+        delivered_at: Set(None),
+    }
+}
+
+fn job_from_row(row: delivery::Model, lease_until: i64) -> Job {
+    Job {
+        id: row.id,
+        hook: HookTarget {
+            id: HookId::parse(&row.hook_id),
+            event: row.event.clone(),
+            target: row.target,
+            owner: None,
+            secrets: Vec::new(),
+        },
+        event: Arc::from(row.event),
+        body: row.body,
+        attempt: u32::try_from(row.attempts).unwrap_or(0).saturating_add(1),
+        lease_until,
+        outbox_id: row.outbox_id,
+        created_at: row.created_at,
+    }
+}
+
+/// How long the dispatcher waits between re-checks after a nudge: doubling from 1 ms, capped.
+pub(crate) fn recheck_delay(previous: Option<Duration>) -> Duration {
+    previous.map_or(Duration::from_millis(1), |d| (d * 2).min(Duration::from_millis(50)))
+}
