@@ -27,7 +27,9 @@ use crate::store::{PAYLOAD_VERSION, now_ms};
 type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// Records `created` or `updated` for a saved model. Generated `after_save` calls it; call it from
-/// your own `ActiveModelBehavior` when the entity uses `#[hookable(custom_behavior)]`.
+/// your own `ActiveModelBehavior` when the entity uses `#[hookable(custom_behavior)]`. A failure
+/// other than the database's is a [`RecordError`] inside the `DbErr`:
+/// [`RecordError::from_db_err`] gets it back.
 pub async fn record_save<M: Hookable, C: ConnectionTrait>(model: &M, db: &C, insert: bool) -> Result<(), DbErr> {
     let engine = Engine::current().ok_or(RecordError::NoEngine)?;
     let action = if insert { "created" } else { "updated" };
