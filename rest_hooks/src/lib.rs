@@ -103,13 +103,66 @@ pub use pipeline::record::{ActionEvent, RawEvent, prepare_delete, record_delete,
 /// | `owner_with = path` | an `async fn(&Model, &C) -> Result<Option<Owner>, DbErr>` for an owner reached through a relation; `C: ConnectionTrait` is the save's connection or transaction |
 /// | `all_owners` | the model has no owner: its events reach the hooks of every owner (and hooks with no owner) |
 /// | `serialize_with = path` | a `fn(&Model) -> serde_json::Value` that shapes `data` instead of the default |
+/// | `serialize_with_db = path` | an `async fn(&Model, &C) -> Result<serde_json::Value, DbErr>` that shapes `data` from the database too, such as a related row; `C: ConnectionTrait` is the save's connection or transaction, and an error fails the save. Not with `serialize_with` |
 /// | `custom_behavior` | generate no `ActiveModelBehavior`: the entity has its own and calls [`record_save`], [`prepare_delete`] and [`record_delete`] from it |
 ///
-/// On a field, `#[hookable(skip)]` leaves it out of the default `data`.
+/// On a field, `#[hookable(skip)]` leaves it out of the default `data`; with `serialize_with` or
+/// `serialize_with_db` the serializer chooses the fields, and `skip` is an error.
 ///
 /// Exactly one of `owner`, `owner_with` and `all_owners` is required: a model that names none is a
 /// compile error, so that no forgotten attribute sends one owner's rows to every owner's hooks.
 /// Every mistake is a compile error at the attribute that made it.
+///
+/// `serialize_with_db` follows relations, as django-rest-hooks' `serialize_hook` does. It reads
+/// through the connection the save runs on, so inside a transaction it sees the rows saved before
+/// it in that transaction. Custom actions and `Engine::emit` call it with the connection they are
+/// given; a delete calls it after the row is gone, so read related rows, not the model's own.
+///
+/// ```
+/// mod user {
+///     use sea_orm::entity::prelude::*;
+///
+///     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+///     #[sea_orm(table_name = "user")]
+///     pub struct Model {
+///         #[sea_orm(primary_key)]
+///         pub id: i32,
+///         pub username: String,
+///     }
+///
+///     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+///     pub enum Relation {}
+///
+///     impl ActiveModelBehavior for ActiveModel {}
+/// }
+///
+/// mod comment {
+///     use rest_hooks::Hookable;
+///     use sea_orm::entity::prelude::*;
+///     use serde_json::{Value, json};
+///
+///     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, Hookable)]
+///     #[sea_orm(table_name = "comment")]
+///     #[hookable(model = "blog.Comment", owner = "user_id", serialize_with_db = with_author)]
+///     pub struct Model {
+///         #[sea_orm(primary_key)]
+///         pub id: i32,
+///         pub user_id: i32,
+///         pub text: String,
+///     }
+///
+///     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+///     pub enum Relation {}
+///
+///     /// The comment and its author's name, read through the save's connection.
+///     async fn with_author<C: ConnectionTrait>(comment: &Model, db: &C) -> Result<Value, DbErr> {
+///         let user = super::user::Entity::find_by_id(comment.user_id).one(db).await?;
+///         let user = user.ok_or_else(|| DbErr::RecordNotFound(format!("user {}", comment.user_id)))?;
+///         Ok(json!({"id": comment.id, "text": comment.text, "username": user.username}))
+///     }
+/// }
+/// # fn main() {}
+/// ```
 ///
 /// The derive writes `impl ActiveModelBehavior for ActiveModel`; a hand-written one beside it fails
 /// with E0119 (conflicting implementations). Say `custom_behavior` instead and call the recording

@@ -38,8 +38,9 @@ fn expand(input: &Input) -> TokenStream {
         ident: &input.ident,
         label: label.clone(),
         owned: input.attrs.owner.is_some() || input.attrs.owner_with.is_some(),
-        custom_serializer: input.attrs.serialize_with.is_some(),
+        custom_serializer: input.attrs.serialize_with.is_some() || input.attrs.serialize_with_db.is_some(),
         hook_data: hook_data(input),
+        hook_data_with_db: input.attrs.serialize_with_db.as_ref().map(serialize_with_db_call),
         hook_owner: hook_owner(input),
     };
     let behavior = input.attrs.custom_behavior.is_none().then(|| behavior(&input.ident));
@@ -65,6 +66,7 @@ fn fallback(input: &DeriveInput, parsed: Option<&Input>, error: Option<syn::Erro
         owned: false,
         custom_serializer: false,
         hook_data: quote!(::rest_hooks::__private::serde_json::Value::Null),
+        hook_data_with_db: None,
         hook_owner: no_owner(),
     });
     let behavior = parsed.filter(|parsed| parsed.attrs.custom_behavior.is_none()).map(|_| {
@@ -88,7 +90,8 @@ fn label(input: &Input) -> TokenStream {
     }
 }
 
-/// The body of `hook_data`: the user's serializer, or Django's shape.
+/// The body of `hook_data`: the user's serializer, or Django's shape (also with `serialize_with_db`,
+/// whose serializer is `hook_data_with_db`).
 fn hook_data(input: &Input) -> TokenStream {
     if let Some(serialize_with) = &input.attrs.serialize_with {
         // Through a fn pointer, so that a wrong signature is reported at the path as a type mismatch.
@@ -152,23 +155,37 @@ fn hook_owner(input: &Input) -> TokenStream {
     }
 }
 
-/// The body of `hook_owner` with `owner_with = path`: the call, through a helper whose bounds
-/// state the expected signature, so that a wrong one is reported at the path.
+/// The body of `hook_owner` with `owner_with = path`.
 fn owner_with_call(path: &ExprPath) -> TokenStream {
     let orm = quote!(::rest_hooks::__private::sea_orm);
-    let call = quote_spanned!(path.span()=> __rest_hooks_owner_with(#path, self, db));
+    let output = quote!(::core::result::Result<::core::option::Option<::rest_hooks::Owner>, #orm::DbErr>);
+    async_fn_call(path, "__rest_hooks_owner_with", &output)
+}
+
+/// The body of `hook_data_with_db` with `serialize_with_db = path`.
+fn serialize_with_db_call(path: &ExprPath) -> TokenStream {
+    let private = quote!(::rest_hooks::__private);
+    let output = quote!(::core::result::Result<#private::serde_json::Value, #private::sea_orm::DbErr>);
+    async_fn_call(path, "__rest_hooks_serialize_with_db", &output)
+}
+
+/// A call of the user's async fn at `path` with `self` and `db`, through a helper named `helper`
+/// whose bounds state the expected signature (a future of `output`), so that a wrong one is
+/// reported at the path.
+fn async_fn_call(path: &ExprPath, helper: &str, output: &TokenStream) -> TokenStream {
+    let called = Ident::new(helper, path.span());
+    let call = quote_spanned!(path.span()=> #called(#path, self, db));
+    let helper = Ident::new(helper, Span::call_site());
     quote! {
-        fn __rest_hooks_owner_with<'a, M: ?::core::marker::Sized, C, F>(
-            owner_with: impl ::core::ops::FnOnce(&'a M, &'a C) -> F,
+        fn #helper<'a, M: ?::core::marker::Sized, C, F>(
+            user_fn: impl ::core::ops::FnOnce(&'a M, &'a C) -> F,
             model: &'a M,
             db: &'a C,
         ) -> F
         where
-            F: ::core::future::Future<
-                Output = ::core::result::Result<::core::option::Option<::rest_hooks::Owner>, #orm::DbErr>,
-            > + ::core::marker::Send + 'a,
+            F: ::core::future::Future<Output = #output> + ::core::marker::Send + 'a,
         {
-            owner_with(model, db)
+            user_fn(model, db)
         }
         #call
     }
@@ -196,14 +213,29 @@ struct HookableImpl<'a> {
     custom_serializer: bool,
     /// The body of `hook_data`.
     hook_data: TokenStream,
+    /// The body of `hook_data_with_db`, a future borrowing `self` and `db`; `None` keeps the
+    /// trait's default, which returns `hook_data`.
+    hook_data_with_db: Option<TokenStream>,
     /// The body of `hook_owner`, a future borrowing `self` and `db`.
     hook_owner: TokenStream,
 }
 
 impl ToTokens for HookableImpl<'_> {
     fn to_tokens(&self, tokens: &mut TokenStream) {
-        let Self { ident, label, owned, custom_serializer, hook_data, hook_owner } = self;
+        let Self { ident, label, owned, custom_serializer, hook_data, hook_data_with_db, hook_owner } = self;
         let orm = quote!(::rest_hooks::__private::sea_orm);
+        let hook_data_with_db = hook_data_with_db.as_ref().map(|body| {
+            quote! {
+                fn hook_data_with_db<'a, C: #orm::ConnectionTrait>(
+                    &'a self,
+                    db: &'a C,
+                ) -> impl ::core::future::Future<
+                    Output = ::core::result::Result<::rest_hooks::__private::serde_json::Value, #orm::DbErr>,
+                > + ::core::marker::Send + 'a {
+                    #body
+                }
+            }
+        });
         tokens.extend(quote! {
             #[automatically_derived]
             impl ::rest_hooks::Hookable for #ident {
@@ -214,6 +246,8 @@ impl ToTokens for HookableImpl<'_> {
                 fn hook_data(&self) -> ::rest_hooks::__private::serde_json::Value {
                     #hook_data
                 }
+
+                #hook_data_with_db
 
                 fn hook_owner<'a, C: #orm::ConnectionTrait>(
                     &'a self,

@@ -44,6 +44,8 @@ pub(crate) struct Attrs {
     pub(crate) owner_with: Option<ExprPath>,
     /// `serialize_with = path`: a fn `(&Model) -> serde_json::Value`.
     pub(crate) serialize_with: Option<ExprPath>,
+    /// `serialize_with_db = path`: an async fn `(&Model, &C) -> Result<serde_json::Value, DbErr>`.
+    pub(crate) serialize_with_db: Option<ExprPath>,
     /// `custom_behavior`: the user writes the `ActiveModelBehavior` impl.
     pub(crate) custom_behavior: Option<Span>,
     /// `all_owners`: the model has no owner, and its events go to every owner's hooks.
@@ -100,7 +102,8 @@ impl Errors {
 }
 
 /// The keys `#[hookable(...)]` takes on the struct.
-const CONTAINER_KEYS: [&str; 6] = ["model", "owner", "owner_with", "all_owners", "serialize_with", "custom_behavior"];
+const CONTAINER_KEYS: [&str; 7] =
+    ["model", "owner", "owner_with", "all_owners", "serialize_with", "serialize_with_db", "custom_behavior"];
 
 /// Parses `input`. Returns `None` when it does not have a `Model`'s shape (a struct with named
 /// fields and no generics); its attributes are still read, so that their mistakes are reported too.
@@ -169,6 +172,9 @@ fn container_key(
         "owner" => attrs.owner = string(meta, r#"owner = "user_id""#, errors)?,
         "owner_with" => attrs.owner_with = path(meta, "owner_with = path::to::async_fn", errors)?,
         "serialize_with" => attrs.serialize_with = path(meta, "serialize_with = path::to::fn", errors)?,
+        "serialize_with_db" => {
+            attrs.serialize_with_db = path(meta, "serialize_with_db = path::to::async_fn", errors)?;
+        }
         "custom_behavior" => attrs.custom_behavior = Some(flag(meta, errors)?),
         "all_owners" => attrs.all_owners = Some(flag(meta, errors)?),
         "skip" => unknown(meta, "`skip` goes on a field, not on the struct", errors)?,

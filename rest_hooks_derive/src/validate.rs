@@ -1,6 +1,6 @@
 //! Validation: the checks that look past a single key (the model label, the owner — named, or
-//! `all_owners` said explicitly — against the fields, `skip` against the primary key and `serialize_with`), each mistake reported at the
-//! attribute that made it.
+//! `all_owners` said explicitly — against the fields, the serializer — one at most — and `skip`
+//! against the primary key and the serializer), each mistake reported at the attribute that made it.
 
 use syn::Error;
 
@@ -11,6 +11,7 @@ pub(crate) fn validate(input: &Input, errors: &mut Errors) {
     check_label(input, errors);
     check_owner(input, errors);
     check_primary_key(input, errors);
+    check_serializer(input, errors);
     check_skips(input, errors);
 }
 
@@ -85,13 +86,25 @@ fn check_primary_key(input: &Input, errors: &mut Errors) {
     }
 }
 
-/// `skip` shapes the default `data` only, so it cannot go with `serialize_with`.
-fn check_skips(input: &Input, errors: &mut Errors) {
-    if input.attrs.serialize_with.is_none() {
-        return;
+/// The serializer: `serialize_with` and `serialize_with_db` both shape `data`, so one at most.
+fn check_serializer(input: &Input, errors: &mut Errors) {
+    if let (Some(_), Some(with_db)) = (&input.attrs.serialize_with, &input.attrs.serialize_with_db) {
+        let message = "`serialize_with` and `serialize_with_db` both shape `data`; keep one (`serialize_with_db` \
+                       when the serializer reads the database)";
+        errors.push(Error::new_spanned(with_db, message));
     }
+}
+
+/// `skip` shapes the default `data` only, so it cannot go with `serialize_with` or
+/// `serialize_with_db`.
+fn check_skips(input: &Input, errors: &mut Errors) {
+    let serializer = match (&input.attrs.serialize_with, &input.attrs.serialize_with_db) {
+        (Some(_), _) => "serialize_with",
+        (None, Some(_)) => "serialize_with_db",
+        (None, None) => return,
+    };
     for skip in input.fields.iter().filter_map(|field| field.skip) {
-        let message = "`skip` has no effect with `serialize_with`: the serializer chooses the fields; remove it";
+        let message = format!("`skip` has no effect with `{serializer}`: the serializer chooses the fields; remove it");
         errors.push(Error::new(skip, message));
     }
 }

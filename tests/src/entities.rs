@@ -1,5 +1,6 @@
 //! The entities the tests save: owned, unowned, owned through a relation, with a UUID owner and a
-//! serializer of their own, with a behaviour of their own, and a swapped hook entity.
+//! serializer of their own, with a serializer that reads a related row, with a behaviour of their
+//! own, and a swapped hook entity.
 
 use sea_orm::{ConnectionTrait, DatabaseConnection, Schema};
 
@@ -110,6 +111,38 @@ pub mod note {
     /// The note's own shape.
     pub fn shape(note: &Model) -> Value {
         json!({ "note": note.id, "text": note.text.to_uppercase() })
+    }
+}
+
+/// Comments: a serializer that reads the comment's author through the save's connection.
+pub mod comment {
+    use rest_hooks::Hookable;
+    use sea_orm::entity::prelude::*;
+    use serde_json::{Value, json};
+
+    /// A comment.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, Hookable)]
+    #[sea_orm(table_name = "comment")]
+    #[hookable(model = "bookstore.Comment", all_owners, serialize_with_db = with_author)]
+    pub struct Model {
+        /// Id.
+        #[sea_orm(primary_key)]
+        pub id: i32,
+        /// The author, a row of `author`.
+        pub author_id: i32,
+        /// Text.
+        pub text: String,
+    }
+
+    /// Relations.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    /// The comment with its author's name; a comment whose author cannot be read fails.
+    pub async fn with_author<C: ConnectionTrait>(comment: &Model, db: &C) -> Result<Value, DbErr> {
+        let author = super::author::Entity::find_by_id(comment.author_id).one(db).await?;
+        let author = author.ok_or_else(|| DbErr::RecordNotFound(format!("author {}", comment.author_id)))?;
+        Ok(json!({ "comment": comment.id, "text": comment.text, "author": author.name }))
     }
 }
 
@@ -351,6 +384,7 @@ pub async fn create_tables(db: &DatabaseConnection) {
         schema.create_table_from_entity(author::Entity),
         schema.create_table_from_entity(chapter::Entity),
         schema.create_table_from_entity(note::Entity),
+        schema.create_table_from_entity(comment::Entity),
         schema.create_table_from_entity(tag::Entity),
         schema.create_table_from_entity(webhook::Entity),
         schema.create_table_from_entity(subscription::Entity),

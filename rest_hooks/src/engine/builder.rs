@@ -308,7 +308,8 @@ impl Builder {
 
     /// Refuses events whose stored payload is larger than `bytes`: recording one fails with
     /// [`RecordError::PayloadTooLarge`](crate::RecordError::PayloadTooLarge), and so does the save
-    /// that caused it. Default: 1 MiB.
+    /// that caused it ([`RecordError::from_db_err`](crate::RecordError::from_db_err) gets it out of
+    /// the save's `DbErr`). Default: 1 MiB.
     pub fn max_payload(mut self, bytes: usize) -> Self {
         self.config.max_payload = bytes;
         self

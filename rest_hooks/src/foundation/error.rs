@@ -1,6 +1,8 @@
 //! The error types, one per boundary: starting the engine, recording an event, validating a hook,
 //! delivering a request.
 
+use std::sync::Arc;
+
 use sea_orm::DbErr;
 
 use crate::foundation::event_map::EventMapError;
@@ -96,11 +98,51 @@ pub enum RecordError {
     Db(#[from] DbErr),
 }
 
+/// The `from` of the [`DbErr::TryIntoErr`] that carries a [`RecordError`] out of a save.
+const DB_ERR_FROM: &str = "a saved model";
+/// The `into` of the [`DbErr::TryIntoErr`] that carries a [`RecordError`] out of a save.
+const DB_ERR_INTO: &str = "a rest_hooks event";
+
+impl RecordError {
+    /// The `RecordError` that failed a save, out of the save's `DbErr`; `None` for any other
+    /// database error.
+    ///
+    /// A save cannot return a `RecordError` itself: SeaORM's `ActiveModelBehavior` returns
+    /// `DbErr`. Errors of the database are passed on as they are ([`RecordError::Db`] becomes its
+    /// `DbErr`); any other is carried as the source of a [`DbErr::TryIntoErr`] from `"a saved
+    /// model"` into `"a rest_hooks event"`, whose text still names the event and what is wrong
+    /// with it.
+    ///
+    /// ```
+    /// use rest_hooks::RecordError;
+    /// use sea_orm::DbErr;
+    ///
+    /// let error = RecordError::PayloadTooLarge { event: "book.added".into(), size: 2048, max: 1024 };
+    /// let saved: DbErr = error.into();
+    /// assert!(saved.to_string().contains("the payload of `book.added` is 2048 bytes"));
+    /// match RecordError::from_db_err(&saved) {
+    ///     Some(RecordError::PayloadTooLarge { event, size, max }) => {
+    ///         assert_eq!((event.as_str(), *size, *max), ("book.added", 2048, 1024));
+    ///     }
+    ///     other => panic!("not a payload too large: {other:?}"),
+    /// }
+    /// assert!(RecordError::from_db_err(&DbErr::RecordNotFound("book 1".into())).is_none());
+    /// ```
+    pub fn from_db_err(error: &DbErr) -> Option<&RecordError> {
+        match error {
+            DbErr::TryIntoErr { source, .. } => source.downcast_ref(),
+            _ => None,
+        }
+    }
+}
+
+/// A save's error: a database error as it is, anything else as the source of a
+/// [`DbErr::TryIntoErr`], which [`RecordError::from_db_err`] gets back.
 impl From<RecordError> for DbErr {
     fn from(error: RecordError) -> Self {
         match error {
             RecordError::Db(db) => db,
-            other => DbErr::Custom(format!("rest_hooks: {other}")),
+            other => DbErr::TryIntoErr { from: DB_ERR_FROM, into: DB_ERR_INTO, source: Arc::new(other) },
         }
     }
 }

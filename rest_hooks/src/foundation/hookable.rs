@@ -43,8 +43,23 @@ pub trait Hookable: Send + Sync + 'static {
     const CUSTOM_SERIALIZER: bool;
 
     /// The `data` sent for this instance, captured when the change is recorded. By default
-    /// `{"model": "bookstore.book", "pk": 1, "fields": {…}}` without skipped fields.
+    /// `{"model": "bookstore.book", "pk": 1, "fields": {…}}` without skipped fields; with
+    /// `serialize_with`, that function's value. With `serialize_with_db`, which needs the database,
+    /// it is the default shape, and [`hook_data_with_db`](Self::hook_data_with_db) gives the data
+    /// sent.
     fn hook_data(&self) -> Value;
+
+    /// The `data` sent for this instance, as recording reads it: `db` is the connection (or
+    /// transaction) of the save, for data reached through a relation. With
+    /// `#[hookable(serialize_with_db = path)]`, that async fn's value, whose error fails the
+    /// save; otherwise [`hook_data`](Self::hook_data), without a query.
+    fn hook_data_with_db<'a, C: ConnectionTrait>(
+        &'a self,
+        db: &'a C,
+    ) -> impl Future<Output = Result<Value, DbErr>> + Send + 'a {
+        let _ = db;
+        std::future::ready(Ok(self.hook_data()))
+    }
 
     /// The instance's owner. `db` is the connection (or transaction) of the save, for owners reached
     /// through a relation.

@@ -27,14 +27,16 @@ use crate::runtime::signals::Nudge;
 type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// Records `created` or `updated` for a saved model. Generated `after_save` calls it; call it from
-/// your own `ActiveModelBehavior` when the entity uses `#[hookable(custom_behavior)]`.
+/// your own `ActiveModelBehavior` when the entity uses `#[hookable(custom_behavior)]`. A failure
+/// other than the database's is a [`RecordError`] inside the `DbErr`:
+/// [`RecordError::from_db_err`] gets it back.
 pub async fn record_save<M: Hookable, C: ConnectionTrait>(model: &M, db: &C, insert: bool) -> Result<(), DbErr> {
     let engine = Engine::current().ok_or(RecordError::NoEngine)?;
     let action = if insert { "created" } else { "updated" };
     let Some(mapping) = engine.event_map().lookup(M::MODEL, action) else {
         return Ok(());
     };
-    let row = model_row(db, model, action, mapping, None).await?;
+    let row = model_row(db, model, action, mapping, None, None).await?;
     engine.write(db, vec![row]).await?;
     Ok(())
 }
@@ -85,18 +87,20 @@ where
     let Ok(model) = active.clone().try_into_model() else {
         return Ok(());
     };
-    let row = model_row(db, &model, "deleted", mapping, None).await?;
+    let row = model_row(db, &model, "deleted", mapping, None, None).await?;
     engine.write(db, vec![row]).await?;
     Ok(())
 }
 
-/// Builds the outbox row of a model event.
+/// Builds the outbox row of a model event: its `data` read through `db` (the save's connection),
+/// or `body`, sent as the whole body, when one is given.
 async fn model_row<M: Hookable, C: ConnectionTrait>(
     db: &C,
     model: &M,
     action: &str,
     mapping: &Mapping,
     audience: Option<Audience>,
+    body: Option<&Value>,
 ) -> Result<outbox::ActiveModel, RecordError> {
     let audience = match audience {
         _ if mapping.all_owners => Audience::All,
@@ -104,8 +108,13 @@ async fn model_row<M: Hookable, C: ConnectionTrait>(
         None if !M::OWNED => Audience::All,
         None => model.hook_owner(db).await?.map_or(Audience::Unowned, Audience::Owner),
     };
+    let source = Some((M::MODEL, action));
+    if let Some(body) = body {
+        return row(&mapping.event, source, audience, Format::Override, body);
+    }
     let format = if M::CUSTOM_SERIALIZER { Format::Entity } else { Format::Default };
-    row(&mapping.event, Some((M::MODEL, action)), audience, format, &model.hook_data())
+    let data = model.hook_data_with_db(db).await?;
+    row(&mapping.event, source, audience, format, &data)
 }
 
 fn row(
@@ -233,7 +242,7 @@ impl Engine {
         };
         let mut rows = Vec::with_capacity(models.len());
         for model in models {
-            rows.push(model_row(db, model, action.as_str(), mapping, None).await?);
+            rows.push(model_row(db, model, action.as_str(), mapping, None, None).await?);
         }
         self.write(db, rows).await
     }
@@ -257,7 +266,8 @@ impl<M, C> ActionEvent<'_, M, C> {
         self
     }
 
-    /// Sends `body` as the whole request body instead of any serializer's output.
+    /// Sends `body` as the whole request body instead of any serializer's output; the entity's
+    /// serializer is not called.
     pub fn body(mut self, body: Value) -> Self {
         self.body = Some(body);
         self
@@ -276,13 +286,7 @@ impl<'a, M: Hookable, C: ConnectionTrait> IntoFuture for ActionEvent<'a, M, C> {
                 action: self.action.to_owned(),
                 mapped: map.actions_of(M::MODEL).join(", "),
             })?;
-            let mut row = model_row(self.db, self.model, self.action, mapping, self.audience).await?;
-            if let Some(body) = self.body {
-                let body = serde_json::to_string(&body)
-                    .map_err(|source| RecordError::Payload { event: mapping.event.to_string(), source })?;
-                row.format = Set(Format::Override.as_str().to_owned());
-                row.payload = Set(body);
-            }
+            let row = model_row(self.db, self.model, self.action, mapping, self.audience, self.body.as_ref()).await?;
             self.engine.write(self.db, vec![row]).await.map(drop)
         })
     }

@@ -1,11 +1,11 @@
-//! What a body looks like: the default shape, the entity's serializer, the global serializer, a
-//! per-event render function, a body given with the event, and raw events with and without the
-//! hook block.
+//! What a body looks like: the default shape, the entity's serializer (one that reads the database
+//! through the save's connection too), the global serializer, a per-event render function, a body
+//! given with the event, and raw events with and without the hook block.
 
 use rest_hooks::{Audience, RecordError};
 use rest_hooks_tests::Harness;
-use rest_hooks_tests::entities::note;
-use sea_orm::{ActiveModelTrait, Set};
+use rest_hooks_tests::entities::{author, comment, note};
+use sea_orm::{ActiveModelTrait, DbErr, EntityTrait, ModelTrait, Set, TransactionTrait};
 use serde_json::json;
 
 use crate::lifecycle::new_book;
@@ -25,6 +25,70 @@ async fn the_entity_serializer_shapes_data_inside_the_default_body() {
             "data": {"note": note.id, "text": "HELLO"},
         })
     );
+}
+
+/// The harness with the comment events mapped: `comment.added`, `comment.flagged` (a custom
+/// action) and `comment.removed`.
+async fn comments() -> Harness {
+    Harness::with(|b| {
+        b.event("comment.added", "bookstore.Comment.created")
+            .event("comment.flagged", "bookstore.Comment.flagged")
+            .event("comment.removed", "bookstore.Comment.deleted")
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_serializer_with_the_database_reads_a_related_row_inside_the_saves_transaction() {
+    let h = comments().await;
+    h.subscribe(None, "comment.added", "added").await;
+    h.subscribe(None, "comment.flagged", "flagged").await;
+    h.subscribe(None, "comment.removed", "removed").await;
+
+    // The author and the comment are saved in one transaction: until it commits, the author can
+    // be read only through the transaction, the connection the comment's save runs on.
+    let txn = h.db.begin().await.unwrap();
+    let author = h.run(author::ActiveModel { name: Set("Ursula".into()), ..Default::default() }.insert(&txn)).await;
+    let author = author.unwrap();
+    assert_eq!(author::Entity::find_by_id(author.id).one(&h.db).await.unwrap(), None, "not committed yet");
+    let comment = comment::ActiveModel { author_id: Set(author.id), text: Set("Lovely".into()), ..Default::default() };
+    let comment = h.run(comment.insert(&txn)).await.unwrap();
+    txn.commit().await.unwrap();
+
+    let data = json!({"comment": comment.id, "text": "Lovely", "author": "Ursula"});
+    let added = h.receiver.wait_for(1).await;
+    assert_eq!(added[0].path, "/added");
+    assert_eq!(added[0].body["data"], data);
+
+    // A custom action and a delete serialize the same way.
+    h.run(h.engine.action(&h.db, &comment, "flagged")).await.unwrap();
+    h.run(comment.clone().delete(&h.db)).await.unwrap();
+    let received = h.receiver.wait_for(3).await;
+    for path in ["/flagged", "/removed"] {
+        let delivery = received.iter().find(|r| r.path == path).unwrap();
+        assert_eq!(delivery.body["data"], data, "{path}");
+    }
+}
+
+#[tokio::test]
+async fn an_error_of_a_serializer_with_the_database_fails_the_save_and_records_nothing() {
+    let h = comments().await;
+    h.subscribe(None, "comment.added", "added").await;
+    h.subscribe(None, "comment.flagged", "flagged").await;
+
+    let orphan = comment::ActiveModel { author_id: Set(404), text: Set("Nobody's".into()), ..Default::default() };
+    let txn = h.db.begin().await.unwrap();
+    let error = h.run(orphan.insert(&txn)).await.unwrap_err();
+    assert_eq!(error, DbErr::RecordNotFound("author 404".into()), "the serializer's own error");
+    assert!(RecordError::from_db_err(&error).is_none());
+    txn.rollback().await.unwrap();
+    assert_eq!(h.outbox_rows().await, 0);
+
+    let orphan = comment::Model { id: 1, author_id: 404, text: "Nobody's".into() };
+    let error = h.run(h.engine.action(&h.db, &orphan, "flagged")).await.unwrap_err();
+    assert!(matches!(&error, RecordError::Db(DbErr::RecordNotFound(what)) if what == "author 404"), "{error:?}");
+    assert_eq!(h.outbox_rows().await, 0);
+    assert!(h.receiver.received().is_empty());
 }
 
 #[tokio::test]

@@ -126,6 +126,10 @@ async fn a_save_with_no_engine_fails_with_a_clear_error() {
     // does so in a child process.
     assert!(rest_hooks::Engine::current().is_none());
     let error = new_book(1, "Orphan").insert(&db.db).await.unwrap_err();
+    assert!(
+        matches!(rest_hooks::RecordError::from_db_err(&error), Some(rest_hooks::RecordError::NoEngine)),
+        "{error:?}"
+    );
     assert!(error.to_string().contains("no rest_hooks engine is running"), "{error}");
     // Outside a transaction SeaORM has already committed the row when the hook runs: the error
     // reaches the caller, the row stays. Inside one, the caller's rollback takes both.

@@ -1,0 +1,21 @@
+use rest_hooks::Hookable;
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, Hookable)]
+#[sea_orm(table_name = "book")]
+#[hookable(model = "bookstore.Book", serialize_with_db = shape, all_owners)]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i32,
+    pub title: String,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+// Not async, and without the connection: a `serialize_with` serializer.
+fn shape(book: &Model) -> serde_json::Value {
+    serde_json::json!({ "title": book.title })
+}
+
+fn main() {}
