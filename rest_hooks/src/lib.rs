@@ -80,6 +80,7 @@ pub use engine::Engine;
 pub use engine::builder::Builder;
 pub use engine::own_hooks::{HookEntityError, HookWriteError, Hooks};
 pub use engine::ping::TestDelivery;
+pub use engine::record::{ActionEvent, RawEvent, prepare_delete, record_delete, record_save};
 pub use foundation::delivery::Disabled;
 pub use foundation::delivery::{Deliverer, HttpDeliverer, Request, Response, Sent};
 pub use foundation::error::{BuildError, DeliveryError, RecordError, ReplayError, SubscribeError, ValidationError};
@@ -91,7 +92,6 @@ pub use foundation::hookable::{Audience, Hookable, IntoOwner, Owner};
 pub use foundation::render::RenderFn;
 pub use foundation::retry::{RetryPolicy, Verdict};
 pub use foundation::store::transitions::Purged;
-pub use pipeline::record::{ActionEvent, RawEvent, prepare_delete, record_delete, record_save};
 /// # Attributes
 ///
 /// On the struct, `#[hookable(…)]` takes:

@@ -12,6 +12,7 @@ mod hooks;
 pub(crate) mod inspect;
 pub mod own_hooks;
 pub(crate) mod ping;
+pub(crate) mod record;
 mod replay;
 mod tables;
 
