@@ -394,8 +394,6 @@ impl Builder {
     /// `start` makes no database call, so a missing table shows only when the first save fails:
     /// [`start_checked`](Self::start_checked) checks the tables too.
     pub fn start(self, db: DatabaseConnection) -> Result<Engine, BuildError> {
-        let runtime = current_runtime()?;
-        crate::foundation::delivery::ensure_crypto_provider();
         let map = self.events.build()?;
         let mut config = self.config;
         let policy = TargetPolicy::new(&self.allow_targets)
@@ -446,6 +444,9 @@ impl Builder {
                 problem: format!("({:?}) must be between 1 s and 7 days", config.lease),
             });
         }
+        // The configuration is checked: only now is a runtime needed.
+        let runtime = current_runtime()?;
+        crate::foundation::delivery::ensure_crypto_provider();
         let deliverer: Arc<dyn Deliverer> = match self.deliverer {
             Some(deliverer) => deliverer,
             None => {
@@ -470,5 +471,23 @@ impl Builder {
             engine.install();
         }
         Ok(engine)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Configuration mistakes are found without a runtime, before anything is started.
+    #[test]
+    fn a_configuration_mistake_is_reported_without_a_runtime() {
+        let start = |builder: Builder| builder.start(DatabaseConnection::default()).map(drop).unwrap_err();
+        let error = start(Engine::builder().max_payload(0));
+        assert!(matches!(error, BuildError::Setting { name: "max_payload", .. }), "{error}");
+        let error = start(Engine::builder().event("book.added", "not a spec"));
+        assert!(matches!(error, BuildError::EventMap(_)), "{error}");
+        let error = start(Engine::builder().allow_targets(["not a network"]));
+        assert!(matches!(error, BuildError::Setting { name: "allow_targets", .. }), "{error}");
+        assert!(matches!(start(Engine::builder()), BuildError::NoRuntime), "a good configuration needs one");
     }
 }

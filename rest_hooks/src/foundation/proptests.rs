@@ -130,7 +130,7 @@ proptest! {
             let parsed = HookId::parse(text);
             prop_assert_eq!(&parsed.to_string(), text);
             if let HookId::Int(number) = parsed {
-                prop_assert_eq!(crate::foundation::hook::canonical_int(text), Some(number));
+                prop_assert_eq!(crate::foundation::keys::canonical_int(text), Some(number));
             }
         }
         prop_assert_eq!(HookId::parse(&id.to_string()), HookId::Int(id));

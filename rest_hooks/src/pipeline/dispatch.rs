@@ -12,7 +12,6 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::Duration;
 
 use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType};
 use sea_orm::{
@@ -659,9 +658,4 @@ fn job_from_row(row: delivery::Model, lease_until: i64) -> Job {
         outbox_id: row.outbox_id,
         created_at: row.created_at,
     }
-}
-
-/// How long the dispatcher waits between re-checks after a nudge: doubling from 1 ms, capped.
-pub(crate) fn recheck_delay(previous: Option<Duration>) -> Duration {
-    previous.map_or(Duration::from_millis(1), |d| (d * 2).min(Duration::from_millis(50)))
 }

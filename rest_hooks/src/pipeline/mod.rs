@@ -1,7 +1,7 @@
 //! The pipeline, in the order an event flows through it: [`record`] writes it into the outbox in
 //! the caller's transaction, [`dispatch`] turns committed rows into deliveries, [`deliver`] makes
 //! the requests, [`outcome`] writes what came back, [`health`] disables hooks that keep failing,
-//! [`retention`] purges what is old. Plain code over the shared context; the actors drive it.
+//! [`retention`] purges what is old; [`schedule`] decides when passes run. Plain code over the shared context; the actors drive it.
 
 pub(crate) mod deliver;
 pub(crate) mod dispatch;
@@ -9,3 +9,4 @@ pub(crate) mod health;
 pub(crate) mod outcome;
 pub(crate) mod record;
 pub(crate) mod retention;
+pub(crate) mod schedule;

@@ -1,0 +1,160 @@
+//! When dispatch passes run: a plain state machine that the registry actor drives.
+//!
+//! One pass runs at a time; a pass asked for while one runs follows it at once. A pass that found
+//! work is followed by another at once. A save's nudge comes before its transaction commits, so
+//! the first look may find nothing: for a short window after a nudge the dispatcher looks again
+//! at 1, 2, 4 … 50 ms, then falls back to the idle poll. A failed pass is retried shortly.
+
+use std::time::{Duration, Instant};
+
+/// How long to wait before running a pass again after one failed (a busy database, a lost
+/// connection).
+pub(crate) const RETRY_AFTER_ERROR: Duration = Duration::from_millis(100);
+
+/// What the driver does next.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Next {
+    /// Start a pass now (any timer waiting for one is cancelled).
+    Run,
+    /// Start a pass after this delay, unless something asks for one sooner.
+    After(Duration),
+    /// Nothing: a pass is under way and another follows it.
+    Nothing,
+}
+
+/// The scheduling state: whether a pass runs, whether another was asked for meanwhile, and the
+/// re-check burst after a nudge.
+#[derive(Debug)]
+pub(crate) struct Schedule {
+    poll_interval: Duration,
+    recheck_window: Duration,
+    running: bool,
+    again: bool,
+    burst_until: Option<Instant>,
+    recheck: Option<Duration>,
+}
+
+impl Schedule {
+    /// A schedule that polls every `poll_interval` when idle and re-checks for `recheck_window`
+    /// after a nudge.
+    pub(crate) fn new(poll_interval: Duration, recheck_window: Duration) -> Self {
+        Self { poll_interval, recheck_window, running: false, again: false, burst_until: None, recheck: None }
+    }
+
+    /// A pass is wanted (a timer fired, a slot freed, a retry fell due).
+    pub(crate) fn wanted(&mut self) -> Next {
+        if self.running {
+            self.again = true;
+            return Next::Nothing;
+        }
+        self.running = true;
+        self.again = false;
+        Next::Run
+    }
+
+    /// A save recorded an event at `now`: look now, and keep re-checking for a while.
+    pub(crate) fn nudged(&mut self, now: Instant) -> Next {
+        self.burst_until = Some(now + self.recheck_window);
+        self.recheck = None;
+        self.wanted()
+    }
+
+    /// The pass under way ended at `now`, having `found` work or not.
+    pub(crate) fn finished(&mut self, found: bool, now: Instant) -> Next {
+        self.running = false;
+        if found || std::mem::take(&mut self.again) {
+            self.recheck = None;
+            return self.wanted();
+        }
+        match self.burst_until {
+            Some(until) if now < until => {
+                let delay = self.recheck.map_or(Duration::from_millis(1), |d| (d * 2).min(Duration::from_millis(50)));
+                self.recheck = Some(delay);
+                Next::After(delay)
+            }
+            _ => {
+                self.burst_until = None;
+                self.recheck = None;
+                Next::After(self.poll_interval)
+            }
+        }
+    }
+
+    /// The pass under way failed: try again shortly.
+    pub(crate) fn failed(&mut self) -> Next {
+        self.running = false;
+        Next::After(RETRY_AFTER_ERROR)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const POLL: Duration = Duration::from_secs(1);
+    const WINDOW: Duration = Duration::from_millis(250);
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    #[test]
+    fn one_pass_at_a_time_and_one_more_when_asked_meanwhile() {
+        let (mut schedule, now) = (Schedule::new(POLL, WINDOW), Instant::now());
+        assert_eq!(schedule.wanted(), Next::Run);
+        assert_eq!(schedule.wanted(), Next::Nothing);
+        assert_eq!(schedule.wanted(), Next::Nothing, "many asks while running make one more pass");
+        assert_eq!(schedule.finished(false, now), Next::Run);
+        assert_eq!(schedule.finished(false, now), Next::After(POLL), "then the idle poll");
+    }
+
+    #[test]
+    fn a_pass_that_found_work_is_followed_by_another_at_once() {
+        let (mut schedule, now) = (Schedule::new(POLL, WINDOW), Instant::now());
+        schedule.wanted();
+        assert_eq!(schedule.finished(true, now), Next::Run);
+        assert_eq!(schedule.finished(false, now), Next::After(POLL));
+    }
+
+    #[test]
+    fn a_nudge_rechecks_doubling_from_1_ms_to_50_ms_within_its_window() {
+        let (mut schedule, start) = (Schedule::new(POLL, WINDOW), Instant::now());
+        assert_eq!(schedule.nudged(start), Next::Run);
+        let delays: Vec<Next> = (0..8)
+            .map(|_| {
+                let next = schedule.finished(false, start + ms(10));
+                schedule.wanted();
+                next
+            })
+            .collect();
+        let expected = [1, 2, 4, 8, 16, 32, 50, 50].map(|n| Next::After(ms(n)));
+        assert_eq!(delays, expected);
+        assert_eq!(schedule.finished(false, start + WINDOW), Next::After(POLL), "the window is over");
+        schedule.wanted();
+        assert_eq!(schedule.finished(false, start + ms(10)), Next::After(POLL), "the burst does not come back");
+    }
+
+    #[test]
+    fn work_found_or_a_new_nudge_starts_the_rechecks_from_1_ms_again() {
+        let (mut schedule, start) = (Schedule::new(POLL, WINDOW), Instant::now());
+        schedule.nudged(start);
+        schedule.finished(false, start);
+        schedule.wanted();
+        assert_eq!(schedule.finished(false, start), Next::After(ms(2)));
+        schedule.wanted();
+        assert_eq!(schedule.finished(true, start), Next::Run);
+        assert_eq!(schedule.finished(false, start), Next::After(ms(1)));
+        assert_eq!(schedule.nudged(start), Next::Run);
+        assert_eq!(schedule.finished(false, start), Next::After(ms(1)));
+    }
+
+    #[test]
+    fn a_failed_pass_is_retried_shortly_and_a_pass_asked_meanwhile_runs_then() {
+        let (mut schedule, now) = (Schedule::new(POLL, WINDOW), Instant::now());
+        schedule.wanted();
+        schedule.wanted();
+        assert_eq!(schedule.failed(), Next::After(RETRY_AFTER_ERROR));
+        assert_eq!(schedule.wanted(), Next::Run, "not running any more");
+        assert_eq!(schedule.finished(false, now), Next::After(POLL), "the ask made during the failed pass is spent");
+    }
+}
