@@ -72,6 +72,7 @@ mod error;
 mod event;
 mod event_map;
 mod finder;
+pub mod guide;
 mod health;
 pub mod hook;
 mod hook_table;
