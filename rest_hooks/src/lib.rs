@@ -429,8 +429,7 @@ pub mod __private {
     pub use serde_json;
 }
 
-/// The README's code blocks, compiled as doctests (with the `api` feature, which one of them uses;
-/// `cargo test --workspace` turns it on).
-#[cfg(all(doctest, feature = "api"))]
+/// The README's code blocks, compiled as doctests.
+#[cfg(doctest)]
 #[doc = include_str!("../../README.md")]
 struct ReadmeDoctests;
