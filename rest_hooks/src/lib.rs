@@ -61,13 +61,14 @@
 #![forbid(unsafe_code)]
 #![warn(unreachable_pub)]
 
-// The layers, lowest first: a module imports from its own layer or a lower one only (the test
-// `layers` checks it against `layers.txt`).
+// The layers (`layers.txt` orders them): a module imports from its own layer or a lower one only,
+// as the test `layers` checks.
 mod actors;
 #[cfg(feature = "api")]
 pub mod api;
 mod engine;
 mod foundation;
+pub mod guide;
 mod pipeline;
 mod runtime;
 
@@ -92,15 +93,41 @@ pub use foundation::hookable::{Audience, Hookable, IntoOwner, Owner};
 pub use foundation::render::RenderFn;
 pub use foundation::retry::{RetryPolicy, Verdict};
 pub use foundation::store::transitions::Purged;
+/// Derives [`Hookable`](trait@Hookable) for an entity's `Model` and generates the entity's
+/// `ActiveModelBehavior`: `insert` records `created`, `update` records `updated`, `delete` records
+/// `deleted`, each for the [event map](guide::event_map) to turn into events.
+///
+/// ```
+/// mod book {
+///     use rest_hooks::Hookable;
+///     use sea_orm::entity::prelude::*;
+///
+///     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, Hookable)]
+///     #[sea_orm(table_name = "book")]
+///     #[hookable(model = "bookstore.Book", owner = "user_id")]
+///     pub struct Model {
+///         #[sea_orm(primary_key)]
+///         pub id: i32,
+///         pub user_id: i32,
+///         pub title: String,
+///         #[hookable(skip)]
+///         pub internal_notes: String,
+///     }
+///
+///     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+///     pub enum Relation {}
+/// }
+/// ```
+///
 /// # Attributes
 ///
 /// On the struct, `#[hookable(…)]` takes:
 ///
 /// | key | meaning |
 /// |---|---|
-/// | `model = "app.Model"` | the label used in the event map; default: the crate name and the table name in UpperCamelCase (`bookstore.Book` for table `book` in crate `bookstore`) |
+/// | `model = "app.Model"` | the label used in the event map: two or more dot-separated parts, each a letter or `_` followed by letters, digits, `_` or `-`; default: the crate name and the table name in UpperCamelCase (`bookstore.Book` for table `book` in crate `bookstore`) |
 /// | `owner = "field"` | the field holding the owner key: an integer, a UUID or a string, or an `Option` of one |
-/// | `owner_with = path` | an `async fn(&Model, &C) -> Result<Option<Owner>, DbErr>` for an owner reached through a relation; `C: ConnectionTrait` is the save's connection or transaction |
+/// | `owner_with = path` | an `async fn(&Model, &C) -> Result<Option<Owner>, DbErr>` for an owner reached through a relation; `C: ConnectionTrait` is the save's connection or transaction; the path may be written bare or in a string |
 /// | `all_owners` | the model has no owner: its events reach the hooks of every owner (and hooks with no owner) |
 /// | `serialize_with = path` | a `fn(&Model) -> serde_json::Value` that shapes `data` instead of the default |
 /// | `serialize_with_db = path` | an `async fn(&Model, &C) -> Result<serde_json::Value, DbErr>` that shapes `data` from the database too, such as a related row; `C: ConnectionTrait` is the save's connection or transaction, and an error fails the save. Not with `serialize_with` |
@@ -109,9 +136,69 @@ pub use foundation::store::transitions::Purged;
 /// On a field, `#[hookable(skip)]` leaves it out of the default `data`; with `serialize_with` or
 /// `serialize_with_db` the serializer chooses the fields, and `skip` is an error.
 ///
-/// Exactly one of `owner`, `owner_with` and `all_owners` is required: a model that names none is a
-/// compile error, so that no forgotten attribute sends one owner's rows to every owner's hooks.
-/// Every mistake is a compile error at the attribute that made it.
+/// The default `data` is Django's serialization of the instance, `{"model": "bookstore.book", "pk": 1,
+/// "fields": {…}}`, without skipped fields; it is captured when the change is recorded, not when it
+/// is delivered. How the body around it is chosen is on the [delivery](guide::delivery) page.
+///
+/// Keys may be spread over several `#[hookable(…)]` attributes; each is given once. Every mistake
+/// is a compile error at the attribute that made it, all of them in one compile. SeaORM 2's
+/// generated `ModelEx` is skipped.
+///
+/// # Owners
+///
+/// Every model says whose it is: `owner`, `owner_with`, or `all_owners` for a model whose every row
+/// every owner may see. Exactly one is required: a model with none of them is a compile error naming
+/// the choices, so that one forgotten attribute cannot send one tenant's rows to every other tenant.
+///
+/// An owner reached through a relation, and a body of the model's own:
+///
+/// ```
+/// # mod book {
+/// #     use sea_orm::entity::prelude::*;
+/// #     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, rest_hooks::Hookable)]
+/// #     #[sea_orm(table_name = "book")]
+/// #     #[hookable(model = "bookstore.Book", owner = "user_id")]
+/// #     pub struct Model { #[sea_orm(primary_key)] pub id: i32, pub user_id: i32 }
+/// #     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+/// #     pub enum Relation {}
+/// # }
+/// mod chapter {
+///     use rest_hooks::{Hookable, Owner};
+///     use sea_orm::entity::prelude::*;
+///     use serde_json::{Value, json};
+///
+///     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, Hookable)]
+///     #[sea_orm(table_name = "chapter")]
+///     #[hookable(model = "bookstore.Chapter", owner_with = book_owner, serialize_with = shape)]
+///     pub struct Model {
+///         #[sea_orm(primary_key)]
+///         pub id: i32,
+///         pub book_id: i32,
+///         pub title: String,
+///     }
+///
+///     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+///     pub enum Relation {}
+///
+///     // The chapter's owner is its book's.
+///     pub async fn book_owner<C: ConnectionTrait>(chapter: &Model, db: &C) -> Result<Option<Owner>, DbErr> {
+///         let book = super::book::Entity::find_by_id(chapter.book_id).one(db).await?;
+///         Ok(book.map(|book| book.user_id.into()))
+///     }
+///
+///     pub fn shape(chapter: &Model) -> Value {
+///         json!({ "chapter": chapter.id, "book": chapter.book_id, "title": chapter.title })
+///     }
+/// }
+/// # fn main() {}
+/// ```
+///
+/// # Deletes
+///
+/// A delete through an `ActiveModel` that holds only the primary key loads the row first (one
+/// `SELECT`, and only when `deleted` is mapped), so the `deleted` event carries the instance's data.
+///
+/// # An `ActiveModelBehavior` of your own
 ///
 /// `serialize_with_db` follows relations, as django-rest-hooks' `serialize_hook` does. It reads
 /// through the connection the save runs on, so inside a transaction it sees the rows saved before
@@ -191,7 +278,174 @@ pub use foundation::store::transitions::Purged;
 ///             rest_hooks::record_save(&model, db, insert).await?;
 ///             Ok(model)
 ///         }
+///
+///         async fn before_delete<C: ConnectionTrait>(self, db: &C) -> Result<Self, DbErr> {
+///             rest_hooks::prepare_delete(self, db).await
+///         }
+///
+///         async fn after_delete<C: ConnectionTrait>(self, db: &C) -> Result<Self, DbErr> {
+///             rest_hooks::record_delete(&self, db).await?;
+///             Ok(self)
+///         }
 ///     }
+/// }
+/// ```
+///
+/// # Common mistakes
+///
+/// A model that names no owner:
+///
+/// ```compile_fail
+/// mod invoice {
+///     use rest_hooks::Hookable;
+///     use sea_orm::entity::prelude::*;
+///
+///     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, Hookable)]
+///     #[sea_orm(table_name = "invoice")]
+///     #[hookable(model = "billing.Invoice")]
+///     pub struct Model { // error: `Model` names no owner, so its events would reach every owner's hooks; …
+///         #[sea_orm(primary_key)]
+///         pub id: i32,
+///         pub customer_id: i32,
+///     }
+///
+///     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+///     pub enum Relation {}
+/// }
+/// ```
+///
+/// An owner field that does not exist:
+///
+/// ```compile_fail
+/// mod book {
+///     use rest_hooks::Hookable;
+///     use sea_orm::entity::prelude::*;
+///
+///     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, Hookable)]
+///     #[sea_orm(table_name = "book")]
+///     #[hookable(model = "bookstore.Book", owner = "usr_id")] // error: no field named `usr_id`; the fields are `id`, `user_id`
+///     pub struct Model {
+///         #[sea_orm(primary_key)]
+///         pub id: i32,
+///         pub user_id: i32,
+///     }
+///
+///     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+///     pub enum Relation {}
+/// }
+/// ```
+///
+/// An owner and `all_owners` at once:
+///
+/// ```compile_fail
+/// mod book {
+///     use rest_hooks::Hookable;
+///     use sea_orm::entity::prelude::*;
+///
+///     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, Hookable)]
+///     #[sea_orm(table_name = "book")]
+///     #[hookable(model = "bookstore.Book", owner = "user_id", all_owners)] // error: `all_owners` says the model has no owner, …
+///     pub struct Model {
+///         #[sea_orm(primary_key)]
+///         pub id: i32,
+///         pub user_id: i32,
+///     }
+///
+///     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+///     pub enum Relation {}
+/// }
+/// ```
+///
+/// `skip` on the primary key, which is always sent as `pk`:
+///
+/// ```compile_fail
+/// mod book {
+///     use rest_hooks::Hookable;
+///     use sea_orm::entity::prelude::*;
+///
+///     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, Hookable)]
+///     #[sea_orm(table_name = "book")]
+///     #[hookable(model = "bookstore.Book", owner = "user_id")]
+///     pub struct Model {
+///         #[sea_orm(primary_key)]
+///         #[hookable(skip)] // error: the primary key cannot be skipped: it is always sent as `pk`
+///         pub id: i32,
+///         pub user_id: i32,
+///     }
+///
+///     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+///     pub enum Relation {}
+/// }
+/// ```
+///
+/// `skip` beside `serialize_with`, whose function chooses the fields:
+///
+/// ```compile_fail
+/// mod book {
+///     use rest_hooks::Hookable;
+///     use sea_orm::entity::prelude::*;
+///
+///     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, Hookable)]
+///     #[sea_orm(table_name = "book")]
+///     #[hookable(model = "bookstore.Book", owner = "user_id", serialize_with = shape)]
+///     pub struct Model {
+///         #[sea_orm(primary_key)]
+///         pub id: i32,
+///         pub user_id: i32,
+///         #[hookable(skip)] // error: `skip` has no effect with `serialize_with`: …
+///         pub internal_notes: String,
+///     }
+///
+///     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+///     pub enum Relation {}
+///
+///     pub fn shape(book: &Model) -> serde_json::Value {
+///         serde_json::json!({ "id": book.id })
+///     }
+/// }
+/// ```
+///
+/// A misspelt key:
+///
+/// ```compile_fail
+/// mod book {
+///     use rest_hooks::Hookable;
+///     use sea_orm::entity::prelude::*;
+///
+///     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, Hookable)]
+///     #[sea_orm(table_name = "book")]
+///     #[hookable(model = "bookstore.Book", owner = "user_id", custom_behaviour)] // error: unknown key `custom_behaviour`; …
+///     pub struct Model {
+///         #[sea_orm(primary_key)]
+///         pub id: i32,
+///         pub user_id: i32,
+///     }
+///
+///     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+///     pub enum Relation {}
+/// }
+/// ```
+///
+/// An `ActiveModelBehavior` of your own without `custom_behavior`:
+///
+/// ```compile_fail,E0119
+/// mod tag {
+///     use rest_hooks::Hookable;
+///     use sea_orm::entity::prelude::*;
+///
+///     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, Hookable)]
+///     #[sea_orm(table_name = "tag")]
+///     #[hookable(model = "bookstore.Tag", all_owners)]
+///     pub struct Model {
+///         #[sea_orm(primary_key)]
+///         pub id: i32,
+///         pub name: String,
+///     }
+///
+///     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+///     pub enum Relation {}
+///
+///     impl ActiveModelBehavior for ActiveModel {} // error[E0119]: conflicting implementations
 /// }
 /// ```
 pub use rest_hooks_derive::Hookable;
@@ -206,8 +460,7 @@ pub mod __private {
     pub use serde_json;
 }
 
-/// The README's code blocks, compiled as doctests (with the `api` feature, which one of them uses;
-/// `cargo test --workspace` turns it on).
-#[cfg(all(doctest, feature = "api"))]
+/// The README's code blocks, compiled as doctests.
+#[cfg(doctest)]
 #[doc = include_str!("../../README.md")]
 struct ReadmeDoctests;
