@@ -1,8 +1,8 @@
 //! The subscription REST API in a small axum server on SQLite: a toy bearer-token login, the
 //! hooks router at `/api/v1/hooks`, a books resource at `/api/v1/books`, and an inbox at `/inbox`
 //! that receives webhooks, checks their signatures and prints them. Subscribe the inbox with
-//! `curl`, add a book, and watch the delivery arrive (the README's "REST API" section shows the
-//! session).
+//! `curl`, add a book, and watch the delivery arrive (`docs/guide/api.md` shows the session, which
+//! CI replays).
 //!
 //! Run it with `cargo run --example bookstore_api` (`-- 8080` for another port than 3000).
 //! Tokens: `alice-token` (user 1) and `bob-token` (user 2).

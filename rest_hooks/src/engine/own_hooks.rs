@@ -56,7 +56,7 @@ pub enum HookWriteError {
     Db(#[from] DbErr),
 }
 
-/// Writes hooks into entity `E`, the one the engine reads: see [`Engine::hooks`].
+/// Writes hooks into entity `E`, the one the engine reads: see [`Engine::hooks`](crate::Engine::hooks).
 pub struct Hooks<E> {
     shared: Arc<Shared>,
     entity: PhantomData<fn() -> E>,
@@ -82,7 +82,7 @@ where
 {
     /// Creates a hook of `owner` (`None`: a hook that receives unowned and all-owner events only)
     /// after checking `event` against the map and `target` as
-    /// [`Engine::check_target`] does. The event, owner and target columns are set, a fresh secret
+    /// [`Engine::check_target`](crate::Engine::check_target) does. The event, owner and target columns are set, a fresh secret
     /// when the entity has [secret columns](HookEntity::secret_columns), then
     /// [`HookEntity::fill_new`] sets the application's own; the row is inserted through the
     /// entity's `ActiveModelBehavior`.
@@ -122,7 +122,7 @@ where
     }
 
     /// Deletes hook `id`, in one transaction with what the engine keeps of it, as
-    /// [`Engine::unsubscribe`] does for the crate's table. Returns whether the hook existed.
+    /// [`Engine::unsubscribe`](crate::Engine::unsubscribe) does for the crate's table. Returns whether the hook existed.
     pub async fn unsubscribe<C>(&self, db: &C, id: impl Into<HookId>) -> Result<bool, HookWriteError>
     where
         C: ConnectionTrait + TransactionTrait,
@@ -138,7 +138,7 @@ where
         Ok(deleted)
     }
 
-    /// Gives hook `id` a new secret, as [`Engine::rotate_secret`] does for the crate's table: the
+    /// Gives hook `id` a new secret, as [`Engine::rotate_secret`](crate::Engine::rotate_secret) does for the crate's table: the
     /// old one keeps signing beside it for the
     /// [grace period](crate::Builder::secret_grace_period) when the entity has columns for the
     /// previous secret, else it stops at once. Returns the hook as it is now. Refused for an

@@ -270,7 +270,7 @@ pub enum HookEntityError {
         /// Where the engine finds hooks.
         elsewhere: String,
     },
-    /// [`Engine::hooks`] was asked for an entity the engine does not read.
+    /// [`Engine::hooks`](crate::Engine::hooks) was asked for an entity the engine does not read.
     #[error(
         "entity `{entity}` is not where this engine finds hooks ({reads}); start the engine with \
          `.hook_entity::<{entity}>()`"

@@ -66,7 +66,7 @@ pub const MAX_TARGET_LEN: usize = 2048;
 /// Checks that `target` is an absolute `http` or `https` URL with a host and no credentials, with
 /// no control character (the URL parser would drop tabs and line breaks, and percent-encode the
 /// rest, so the URL called would not be the one stored), at most [`MAX_TARGET_LEN`] bytes long as
-/// given and as sent. The SSRF guard's checks come on top: see [`TargetPolicy::check`].
+/// given and as sent. The SSRF guard's checks come on top: see [`TargetPolicy::check`](crate::net::TargetPolicy::check).
 ///
 /// ```
 /// use rest_hooks::hook::check_target;
@@ -308,7 +308,7 @@ pub struct SecretColumns<C> {
     /// (an `Option<Secret>` or `Option<String>` field).
     pub secret: C,
     /// The previous secret and until when it still signs (a nullable text column and an
-    /// `Option<DateTimeUtc>` one), for a [rotation](Hooks::rotate_secret) with a grace period.
+    /// `Option<DateTimeUtc>` one), for a [rotation](crate::Hooks::rotate_secret) with a grace period.
     /// Without them a rotation replaces the secret at once.
     pub previous: Option<(C, C)>,
 }

@@ -4,7 +4,7 @@ use uuid::Uuid;
 
 use crate::foundation::hook::HookTarget;
 
-/// What a [`Deliverer`] is asked to send.
+/// What a [`Deliverer`](crate::Deliverer) is asked to send.
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub struct Request {
