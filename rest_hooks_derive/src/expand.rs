@@ -1,14 +1,16 @@
 //! Expansion: the `Hookable` impl, the label's registration and the `ActiveModelBehavior` impl; on
 //! errors, the errors beside a stub that keeps the compiler from reporting anything else.
 //!
-//! Generated code names the library only through `::rest_hooks` and `::rest_hooks::__private`.
+//! Generated code names the library only through `<root>::__private`, where the root is
+//! `#[hookable(crate = "...")]` or `::rest_hooks`, so that the public API can change shape without
+//! breaking it.
 
 use proc_macro2::{Span, TokenStream};
 use quote::{ToTokens, quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{DeriveInput, ExprPath, Ident};
 
-use crate::parse::{self, Errors, Field, Input};
+use crate::parse::{self, Errors, Field, Input, Parsed};
 use crate::validate::{self, upper_camel};
 
 /// The label of the stub emitted beside errors.
@@ -21,34 +23,50 @@ pub(crate) fn derive(input: &DeriveInput) -> TokenStream {
         return TokenStream::new();
     }
     let mut errors = Errors::default();
-    let parsed = parse::parse(input, &mut errors);
+    let Parsed { root, input: parsed } = parse::parse(input, &mut errors);
     if let Some(parsed) = &parsed {
         validate::validate(parsed, &mut errors);
     }
+    // The module every path of the generated code starts with.
+    let private = quote!(#root::__private);
     match (errors.into_error(), parsed) {
-        (None, Some(parsed)) => expand(&parsed),
-        (error, parsed) => fallback(input, parsed.as_ref(), error),
+        (None, Some(parsed)) => expand(&parsed, &private),
+        (error, parsed) => fallback(input, parsed.as_ref(), &private, error),
     }
 }
 
+/// `tokens` with every token at `span`, so that an error about an expression naming them points at
+/// one place.
+fn respan(tokens: &TokenStream, span: Span) -> TokenStream {
+    tokens
+        .clone()
+        .into_iter()
+        .map(|mut token| {
+            token.set_span(span);
+            token
+        })
+        .collect()
+}
+
 /// The impls of a valid input.
-fn expand(input: &Input) -> TokenStream {
+fn expand(input: &Input, private: &TokenStream) -> TokenStream {
     let label = label(input);
     let hookable = HookableImpl {
+        private,
         ident: &input.ident,
         label: label.clone(),
         owned: input.attrs.owner.is_some() || input.attrs.owner_with.is_some(),
         custom_serializer: input.attrs.serialize_with.is_some() || input.attrs.serialize_with_db.is_some(),
-        hook_data: hook_data(input),
-        hook_data_with_db: input.attrs.serialize_with_db.as_ref().map(serialize_with_db_call),
-        hook_owner: hook_owner(input),
+        hook_data: hook_data(input, private),
+        hook_data_with_db: input.attrs.serialize_with_db.as_ref().map(|path| serialize_with_db_call(path, private)),
+        hook_owner: hook_owner(input, private),
     };
-    let behavior = input.attrs.custom_behavior.is_none().then(|| behavior(&input.ident));
+    let behavior = input.attrs.custom_behavior.is_none().then(|| behavior(&input.ident, private));
     quote! {
         #hookable
 
-        ::rest_hooks::__private::inventory::submit! {
-            ::rest_hooks::__private::ModelRegistration::new(#label)
+        #private::inventory::submit! {
+            #private::ModelRegistration::new(#label)
         }
 
         #behavior
@@ -58,21 +76,27 @@ fn expand(input: &Input) -> TokenStream {
 /// The errors, and stub impls so that they are the only errors: `Hookable` unless the input is
 /// generic, and an empty `ActiveModelBehavior` for an input shaped like a `Model` unless it says
 /// (`custom_behavior`, even with a wrong value) that it has its own.
-fn fallback(input: &DeriveInput, parsed: Option<&Input>, error: Option<syn::Error>) -> TokenStream {
+fn fallback(
+    input: &DeriveInput,
+    parsed: Option<&Input>,
+    private: &TokenStream,
+    error: Option<syn::Error>,
+) -> TokenStream {
     let error = error.map(|error| error.to_compile_error());
     let hookable = input.generics.params.is_empty().then(|| HookableImpl {
+        private,
         ident: &input.ident,
         label: STUB_LABEL.to_token_stream(),
         owned: false,
         custom_serializer: false,
-        hook_data: quote!(::rest_hooks::__private::serde_json::Value::Null),
+        hook_data: quote!(#private::serde_json::Value::Null),
         hook_data_with_db: None,
         hook_owner: no_owner(),
     });
     let behavior = parsed.filter(|parsed| parsed.attrs.custom_behavior.is_none()).map(|_| {
         quote! {
             #[automatically_derived]
-            impl ::rest_hooks::__private::sea_orm::ActiveModelBehavior for ActiveModel {}
+            impl #private::sea_orm::ActiveModelBehavior for ActiveModel {}
         }
     });
     quote!(#error #hookable #behavior)
@@ -92,43 +116,46 @@ fn label(input: &Input) -> TokenStream {
 
 /// The body of `hook_data`: the user's serializer, or Django's shape (also with `serialize_with_db`,
 /// whose serializer is `hook_data_with_db`).
-fn hook_data(input: &Input) -> TokenStream {
+fn hook_data(input: &Input, private: &TokenStream) -> TokenStream {
     if let Some(serialize_with) = &input.attrs.serialize_with {
         // Through a fn pointer, so that a wrong signature is reported at the path as a type mismatch.
-        return quote_spanned! {serialize_with.span()=>
-            let serialize_with: fn(&Self) -> ::rest_hooks::__private::serde_json::Value = #serialize_with;
+        let span = serialize_with.span();
+        let private = respan(private, span);
+        return quote_spanned! {span=>
+            let serialize_with: fn(&Self) -> #private::serde_json::Value = #serialize_with;
             serialize_with(self)
         };
     }
-    let private = quote!(::rest_hooks::__private);
-    let pk = primary_key(input);
+    let pk = primary_key(input, private);
     let fields = input.fields.iter().filter(|field| !field.primary_key && field.skip.is_none()).map(|field| {
         let name = field.name();
-        let value = field_value(field);
+        let value = field_value(field, private);
         quote!((::std::string::String::from(#name), #value))
     });
     quote! {
         let fields = <#private::serde_json::Map<::std::string::String, #private::serde_json::Value>
             as ::core::iter::FromIterator<_>>::from_iter([#(#fields),*]);
-        #private::default_data(<Self as ::rest_hooks::Hookable>::MODEL, #pk, fields)
+        #private::default_data(<Self as #private::Hookable>::MODEL, #pk, fields)
     }
 }
 
 /// The `pk` value: the key field's, or an array of the key fields' for a composite key.
-fn primary_key(input: &Input) -> TokenStream {
-    let keys: Vec<TokenStream> = input.fields.iter().filter(|field| field.primary_key).map(field_value).collect();
+fn primary_key(input: &Input, private: &TokenStream) -> TokenStream {
+    let keys: Vec<TokenStream> =
+        input.fields.iter().filter(|field| field.primary_key).map(|field| field_value(field, private)).collect();
     match keys.as_slice() {
         [key] => key.clone(),
-        keys => quote!(::rest_hooks::__private::serde_json::Value::Array(::std::vec![#(#keys),*])),
+        keys => quote!(#private::serde_json::Value::Array(::std::vec![#(#keys),*])),
     }
 }
 
 /// One field's JSON value, spanned at its type so that a type that is not `Serialize` is reported
 /// there.
-fn field_value(field: &Field) -> TokenStream {
+fn field_value(field: &Field, private: &TokenStream) -> TokenStream {
     let span = field.ty.span();
     let ident = respanned(&field.ident, span);
-    quote_spanned!(span=> ::rest_hooks::__private::field_value(&self.#ident))
+    let private = respan(private, span);
+    quote_spanned!(span=> #private::field_value(&self.#ident))
 }
 
 /// `ident` moved to `span`, so that an error about an expression naming it points at one place.
@@ -139,14 +166,15 @@ fn respanned(ident: &Ident, span: Span) -> Ident {
 }
 
 /// The body of `hook_owner`: the owner field's value, the user's async fn, or no owner.
-fn hook_owner(input: &Input) -> TokenStream {
+fn hook_owner(input: &Input, private: &TokenStream) -> TokenStream {
     if let Some(owner_with) = &input.attrs.owner_with {
-        return owner_with_call(owner_with);
+        return owner_with_call(owner_with, private);
     }
     let Some(owner) = &input.attrs.owner else { return no_owner() };
     let Some(field) = input.field(&owner.value) else { return no_owner() };
     let ident = respanned(&field.ident, owner.span);
-    let to_owner = quote_spanned!(owner.span=> ::rest_hooks::IntoOwner::to_owner(&self.#ident));
+    let private = respan(private, owner.span);
+    let to_owner = quote_spanned!(owner.span=> #private::IntoOwner::to_owner(&self.#ident));
     quote! {
         async move {
             let _ = db;
@@ -156,15 +184,13 @@ fn hook_owner(input: &Input) -> TokenStream {
 }
 
 /// The body of `hook_owner` with `owner_with = path`.
-fn owner_with_call(path: &ExprPath) -> TokenStream {
-    let orm = quote!(::rest_hooks::__private::sea_orm);
-    let output = quote!(::core::result::Result<::core::option::Option<::rest_hooks::Owner>, #orm::DbErr>);
+fn owner_with_call(path: &ExprPath, private: &TokenStream) -> TokenStream {
+    let output = quote!(::core::result::Result<::core::option::Option<#private::Owner>, #private::sea_orm::DbErr>);
     async_fn_call(path, "__rest_hooks_owner_with", &output)
 }
 
 /// The body of `hook_data_with_db` with `serialize_with_db = path`.
-fn serialize_with_db_call(path: &ExprPath) -> TokenStream {
-    let private = quote!(::rest_hooks::__private);
+fn serialize_with_db_call(path: &ExprPath, private: &TokenStream) -> TokenStream {
     let output = quote!(::core::result::Result<#private::serde_json::Value, #private::sea_orm::DbErr>);
     async_fn_call(path, "__rest_hooks_serialize_with_db", &output)
 }
@@ -203,6 +229,8 @@ fn no_owner() -> TokenStream {
 
 /// `impl Hookable`, from its parts.
 struct HookableImpl<'a> {
+    /// `<root>::__private`.
+    private: &'a TokenStream,
     /// The `Model` struct.
     ident: &'a Ident,
     /// `MODEL`.
@@ -222,15 +250,15 @@ struct HookableImpl<'a> {
 
 impl ToTokens for HookableImpl<'_> {
     fn to_tokens(&self, tokens: &mut TokenStream) {
-        let Self { ident, label, owned, custom_serializer, hook_data, hook_data_with_db, hook_owner } = self;
-        let orm = quote!(::rest_hooks::__private::sea_orm);
+        let Self { private, ident, label, owned, custom_serializer, hook_data, hook_data_with_db, hook_owner } = self;
+        let orm = quote!(#private::sea_orm);
         let hook_data_with_db = hook_data_with_db.as_ref().map(|body| {
             quote! {
                 fn hook_data_with_db<'a, C: #orm::ConnectionTrait>(
                     &'a self,
                     db: &'a C,
                 ) -> impl ::core::future::Future<
-                    Output = ::core::result::Result<::rest_hooks::__private::serde_json::Value, #orm::DbErr>,
+                    Output = ::core::result::Result<#private::serde_json::Value, #orm::DbErr>,
                 > + ::core::marker::Send + 'a {
                     #body
                 }
@@ -238,12 +266,12 @@ impl ToTokens for HookableImpl<'_> {
         });
         tokens.extend(quote! {
             #[automatically_derived]
-            impl ::rest_hooks::Hookable for #ident {
+            impl #private::Hookable for #ident {
                 const MODEL: &'static str = #label;
                 const OWNED: bool = #owned;
                 const CUSTOM_SERIALIZER: bool = #custom_serializer;
 
-                fn hook_data(&self) -> ::rest_hooks::__private::serde_json::Value {
+                fn hook_data(&self) -> #private::serde_json::Value {
                     #hook_data
                 }
 
@@ -253,7 +281,7 @@ impl ToTokens for HookableImpl<'_> {
                     &'a self,
                     db: &'a C,
                 ) -> impl ::core::future::Future<
-                    Output = ::core::result::Result<::core::option::Option<::rest_hooks::Owner>, #orm::DbErr>,
+                    Output = ::core::result::Result<::core::option::Option<#private::Owner>, #orm::DbErr>,
                 > + ::core::marker::Send + 'a {
                     #hook_owner
                 }
@@ -263,18 +291,18 @@ impl ToTokens for HookableImpl<'_> {
 }
 
 /// The `ActiveModelBehavior` that records saves and deletes.
-fn behavior(model: &Ident) -> TokenStream {
-    let orm = quote!(::rest_hooks::__private::sea_orm);
+fn behavior(model: &Ident, private: &TokenStream) -> TokenStream {
+    let orm = quote!(#private::sea_orm);
     let result = quote!(::core::result::Result);
     quote! {
         #[automatically_derived]
-        #[::rest_hooks::__private::async_trait]
+        #[#private::async_trait]
         impl #orm::ActiveModelBehavior for ActiveModel {
             async fn after_save<C>(model: #model, db: &C, insert: bool) -> #result<#model, #orm::DbErr>
             where
                 C: #orm::ConnectionTrait,
             {
-                ::rest_hooks::record_save(&model, db, insert).await?;
+                #private::record_save(&model, db, insert).await?;
                 #result::Ok(model)
             }
 
@@ -282,14 +310,14 @@ fn behavior(model: &Ident) -> TokenStream {
             where
                 C: #orm::ConnectionTrait,
             {
-                ::rest_hooks::prepare_delete(self, db).await
+                #private::prepare_delete(self, db).await
             }
 
             async fn after_delete<C>(self, db: &C) -> #result<Self, #orm::DbErr>
             where
                 C: #orm::ConnectionTrait,
             {
-                ::rest_hooks::record_delete(&self, db).await?;
+                #private::record_delete(&self, db).await?;
                 #result::Ok(self)
             }
         }

@@ -1,5 +1,6 @@
 //! The `#[derive(Hookable)]` macro of `rest_hooks`. Use it through the `rest_hooks` crate, which
-//! documents it; generated code names only `::rest_hooks` paths.
+//! documents it; generated code names the library only through `::rest_hooks::__private`, or
+//! `<path>::__private` with `#[hookable(crate = "path")]`.
 //!
 //! Three steps, one file each: `parse` reads the struct and its attributes into typed structs,
 //! `validate` checks them as a whole, `expand` writes the impls. Every mistake is reported in

@@ -10,7 +10,8 @@ use syn::meta::ParseNestedMeta;
 use syn::punctuated::Punctuated;
 use syn::spanned::Spanned;
 use syn::{
-    Attribute, Data, DataStruct, DeriveInput, Error, Expr, ExprLit, ExprPath, Fields, Ident, Lit, LitStr, Token, Type,
+    Attribute, Data, DataStruct, DeriveInput, Error, Expr, ExprLit, ExprPath, Fields, Ident, Lit, LitStr, Path, Token,
+    Type,
 };
 
 /// A value and the span its problems are reported at.
@@ -19,6 +20,15 @@ pub(crate) struct At<T> {
     pub(crate) value: T,
     /// Where it was written.
     pub(crate) span: Span,
+}
+
+/// What the derive reads from its input, whatever the input's shape.
+pub(crate) struct Parsed {
+    /// The path generated code names the library by: `crate = "..."`, or `::rest_hooks`. Known
+    /// even when the input is not a `Model`, so that the stub emitted beside the errors resolves.
+    pub(crate) root: Path,
+    /// The input, if it has a `Model`'s shape.
+    pub(crate) input: Option<Input>,
 }
 
 /// Everything the derive reads from a `Model` struct with named fields.
@@ -50,6 +60,8 @@ pub(crate) struct Attrs {
     pub(crate) custom_behavior: Option<Span>,
     /// `all_owners`: the model has no owner, and its events go to every owner's hooks.
     pub(crate) all_owners: Option<Span>,
+    /// `crate = "path"`: the path of `rest_hooks` in an application that re-exports it.
+    pub(crate) root: Option<Path>,
     /// Whether `owner` or `owner_with` was written, well formed or not: a malformed one is
     /// reported as such, not as a missing owner.
     pub(crate) owner_written: bool,
@@ -102,12 +114,12 @@ impl Errors {
 }
 
 /// The keys `#[hookable(...)]` takes on the struct.
-const CONTAINER_KEYS: [&str; 7] =
-    ["model", "owner", "owner_with", "all_owners", "serialize_with", "serialize_with_db", "custom_behavior"];
+const CONTAINER_KEYS: [&str; 8] =
+    ["model", "owner", "owner_with", "all_owners", "serialize_with", "serialize_with_db", "custom_behavior", "crate"];
 
-/// Parses `input`. Returns `None` when it does not have a `Model`'s shape (a struct with named
+/// Parses `input`. The input is `None` when it does not have a `Model`'s shape (a struct with named
 /// fields and no generics); its attributes are still read, so that their mistakes are reported too.
-pub(crate) fn parse(input: &DeriveInput, errors: &mut Errors) -> Option<Input> {
+pub(crate) fn parse(input: &DeriveInput, errors: &mut Errors) -> Parsed {
     let fields = named_fields(input).map_err(|error| errors.push(error)).ok();
     let generic = !input.generics.params.is_empty();
     if generic {
@@ -118,9 +130,12 @@ pub(crate) fn parse(input: &DeriveInput, errors: &mut Errors) -> Option<Input> {
     for attr in hookable_attrs(&input.attrs) {
         report(attr.parse_nested_meta(|meta| container_key(&meta, &mut attrs, &mut seen, errors)), errors);
     }
-    let fields = fields?.iter().filter_map(|field| parse_field(field, errors)).collect();
+    let root = attrs.root.clone().unwrap_or_else(|| syn::parse_quote!(::rest_hooks));
+    let fields = fields.map(|fields| fields.iter().filter_map(|field| parse_field(field, errors)).collect());
     let table_name = table_name(&input.attrs);
-    (!generic).then(|| Input { ident: input.ident.clone(), table_name, attrs, fields })
+    let input =
+        fields.filter(|_| !generic).map(|fields| Input { ident: input.ident.clone(), table_name, attrs, fields });
+    Parsed { root, input }
 }
 
 /// The fields of a struct with named fields; anything else is an error.
@@ -177,6 +192,7 @@ fn container_key(
         }
         "custom_behavior" => attrs.custom_behavior = Some(flag(meta, errors)?),
         "all_owners" => attrs.all_owners = Some(flag(meta, errors)?),
+        "crate" => attrs.root = module_path(meta, r#"crate = "my_reexport::rest_hooks""#, errors)?,
         "skip" => unknown(meta, "`skip` goes on a field, not on the struct", errors)?,
         _ => {
             let known = CONTAINER_KEYS.map(|known| format!("`{known}`")).join(", ");
@@ -286,6 +302,20 @@ fn path(meta: &ParseNestedMeta<'_>, example: &str, errors: &mut Errors) -> syn::
     }))
 }
 
+/// A module path in a string, `key = "path::to::module"`; another kind of value, or a string that
+/// is not such a path, is reported at the value.
+fn module_path(meta: &ParseNestedMeta<'_>, example: &str, errors: &mut Errors) -> syn::Result<Option<Path>> {
+    Ok(value(meta, example, errors)?.and_then(|expr| {
+        let parsed = match expr {
+            Expr::Lit(ExprLit { lit: Lit::Str(lit), .. }) => lit.parse_with(Path::parse_mod_style).map_err(|_| {
+                Error::new(lit.span(), format!("expected a module path in this string: write `{example}`"))
+            }),
+            other => Err(Error::new_spanned(other, format!("expected a module path in a string: write `{example}`"))),
+        };
+        parsed.map_err(|error| errors.push(error)).ok()
+    }))
+}
+
 /// A flag, `key` alone. A value is reported at the value, and the flag still counts as given.
 fn flag(meta: &ParseNestedMeta<'_>, errors: &mut Errors) -> syn::Result<Span> {
     let key = key_name(meta);
@@ -326,4 +356,95 @@ fn is_primary_key(attrs: &[Attribute]) -> bool {
         });
     }
     found
+}
+
+#[cfg(test)]
+mod tests {
+    use quote::ToTokens;
+    use syn::{DeriveInput, parse_quote};
+
+    use super::{Errors, parse};
+
+    /// The root `input` names, and its errors' messages.
+    fn root_of(input: &DeriveInput) -> (String, Vec<String>) {
+        let mut errors = Errors::default();
+        let parsed = parse(input, &mut errors);
+        let messages = errors.into_error().into_iter().flatten().map(|error| error.to_string()).collect();
+        (parsed.root.to_token_stream().to_string().replace(' ', ""), messages)
+    }
+
+    #[test]
+    fn root_defaults_to_rest_hooks() {
+        let input = parse_quote! {
+            #[hookable(all_owners)]
+            struct Model { id: i32 }
+        };
+        assert_eq!(root_of(&input), ("::rest_hooks".to_owned(), vec![]));
+    }
+
+    #[test]
+    fn crate_names_the_root() {
+        for path in ["my_reexport::rest_hooks", "::my_reexport::rest_hooks", "crate::reexport::hooks", "hooks"] {
+            let input = parse_quote! {
+                #[hookable(all_owners, crate = #path)]
+                struct Model { id: i32 }
+            };
+            assert_eq!(root_of(&input), (path.to_owned(), vec![]), "{path}");
+        }
+    }
+
+    #[test]
+    fn crate_names_the_root_of_an_input_that_is_not_a_model() {
+        let input = parse_quote! {
+            #[hookable(crate = "hooks")]
+            enum Model { A }
+        };
+        assert_eq!(root_of(&input).0, "hooks");
+    }
+
+    #[test]
+    fn malformed_crate_values_say_the_expected_form() {
+        let write = r#"write `crate = "my_reexport::rest_hooks"`"#;
+        let cases: [(DeriveInput, String); 4] = [
+            (
+                parse_quote!(
+                    #[hookable(crate = my_reexport::rest_hooks)]
+                    struct Model {
+                        id: i32,
+                    }
+                ),
+                format!("expected a module path in a string: {write}"),
+            ),
+            (
+                parse_quote!(
+                    #[hookable(crate = "not a path")]
+                    struct Model {
+                        id: i32,
+                    }
+                ),
+                format!("expected a module path in this string: {write}"),
+            ),
+            (
+                parse_quote!(
+                    #[hookable(crate = "Vec<u8>")]
+                    struct Model {
+                        id: i32,
+                    }
+                ),
+                format!("expected a module path in this string: {write}"),
+            ),
+            (
+                parse_quote!(
+                    #[hookable(crate)]
+                    struct Model {
+                        id: i32,
+                    }
+                ),
+                format!("`crate` needs a value: {write}"),
+            ),
+        ];
+        for (input, message) in cases {
+            assert_eq!(root_of(&input), ("::rest_hooks".to_owned(), vec![message]));
+        }
+    }
 }

@@ -1,0 +1,17 @@
+use rest_hooks::Hookable;
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, Hookable)]
+#[sea_orm(table_name = "book")]
+#[hookable(model = "bookstore.Book", all_owners, crate = "my reexport::rest_hooks")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i32,
+    pub user_id: i32,
+    pub title: String,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+fn main() {}
