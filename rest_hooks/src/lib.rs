@@ -455,7 +455,7 @@ pub use rest_hooks_derive::Hookable;
 #[doc(hidden)]
 pub mod __private {
     pub use crate::foundation::hookable::{Hookable, IntoOwner, ModelRegistration, Owner, default_data, field_value};
-    pub use crate::pipeline::record::{prepare_delete, record_delete, record_save};
+    pub use crate::engine::record::{prepare_delete, record_delete, record_save};
     pub use async_trait::async_trait;
     pub use inventory;
     pub use sea_orm;
