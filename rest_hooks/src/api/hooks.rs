@@ -6,7 +6,7 @@ use axum::extract::{OriginalUri, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, TransactionTrait};
+use sea_orm::{ColumnTrait, EntityTrait, ExprTrait, QueryFilter, TransactionTrait};
 
 use super::ApiState;
 use super::auth::Caller;
@@ -79,7 +79,7 @@ pub(crate) async fn list(
     let keys: Vec<String> = hooks.iter().map(|hook| hook.id.to_string()).collect();
     let states = hook_state::Entity::find()
         .filter(hook_state::Column::HookId.is_in(keys))
-        .filter(hook_state::Column::DisabledAt.is_not_null())
+        .filter(hook_state::Column::DisabledAt.is_not_null().or(hook_state::Column::Ordered.eq(true)))
         .all(state.engine.db())
         .await?;
     let hooks = hooks
@@ -149,6 +149,9 @@ pub(crate) async fn change(
             .filter(delivery::Column::State.ne(delivery::state::DELIVERED))
             .exec(&txn)
             .await?;
+    }
+    if let Some(ordered) = change.ordered {
+        crate::foundation::store::transitions::set_ordered(&txn, &key, ordered).await?;
     }
     match change.active {
         Some(false) => {

@@ -41,6 +41,9 @@ pub(crate) struct Change {
     /// `false` disables the hook (nothing is sent to it, its pending deliveries fail); `true`
     /// enables it again, also after the engine disabled it.
     pub(crate) active: Option<bool>,
+    /// `true` sends its deliveries about one instance in order: each only once the one before it
+    /// is delivered or dead. `false` sends each as soon as it can go.
+    pub(crate) ordered: Option<bool>,
 }
 
 /// `target` or `target_url`, not both.
@@ -132,6 +135,8 @@ pub(crate) struct HookView {
     pub(crate) target: String,
     /// Whether events are sent to it.
     pub(crate) active: bool,
+    /// Whether its deliveries about one instance are sent in order.
+    pub(crate) ordered: bool,
     /// Why it is not active: disabled by its owner, a `410 Gone` answer, failing for too long, or
     /// turned off by the application.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -163,6 +168,7 @@ impl HookView {
             event: hook.event,
             target: hook.target,
             active: disabled_reason.is_none(),
+            ordered: state.is_some_and(|state| state.ordered),
             disabled_reason,
             created: hook.created,
             updated: hook.updated,

@@ -114,6 +114,32 @@ impl Builder {
         self
     }
 
+    /// Sends the deliveries of these events in order, per hook and instance: a delivery about an
+    /// instance (same model, same primary key) is sent only once every earlier one of its hook
+    /// about that instance is delivered or dead, retries included; other instances and other hooks
+    /// are not held back. A single hook can ask for the same with
+    /// [`Engine::set_hook_ordered`]. Default: none. An event not in the map fails the start.
+    ///
+    /// ```no_run
+    /// # async fn run(db: sea_orm::DatabaseConnection) -> Result<(), rest_hooks::BuildError> {
+    /// let engine = rest_hooks::Engine::builder()
+    ///     .event("task.changed", "todo.Task.updated")
+    ///     .event("task.deleted", "todo.Task.deleted")
+    ///     .ordered_events(["task.changed", "task.deleted"])
+    ///     .start(db)?;
+    /// # Ok(()) }
+    /// ```
+    pub fn ordered_events<I, S>(mut self, events: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let mut ordered = (*self.config.ordered_events).clone();
+        ordered.extend(events.into_iter().map(Into::into));
+        self.config.ordered_events = Arc::new(ordered);
+        self
+    }
+
     /// Reads hooks from entity `E` instead of the crate's own (django-rest-hooks'
     /// `HOOK_CUSTOM_MODEL`). Default: [`hook::Entity`]. [`Engine::hooks`] writes hooks into it,
     /// and the subscription API (`api::HooksApi`) serves it.
@@ -396,6 +422,13 @@ impl Builder {
     pub fn start(self, db: DatabaseConnection) -> Result<Engine, BuildError> {
         let map = self.events.build()?;
         let mut config = self.config;
+        let mut unknown: Vec<&String> = config.ordered_events.iter().filter(|event| !map.contains(event)).collect();
+        if !unknown.is_empty() {
+            unknown.sort();
+            let unknown = unknown.iter().map(|event| format!("`{event}`")).collect::<Vec<_>>().join(", ");
+            let problem = format!("{unknown}: not in the event map; known: {}", map.known_names());
+            return Err(BuildError::Setting { name: "ordered_events", problem });
+        }
         let policy = TargetPolicy::new(&self.allow_targets)
             .map_err(|problem| BuildError::Setting { name: "allow_targets", problem })?;
         config.policy = Arc::new(policy.https_only(self.https_only).guard(self.ssrf_guard));

@@ -90,3 +90,16 @@ impl Engine {
         crate::pipeline::retention::purge(self.shared(), older_than).await
     }
 }
+
+impl Engine {
+    /// Sends hook `hook`'s deliveries in order, per instance (`true`), or as soon as each can go
+    /// (`false`, the default): with order, a delivery about an instance (same model, same primary
+    /// key) is sent only once every earlier one of this hook about that instance is delivered or
+    /// dead, retries included. Other instances and other hooks are not held back: a slow or failing
+    /// receiver delays only the later events of the instance it is stuck on. Applies to deliveries
+    /// recorded from now on. [`Builder::ordered_events`](crate::Builder::ordered_events) does the
+    /// same for every hook of an event.
+    pub async fn set_hook_ordered(&self, hook: &HookId, ordered: bool) -> Result<(), DbErr> {
+        transitions::set_ordered(self.db(), &hook.to_string(), ordered).await
+    }
+}

@@ -6,8 +6,8 @@ use std::future::IntoFuture;
 use std::pin::Pin;
 
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel, Iterable, PrimaryKeyToColumn,
-    QueryFilter, TryIntoModel,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel, Iterable, ModelTrait,
+    PrimaryKeyToColumn, QueryFilter, TryIntoModel,
 };
 use serde_json::Value;
 
@@ -25,7 +25,11 @@ type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 /// your own `ActiveModelBehavior` when the entity uses `#[hookable(custom_behavior)]`. A failure
 /// other than the database's is a [`RecordError`] inside the `DbErr`:
 /// [`RecordError::from_db_err`] gets it back.
-pub async fn record_save<M: Hookable, C: ConnectionTrait>(model: &M, db: &C, insert: bool) -> Result<(), DbErr> {
+pub async fn record_save<M: Hookable + ModelTrait, C: ConnectionTrait>(
+    model: &M,
+    db: &C,
+    insert: bool,
+) -> Result<(), DbErr> {
     let engine = Engine::current().ok_or(RecordError::NoEngine)?;
     let action = if insert { "created" } else { "updated" };
     let Some(mapping) = engine.event_map().lookup(M::MODEL, action) else {
@@ -93,13 +97,13 @@ impl Engine {
     /// unless the builder says otherwise or the spec ends in `+`.
     ///
     /// ```no_run
-    /// # async fn run<M: rest_hooks::Hookable>(engine: rest_hooks::Engine, db: sea_orm::DatabaseConnection, book: M)
+    /// # async fn run<M: rest_hooks::Hookable + sea_orm::ModelTrait>(engine: rest_hooks::Engine, db: sea_orm::DatabaseConnection, book: M)
     /// # -> Result<(), rest_hooks::RecordError> {
     /// engine.action(&db, &book, "read").await?;
     /// engine.action(&db, &book, "read").audience(rest_hooks::Audience::owner(42)).await?;
     /// # Ok(()) }
     /// ```
-    pub fn action<'a, M: Hookable, C: ConnectionTrait>(
+    pub fn action<'a, M: Hookable + ModelTrait, C: ConnectionTrait>(
         &'a self,
         db: &'a C,
         model: &'a M,
@@ -131,7 +135,7 @@ impl Engine {
     /// Records `action` for each of `models`, for writes that skip SeaORM's hooks (`insert_many`,
     /// `update_many`, raw SQL). Pass the same connection or transaction as the write. Returns how
     /// many events were recorded: 0 when the action maps to no event.
-    pub async fn emit<M: Hookable, C: ConnectionTrait>(
+    pub async fn emit<M: Hookable + ModelTrait, C: ConnectionTrait>(
         &self,
         db: &C,
         models: &[M],
@@ -175,7 +179,7 @@ impl<M, C> ActionEvent<'_, M, C> {
     }
 }
 
-impl<'a, M: Hookable, C: ConnectionTrait> IntoFuture for ActionEvent<'a, M, C> {
+impl<'a, M: Hookable + ModelTrait, C: ConnectionTrait> IntoFuture for ActionEvent<'a, M, C> {
     type Output = Result<(), RecordError>;
     type IntoFuture = BoxFuture<'a, Self::Output>;
 

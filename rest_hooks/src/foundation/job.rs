@@ -23,6 +23,8 @@ pub(crate) struct Job {
     pub(crate) outbox_id: i64,
     /// When the delivery was created (Unix ms), for the retry policy's age cap.
     pub(crate) created_at: i64,
+    /// The instance it is about, when its hook's deliveries about one instance go in order.
+    pub(crate) order_key: Option<String>,
 }
 
 /// A job leased to this process, counted in flight until its outcome is written.

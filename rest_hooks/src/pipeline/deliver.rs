@@ -45,7 +45,7 @@ pub(crate) async fn send(shared: &Shared, request: &Request) -> Result<Response,
 
 /// Makes one attempt, tells the application, and asks the retry policy what follows.
 async fn attempt(shared: Arc<Shared>, job: Job) -> Outcome {
-    let Job { id, hook, event, body, attempt, lease_until, outbox_id, created_at } = job;
+    let Job { id, hook, event, body, attempt, lease_until, outbox_id, created_at, order_key } = job;
     let request = Request { delivery_id: id, hook, event: event.to_string(), body, attempt };
     let started = std::time::Instant::now();
     let outcome = send(&shared, &request).await;
@@ -89,6 +89,7 @@ async fn attempt(shared: Arc<Shared>, job: Job) -> Outcome {
             error,
             excerpt,
             verdict,
+            ordered: order_key.is_some(),
         }),
     }
 }
@@ -120,6 +121,8 @@ pub(crate) struct Attempted {
     pub(crate) error: Option<DeliveryError>,
     pub(crate) excerpt: Option<String>,
     pub(crate) verdict: Verdict,
+    /// Whether the delivery was held in order: the next one about its instance waits for it.
+    pub(crate) ordered: bool,
 }
 
 impl Outcome {

@@ -9,7 +9,7 @@
 //! other due delivery (retries, replays, the work of a process that died). The registry actor
 //! decides when passes run.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
@@ -190,6 +190,12 @@ impl Dispatcher {
         let mut ready = Vec::new();
         for job in jobs {
             let receiver = receiver_of(&job.hook.target);
+            if job.order_key.is_some() {
+                // Recorded unleased: the claim that follows the pass leases it once every earlier
+                // delivery about its instance is done.
+                rows.push(new_delivery(&job, &receiver, None, now));
+                continue;
+            }
             match self.shared.slots.place(&receiver, job.id) {
                 Place::Wait => rows.push(new_delivery(&job, &receiver, None, now)),
                 place => {
@@ -235,12 +241,15 @@ impl Dispatcher {
     ) -> Result<Vec<Job>, String> {
         let outbox_id = row.id;
         let format = Format::parse(&row.format).ok_or_else(|| format!("unknown stored format `{}`", row.format))?;
+        let object = row.object.clone();
         let event = event_from_row(row)?;
         let targets = hooks.find(&*self.shared.finder, txn, &event).await?;
         let event_name: Arc<str> = Arc::from(event.name.as_str());
+        let ordered_event = self.shared.config.ordered_events.contains(&event.name);
         targets
             .iter()
-            .map(|hook| {
+            .map(|(hook, ordered_hook)| {
+                let order_key = object.clone().filter(|_| ordered_event || *ordered_hook);
                 let body = catch(|| self.shared.renderer.render(hook, &event, format))
                     .map_err(|panic| format!("the serializer panicked: {panic}"))?;
                 let body = serde_json::to_string(&body).map_err(|e| format!("cannot encode the body: {e}"))?;
@@ -253,6 +262,7 @@ impl Dispatcher {
                     lease_until,
                     outbox_id,
                     created_at: now,
+                    order_key,
                 })
             })
             .collect()
@@ -290,6 +300,7 @@ impl Dispatcher {
                 .filter(delivery::Column::State.eq(delivery::state::PENDING))
                 .filter(delivery::Column::NextAttemptAt.lte(now))
                 .filter(delivery::Column::LeaseUntil.is_null().or(delivery::Column::LeaseUntil.lt(now)))
+                .filter(delivery::Column::OrderKey.is_null().or(Expr::cust(in_turn())))
                 .order_by_asc(delivery::Column::NextAttemptAt)
         };
         match which {
@@ -464,7 +475,7 @@ impl Failed {
 /// The hooks found during one pass, by event name and audience, when the finder allows it.
 struct HookCache {
     enabled: bool,
-    found: HashMap<(String, Audience), Arc<[HookTarget]>>,
+    found: HashMap<(String, Audience), Arc<[(HookTarget, bool)]>>,
 }
 
 impl HookCache {
@@ -477,7 +488,7 @@ impl HookCache {
         finder: &dyn Finder,
         txn: &DatabaseTransaction,
         event: &Event,
-    ) -> Result<Arc<[HookTarget]>, String> {
+    ) -> Result<Arc<[(HookTarget, bool)]>, String> {
         let key = (event.name.clone(), event.audience.clone());
         if let Some(hooks) = self.found.get(&key) {
             return Ok(Arc::clone(hooks));
@@ -486,8 +497,8 @@ impl HookCache {
             .await
             .map_err(|panic| format!("the finder panicked: {panic}"))?
             .map_err(|e| format!("the finder failed: {e}"))?;
-        let hooks: Arc<[HookTarget]> =
-            without_disabled(txn, found).await.map_err(|e| format!("cannot read the hooks' states: {e}"))?.into();
+        let hooks: Arc<[(HookTarget, bool)]> =
+            with_states(txn, found).await.map_err(|e| format!("cannot read the hooks' states: {e}"))?.into();
         if self.enabled {
             self.found.insert(key, Arc::clone(&hooks));
         }
@@ -495,25 +506,37 @@ impl HookCache {
     }
 }
 
-/// `hooks` without those the engine disabled.
-async fn without_disabled(txn: &DatabaseTransaction, mut hooks: Vec<HookTarget>) -> Result<Vec<HookTarget>, DbErr> {
+/// `hooks` without those the engine disabled, each with whether its deliveries go in order.
+async fn with_states(txn: &DatabaseTransaction, hooks: Vec<HookTarget>) -> Result<Vec<(HookTarget, bool)>, DbErr> {
     if hooks.is_empty() {
-        return Ok(hooks);
+        return Ok(Vec::new());
     }
     let ids: Vec<String> = hooks.iter().map(|hook| hook.id.to_string()).collect();
-    let mut disabled = std::collections::HashSet::new();
+    let (mut disabled, mut ordered) = (HashSet::new(), HashSet::new());
     for chunk in ids.chunks(CHUNK) {
         let rows = hook_state::Entity::find()
             .filter(hook_state::Column::HookId.is_in(chunk.iter().cloned()))
-            .filter(hook_state::Column::DisabledAt.is_not_null())
+            .filter(hook_state::Column::DisabledAt.is_not_null().or(hook_state::Column::Ordered.eq(true)))
             .all(txn)
             .await?;
-        disabled.extend(rows.into_iter().map(|row| row.hook_id));
+        for row in rows {
+            if row.disabled_at.is_some() {
+                disabled.insert(row.hook_id);
+            } else if row.ordered {
+                ordered.insert(row.hook_id);
+            }
+        }
     }
-    if !disabled.is_empty() {
-        hooks.retain(|hook| !disabled.contains(&hook.id.to_string()));
-    }
-    Ok(hooks)
+    Ok(hooks
+        .into_iter()
+        .filter_map(|hook| {
+            let key = hook.id.to_string();
+            (!disabled.contains(&key)).then(|| {
+                let in_order = ordered.contains(&key);
+                (hook, in_order)
+            })
+        })
+        .collect())
 }
 
 async fn insert_deliveries(txn: &DatabaseTransaction, deliveries: Vec<delivery::ActiveModel>) -> Result<(), DbErr> {
@@ -583,6 +606,26 @@ impl Dispatcher {
     }
 }
 
+/// The condition under which a delivery held in order is due in turn: no earlier delivery of its
+/// hook about its instance is pending (under way, waiting for a retry or not yet sent), and no
+/// earlier event about its instance waits for dispatch (another process may be recording its
+/// deliveries right now). Earlier means recorded earlier: for changes to one row, the order in
+/// which they committed, since each waited for the row lock of the one before.
+fn in_turn() -> &'static str {
+    static CONDITION: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    CONDITION.get_or_init(|| {
+        format!(
+            "NOT EXISTS (SELECT 1 FROM rest_hooks_delivery earlier WHERE earlier.order_key = rest_hooks_delivery.order_key \
+             AND earlier.hook_id = rest_hooks_delivery.hook_id AND earlier.state = {pending} \
+             AND earlier.outbox_id < rest_hooks_delivery.outbox_id) \
+             AND NOT EXISTS (SELECT 1 FROM rest_hooks_outbox undispatched WHERE undispatched.object = rest_hooks_delivery.order_key \
+             AND undispatched.state = {undispatched} AND undispatched.id < rest_hooks_delivery.outbox_id)",
+            pending = delivery::state::PENDING,
+            undispatched = outbox::state::PENDING,
+        )
+    })
+}
+
 fn lease_matches(lease: Option<i64>) -> sea_orm::Condition {
     let column = delivery::Column::LeaseUntil;
     sea_orm::Condition::all().add(match lease {
@@ -638,6 +681,7 @@ fn new_delivery(job: &Job, receiver: &str, lease_until: Option<i64>, now: i64) -
         last_status: Set(None),
         last_error: Set(None),
         delivered_at: Set(None),
+        order_key: Set(job.order_key.clone()),
     }
 }
 
@@ -657,5 +701,6 @@ fn job_from_row(row: delivery::Model, lease_until: i64) -> Job {
         lease_until,
         outbox_id: row.outbox_id,
         created_at: row.created_at,
+        order_key: row.order_key,
     }
 }

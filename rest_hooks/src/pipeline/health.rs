@@ -99,6 +99,7 @@ async fn track(
             failing_since: Set(Some(now)),
             disabled_at: Set(None),
             disabled_reason: Set(None),
+            ordered: Set(false),
         });
         hook_state::Entity::insert_many(rows)
             .on_conflict_do_nothing_on([hook_state::Column::HookId])

@@ -15,7 +15,7 @@ use crate::foundation::store::{attempt, delivery};
 use crate::pipeline::deliver::{Attempted, Outcome};
 use crate::pipeline::health;
 use crate::runtime::shared::Shared;
-use crate::runtime::signals::Due;
+use crate::runtime::signals::{Due, Room};
 
 /// Rows per multi-row statement.
 const CHUNK: usize = 500;
@@ -44,8 +44,17 @@ pub(crate) async fn renew_leases(
     Ok(renewed)
 }
 
-/// Asks the registry to look again when a retry of this batch is due before its next idle poll.
+/// Asks the registry to look again when a retry of this batch is due before its next idle poll,
+/// and at once when a delivery held in order is done, so that the next one about its instance
+/// follows without waiting for the poll.
 pub(crate) fn wake_for_retries(shared: &Shared, batch: &[Outcome]) {
+    let turn_done = batch
+        .iter()
+        .filter_map(|outcome| outcome.attempt.as_ref())
+        .any(|attempted| attempted.ordered && !matches!(attempted.verdict, Verdict::Retry { .. }));
+    if let (true, Some(signals)) = (turn_done, shared.signals()) {
+        signals.room.do_send(Room);
+    }
     let soonest = batch
         .iter()
         .filter_map(|outcome| match outcome.attempt.as_ref().map(|attempted| &attempted.verdict) {

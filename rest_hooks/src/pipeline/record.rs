@@ -6,7 +6,8 @@
 //! which never blocks and never fails the save. The functions a save calls, and the engine's
 //! methods that fire events, are the engine's (`engine::record`).
 
-use sea_orm::{ActiveValue::Set, ConnectionTrait, EntityTrait};
+use sea_orm::sea_query::ValueTuple;
+use sea_orm::{ActiveValue::Set, ConnectionTrait, EntityTrait, ModelTrait};
 use serde_json::Value;
 
 use crate::foundation::error::RecordError;
@@ -19,7 +20,7 @@ use crate::runtime::signals::Nudge;
 
 /// Builds the outbox row of a model event: its `data` read through `db` (the save's connection),
 /// or `body`, sent as the whole body, when one is given.
-pub(crate) async fn model_row<M: Hookable, C: ConnectionTrait>(
+pub(crate) async fn model_row<M: Hookable + ModelTrait, C: ConnectionTrait>(
     db: &C,
     model: &M,
     action: &str,
@@ -34,12 +35,23 @@ pub(crate) async fn model_row<M: Hookable, C: ConnectionTrait>(
         None => model.hook_owner(db).await?.map_or(Audience::Unowned, Audience::Owner),
     };
     let source = Some((M::MODEL, action));
-    if let Some(body) = body {
-        return row(&mapping.event, source, audience, Format::Override, body);
-    }
-    let format = if M::CUSTOM_SERIALIZER { Format::Entity } else { Format::Default };
-    let data = model.hook_data_with_db(db).await?;
-    row(&mapping.event, source, audience, format, &data)
+    let mut row = match body {
+        Some(body) => row(&mapping.event, source, audience, Format::Override, body)?,
+        None => {
+            let format = if M::CUSTOM_SERIALIZER { Format::Entity } else { Format::Default };
+            let data = model.hook_data_with_db(db).await?;
+            row(&mapping.event, source, audience, format, &data)?
+        }
+    };
+    row.object = Set(Some(object_key(M::MODEL, &model.get_primary_key_value())));
+    Ok(row)
+}
+
+/// The key of one instance: its model label and primary key, hashed to a fixed length.
+fn object_key(model: &str, key: &ValueTuple) -> String {
+    let text = format!("{model}\u{0}{key:?}");
+    let digest = ring::digest::digest(&ring::digest::SHA256, text.as_bytes());
+    digest.as_ref()[..16].iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
 pub(crate) fn row(
@@ -69,6 +81,7 @@ pub(crate) fn row(
         error: Set(None),
         created_at: Set(now_ms()),
         dispatched_at: Set(None),
+        object: Set(None),
         ..Default::default()
     })
 }

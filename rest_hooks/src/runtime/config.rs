@@ -1,5 +1,6 @@
 //! The tunables of a running engine, as the builder set them.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -35,6 +36,8 @@ pub(crate) struct Config {
     pub(crate) shutdown_deadline: Duration,
     /// Where hooks are found, when not in the crate's own table: `entity `…`` or `a custom finder`.
     pub(crate) hooks_elsewhere: Option<String>,
+    /// The events whose deliveries about one instance go in order, for every hook.
+    pub(crate) ordered_events: Arc<HashSet<String>>,
 }
 
 /// An application's resolver, if it set one.
@@ -94,6 +97,7 @@ impl Default for Config {
             disable_after: Duration::from_secs(5 * 24 * 3600),
             shutdown_deadline: Duration::from_secs(10),
             hooks_elsewhere: None,
+            ordered_events: Arc::default(),
         }
     }
 }

@@ -44,6 +44,10 @@ pub struct Model {
     pub last_error: Option<String>,
     /// When it succeeded (Unix ms).
     pub delivered_at: Option<i64>,
+    /// For a delivery sent in order: the instance it is about (the outbox row's `object`). It is
+    /// sent only once every earlier delivery of its hook about that instance is delivered or dead.
+    #[sea_orm(column_type = "String(StringLen::N(64))", nullable)]
+    pub order_key: Option<String>,
 }
 
 /// This table has no relations.

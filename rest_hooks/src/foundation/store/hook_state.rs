@@ -1,5 +1,5 @@
 //! The engine's view of each hook's health: since when it has been failing, and whether it was
-//! disabled and why. Kept in a table of the engine's own, keyed by the hook's id as text, so that it
+//! disabled and why; and whether its deliveries go in order. Kept in a table of the engine's own, keyed by the hook's id as text, so that it
 //! works for the crate's hook table, an application's own hook entity and a custom finder alike.
 
 use sea_orm::entity::prelude::*;
@@ -18,6 +18,10 @@ pub struct Model {
     /// Why it was disabled.
     #[sea_orm(column_type = "Text", nullable)]
     pub disabled_reason: Option<String>,
+    /// Whether its deliveries about one instance are sent in order (see
+    /// [`Engine::set_hook_ordered`](crate::Engine::set_hook_ordered)).
+    #[sea_orm(default_value = false)]
+    pub ordered: bool,
 }
 
 /// This table has no relations.

@@ -37,6 +37,10 @@ pub struct Model {
     pub created_at: i64,
     /// When it was turned into deliveries (Unix ms).
     pub dispatched_at: Option<i64>,
+    /// The instance it is about (its model and primary key, hashed), for model events: the
+    /// deliveries of hooks that ask for order are sent in the order of these rows, per instance.
+    #[sea_orm(column_type = "String(StringLen::N(64))", nullable)]
+    pub object: Option<String>,
 }
 
 /// This table has no relations.

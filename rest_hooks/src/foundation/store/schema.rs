@@ -58,6 +58,21 @@ fn store_tables(backend: DbBackend) -> Vec<(TableCreateStatement, Vec<IndexCreat
         .col(delivery::Column::HookId)
         .col(delivery::Column::State)
         .to_owned();
+    let outbox_object_index = Index::create()
+        .if_not_exists()
+        .name("idx_rest_hooks_outbox_object")
+        .table(outbox::Entity)
+        .col(outbox::Column::Object)
+        .col(outbox::Column::State)
+        .to_owned();
+    let delivery_order_index = Index::create()
+        .if_not_exists()
+        .name("idx_rest_hooks_delivery_order")
+        .table(delivery::Entity)
+        .col(delivery::Column::OrderKey)
+        .col(delivery::Column::HookId)
+        .col(delivery::Column::State)
+        .to_owned();
     let attempt_delivery_index = Index::create()
         .if_not_exists()
         .name("idx_rest_hooks_attempt_delivery")
@@ -78,8 +93,11 @@ fn store_tables(backend: DbBackend) -> Vec<(TableCreateStatement, Vec<IndexCreat
         .col(attempt::Column::OutboxId)
         .to_owned();
     vec![
-        (table(backend, outbox::Entity), vec![outbox_index]),
-        (table(backend, delivery::Entity), vec![delivery_index, delivery_receiver_index, delivery_hook_index]),
+        (table(backend, outbox::Entity), vec![outbox_index, outbox_object_index]),
+        (
+            table(backend, delivery::Entity),
+            vec![delivery_index, delivery_receiver_index, delivery_hook_index, delivery_order_index],
+        ),
         (table(backend, attempt::Entity), vec![attempt_delivery_index, attempt_hook_index, attempt_outbox_index]),
         (table(backend, hook_state::Entity), Vec::new()),
     ]

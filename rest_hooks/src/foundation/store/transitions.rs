@@ -1,7 +1,7 @@
 //! The changes of state the engine makes to deliveries and hook states, each one named function,
 //! whoever asks for it: the outcome writer, the subscription API, the engine's own methods.
 
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter};
 
 use crate::foundation::store::{attempt, delivery, hook_state, outbox};
@@ -37,6 +37,7 @@ pub(crate) async fn disable_hook<C: ConnectionTrait>(db: &C, key: &str, reason: 
         failing_since: Set(None),
         disabled_at: Set(None),
         disabled_reason: Set(None),
+        ordered: Set(false),
     })
     .on_conflict_do_nothing_on([hook_state::Column::HookId])
     .exec_without_returning(db)
@@ -53,6 +54,21 @@ pub(crate) async fn disable_hook<C: ConnectionTrait>(db: &C, key: &str, reason: 
     }
     fail_pending(db, key, &format!("the hook was disabled: {reason}")).await?;
     Ok(true)
+}
+
+/// Makes hook `key`'s deliveries about one instance go in order, or not.
+pub(crate) async fn set_ordered<C: ConnectionTrait>(db: &C, key: &str, ordered: bool) -> Result<(), DbErr> {
+    hook_state::Entity::insert(hook_state::ActiveModel {
+        hook_id: Set(key.to_owned()),
+        failing_since: Set(None),
+        disabled_at: Set(None),
+        disabled_reason: Set(None),
+        ordered: Set(ordered),
+    })
+    .on_conflict(OnConflict::column(hook_state::Column::HookId).update_column(hook_state::Column::Ordered).to_owned())
+    .exec_without_returning(db)
+    .await?;
+    Ok(())
 }
 
 /// Clears hook `key`'s disabling and failure streak; returns whether it was disabled.
