@@ -14,6 +14,7 @@ mod fairness;
 mod isolation;
 mod lifecycle;
 mod limits;
+mod ordering;
 mod own_api;
 mod owners;
 mod payloads;

@@ -314,6 +314,7 @@ async fn a_taken_over_delivery_is_signed_with_the_hooks_current_secret() {
         last_status: Set(None),
         last_error: Set(None),
         delivered_at: Set(None),
+        order_key: Set(None),
     }
     .insert(&h.db)
     .await
