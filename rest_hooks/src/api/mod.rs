@@ -17,7 +17,7 @@
 //! |---|---|
 //! | `POST /` | subscribe `{"event", "target"}` (or Zapier's `target_url`): `201`, a `Location`, and the hook with its signing secret, shown only here |
 //! | `GET /` | the owner's hooks, oldest first: `?event=`, `?limit=` (1–100, 50), `?starting_after=` the last id of the previous page |
-//! | `GET /{id}`, `PATCH /{id}`, `DELETE /{id}` | read; change `event`, `target`, `active`; delete (`204`; pending retries are dropped) |
+//! | `GET /{id}`, `PATCH /{id}`, `DELETE /{id}` | read; change `event`, `target`, `active`, `ordered`; delete (`204`; pending retries are dropped) |
 //! | `GET /events` | the event catalogue: name, kind (`change`, `custom`, `raw`), model and action |
 //! | `POST /{id}/test` | a signed test delivery, sent now; answers the status, timing and response excerpt |
 //! | `GET /{id}/attempts` | the delivery log, newest first (`?limit=`) |
