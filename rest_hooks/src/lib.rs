@@ -20,6 +20,8 @@
 //!   development receivers on 127.0.0.1 need [`Builder::allow_targets`].
 //! * With the `api` feature, `api::HooksApi` is the subscription REST API: an owner-scoped axum
 //!   router through which your users' integrations subscribe and unsubscribe themselves.
+//! * The [`guide`] is the manual: one page per topic (the event map, actions, hook entities,
+//!   signing, delivery and order, the API, deployment).
 //!
 //! ```no_run
 //! use rest_hooks::Engine;

@@ -115,7 +115,8 @@ struct Options {
     svg: PathBuf,
     backlog_events: usize,
     reps: usize,
-    /// Runs only the phases named (comma-separated), e.g. `single_saves,slow_receiver`.
+    /// Runs only the phases named (comma-separated) of `single_saves`, `slow_receiver`, `takeover`
+    /// and `ordering`, e.g. `single_saves,slow_receiver`.
     only: Option<Vec<String>>,
 }
 
@@ -1057,12 +1058,49 @@ async fn takeover(backend: &Backend) -> f64 {
     taken_over
 }
 
+/// Instances updated in the ordering phase, and updates of each.
+const ORDER_OBJECTS: usize = 50;
+const ORDER_EDITS: usize = 20;
+
+/// Deliveries per second of `ORDER_EDITS` rounds of updates to `ORDER_OBJECTS` items (one
+/// transaction per round), to one hook, with the hook's deliveries held in order per item or not.
+/// Ordered, each item has one request under way at a time.
+async fn ordering_rate(backend: &Backend, receiver: &Receiver, ordered: bool) -> f64 {
+    let scratch = fresh(backend).await;
+    let mut builder = engine(true).event("item.changed", "bench.Item.updated");
+    if ordered {
+        builder = builder.ordered_events(["item.changed"]);
+    }
+    let engine = builder.start(scratch.db.clone()).unwrap();
+    let mut items = Vec::with_capacity(ORDER_OBJECTS);
+    for i in 0..ORDER_OBJECTS {
+        items.push(engine.scope(new_item(i).insert(&scratch.db)).await.unwrap());
+    }
+    engine.subscribe(&scratch.db, Some(1.into()), "item.changed", &receiver.url("changed")).await.unwrap();
+    receiver.reset(false);
+    let start = Instant::now();
+    for round in 0..ORDER_EDITS {
+        let txn = scratch.db.begin().await.unwrap();
+        for item in &items {
+            let mut edit = item.clone().into_active_model();
+            edit.price = Set(i32::try_from(round).unwrap());
+            engine.scope(edit.update(&txn)).await.unwrap();
+        }
+        txn.commit().await.unwrap();
+    }
+    let last = receiver.wait_for((ORDER_OBJECTS * ORDER_EDITS) as u64).await;
+    engine.shutdown().await;
+    (ORDER_OBJECTS * ORDER_EDITS) as f64 / (last - start).as_secs_f64()
+}
+
 /// The isolation phases of one backend.
 #[derive(Default)]
 struct Isolation {
     single_saves: Vec<SingleSaves>,
     slow_receiver: Option<SlowReceiver>,
     takeover_s: Option<f64>,
+    /// Deliveries per second of updates to a few instances, in order and not.
+    ordering: Option<(f64, f64)>,
 }
 
 impl Isolation {
@@ -1085,6 +1123,12 @@ impl Isolation {
         if options.runs("takeover") {
             eprintln!("[{}] a delivering process killed with requests under way …", backend.name());
             isolation.takeover_s = Some(takeover(backend).await);
+        }
+        if options.runs("ordering") {
+            eprintln!("[{}] updates of {ORDER_OBJECTS} instances, ordered and not …", backend.name());
+            let ordered = ordering_rate(backend, receiver, true).await;
+            let unordered = ordering_rate(backend, receiver, false).await;
+            isolation.ordering = Some((ordered, unordered));
         }
         isolation
     }
@@ -1109,6 +1153,13 @@ impl Isolation {
         if let Some(takeover) = self.takeover_s {
             println!("  a delivering process killed with requests under way: taken over in {takeover:.1} s");
         }
+        if let Some((ordered, unordered)) = self.ordering {
+            println!(
+                "  {ORDER_EDITS} updates of each of {ORDER_OBJECTS} instances: {ordered:.0} deliveries/s in order, \
+                 {unordered:.0} not ({:.2}x)",
+                ordered / unordered
+            );
+        }
     }
 
     fn to_json(&self) -> serde_json::Map<String, Value> {
@@ -1128,6 +1179,10 @@ impl Isolation {
         }
         if let Some(takeover) = self.takeover_s {
             json.insert("takeover_s".to_owned(), json!(takeover));
+        }
+        if let Some((ordered, unordered)) = self.ordering {
+            json.insert("ordered_deliveries_per_s".to_owned(), json!(ordered));
+            json.insert("unordered_deliveries_per_s".to_owned(), json!(unordered));
         }
         json
     }
