@@ -433,3 +433,34 @@ impl reqwest::dns::Resolve for TestResolver {
         })
     }
 }
+
+/// The body of a worker-process test: when environment variable `var` names a database, runs a
+/// delivering engine of the bookstore map (let through to 127.0.0.1, polling every 100 ms),
+/// adjusted by `configure`, until standard input closes. In the ordinary test run `var` is unset
+/// and it does nothing.
+pub fn worker_process(var: &str, configure: impl FnOnce(Builder) -> Builder) {
+    use std::io::Read;
+    let Ok(url) = std::env::var(var) else { return };
+    tokio::runtime::Runtime::new().expect("a runtime").block_on(async {
+        let db = Database::connect(&url).await.expect("connect to the test database");
+        let builder = local_bookstore(Engine::builder()).poll_interval(Duration::from_millis(100));
+        let engine = configure(builder).start(db).expect("the worker's engine starts");
+        tokio::task::spawn_blocking(|| std::io::stdin().read_to_end(&mut Vec::new()))
+            .await
+            .expect("the stdin reader")
+            .expect("read stdin");
+        engine.shutdown().await;
+    });
+}
+
+/// Starts this test binary's worker-process test `test` (see [`worker_process`]) with `var` set to
+/// `url`; it runs until its standard input is closed.
+pub fn spawn_worker(test: &str, var: &str, url: &str) -> std::process::Child {
+    std::process::Command::new(std::env::current_exe().expect("the test binary"))
+        .args([test, "--exact", "--nocapture", "--test-threads=1"])
+        .env(var, url)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("start a worker process")
+}

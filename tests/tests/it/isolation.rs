@@ -2,8 +2,7 @@
 //! receiver holds only its own request slots, a lease is never taken over by the process that
 //! holds it, and the deliveries of a process that died are taken over within a lease.
 
-use std::io::Read;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 use rest_hooks::Engine;
@@ -129,23 +128,11 @@ const WORKER_VAR: &str = "REST_HOOKS_ISOLATION_WORKER";
 /// test run.
 #[test]
 fn lease_worker_process() {
-    let Ok(url) = std::env::var(WORKER_VAR) else { return };
-    tokio::runtime::Runtime::new().unwrap().block_on(async {
-        let db = Database::connect(&url).await.unwrap();
-        let engine = local_bookstore(Engine::builder()).poll_interval(Duration::from_millis(100)).start(db).unwrap();
-        tokio::task::spawn_blocking(|| std::io::stdin().read_to_end(&mut Vec::new())).await.unwrap().unwrap();
-        engine.shutdown().await;
-    });
+    rest_hooks_tests::worker_process(WORKER_VAR, |builder| builder);
 }
 
 fn spawn_worker(url: &str) -> Child {
-    Command::new(std::env::current_exe().unwrap())
-        .args(["isolation::lease_worker_process", "--exact", "--nocapture", "--test-threads=1"])
-        .env(WORKER_VAR, url)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap()
+    rest_hooks_tests::spawn_worker("isolation::lease_worker_process", WORKER_VAR, url)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -2,8 +2,7 @@
 //! in the order the changes committed, each only once the one before it is delivered or dead,
 //! retries included, across processes too; other instances are not held back.
 
-use std::io::Read;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::Duration;
 
 use reqwest::Method;
@@ -132,27 +131,11 @@ const WORKER_VAR: &str = "REST_HOOKS_ORDERING_WORKER";
 /// ordinary test run.
 #[test]
 fn ordered_worker_process() {
-    let Ok(url) = std::env::var(WORKER_VAR) else { return };
-    tokio::runtime::Runtime::new().unwrap().block_on(async {
-        let db = sea_orm::Database::connect(&url).await.unwrap();
-        let engine = local_bookstore(Engine::builder())
-            .ordered_events(["book.changed"])
-            .poll_interval(Duration::from_millis(50))
-            .start(db)
-            .unwrap();
-        tokio::task::spawn_blocking(|| std::io::stdin().read_to_end(&mut Vec::new())).await.unwrap().unwrap();
-        engine.shutdown().await;
-    });
+    rest_hooks_tests::worker_process(WORKER_VAR, |builder| builder.ordered_events(["book.changed"]));
 }
 
 fn spawn_worker(url: &str) -> Child {
-    Command::new(std::env::current_exe().unwrap())
-        .args(["ordering::ordered_worker_process", "--exact", "--nocapture", "--test-threads=1"])
-        .env(WORKER_VAR, url)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap()
+    rest_hooks_tests::spawn_worker("ordering::ordered_worker_process", WORKER_VAR, url)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
