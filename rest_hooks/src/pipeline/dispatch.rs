@@ -475,20 +475,18 @@ impl Failed {
 /// The hooks found during one pass, by event name and audience, when the finder allows it.
 struct HookCache {
     enabled: bool,
-    found: HashMap<(String, Audience), Arc<[(HookTarget, bool)]>>,
+    found: HashMap<(String, Audience), Found>,
 }
+
+/// The hooks of one event name and audience, each with whether its deliveries go in order.
+type Found = Arc<[(HookTarget, bool)]>;
 
 impl HookCache {
     fn new(enabled: bool) -> Self {
         Self { enabled, found: HashMap::new() }
     }
 
-    async fn find(
-        &mut self,
-        finder: &dyn Finder,
-        txn: &DatabaseTransaction,
-        event: &Event,
-    ) -> Result<Arc<[(HookTarget, bool)]>, String> {
+    async fn find(&mut self, finder: &dyn Finder, txn: &DatabaseTransaction, event: &Event) -> Result<Found, String> {
         let key = (event.name.clone(), event.audience.clone());
         if let Some(hooks) = self.found.get(&key) {
             return Ok(Arc::clone(hooks));
@@ -497,7 +495,7 @@ impl HookCache {
             .await
             .map_err(|panic| format!("the finder panicked: {panic}"))?
             .map_err(|e| format!("the finder failed: {e}"))?;
-        let hooks: Arc<[(HookTarget, bool)]> =
+        let hooks: Found =
             with_states(txn, found).await.map_err(|e| format!("cannot read the hooks' states: {e}"))?.into();
         if self.enabled {
             self.found.insert(key, Arc::clone(&hooks));
