@@ -9,6 +9,7 @@
 use sea_orm::{ActiveValue::Set, ConnectionTrait, EntityTrait};
 use serde_json::Value;
 
+use crate::foundation::changes::{Changes, stored_payload};
 use crate::foundation::error::RecordError;
 use crate::foundation::event_map::Mapping;
 use crate::foundation::hookable::{Audience, Hookable};
@@ -18,7 +19,7 @@ use crate::runtime::shared::Shared;
 use crate::runtime::signals::Nudge;
 
 /// Builds the outbox row of a model event: its `data` read through `db` (the save's connection),
-/// or `body`, sent as the whole body, when one is given.
+/// or `body`, sent as the whole body, when one is given; with an update's `changes` beside the data.
 pub(crate) async fn model_row<M: Hookable, C: ConnectionTrait>(
     db: &C,
     model: &M,
@@ -26,6 +27,7 @@ pub(crate) async fn model_row<M: Hookable, C: ConnectionTrait>(
     mapping: &Mapping,
     audience: Option<Audience>,
     body: Option<&Value>,
+    changes: Option<&Changes>,
 ) -> Result<outbox::ActiveModel, RecordError> {
     let audience = match audience {
         _ if mapping.all_owners => Audience::All,
@@ -39,7 +41,10 @@ pub(crate) async fn model_row<M: Hookable, C: ConnectionTrait>(
     }
     let format = if M::CUSTOM_SERIALIZER { Format::Entity } else { Format::Default };
     let data = model.hook_data_with_db(db).await?;
-    row(&mapping.event, source, audience, format, &data)
+    match changes {
+        Some(changes) => row(&mapping.event, source, audience, format.with_changes(), &stored_payload(data, changes)),
+        None => row(&mapping.event, source, audience, format, &data),
+    }
 }
 
 pub(crate) fn row(
