@@ -1,7 +1,9 @@
 //! An `updated` event says what the update changed (`changed`) and, for entities that ask, the
 //! previous values (`previous`); events on given fields fire only when those fields change.
 
+use rest_hooks::api::HooksApi;
 use rest_hooks::{BuildError, Builder, Engine};
+use rest_hooks_tests::api::{ApiServer, bearer};
 use rest_hooks_tests::entities::{book, manuscript, tag};
 use rest_hooks_tests::{Harness, TestDb};
 use sea_orm::{ActiveModelTrait, Set, TransactionTrait};
@@ -196,4 +198,21 @@ async fn start_refuses_field_lists_naming_unknown_or_skipped_fields() {
             "event `manuscript.b` maps `bookstore.Manuscript.updated(title, pages)`, already mapped by `manuscript.a`",
         ]
     );
+}
+
+#[tokio::test]
+async fn the_event_catalogue_shows_field_lists() {
+    let h = Harness::with(manuscript_events).await;
+    let api = ApiServer::serve(HooksApi::new(h.engine.clone(), bearer).unwrap().offer_events(|_| true)).await;
+
+    let events = api.get("/events", 1).await.body["events"].as_array().unwrap().clone();
+    let event = |name: &str| events.iter().find(|event| event["name"] == name).unwrap().clone();
+    assert_eq!(
+        event("manuscript.retitled"),
+        json!({
+            "name": "manuscript.retitled", "kind": "change", "model": "bookstore.Manuscript", "action": "updated",
+            "all_owners": false, "fields": ["title", "user_id"],
+        })
+    );
+    assert!(event("manuscript.changed").get("fields").is_none());
 }
