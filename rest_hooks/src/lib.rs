@@ -132,7 +132,8 @@ pub use foundation::store::transitions::Purged;
 /// | `all_owners` | the model has no owner: its events reach the hooks of every owner (and hooks with no owner) |
 /// | `serialize_with = path` | a `fn(&Model) -> serde_json::Value` that shapes `data` instead of the default |
 /// | `serialize_with_db = path` | an `async fn(&Model, &C) -> Result<serde_json::Value, DbErr>` that shapes `data` from the database too, such as a related row; `C: ConnectionTrait` is the save's connection or transaction, and an error fails the save. Not with `serialize_with` |
-/// | `custom_behavior` | generate no `ActiveModelBehavior`: the entity has its own and calls [`record_save`], [`prepare_delete`] and [`record_delete`] from it |
+/// | `previous_values` | an update reads the row first (one `SELECT` by primary key, through the save's connection) so that the `updated` body's `previous` holds the changed fields' previous values, and a field set to the value it had is not `changed`; every field that is not skipped must then be `Serialize`, also with `serialize_with` |
+/// | `custom_behavior` | generate no `ActiveModelBehavior`: the entity has its own and calls [`prepare_save`], [`record_save`], [`prepare_delete`] and [`record_delete`] from it |
 /// | `crate = "path"` | the path generated code names this crate by, for an application that re-exports it under another name (`crate = "my_reexport::rest_hooks"`); default: `::rest_hooks` |
 ///
 /// On a field, `#[hookable(skip)]` leaves it out of the default `data`; with `serialize_with` or
@@ -141,6 +142,36 @@ pub use foundation::store::transitions::Purged;
 /// The default `data` is Django's serialization of the instance, `{"model": "bookstore.book", "pk": 1,
 /// "fields": {…}}`, without skipped fields; it is captured when the change is recorded, not when it
 /// is delivered. How the body around it is chosen is on the [delivery](guide::delivery) page.
+///
+/// # Updates
+///
+/// The body of an `updated` event says what the update changed: `"changed": ["title"]`, the
+/// serialized names of the fields the `ActiveModel` set, skipped fields and the primary key never
+/// among them. With `previous_values`, also `"previous": {"title": "Old title"}`, and only the
+/// fields whose value differs from the row's before the update are changed:
+///
+/// ```
+/// mod book {
+///     use sea_orm::entity::prelude::*;
+///
+///     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, rest_hooks::Hookable)]
+///     #[sea_orm(table_name = "book")]
+///     #[hookable(model = "bookstore.Book", owner = "user_id", previous_values)]
+///     pub struct Model {
+///         #[sea_orm(primary_key)]
+///         pub id: i32,
+///         pub user_id: i32,
+///         pub title: String,
+///     }
+///
+///     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+///     pub enum Relation {}
+/// }
+/// ```
+///
+/// The generated `before_save` captures the changes ([`prepare_save`]) and `after_save` records
+/// them; the [delivery](guide::delivery#what-an-update-changed) page has the body and the limits,
+/// the [event map](guide::event_map#events-on-given-fields) events on given fields.
 ///
 /// Keys may be spread over several `#[hookable(…)]` attributes; each is given once. Every mistake
 /// is a compile error at the attribute that made it, all of them in one compile. SeaORM 2's
@@ -276,6 +307,11 @@ pub use foundation::store::transitions::Purged;
 ///
 ///     #[async_trait::async_trait]
 ///     impl ActiveModelBehavior for ActiveModel {
+///         async fn before_save<C: ConnectionTrait>(self, db: &C, insert: bool) -> Result<Self, DbErr> {
+///             // Last, after any change of your own to `self`: it captures what the update sets.
+///             rest_hooks::prepare_save(self, db, insert).await
+///         }
+///
 ///         async fn after_save<C: ConnectionTrait>(model: Model, db: &C, insert: bool) -> Result<Model, DbErr> {
 ///             rest_hooks::record_save(&model, db, insert).await?;
 ///             Ok(model)
