@@ -40,11 +40,11 @@ where
     <A::Entity as EntityTrait>::Model: Hookable,
     C: ConnectionTrait,
 {
-    let Some(engine) = Engine::current() else {
+    let model = <<A::Entity as EntityTrait>::Model as Hookable>::MODEL;
+    let Some(engine) = Engine::current().filter(|_| !insert) else {
         return Ok(active);
     };
-    let model = <<A::Entity as EntityTrait>::Model as Hookable>::MODEL;
-    if insert || !engine.event_map().maps_updates(model) {
+    if !engine.event_map().maps_updates(model) {
         return Ok(active);
     }
     let Some(key) = HookableActiveModel::__key(&active) else {
