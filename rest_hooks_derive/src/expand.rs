@@ -1,4 +1,5 @@
-//! Expansion: the `Hookable` impl, the label's registration and the `ActiveModelBehavior` impl; on
+//! Expansion: the `Hookable` impl, the `ActiveModel`'s `HookableActiveModel` impl (the fields an
+//! update sets), the label's registration and the `ActiveModelBehavior` impl; on
 //! errors, the errors beside a stub that keeps the compiler from reporting anything else.
 //!
 //! Generated code names the library only through `<root>::__private`, where the root is
@@ -60,16 +61,77 @@ fn expand(input: &Input, private: &TokenStream) -> TokenStream {
         hook_data: hook_data(input, private),
         hook_data_with_db: input.attrs.serialize_with_db.as_ref().map(|path| serialize_with_db_call(path, private)),
         hook_owner: hook_owner(input, private),
+        previous_values: input.attrs.previous_values.is_some(),
+        field_value: input.attrs.previous_values.is_some().then(|| field_value_by_name(input, private)),
+        key: key(input, private),
     };
     let behavior = input.attrs.custom_behavior.is_none().then(|| behavior(&input.ident, private));
+    let active = active_model(input, private);
+    let reported = input.fields.iter().filter(|field| field.reported()).map(Field::name);
+    let skipped = input.fields.iter().filter(|field| field.skip.is_some()).map(Field::name);
     quote! {
         #hookable
 
+        #active
+
         #private::inventory::submit! {
-            #private::ModelRegistration::new(#label)
+            #private::ModelRegistration::new(#label, &[#(#reported),*], &[#(#skipped),*])
         }
 
         #behavior
+    }
+}
+
+/// The body of `__field_value`: the value of each reported field, by serialized name.
+fn field_value_by_name(input: &Input, private: &TokenStream) -> TokenStream {
+    let arms = input.fields.iter().filter(|field| field.reported()).map(|field| {
+        let name = field.name();
+        let value = field_value(field, private);
+        quote!(#name => ::core::option::Option::Some(#value),)
+    });
+    quote! {
+        match name {
+            #(#arms)*
+            _ => ::core::option::Option::None,
+        }
+    }
+}
+
+/// The body of the model's `__key`: its key fields' values as text.
+fn key(input: &Input, private: &TokenStream) -> TokenStream {
+    let keys = input.fields.iter().filter(|field| field.primary_key).map(|field| field_value(field, private));
+    quote!(#private::key_text(::std::vec![#(#keys),*]))
+}
+
+/// `impl HookableActiveModel for ActiveModel`: the fields an update sets, and the key.
+fn active_model(input: &Input, private: &TokenStream) -> TokenStream {
+    let orm = quote!(#private::sea_orm);
+    let set = input.fields.iter().filter(|field| field.reported()).map(|field| {
+        let ident = &field.ident;
+        let name = field.name();
+        quote! {
+            if #orm::ActiveValue::is_set(&self.#ident) {
+                fields.push(#name);
+            }
+        }
+    });
+    let keys = input.fields.iter().filter(|field| field.primary_key).map(|field| {
+        let ident = &field.ident;
+        quote!(#private::field_value(#orm::ActiveValue::try_as_ref(&self.#ident)?))
+    });
+    quote! {
+        #[automatically_derived]
+        impl #private::HookableActiveModel for ActiveModel {
+            fn __set_fields(&self) -> ::std::vec::Vec<&'static str> {
+                let mut fields = ::std::vec::Vec::new();
+                #(#set)*
+                fields
+            }
+
+            fn __key(&self) -> ::core::option::Option<::std::string::String> {
+                ::core::option::Option::Some(#private::key_text(::std::vec![#(#keys),*]))
+            }
+        }
     }
 }
 
@@ -92,6 +154,9 @@ fn fallback(
         hook_data: quote!(#private::serde_json::Value::Null),
         hook_data_with_db: None,
         hook_owner: no_owner(),
+        previous_values: false,
+        field_value: None,
+        key: quote!(::std::string::String::new()),
     });
     let behavior = parsed.filter(|parsed| parsed.attrs.custom_behavior.is_none()).map(|_| {
         quote! {
@@ -246,11 +311,36 @@ struct HookableImpl<'a> {
     hook_data_with_db: Option<TokenStream>,
     /// The body of `hook_owner`, a future borrowing `self` and `db`.
     hook_owner: TokenStream,
+    /// `PREVIOUS_VALUES`.
+    previous_values: bool,
+    /// The body of `__field_value`, a match on `name`; `None` keeps the trait's default (no value).
+    field_value: Option<TokenStream>,
+    /// The body of `__key`.
+    key: TokenStream,
 }
 
 impl ToTokens for HookableImpl<'_> {
     fn to_tokens(&self, tokens: &mut TokenStream) {
-        let Self { private, ident, label, owned, custom_serializer, hook_data, hook_data_with_db, hook_owner } = self;
+        let Self {
+            private,
+            ident,
+            label,
+            owned,
+            custom_serializer,
+            hook_data,
+            hook_data_with_db,
+            hook_owner,
+            previous_values,
+            field_value,
+            key,
+        } = self;
+        let field_value = field_value.as_ref().map(|body| {
+            quote! {
+                fn __field_value(&self, name: &str) -> ::core::option::Option<#private::serde_json::Value> {
+                    #body
+                }
+            }
+        });
         let orm = quote!(#private::sea_orm);
         let hook_data_with_db = hook_data_with_db.as_ref().map(|body| {
             quote! {
@@ -270,6 +360,7 @@ impl ToTokens for HookableImpl<'_> {
                 const MODEL: &'static str = #label;
                 const OWNED: bool = #owned;
                 const CUSTOM_SERIALIZER: bool = #custom_serializer;
+                const PREVIOUS_VALUES: bool = #previous_values;
 
                 fn hook_data(&self) -> #private::serde_json::Value {
                     #hook_data
@@ -285,6 +376,12 @@ impl ToTokens for HookableImpl<'_> {
                 > + ::core::marker::Send + 'a {
                     #hook_owner
                 }
+
+                #field_value
+
+                fn __key(&self) -> ::std::string::String {
+                    #key
+                }
             }
         });
     }
@@ -298,6 +395,13 @@ fn behavior(model: &Ident, private: &TokenStream) -> TokenStream {
         #[automatically_derived]
         #[#private::async_trait]
         impl #orm::ActiveModelBehavior for ActiveModel {
+            async fn before_save<C>(self, db: &C, insert: bool) -> #result<Self, #orm::DbErr>
+            where
+                C: #orm::ConnectionTrait,
+            {
+                #private::prepare_save(self, db, insert).await
+            }
+
             async fn after_save<C>(model: #model, db: &C, insert: bool) -> #result<#model, #orm::DbErr>
             where
                 C: #orm::ConnectionTrait,

@@ -60,6 +60,8 @@ pub(crate) struct Attrs {
     pub(crate) custom_behavior: Option<Span>,
     /// `all_owners`: the model has no owner, and its events go to every owner's hooks.
     pub(crate) all_owners: Option<Span>,
+    /// `previous_values`: an update reads the row first, to send the changed fields' previous values.
+    pub(crate) previous_values: Option<Span>,
     /// `crate = "path"`: the path of `rest_hooks` in an application that re-exports it.
     pub(crate) root: Option<Path>,
     /// Whether `owner` or `owner_with` was written, well formed or not: a malformed one is
@@ -92,6 +94,11 @@ impl Field {
     pub(crate) fn name(&self) -> String {
         self.ident.unraw().to_string()
     }
+
+    /// Whether an update reports it in `changed`: neither skipped nor part of the primary key.
+    pub(crate) fn reported(&self) -> bool {
+        !self.primary_key && self.skip.is_none()
+    }
 }
 
 /// Every mistake found so far, reported together.
@@ -114,8 +121,17 @@ impl Errors {
 }
 
 /// The keys `#[hookable(...)]` takes on the struct.
-const CONTAINER_KEYS: [&str; 8] =
-    ["model", "owner", "owner_with", "all_owners", "serialize_with", "serialize_with_db", "custom_behavior", "crate"];
+const CONTAINER_KEYS: [&str; 9] = [
+    "model",
+    "owner",
+    "owner_with",
+    "all_owners",
+    "serialize_with",
+    "serialize_with_db",
+    "previous_values",
+    "custom_behavior",
+    "crate",
+];
 
 /// Parses `input`. The input is `None` when it does not have a `Model`'s shape (a struct with named
 /// fields and no generics); its attributes are still read, so that their mistakes are reported too.
@@ -192,6 +208,7 @@ fn container_key(
         }
         "custom_behavior" => attrs.custom_behavior = Some(flag(meta, errors)?),
         "all_owners" => attrs.all_owners = Some(flag(meta, errors)?),
+        "previous_values" => attrs.previous_values = Some(flag(meta, errors)?),
         "crate" => attrs.root = module_path(meta, r#"crate = "my_reexport::rest_hooks""#, errors)?,
         "skip" => unknown(meta, "`skip` goes on a field, not on the struct", errors)?,
         _ => {

@@ -5,6 +5,7 @@
 //! ```text
 //! cargo bench -p rest_hooks_tests --bench fanout                       # SQLite, full run
 //! cargo bench -p rest_hooks_tests --bench fanout -- --quick            # a smaller, faster run
+//! cargo bench -p rest_hooks_tests --bench fanout -- --only update_saves  # update cost, with and without previous values
 //! cargo bench -p rest_hooks_tests --bench fanout -- \
 //!     --postgres postgres://postgres@127.0.0.1/test --mysql mysql://root@127.0.0.1/test
 //! ```
@@ -61,6 +62,26 @@ mod item {
     pub enum Relation {}
 }
 
+/// The same entity, whose updates send the previous values of what they change.
+mod item_previous {
+    use rest_hooks::Hookable;
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, Hookable)]
+    #[sea_orm(table_name = "bench_item_previous")]
+    #[hookable(model = "bench.ItemPrevious", owner = "owner_id", previous_values)]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub owner_id: i32,
+        pub title: String,
+        pub price: i32,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+}
+
 /// The same entity without the derive: the baseline.
 mod plain {
     use sea_orm::entity::prelude::*;
@@ -101,6 +122,9 @@ mod side {
 
 const EVENT: &str = "item.added";
 const SPEC: &str = "bench.Item.created";
+/// The update events of the update-save phase: without and with previous values.
+const UPDATED: &str = "item.changed";
+const UPDATED_PREVIOUS: &str = "item_previous.changed";
 /// Concurrency of the engine's HTTP deliverer (its default) and of the ceiling loop.
 const CONCURRENCY: usize = 64;
 /// Saves per transaction where the benchmark saves in transactions.
@@ -115,8 +139,8 @@ struct Options {
     svg: PathBuf,
     backlog_events: usize,
     reps: usize,
-    /// Runs only the phases named (comma-separated) of `single_saves`, `slow_receiver`, `takeover`
-    /// and `ordering`, e.g. `single_saves,slow_receiver`.
+    /// Runs only the phases named (comma-separated), e.g. `single_saves,slow_receiver`; the phases:
+    /// `single_saves`, `update_saves`, `slow_receiver`, `takeover`, `ordering`.
     only: Option<Vec<String>>,
 }
 
@@ -245,14 +269,21 @@ async fn fresh(backend: &Backend) -> Scratch {
         Backend::Postgres(url) | Backend::MySql(url) => (url.clone(), None),
     };
     let db = connect(&url).await;
-    for table in
-        ["rest_hooks_delivery", "rest_hooks_outbox", "rest_hooks_hook", "bench_item", "bench_plain", "bench_side"]
-    {
+    for table in [
+        "rest_hooks_delivery",
+        "rest_hooks_outbox",
+        "rest_hooks_hook",
+        "bench_item",
+        "bench_item_previous",
+        "bench_plain",
+        "bench_side",
+    ] {
         db.execute_unprepared(&format!("DROP TABLE IF EXISTS {table}")).await.unwrap();
     }
     rest_hooks::store::setup(&db).await.unwrap();
     let schema = Schema::new(db.get_database_backend());
     db.execute(&schema.create_table_from_entity(item::Entity)).await.unwrap();
+    db.execute(&schema.create_table_from_entity(item_previous::Entity)).await.unwrap();
     db.execute(&schema.create_table_from_entity(plain::Entity)).await.unwrap();
     db.execute(&schema.create_table_from_entity(side::Entity)).await.unwrap();
     Scratch { url, db, _dir: dir }
@@ -260,7 +291,13 @@ async fn fresh(backend: &Backend) -> Scratch {
 
 fn engine(deliver: bool) -> rest_hooks::Builder {
     // The receiver is on 127.0.0.1, which the SSRF guard refuses unless allowed.
-    Engine::builder().event(EVENT, SPEC).deliver(deliver).process_wide(false).allow_targets(["127.0.0.1/32"])
+    Engine::builder()
+        .event(EVENT, SPEC)
+        .event(UPDATED, "bench.Item.updated")
+        .event(UPDATED_PREVIOUS, "bench.ItemPrevious.updated")
+        .deliver(deliver)
+        .process_wide(false)
+        .allow_targets(["127.0.0.1/32"])
 }
 
 fn new_item(i: usize) -> item::ActiveModel {
@@ -942,6 +979,87 @@ impl SingleSaves {
     }
 }
 
+/// What an update costs, one per request on SeaORM's default pool while the engine delivers.
+struct UpdateSaves {
+    saves: usize,
+    /// An update of a row, recording `updated` with the fields it set.
+    update_save_us: f64,
+    /// The same with `previous_values`: one `SELECT` more.
+    update_previous_save_us: f64,
+    /// The same update of an entity without the derive.
+    update_floor_us: f64,
+}
+
+/// `saves` rows of each entity inserted (not timed), then each updated once, one update per
+/// request in autocommit, the three entities in turn so that a noisy neighbour hits them alike;
+/// one hook per update event, delivering meanwhile.
+async fn update_saves(backend: &Backend, options: &Options, receiver: &Receiver) -> UpdateSaves {
+    let saves = options.single_saves();
+    let scratch = fresh(backend).await;
+    drop(scratch.db);
+    let db = Database::connect(&scratch.url).await.unwrap();
+    engine(true).start(db.clone()).unwrap().shutdown().await;
+    let engine = engine(true).start(db.clone()).unwrap();
+    for event in [UPDATED, UPDATED_PREVIOUS] {
+        engine.subscribe(&db, Some(1.into()), event, &receiver.url(event)).await.unwrap();
+    }
+    receiver.reset(false);
+    let mut times = [Duration::ZERO; 3];
+    engine
+        .scope(async {
+            let mut rows = Vec::with_capacity(saves);
+            for i in 0..saves {
+                let item = new_item(i).insert(&db).await.unwrap();
+                let previous = new_item_previous(i).insert(&db).await.unwrap();
+                let plain = new_plain(i).insert(&db).await.unwrap();
+                rows.push((item, previous, plain));
+            }
+            for (i, (item, previous, plain)) in rows.into_iter().enumerate() {
+                let title = format!("The book of the number {i}, revised");
+                for k in 0..3 {
+                    let variant = (i + k) % 3;
+                    let began = Instant::now();
+                    match variant {
+                        0 => {
+                            let mut active = item.clone().into_active_model();
+                            active.title = Set(title.clone());
+                            active.update(&db).await.unwrap();
+                        }
+                        1 => {
+                            let mut active = previous.clone().into_active_model();
+                            active.title = Set(title.clone());
+                            active.update(&db).await.unwrap();
+                        }
+                        _ => {
+                            let mut active = plain.clone().into_active_model();
+                            active.title = Set(title.clone());
+                            active.update(&db).await.unwrap();
+                        }
+                    }
+                    times[variant] += began.elapsed();
+                }
+            }
+        })
+        .await;
+    receiver.wait_for((saves * 2) as u64).await;
+    engine.shutdown().await;
+    UpdateSaves {
+        saves,
+        update_save_us: micros_each(times[0], saves),
+        update_previous_save_us: micros_each(times[1], saves),
+        update_floor_us: micros_each(times[2], saves),
+    }
+}
+
+fn new_item_previous(i: usize) -> item_previous::ActiveModel {
+    item_previous::ActiveModel {
+        owner_id: Set(1),
+        title: Set(format!("The book of the number {i}")),
+        price: Set(i32::try_from(i % 10_000).unwrap()),
+        ..Default::default()
+    }
+}
+
 /// What one fast hook sees while 50 hooks of one receiver answer after 60 s.
 struct SlowReceiver {
     slow_hooks: usize,
@@ -1097,6 +1215,7 @@ async fn ordering_rate(backend: &Backend, receiver: &Receiver, ordered: bool) ->
 #[derive(Default)]
 struct Isolation {
     single_saves: Vec<SingleSaves>,
+    update_saves: Option<UpdateSaves>,
     slow_receiver: Option<SlowReceiver>,
     takeover_s: Option<f64>,
     /// Deliveries per second of updates to a few instances, in order and not.
@@ -1114,6 +1233,10 @@ impl Isolation {
                     isolation.single_saves.push(run);
                 }
             }
+        }
+        if options.runs("update_saves") {
+            eprintln!("[{}] single updates, without and with previous values …", backend.name());
+            isolation.update_saves = Some(update_saves(backend, options, receiver).await);
         }
         if options.runs("slow_receiver") {
             eprintln!("[{}] one fast hook beside 50 hooks of a receiver that answers after 60 s …", backend.name());
@@ -1137,6 +1260,17 @@ impl Isolation {
         println!("{backend}: one save per request on SeaORM's default pool, while delivering");
         for run in &self.single_saves {
             run.print();
+        }
+        if let Some(updates) = &self.update_saves {
+            println!(
+                "  {} updates, autocommit: {:.0} µs, with previous values {:.0} µs (floor {:.0} µs, ×{:.2} and ×{:.2})",
+                updates.saves,
+                updates.update_save_us,
+                updates.update_previous_save_us,
+                updates.update_floor_us,
+                updates.update_save_us / updates.update_floor_us,
+                updates.update_previous_save_us / updates.update_floor_us
+            );
         }
         if let Some(slow) = &self.slow_receiver {
             println!(
@@ -1166,6 +1300,12 @@ impl Isolation {
         let mut json = serde_json::Map::new();
         if !self.single_saves.is_empty() {
             json.insert("single_saves".to_owned(), self.single_saves.iter().map(SingleSaves::to_json).collect());
+        }
+        if let Some(updates) = &self.update_saves {
+            json.insert("update_saves".to_owned(), json!(updates.saves));
+            json.insert("update_save_us".to_owned(), json!(updates.update_save_us));
+            json.insert("update_previous_save_us".to_owned(), json!(updates.update_previous_save_us));
+            json.insert("update_floor_us".to_owned(), json!(updates.update_floor_us));
         }
         if let Some(slow) = &self.slow_receiver {
             json.insert(

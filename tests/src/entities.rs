@@ -32,6 +32,36 @@ pub mod book {
     pub enum Relation {}
 }
 
+/// Manuscripts: owned by `user_id`; an update sends the previous values of what it changed;
+/// `notes` is never sent.
+pub mod manuscript {
+    use rest_hooks::Hookable;
+    use sea_orm::entity::prelude::*;
+
+    /// A manuscript.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, Hookable)]
+    #[sea_orm(table_name = "manuscript")]
+    #[hookable(model = "bookstore.Manuscript", owner = "user_id", previous_values)]
+    pub struct Model {
+        /// Id.
+        #[sea_orm(primary_key)]
+        pub id: i32,
+        /// Owner.
+        pub user_id: i32,
+        /// Title.
+        pub title: String,
+        /// Page count.
+        pub pages: i32,
+        /// Never sent, nor named.
+        #[hookable(skip)]
+        pub notes: String,
+    }
+
+    /// Relations.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+}
+
 /// Authors: no owner (`all_owners`), so their events go to every owner's hooks.
 pub mod author {
     use rest_hooks::Hookable;
@@ -169,11 +199,11 @@ pub mod tag {
 
     #[async_trait::async_trait]
     impl ActiveModelBehavior for ActiveModel {
-        async fn before_save<C: ConnectionTrait>(mut self, _db: &C, _insert: bool) -> Result<Self, DbErr> {
+        async fn before_save<C: ConnectionTrait>(mut self, db: &C, insert: bool) -> Result<Self, DbErr> {
             if let sea_orm::ActiveValue::Set(name) = &self.name {
                 self.name = sea_orm::Set(name.to_lowercase());
             }
-            Ok(self)
+            rest_hooks::prepare_save(self, db, insert).await
         }
 
         async fn after_save<C: ConnectionTrait>(model: Model, db: &C, insert: bool) -> Result<Model, DbErr> {
@@ -381,6 +411,7 @@ pub async fn create_tables(db: &DatabaseConnection) {
     let schema = Schema::new(db.get_database_backend());
     let statements = [
         schema.create_table_from_entity(book::Entity),
+        schema.create_table_from_entity(manuscript::Entity),
         schema.create_table_from_entity(author::Entity),
         schema.create_table_from_entity(chapter::Entity),
         schema.create_table_from_entity(note::Entity),

@@ -285,6 +285,11 @@ pub(crate) struct EventView {
     pub(crate) action: Option<String>,
     /// Whether it goes to the hooks of every owner, not only the instance's owner.
     pub(crate) all_owners: bool,
+    /// For an event on an update of given fields only, those fields: an update that changes none
+    /// of them does not fire it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = json!(["title", "pages"]))]
+    pub(crate) fields: Option<Vec<String>>,
 }
 
 impl From<&EventInfo> for EventView {
@@ -300,6 +305,7 @@ impl From<&EventInfo> for EventView {
             model: info.model.clone(),
             action: info.action.clone(),
             all_owners: info.all_owners,
+            fields: info.fields.clone(),
         }
     }
 }

@@ -8,6 +8,7 @@ use std::fmt;
 
 use serde_json::Value;
 
+use crate::foundation::changes::Changes;
 use crate::foundation::hookable::Audience;
 
 /// What happened to a model instance.
@@ -77,6 +78,9 @@ pub struct Event {
     pub data: Value,
     /// When it was recorded, in Unix milliseconds.
     pub recorded_at: i64,
+    /// What the update changed, for an `updated` event recorded by a save; `None` otherwise (and
+    /// for events recorded with [`Engine::emit`](crate::Engine::emit)).
+    pub changes: Option<Changes>,
 }
 
 /// The longest event name accepted, in bytes.
@@ -132,12 +136,14 @@ fn check_segment(segment: &str) -> Result<(), NameError> {
     }
 }
 
-/// A parsed `"app.Model.action[+]"` spec.
+/// A parsed `"app.Model.action[(field, …)][+]"` spec.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Spec {
     pub(crate) model: String,
     pub(crate) action: String,
     pub(crate) all_owners: bool,
+    /// The fields of `updated(title, pages)`, as written, without repeats.
+    pub(crate) fields: Option<Vec<String>>,
 }
 
 /// Why a spec was refused.
@@ -146,6 +152,9 @@ pub(crate) enum SpecError {
     Model(NameError),
     MissingAction,
     Action(NameError),
+    NoFields,
+    Field(String),
+    Unclosed,
 }
 
 impl fmt::Display for SpecError {
@@ -154,23 +163,63 @@ impl fmt::Display for SpecError {
             Self::Model(e) => write!(f, "its model label is malformed: {e}"),
             Self::MissingAction => f.write_str("it has no action; write `app.Model.action`"),
             Self::Action(e) => write!(f, "its action is malformed: {e}"),
+            Self::NoFields => f.write_str("its field list is empty; name a field, as in `updated(title)`"),
+            Self::Field(field) => write!(f, "its field list names `{field}`, which is not a field name"),
+            Self::Unclosed => f.write_str("its field list is not closed; write `updated(title, pages)`"),
         }
     }
 }
 
 impl Spec {
-    /// Parses `app.Model.action` or `app.Model.action+`.
+    /// Parses `app.Model.action`, `app.Model.action+`, and either with a field list after the action:
+    /// `app.Model.updated(title, pages)`.
     pub(crate) fn parse(spec: &str) -> Result<Self, SpecError> {
         let spec = spec.trim();
-        let (body, all_owners) = match spec.strip_suffix('+') {
-            Some(body) => (body, true),
+        let (body, mut all_owners) = match spec.strip_suffix('+') {
+            Some(body) => (body.trim_end(), true),
             None => (spec, false),
+        };
+        let (body, fields) = split_fields(body)?;
+        let body = match body.strip_suffix('+') {
+            Some(body) => {
+                all_owners = true;
+                body
+            }
+            None => body,
         };
         let (model, action) = body.rsplit_once('.').ok_or(SpecError::MissingAction)?;
         check_dotted(model).map_err(SpecError::Model)?;
         check_segment(action).map_err(SpecError::Action)?;
-        Ok(Self { model: model.to_owned(), action: action.to_owned(), all_owners })
+        Ok(Self { model: model.to_owned(), action: action.to_owned(), all_owners, fields })
     }
+}
+
+/// Splits `head(a, b)` into `head` and its fields; a body without a list is all head.
+fn split_fields(body: &str) -> Result<(&str, Option<Vec<String>>), SpecError> {
+    let Some(open) = body.find('(') else {
+        return if body.contains(')') { Err(SpecError::Unclosed) } else { Ok((body, None)) };
+    };
+    let list = body[open + 1..].strip_suffix(')').ok_or(SpecError::Unclosed)?;
+    let mut fields: Vec<String> = Vec::new();
+    for field in list.split(',').map(str::trim).filter(|field| !field.is_empty()) {
+        if !is_field_name(field) {
+            return Err(SpecError::Field(field.to_owned()));
+        }
+        if !fields.iter().any(|seen| seen == field) {
+            fields.push(field.to_owned());
+        }
+    }
+    if fields.is_empty() {
+        return Err(SpecError::NoFields);
+    }
+    Ok((body[..open].trim_end(), Some(fields)))
+}
+
+/// Whether `name` can be a Rust field's name: `[A-Za-z_][A-Za-z0-9_]*`.
+fn is_field_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|first| first.is_ascii_alphabetic() || first == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 #[cfg(test)]
@@ -180,12 +229,29 @@ mod tests {
     #[test]
     fn parses_specs() {
         let spec = Spec::parse("bookstore.Book.created").unwrap();
-        assert_eq!(spec, Spec { model: "bookstore.Book".into(), action: "created".into(), all_owners: false });
+        assert_eq!(
+            spec,
+            Spec { model: "bookstore.Book".into(), action: "created".into(), all_owners: false, fields: None }
+        );
         assert!(Spec::parse("bookstore.Book.read+").unwrap().all_owners);
         assert_eq!(Spec::parse("created"), Err(SpecError::MissingAction));
         assert_eq!(Spec::parse("Book.created"), Err(SpecError::Model(NameError::NoDot)));
         assert_eq!(Spec::parse("bookstore.Book."), Err(SpecError::Action(NameError::EmptySegment)));
         assert_eq!(Spec::parse("book store.Book.created"), Err(SpecError::Model(NameError::BadChar(' '))));
+    }
+
+    #[test]
+    fn parses_field_lists() {
+        let spec = Spec::parse("bookstore.Book.updated(title, pages, title)").unwrap();
+        assert_eq!(spec.action, "updated");
+        assert_eq!(spec.fields, Some(vec!["title".to_owned(), "pages".to_owned()]));
+        assert!(Spec::parse("bookstore.Book.updated(title)+").unwrap().all_owners);
+        assert!(Spec::parse("bookstore.Book.updated+(title)").unwrap().all_owners);
+        assert_eq!(Spec::parse("bookstore.Book.updated()"), Err(SpecError::NoFields));
+        assert_eq!(Spec::parse("bookstore.Book.updated( , )"), Err(SpecError::NoFields));
+        assert_eq!(Spec::parse("bookstore.Book.updated(title"), Err(SpecError::Unclosed));
+        assert_eq!(Spec::parse("bookstore.Book.updated)"), Err(SpecError::Unclosed));
+        assert_eq!(Spec::parse("bookstore.Book.updated(ti tle)"), Err(SpecError::Field("ti tle".into())));
     }
 
     #[test]

@@ -11,8 +11,9 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use crate::foundation::changes::Changes;
 use crate::foundation::event::{Spec, check_dotted};
-use crate::foundation::hookable::declared_models;
+use crate::foundation::hookable::{DeclaredFields, declared_models};
 
 /// The event an action fires, and for whom.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -23,10 +24,18 @@ pub struct Mapping {
     pub all_owners: bool,
 }
 
+/// An event on an update of given fields only: `"app.Model.updated(title, pages)"`.
+#[derive(Debug)]
+struct FieldMapping {
+    fields: Vec<String>,
+    mapping: Mapping,
+}
+
 #[derive(Debug, Default)]
 struct ModelEvents {
     created: Option<Mapping>,
     updated: Option<Mapping>,
+    updated_fields: Vec<FieldMapping>,
     deleted: Option<Mapping>,
     custom: HashMap<String, Mapping>,
 }
@@ -62,6 +71,9 @@ pub struct EventInfo {
     pub action: Option<String>,
     /// Whether every owner's hooks receive it (`+` in the spec).
     pub all_owners: bool,
+    /// The fields of an event on an update of given fields only (`updated(title, pages)`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fields: Option<Vec<String>>,
 }
 
 /// The validated event map. Cheap to share; build it with [`EventMap::builder`].
@@ -77,9 +89,46 @@ impl EventMap {
         EventMapBuilder::default()
     }
 
-    /// The event that `action` of `model` fires, if any. One hash lookup.
+    /// The event that `action` of `model` fires, if any. One hash lookup. For `updated`, the
+    /// event mapped without a field list; [`updates`](Self::updates) gives all of them.
     pub fn lookup(&self, model: &str, action: &str) -> Option<&Mapping> {
         self.models.get(model)?.get(action)
+    }
+
+    /// The events an update of `model` fires: the plain `updated` one, and each event on given
+    /// fields whose fields `changes` touches. Without `changes` (an update recorded without change
+    /// information), the plain one only.
+    ///
+    /// ```
+    /// use rest_hooks::{Changes, EventMap};
+    ///
+    /// let map = EventMap::builder()
+    ///     .check_models(false)
+    ///     .event("book.changed", "bookstore.Book.updated")
+    ///     .event("book.retitled", "bookstore.Book.updated(title)")
+    ///     .build()
+    ///     .unwrap();
+    /// let events = |changes: Option<&Changes>| -> Vec<String> {
+    ///     map.updates("bookstore.Book", changes).map(|m| m.event.to_string()).collect()
+    /// };
+    /// assert_eq!(events(Some(&Changes::new(["title"]))), ["book.changed", "book.retitled"]);
+    /// assert_eq!(events(Some(&Changes::new(["pages"]))), ["book.changed"]);
+    /// assert_eq!(events(None), ["book.changed"]);
+    /// ```
+    pub fn updates<'a>(&'a self, model: &str, changes: Option<&'a Changes>) -> impl Iterator<Item = &'a Mapping> {
+        let events = self.models.get(model);
+        let plain = events.and_then(|events| events.updated.as_ref());
+        let on_fields = events.map_or(&[][..], |events| &events.updated_fields[..]);
+        let on_fields = on_fields
+            .iter()
+            .filter(move |on| changes.is_some_and(|changes| changes.touches(&on.fields)))
+            .map(|on| &on.mapping);
+        plain.into_iter().chain(on_fields)
+    }
+
+    /// Whether an update of `model` can fire any event.
+    pub(crate) fn maps_updates(&self, model: &str) -> bool {
+        self.models.get(model).is_some_and(|events| events.updated.is_some() || !events.updated_fields.is_empty())
     }
 
     /// Whether `name` is an event of this map (model-bound or raw).
@@ -198,7 +247,7 @@ impl EventMapBuilder {
         let declared = (!self.skip_model_check).then(declared_models);
         let mut problems = Vec::new();
         let mut map = EventMap::default();
-        let mut seen: HashMap<(String, String), String> = HashMap::new();
+        let mut seen: HashMap<(String, String, Option<Vec<String>>), String> = HashMap::new();
         let mut names = HashSet::new();
         for (name, spec) in self.entries {
             if let Err(e) = check_dotted(&name) {
@@ -210,7 +259,8 @@ impl EventMapBuilder {
                 continue;
             }
             let Some(spec_text) = spec else {
-                map.events.insert(name.clone(), EventInfo { name, model: None, action: None, all_owners: false });
+                let info = EventInfo { name: name.clone(), model: None, action: None, all_owners: false, fields: None };
+                map.events.insert(name, info);
                 continue;
             };
             let spec = match Spec::parse(&spec_text) {
@@ -221,15 +271,26 @@ impl EventMapBuilder {
                 }
             };
             if let Some(declared) = &declared
-                && !declared.contains(spec.model.as_str())
+                && !declared.contains_key(spec.model.as_str())
             {
                 problems.push(undeclared(&name, &spec.model, declared));
                 continue;
             }
-            let key = (spec.model.clone(), spec.action.clone());
+            if let Some(fields) = &spec.fields {
+                let declared = declared.as_ref().and_then(|declared| declared.get(spec.model.as_str()));
+                let found = field_problems(&name, &spec_text, &spec.action, fields, declared);
+                if !found.is_empty() {
+                    problems.extend(found);
+                    continue;
+                }
+            }
+            let key = (spec.model.clone(), spec.action.clone(), spec.fields.clone().map(sorted));
             if let Some(first) = seen.get(&key) {
-                problems
-                    .push(format!("event `{name}` maps `{}.{}`, already mapped by `{first}`", spec.model, spec.action));
+                let list = spec.fields.as_ref().map(|fields| format!("({})", fields.join(", "))).unwrap_or_default();
+                problems.push(format!(
+                    "event `{name}` maps `{}.{}{list}`, already mapped by `{first}`",
+                    spec.model, spec.action
+                ));
                 continue;
             }
             seen.insert(key, name.clone());
@@ -243,26 +304,70 @@ impl EventMap {
     fn insert(&mut self, name: String, spec: Spec) {
         let mapping = Mapping { event: Arc::from(name.as_str()), all_owners: spec.all_owners };
         let events = self.models.entry(spec.model.clone()).or_default();
-        match spec.action.as_str() {
-            "created" | "updated" | "deleted" => *events.slot(&spec.action) = Some(mapping),
-            custom => {
+        match (spec.action.as_str(), &spec.fields) {
+            ("updated", Some(fields)) => events.updated_fields.push(FieldMapping { fields: fields.clone(), mapping }),
+            ("created" | "updated" | "deleted", _) => *events.slot(&spec.action) = Some(mapping),
+            (custom, _) => {
                 events.custom.insert(custom.to_owned(), mapping);
             }
         }
-        self.events.insert(
-            name.clone(),
-            EventInfo { name, model: Some(spec.model), action: Some(spec.action), all_owners: spec.all_owners },
-        );
+        let info = EventInfo {
+            name: name.clone(),
+            model: Some(spec.model),
+            action: Some(spec.action),
+            all_owners: spec.all_owners,
+            fields: spec.fields,
+        };
+        self.events.insert(name, info);
     }
 }
 
-fn undeclared(name: &str, model: &str, declared: &HashSet<&'static str>) -> String {
+fn sorted(mut fields: Vec<String>) -> Vec<String> {
+    fields.sort();
+    fields
+}
+
+/// What is wrong with the field list of event `name`'s spec: a list on an action other than
+/// `updated`, or fields an update of the model never reports (checked when the model is declared).
+fn field_problems(
+    name: &str,
+    spec: &str,
+    action: &str,
+    fields: &[String],
+    declared: Option<&DeclaredFields>,
+) -> Vec<String> {
+    if action != "updated" {
+        return vec![format!("event `{name}` maps `{spec}`: a field list goes only on `updated`, not on `{action}`")];
+    }
+    let Some(declared) = declared else { return Vec::new() };
+    fields
+        .iter()
+        .filter(|field| !declared.fields.contains(&field.as_str()))
+        .map(|field| {
+            let mut message = format!("event `{name}` maps `{spec}`: ");
+            if declared.skipped.contains(&field.as_str()) {
+                message.push_str(&format!(
+                    "field `{field}` is skipped (`#[hookable(skip)]`), so an update never reports it"
+                ));
+            } else {
+                message.push_str(&format!("the model has no field `{field}` that an update reports"));
+                match closest(field, declared.fields.iter().copied()) {
+                    Some(guess) => message.push_str(&format!(" (did you mean `{guess}`?)")),
+                    None => message.push_str(&format!("; its fields: {}", declared.fields.join(", "))),
+                }
+            }
+            message
+        })
+        .collect()
+}
+
+fn undeclared(name: &str, model: &str, declared: &HashMap<&'static str, DeclaredFields>) -> String {
     let mut message = format!("event `{name}` maps model `{model}`, which no `#[derive(Hookable)]` entity declares");
-    match closest(model, declared) {
+    match closest(model, declared.keys().copied()) {
         Some(guess) => message.push_str(&format!(" (did you mean `{guess}`?)")),
         None if declared.is_empty() => message.push_str(" (no Hookable entity is linked in)"),
         None => {
-            let mut known: Vec<_> = declared.iter().copied().collect();
+            let mut known: Vec<_> = declared.keys().copied().collect();
             known.sort_unstable();
             message.push_str(&format!("; declared: {}", known.join(", ")));
         }
@@ -270,11 +375,11 @@ fn undeclared(name: &str, model: &str, declared: &HashSet<&'static str>) -> Stri
     message
 }
 
-/// The declared label nearest to `wanted`, when it is close enough to be a typo.
-fn closest<'a>(wanted: &str, declared: &HashSet<&'a str>) -> Option<&'a str> {
+/// The declared name nearest to `wanted`, when it is close enough to be a typo.
+fn closest<'a>(wanted: &str, declared: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     declared
-        .iter()
-        .map(|label| (edit_distance(wanted, label), *label))
+        .into_iter()
+        .map(|label| (edit_distance(wanted, label), label))
         .filter(|(distance, _)| *distance <= 2.max(wanted.len() / 5))
         .min()
         .map(|(_, label)| label)
@@ -372,10 +477,81 @@ mod tests {
     }
 
     #[test]
+    fn maps_updates_of_given_fields_beside_the_plain_one() {
+        let map = unchecked()
+            .event("book.changed", "bookstore.Book.updated")
+            .event("book.retitled", "bookstore.Book.updated(title)")
+            .event("book.resized", "bookstore.Book.updated(pages, title)+")
+            .build()
+            .unwrap();
+        let events = |fields: &[&str]| -> Vec<String> {
+            let changes = Changes::new(fields.iter().copied());
+            map.updates("bookstore.Book", Some(&changes)).map(|m| m.event.to_string()).collect()
+        };
+        assert_eq!(events(&["title"]), ["book.changed", "book.retitled", "book.resized"]);
+        assert_eq!(events(&["pages"]), ["book.changed", "book.resized"]);
+        assert_eq!(events(&[]), ["book.changed"]);
+        assert_eq!(&*map.lookup("bookstore.Book", "updated").unwrap().event, "book.changed");
+        assert!(map.maps_updates("bookstore.Book"));
+        let resized = map.events().find(|info| info.name == "book.resized").unwrap();
+        assert_eq!(resized.fields, Some(vec!["pages".to_owned(), "title".to_owned()]));
+        assert!(resized.all_owners);
+
+        let only_fields = unchecked().event("book.retitled", "bookstore.Book.updated(title)").build().unwrap();
+        assert!(only_fields.maps_updates("bookstore.Book"));
+        assert!(only_fields.lookup("bookstore.Book", "updated").is_none());
+        assert_eq!(only_fields.updates("bookstore.Book", None).count(), 0);
+    }
+
+    #[test]
+    fn refuses_the_same_field_list_twice_and_lists_off_updated() {
+        let err = unchecked()
+            .event("book.a", "bookstore.Book.updated(title, pages)")
+            .event("book.b", "bookstore.Book.updated(pages, title)")
+            .event("book.c", "bookstore.Book.created(title)")
+            .event("book.d", "bookstore.Book.updated()")
+            .build()
+            .unwrap_err();
+        assert_eq!(
+            err.problems(),
+            [
+                "event `book.b` maps `bookstore.Book.updated(pages, title)`, already mapped by `book.a`",
+                "event `book.c` maps `bookstore.Book.created(title)`: a field list goes only on `updated`, not on \
+                 `created`",
+                "event `book.d` maps `bookstore.Book.updated()`, which is malformed: its field list is empty; name a \
+                 field, as in `updated(title)`",
+            ]
+        );
+    }
+
+    #[test]
+    fn names_the_nearest_field() {
+        let declared = DeclaredFields { fields: &["title", "pages"], skipped: &["secret"] };
+        let problems = field_problems(
+            "e.x",
+            "a.B.updated(titel, secret, zzz)",
+            "updated",
+            &["titel".into(), "secret".into(), "zzz".into()],
+            Some(&declared),
+        );
+        assert_eq!(
+            problems,
+            [
+                "event `e.x` maps `a.B.updated(titel, secret, zzz)`: the model has no field `titel` that an update \
+                 reports (did you mean `title`?)",
+                "event `e.x` maps `a.B.updated(titel, secret, zzz)`: field `secret` is skipped \
+                 (`#[hookable(skip)]`), so an update never reports it",
+                "event `e.x` maps `a.B.updated(titel, secret, zzz)`: the model has no field `zzz` that an update \
+                 reports; its fields: title, pages",
+            ]
+        );
+    }
+
+    #[test]
     fn suggests_the_nearest_label() {
         let declared: HashSet<&str> = ["bookstore.Book", "bookstore.Author"].into();
-        assert_eq!(closest("bookstore.Bok", &declared), Some("bookstore.Book"));
-        assert_eq!(closest("shop.Order", &declared), None);
+        assert_eq!(closest("bookstore.Bok", declared.iter().copied()), Some("bookstore.Book"));
+        assert_eq!(closest("shop.Order", declared.iter().copied()), None);
         assert_eq!(edit_distance("kitten", "sitting"), 3);
     }
 }

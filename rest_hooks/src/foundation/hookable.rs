@@ -4,7 +4,7 @@
 //! hand-written impls) are the way to customise it, so the generated `ActiveModelBehavior` and the
 //! trait always agree.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
 
@@ -67,6 +67,46 @@ pub trait Hookable: Send + Sync + 'static {
         &'a self,
         db: &'a C,
     ) -> impl Future<Output = Result<Option<Owner>, DbErr>> + Send + 'a;
+
+    /// Whether an update reads the row first to send the changed fields' previous values
+    /// (`#[hookable(previous_values)]`).
+    #[doc(hidden)]
+    const PREVIOUS_VALUES: bool = false;
+
+    /// The value of the field serialized as `name`, as `data` serializes it; `None` for a skipped
+    /// or unknown field.
+    #[doc(hidden)]
+    fn __field_value(&self, name: &str) -> Option<Value> {
+        let _ = name;
+        None
+    }
+
+    /// The primary key as text, which pairs an update's `before_save` with its `after_save`.
+    #[doc(hidden)]
+    fn __key(&self) -> String {
+        String::new()
+    }
+}
+
+/// What the derive tells about an entity's `ActiveModel`: which fields an update sets, and its key.
+#[doc(hidden)]
+pub trait HookableActiveModel {
+    /// The serialized names of the fields set (`ActiveValue::Set`), skipped fields and the primary
+    /// key excepted.
+    fn __set_fields(&self) -> Vec<&'static str>;
+
+    /// The primary key as text, as [`Hookable::__key`] writes it; `None` while a key field is not
+    /// set.
+    fn __key(&self) -> Option<String>;
+}
+
+/// The text form of a primary key, from its fields' values in declaration order.
+#[doc(hidden)]
+pub fn key_text(values: Vec<Value>) -> String {
+    match <[Value; 1]>::try_from(values) {
+        Ok([value]) => value.to_string(),
+        Err(values) => Value::Array(values).to_string(),
+    }
 }
 
 /// The key of a hook's owner: a user, an organisation, a tenant.
@@ -154,26 +194,43 @@ impl Audience {
     }
 }
 
-/// A model label declared by a `#[derive(Hookable)]` entity; collected so that the event map can
-/// spot labels that no entity declares.
+/// A model label declared by a `#[derive(Hookable)]` entity, with its fields' serialized names;
+/// collected so that the event map can spot labels that no entity declares, and field lists that
+/// name no field an update can change.
 #[doc(hidden)]
 #[derive(Debug)]
 pub struct ModelRegistration {
     label: &'static str,
+    fields: &'static [&'static str],
+    skipped: &'static [&'static str],
 }
 
 impl ModelRegistration {
     #[doc(hidden)]
-    pub const fn new(label: &'static str) -> Self {
-        Self { label }
+    pub const fn new(label: &'static str, fields: &'static [&'static str], skipped: &'static [&'static str]) -> Self {
+        Self { label, fields, skipped }
     }
 }
 
 inventory::collect!(ModelRegistration);
 
-/// Every model label declared by a Hookable entity linked into this program.
-pub(crate) fn declared_models() -> HashSet<&'static str> {
-    inventory::iter::<ModelRegistration>.into_iter().map(|r| r.label).collect()
+/// The fields of a declared model, by serialized name.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct DeclaredFields {
+    /// The fields an update may change and report: neither skipped nor the primary key.
+    pub(crate) fields: &'static [&'static str],
+    /// The fields `#[hookable(skip)]` leaves out.
+    pub(crate) skipped: &'static [&'static str],
+}
+
+/// Every model label declared by a Hookable entity linked into this program, with its fields.
+pub(crate) fn declared_models() -> HashMap<&'static str, DeclaredFields> {
+    let mut declared = HashMap::new();
+    for registration in inventory::iter::<ModelRegistration> {
+        let fields = DeclaredFields { fields: registration.fields, skipped: registration.skipped };
+        declared.entry(registration.label).or_insert(fields);
+    }
+    declared
 }
 
 /// The default `data` shape, Django's serialization of one instance.

@@ -3,6 +3,7 @@
 //! tables, the finder and renderer interfaces, request slots. Nothing here imports from a layer
 //! above.
 
+pub(crate) mod changes;
 pub(crate) mod clock;
 pub mod delivery;
 pub(crate) mod error;

@@ -20,6 +20,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
+use crate::foundation::changes::from_stored_payload;
 use crate::foundation::event::{Action, Event};
 use crate::foundation::finder::Finder;
 use crate::foundation::hook::{HookId, HookTarget};
@@ -242,7 +243,7 @@ impl Dispatcher {
         let outbox_id = row.id;
         let format = Format::parse(&row.format).ok_or_else(|| format!("unknown stored format `{}`", row.format))?;
         let object = row.object.clone();
-        let event = event_from_row(row)?;
+        let event = event_from_row(row, format)?;
         let targets = hooks.find(&*self.shared.finder, txn, &event).await?;
         let event_name: Arc<str> = Arc::from(event.name.as_str());
         let ordered_event = self.shared.config.ordered_events.contains(&event.name);
@@ -643,8 +644,12 @@ async fn mark_failed(txn: &DatabaseTransaction, id: i64, error: &str, now: i64) 
         .map(drop)
 }
 
-fn event_from_row(row: outbox::Model) -> Result<Event, String> {
-    let data = serde_json::from_str(&row.payload).map_err(|e| format!("stored payload is not JSON: {e}"))?;
+fn event_from_row(row: outbox::Model, format: Format) -> Result<Event, String> {
+    let payload = serde_json::from_str(&row.payload).map_err(|e| format!("stored payload is not JSON: {e}"))?;
+    let (data, changes) = match format.has_changes() {
+        true => from_stored_payload(payload).map(|(data, changes)| (data, Some(changes)))?,
+        false => (payload, None),
+    };
     let audience = match (row.all_owners, row.owner) {
         (true, _) => Audience::All,
         (false, Some(owner)) => Audience::Owner(Owner::from(owner)),
@@ -658,6 +663,7 @@ fn event_from_row(row: outbox::Model) -> Result<Event, String> {
         audience,
         data,
         recorded_at: row.created_at,
+        changes,
     })
 }
 

@@ -6,10 +6,10 @@
 //! which never blocks and never fails the save. The functions a save calls, and the engine's
 //! methods that fire events, are the engine's (`engine::record`).
 
-use sea_orm::sea_query::ValueTuple;
-use sea_orm::{ActiveValue::Set, ConnectionTrait, EntityTrait, ModelTrait};
+use sea_orm::{ActiveValue::Set, ConnectionTrait, EntityTrait};
 use serde_json::Value;
 
+use crate::foundation::changes::{Changes, stored_payload};
 use crate::foundation::error::RecordError;
 use crate::foundation::event_map::Mapping;
 use crate::foundation::hookable::{Audience, Hookable};
@@ -19,14 +19,15 @@ use crate::runtime::shared::Shared;
 use crate::runtime::signals::Nudge;
 
 /// Builds the outbox row of a model event: its `data` read through `db` (the save's connection),
-/// or `body`, sent as the whole body, when one is given.
-pub(crate) async fn model_row<M: Hookable + ModelTrait, C: ConnectionTrait>(
+/// or `body`, sent as the whole body, when one is given; with an update's `changes` beside the data.
+pub(crate) async fn model_row<M: Hookable, C: ConnectionTrait>(
     db: &C,
     model: &M,
     action: &str,
     mapping: &Mapping,
     audience: Option<Audience>,
     body: Option<&Value>,
+    changes: Option<&Changes>,
 ) -> Result<outbox::ActiveModel, RecordError> {
     let audience = match audience {
         _ if mapping.all_owners => Audience::All,
@@ -35,21 +36,27 @@ pub(crate) async fn model_row<M: Hookable + ModelTrait, C: ConnectionTrait>(
         None => model.hook_owner(db).await?.map_or(Audience::Unowned, Audience::Owner),
     };
     let source = Some((M::MODEL, action));
-    let mut row = match body {
-        Some(body) => row(&mapping.event, source, audience, Format::Override, body)?,
-        None => {
+    let mut row = match (body, changes) {
+        (Some(body), _) => row(&mapping.event, source, audience, Format::Override, body)?,
+        (None, changes) => {
             let format = if M::CUSTOM_SERIALIZER { Format::Entity } else { Format::Default };
             let data = model.hook_data_with_db(db).await?;
-            row(&mapping.event, source, audience, format, &data)?
+            match changes {
+                Some(changes) => {
+                    row(&mapping.event, source, audience, format.with_changes(), &stored_payload(data, changes))?
+                }
+                None => row(&mapping.event, source, audience, format, &data)?,
+            }
         }
     };
-    row.object = Set(Some(object_key(M::MODEL, &model.get_primary_key_value())));
+    let key = model.__key();
+    row.object = Set((!key.is_empty()).then(|| object_key(M::MODEL, &key)));
     Ok(row)
 }
 
 /// The key of one instance: its model label and primary key, hashed to a fixed length.
-fn object_key(model: &str, key: &ValueTuple) -> String {
-    let text = format!("{model}\u{0}{key:?}");
+fn object_key(model: &str, key: &str) -> String {
+    let text = format!("{model}\u{0}{key}");
     let digest = ring::digest::digest(&ring::digest::SHA256, text.as_bytes());
     digest.as_ref()[..16].iter().map(|byte| format!("{byte:02x}")).collect()
 }

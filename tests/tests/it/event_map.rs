@@ -26,7 +26,8 @@ async fn duplicates_typos_and_malformed_specs_fail_the_start() {
              mean `bookstore.Book`?)",
             "event name `bookadded` is not a valid dotted name: it needs at least two dot-separated parts",
             "event `shop.order` maps model `shop.Order`, which no `#[derive(Hookable)]` entity declares; declared: \
-             bookstore.Author, bookstore.Book, bookstore.Chapter, bookstore.Comment, bookstore.Note, bookstore.Tag",
+             bookstore.Author, bookstore.Book, bookstore.Chapter, bookstore.Comment, bookstore.Manuscript, \
+             bookstore.Note, bookstore.Tag",
             "event `book.bad` maps `bookstore.Book`, which is malformed: its model label is malformed: it needs at \
              least two dot-separated parts",
         ]

@@ -6,6 +6,7 @@
 mod api;
 mod attempts;
 mod backends;
+mod changes;
 mod crash;
 mod custom;
 mod derive_ui;

@@ -66,6 +66,11 @@ pub enum Format {
     Default,
     /// The entity's own serializer produced the data.
     Entity,
+    /// As `Default`, for an update that knows its changes: the payload is
+    /// `{"data": …, "changed": […], "previous": {…}}` (`previous` with previous values only).
+    DefaultChanges,
+    /// As `Entity`, for an update that knows its changes; the payload as for `DefaultChanges`.
+    EntityChanges,
     /// The caller supplied the whole body.
     Override,
     /// A raw event's payload, sent as `data` beside the hook metadata.
@@ -80,6 +85,8 @@ impl Format {
         match self {
             Self::Default => "default",
             Self::Entity => "entity",
+            Self::DefaultChanges => "default_changes",
+            Self::EntityChanges => "entity_changes",
             Self::Override => "override",
             Self::Raw => "raw",
             Self::RawBare => "raw_bare",
@@ -91,10 +98,62 @@ impl Format {
         Some(match name {
             "default" => Self::Default,
             "entity" => Self::Entity,
+            "default_changes" => Self::DefaultChanges,
+            "entity_changes" => Self::EntityChanges,
             "override" => Self::Override,
             "raw" => Self::Raw,
             "raw_bare" => Self::RawBare,
             _ => return None,
         })
+    }
+
+    /// The format of the same data stored with an update's changes; formats that carry none are
+    /// their own.
+    pub fn with_changes(self) -> Self {
+        match self {
+            Self::Default => Self::DefaultChanges,
+            Self::Entity => Self::EntityChanges,
+            other => other,
+        }
+    }
+
+    /// Whether the payload holds the data with an update's changes rather than the data alone.
+    pub fn has_changes(self) -> bool {
+        matches!(self, Self::DefaultChanges | Self::EntityChanges)
+    }
+
+    /// The format of the data inside the payload: `Default` for `DefaultChanges`, `Entity` for
+    /// `EntityChanges`, any other its own.
+    pub fn without_changes(self) -> Self {
+        match self {
+            Self::DefaultChanges => Self::Default,
+            Self::EntityChanges => Self::Entity,
+            other => other,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Format;
+
+    #[test]
+    fn formats_round_trip_and_pair_with_their_change_formats() {
+        for format in [
+            Format::Default,
+            Format::Entity,
+            Format::DefaultChanges,
+            Format::EntityChanges,
+            Format::Override,
+            Format::Raw,
+            Format::RawBare,
+        ] {
+            assert_eq!(Format::parse(format.as_str()), Some(format));
+            assert!(format.as_str().len() <= 16, "the column holds 16 characters");
+            assert_eq!(format.with_changes().without_changes(), format.without_changes());
+        }
+        assert_eq!(Format::Default.with_changes(), Format::DefaultChanges);
+        assert!(Format::EntityChanges.has_changes());
+        assert!(!Format::Raw.with_changes().has_changes());
     }
 }
