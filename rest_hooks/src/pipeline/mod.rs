@@ -1,8 +1,10 @@
 //! The pipeline, in the order an event flows through it: [`record`] writes it into the outbox in
 //! the caller's transaction, [`dispatch`] turns committed rows into deliveries, [`deliver`] makes
 //! the requests, [`outcome`] writes what came back, [`health`] disables hooks that keep failing,
-//! [`retention`] purges what is old; [`schedule`] decides when passes run. Plain code over the shared context; the actors drive it.
+//! [`retention`] purges what is old; [`backlog`] measures what waits, for the metrics; [`schedule`]
+//! decides when passes run. Plain code over the shared context; the actors drive it.
 
+pub(crate) mod backlog;
 pub(crate) mod deliver;
 pub(crate) mod dispatch;
 pub(crate) mod health;
