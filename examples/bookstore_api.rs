@@ -2,7 +2,8 @@
 //! hooks router at `/api/v1/hooks`, a books resource at `/api/v1/books`, and an inbox at `/inbox`
 //! that receives webhooks, checks their signatures and prints them. Subscribe the inbox with
 //! `curl`, add a book, and watch the delivery arrive (`docs/guide/api.md` shows the session, which
-//! CI replays).
+//! CI replays). The engine's metrics are served for Prometheus at `/metrics`
+//! (`docs/guide/operating.md` lists them).
 //!
 //! Run it with `cargo run --example bookstore_api` (`-- 8080` for another port than 3000).
 //! Tokens: `alice-token` (user 1) and `bob-token` (user 2).
@@ -13,8 +14,9 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
-use axum::routing::post;
+use axum::routing::{get, post};
 use axum::{Json, Router};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use rest_hooks::api::{HooksApi, Refusal};
 use rest_hooks::signing::Verifier;
 use rest_hooks::{Engine, Owner};
@@ -120,9 +122,30 @@ async fn inbox(State(db): State<DatabaseConnection>, headers: HeaderMap, body: B
     StatusCode::NO_CONTENT
 }
 
+/// Installs a Prometheus recorder, without the exporter's own HTTP listener: the application
+/// serves the scrape on its own router. Its histograms get buckets from 5 ms to 30 s.
+fn prometheus() -> Result<PrometheusHandle, Box<dyn Error>> {
+    let buckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
+    let handle = PrometheusBuilder::new()
+        .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), &buckets)?
+        .install_recorder()?;
+    // Without the listener, the application runs the recorder's upkeep (it drains histograms).
+    let upkeep = handle.clone();
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(5));
+        loop {
+            every.tick().await;
+            upkeep.run_upkeep();
+        }
+    });
+    Ok(handle)
+}
+
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn Error>> {
     let port: u16 = std::env::args().nth(1).map_or(Ok(3000), |port| port.parse())?;
+    // Installed before the engine starts, which describes its metrics to it.
+    let prometheus = prometheus()?;
     let dir = tempfile::tempdir()?;
     let db = Database::connect(format!("sqlite://{}?mode=rwc", dir.path().join("bookstore.db").display())).await?;
     rest_hooks::store::setup(&db).await?;
@@ -142,6 +165,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
         .nest("/api/v1/hooks", HooksApi::new(engine.clone(), owner)?.router())
         .route("/api/v1/books", post(add_book).get(list_books))
         .route("/inbox", post(inbox))
+        .route("/metrics", get(move || async move { prometheus.render() }))
         .with_state(db);
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     println!(

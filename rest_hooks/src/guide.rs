@@ -11,6 +11,7 @@
 //! | [`delivery`] | bodies and swap points, responses, order, the retry schedule, disabling, the attempt log, replay, bounds, crashes and shutdown |
 //! | [`api`] | the subscription REST API (feature `api`): endpoints, errors, a session against the `bookstore_api` example |
 //! | [`deployment`] | runtimes, tests, the engine's own connections, PostgreSQL and MySQL, many processes |
+//! | [`operating`] | metrics (names, labels, a Prometheus scrape), tracing spans, what to alert on |
 //!
 //! The figures of the benchmark are in the repository's
 //! [`docs/performance.md`](https://github.com/rest-hooks/rest_hooks/blob/HEAD/docs/performance.md).
@@ -37,3 +38,6 @@ pub mod api {}
 
 #[doc = include_str!("../../docs/guide/deployment.md")]
 pub mod deployment {}
+
+#[doc = include_str!("../../docs/guide/operating.md")]
+pub mod operating {}

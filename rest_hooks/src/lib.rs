@@ -21,7 +21,7 @@
 //! * With the `api` feature, `api::HooksApi` is the subscription REST API: an owner-scoped axum
 //!   router through which your users' integrations subscribe and unsubscribe themselves.
 //! * The [`guide`] is the manual: one page per topic (the event map, actions, hook entities,
-//!   signing, delivery and order, the API, deployment).
+//!   signing, delivery and order, the API, deployment, operating it: metrics and alerts).
 //!
 //! ```no_run
 //! use rest_hooks::Engine;

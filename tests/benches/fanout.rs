@@ -140,7 +140,7 @@ struct Options {
     backlog_events: usize,
     reps: usize,
     /// Runs only the phases named (comma-separated), e.g. `single_saves,slow_receiver`; the phases:
-    /// `single_saves`, `update_saves`, `slow_receiver`, `takeover`, `ordering`.
+    /// `single_saves`, `update_saves`, `slow_receiver`, `takeover`, `ordering`, `metrics`.
     only: Option<Vec<String>>,
 }
 
@@ -1211,6 +1211,146 @@ async fn ordering_rate(backend: &Backend, receiver: &Receiver, ordered: bool) ->
     (ORDER_OBJECTS * ORDER_EDITS) as f64 / (last - start).as_secs_f64()
 }
 
+/// What recording metrics costs: single saves (10 hooks, a transaction each) and throughput (10
+/// hooks, transactions of 100) without a recorder, then with a counting recorder installed.
+struct MetricsCost {
+    off: (SingleSaves, f64),
+    on: (SingleSaves, f64),
+    /// Metric updates the recorder counted during the runs with it.
+    updates: u64,
+}
+
+/// A recorder that does what a real one does per update, and no more: finds the metric in a
+/// registry under a lock and updates it with an atomic.
+#[derive(Default)]
+struct CountingRecorder {
+    registry: Mutex<HashMap<metrics::Key, Arc<CountingHandle>>>,
+}
+
+#[derive(Default)]
+struct CountingHandle {
+    value: AtomicU64,
+}
+
+static UPDATES: AtomicU64 = AtomicU64::new(0);
+
+impl CountingRecorder {
+    fn handle(&self, key: &metrics::Key) -> Arc<CountingHandle> {
+        Arc::clone(self.registry.lock().unwrap().entry(key.clone()).or_default())
+    }
+}
+
+impl metrics::Recorder for CountingRecorder {
+    fn describe_counter(&self, _: metrics::KeyName, _: Option<metrics::Unit>, _: metrics::SharedString) {}
+    fn describe_gauge(&self, _: metrics::KeyName, _: Option<metrics::Unit>, _: metrics::SharedString) {}
+    fn describe_histogram(&self, _: metrics::KeyName, _: Option<metrics::Unit>, _: metrics::SharedString) {}
+
+    fn register_counter(&self, key: &metrics::Key, _: &metrics::Metadata<'_>) -> metrics::Counter {
+        metrics::Counter::from_arc(self.handle(key))
+    }
+
+    fn register_gauge(&self, key: &metrics::Key, _: &metrics::Metadata<'_>) -> metrics::Gauge {
+        metrics::Gauge::from_arc(self.handle(key))
+    }
+
+    fn register_histogram(&self, key: &metrics::Key, _: &metrics::Metadata<'_>) -> metrics::Histogram {
+        metrics::Histogram::from_arc(self.handle(key))
+    }
+}
+
+impl metrics::CounterFn for CountingHandle {
+    fn increment(&self, value: u64) {
+        self.value.fetch_add(value, Ordering::Relaxed);
+        UPDATES.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn absolute(&self, value: u64) {
+        self.value.fetch_max(value, Ordering::Relaxed);
+        UPDATES.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+impl metrics::GaugeFn for CountingHandle {
+    fn increment(&self, _: f64) {
+        self.value.fetch_add(1, Ordering::Relaxed);
+        UPDATES.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn decrement(&self, _: f64) {
+        self.value.fetch_sub(1, Ordering::Relaxed);
+        UPDATES.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn set(&self, value: f64) {
+        self.value.store(value.to_bits(), Ordering::Relaxed);
+        UPDATES.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+impl metrics::HistogramFn for CountingHandle {
+    fn record(&self, value: f64) {
+        self.value.fetch_add(value.to_bits() >> 32, Ordering::Relaxed);
+        UPDATES.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Deliveries per second of 10 hooks over `options.deliveries()`, saved in transactions of 100.
+async fn throughput_10(backend: &Backend, options: &Options, receiver: &Receiver) -> f64 {
+    engine_rate(backend, receiver, 10, options.deliveries() / 10).await.0
+}
+
+/// Runs the metrics phase. Without a recorder first (a recorder, once installed, stays for the
+/// process), each run preceded by one not counted that warms up the same path.
+async fn metrics_cost(backend: &Backend, options: &Options, receiver: &Receiver) -> MetricsCost {
+    let run = || async {
+        single_saves(backend, options, receiver, 10, Commit::Transaction).await;
+        let saves = single_saves(backend, options, receiver, 10, Commit::Transaction).await;
+        (saves, throughput_10(backend, options, receiver).await)
+    };
+    let off = run().await;
+    // Another backend's run may have installed it already.
+    let _ = metrics::set_global_recorder(CountingRecorder::default());
+    let before = UPDATES.load(Ordering::Relaxed);
+    let on = run().await;
+    MetricsCost { off, on, updates: UPDATES.load(Ordering::Relaxed) - before }
+}
+
+impl MetricsCost {
+    fn print(&self) {
+        let ((off_saves, off_rate), (on_saves, on_rate)) = (&self.off, &self.on);
+        println!(
+            "  metrics, 10 hooks: single save {:.0} µs without a recorder, {:.0} µs with one (×{:.2}); \
+             {:.0} deliveries/s of single saves without, {:.0} with (×{:.2}); throughput {off_rate:.0}/s without, \
+             {on_rate:.0}/s with (×{:.2}); {} metric updates recorded",
+            off_saves.save_us,
+            on_saves.save_us,
+            on_saves.save_us / off_saves.save_us,
+            off_saves.deliveries_per_s,
+            on_saves.deliveries_per_s,
+            on_saves.deliveries_per_s / off_saves.deliveries_per_s,
+            on_rate / off_rate,
+            self.updates
+        );
+    }
+
+    fn to_json(&self) -> serde_json::Map<String, Value> {
+        let ((off_saves, off_rate), (on_saves, on_rate)) = (&self.off, &self.on);
+        let json = json!({
+            "metrics_off_save_us": off_saves.save_us,
+            "metrics_on_save_us": on_saves.save_us,
+            "metrics_off_single_save_deliveries_per_s": off_saves.deliveries_per_s,
+            "metrics_on_single_save_deliveries_per_s": on_saves.deliveries_per_s,
+            "metrics_off_deliveries_per_s": off_rate,
+            "metrics_on_deliveries_per_s": on_rate,
+            "metrics_updates": self.updates,
+        });
+        match json {
+            Value::Object(map) => map,
+            _ => unreachable!("a JSON object"),
+        }
+    }
+}
+
 /// The isolation phases of one backend.
 #[derive(Default)]
 struct Isolation {
@@ -1220,6 +1360,8 @@ struct Isolation {
     takeover_s: Option<f64>,
     /// Deliveries per second of updates to a few instances, in order and not.
     ordering: Option<(f64, f64)>,
+    /// The same runs without a metrics recorder and with one.
+    metrics: Option<MetricsCost>,
 }
 
 impl Isolation {
@@ -1252,6 +1394,10 @@ impl Isolation {
             let ordered = ordering_rate(backend, receiver, true).await;
             let unordered = ordering_rate(backend, receiver, false).await;
             isolation.ordering = Some((ordered, unordered));
+        }
+        if options.runs("metrics") {
+            eprintln!("[{}] single saves and throughput, without a metrics recorder and with one …", backend.name());
+            isolation.metrics = Some(metrics_cost(backend, options, receiver).await);
         }
         isolation
     }
@@ -1294,6 +1440,9 @@ impl Isolation {
                 ordered / unordered
             );
         }
+        if let Some(cost) = &self.metrics {
+            cost.print();
+        }
     }
 
     fn to_json(&self) -> serde_json::Map<String, Value> {
@@ -1323,6 +1472,9 @@ impl Isolation {
         if let Some((ordered, unordered)) = self.ordering {
             json.insert("ordered_deliveries_per_s".to_owned(), json!(ordered));
             json.insert("unordered_deliveries_per_s".to_owned(), json!(unordered));
+        }
+        if let Some(cost) = &self.metrics {
+            json.extend(cost.to_json());
         }
         json
     }

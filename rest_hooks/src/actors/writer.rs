@@ -11,6 +11,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use actix::{Actor, ActorFutureExt, AsyncContext, Context, Handler, Message, WrapFuture};
@@ -82,6 +83,9 @@ impl OutcomeWriter {
                 Ok(disabled) => {
                     health::report_disabled(&shared, disabled).await;
                     wake_for_retries(&shared, &batch);
+                    // Their deliveries are no longer in flight once the batch is dropped.
+                    drop(batch);
+                    shared.config.metrics.in_flight(shared.in_flight.load(Ordering::Acquire));
                     Ok(())
                 }
                 Err(error) => Err((error, batch)),

@@ -325,6 +325,41 @@ impl Builder {
         self
     }
 
+    /// Adds a label put on every metric the engine records, such as `("engine", "billing")` for an
+    /// application that runs several engines. Metrics are recorded through the [`metrics`] facade
+    /// to whatever recorder the application installs (see the guide's
+    /// [operating page](crate::guide::operating)). Default: none.
+    ///
+    /// ```no_run
+    /// # async fn run(db: sea_orm::DatabaseConnection) -> Result<(), rest_hooks::BuildError> {
+    /// let engine = rest_hooks::Engine::builder()
+    ///     .event("book.added", "bookstore.Book.created")
+    ///     .metrics_label("engine", "bookstore")
+    ///     .start(db)?;
+    /// # Ok(()) }
+    /// ```
+    pub fn metrics_label(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.config.metrics.label(key.into(), value.into());
+        self
+    }
+
+    /// Whether the engine keeps a gauge of the requests under way to each receiver
+    /// (`rest_hooks_receiver_requests_in_flight{receiver="https://host:port"}`). Receivers are as
+    /// many as the subscribers make them, so each one is a time series of its own: turn it on only
+    /// when they are few. Default: `false`.
+    pub fn metrics_per_receiver(mut self, per_receiver: bool) -> Self {
+        self.config.metrics.per_receiver(per_receiver);
+        self
+    }
+
+    /// How often a delivering engine measures its backlog gauges (events waiting for dispatch;
+    /// deliveries pending, due and leased), with a few counting queries on its own connection, never
+    /// on the save path. At least 10 ms. Default: 5 s.
+    pub fn backlog_interval(mut self, interval: Duration) -> Self {
+        self.config.backlog_interval = interval;
+        self
+    }
+
     /// Whether [`start`](Self::start) makes the engine the process-wide one. Turn it off to run
     /// several engines side by side (tests), each used through [`Engine::scope`]. Default: `true`.
     pub fn process_wide(mut self, process_wide: bool) -> Self {
@@ -471,6 +506,12 @@ impl Builder {
                 problem: format!("({:?}) must be at least 10 ms", config.poll_interval),
             });
         }
+        if config.backlog_interval < Duration::from_millis(10) {
+            return Err(BuildError::Setting {
+                name: "backlog_interval",
+                problem: format!("({:?}) must be at least 10 ms", config.backlog_interval),
+            });
+        }
         if config.lease > Duration::from_secs(7 * 24 * 3600) || config.lease < Duration::from_secs(1) {
             return Err(BuildError::Setting {
                 name: "lease",
@@ -491,6 +532,7 @@ impl Builder {
                 Arc::new(HttpDeliverer::configured(config.http(), signer, self.resolver.clone())?)
             }
         };
+        crate::foundation::metrics::Metrics::describe();
         let (process_wide, deliver) = (config.process_wide, config.deliver);
         let db = match self.engine_db {
             Some(engine_db) => engine_db,

@@ -23,6 +23,9 @@ pub(crate) struct Job {
     pub(crate) outbox_id: i64,
     /// When the delivery was created (Unix ms), for the retry policy's age cap.
     pub(crate) created_at: i64,
+    /// When its event was recorded (the outbox row's `created_at`, Unix ms), for the latency of
+    /// first attempts.
+    pub(crate) recorded_at: i64,
     /// The instance it is about, when its hook's deliveries about one instance go in order.
     pub(crate) order_key: Option<String>,
 }

@@ -14,6 +14,7 @@ pub mod hook;
 pub(crate) mod hookable;
 pub(crate) mod job;
 pub(crate) mod keys;
+pub(crate) mod metrics;
 #[cfg(feature = "migration")]
 pub mod migration;
 pub mod net;

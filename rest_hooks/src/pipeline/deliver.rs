@@ -1,20 +1,28 @@
 //! Making an attempt: a leased job runs through the engine's deliverer, the application hears of
 //! it, and the retry policy gives its [`Verdict`]. The delivery actor starts these as tasks; the
 //! outcome writer records what they return.
+//!
+//! Each attempt runs in a `tracing` span, `rest_hooks.attempt`, carrying the delivery id, the hook
+//! id, the event and the attempt number, and is counted in the engine's
+//! [metrics](crate::foundation::metrics): its outcome, its duration and, for a first attempt, how
+//! long after its event's recording it started.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use actix::Message;
+use tracing::Instrument;
 use uuid::Uuid;
 
 use crate::foundation::delivery::Sent;
 use crate::foundation::error::DeliveryError;
 use crate::foundation::hook::HookTarget;
 use crate::foundation::job::{InFlight, Job};
+use crate::foundation::metrics::Outcome as Counted;
 use crate::foundation::panics::{catch, catch_async};
 use crate::foundation::retry::{Verdict, random_sample};
+use crate::foundation::slots::receiver_of;
 use crate::foundation::wire::{Request, Response};
 use crate::runtime::shared::Shared;
 
@@ -28,7 +36,14 @@ pub(crate) async fn run(shared: &Arc<Shared>, job: Job) -> Outcome {
     if shared.disabled_until(&job.hook.id.to_string()).is_some_and(|until| leased_at <= until) {
         return Outcome::skipped(job.id);
     }
-    attempt(Arc::clone(shared), job).await
+    let span = tracing::info_span!(
+        "rest_hooks.attempt",
+        delivery_id = %job.id,
+        hook_id = %job.hook.id,
+        event = %job.event,
+        attempt = job.attempt,
+    );
+    attempt(Arc::clone(shared), job).instrument(span).await
 }
 
 /// Sends `request` with the engine's deliverer, within the attempt deadline; a panicking deliverer
@@ -45,10 +60,14 @@ pub(crate) async fn send(shared: &Shared, request: &Request) -> Result<Response,
 
 /// Makes one attempt, tells the application, and asks the retry policy what follows.
 async fn attempt(shared: Arc<Shared>, job: Job) -> Outcome {
-    let Job { id, hook, event, body, attempt, lease_until, outbox_id, created_at, order_key } = job;
+    let Job { id, hook, event, body, attempt, lease_until, outbox_id, created_at, recorded_at, order_key } = job;
     let request = Request { delivery_id: id, hook, event: event.to_string(), body, attempt };
+    let metrics = &shared.config.metrics;
+    let first_after = (attempt == 1).then(|| since(recorded_at, shared.clock.now_ms()));
+    metrics.receiver_request(|| receiver_of(&request.hook.target), 1.0);
     let started = std::time::Instant::now();
     let outcome = send(&shared, &request).await;
+    metrics.receiver_request(|| receiver_of(&request.hook.target), -1.0);
     let sent = Sent {
         delivery_id: request.delivery_id,
         hook: request.hook,
@@ -64,8 +83,9 @@ async fn attempt(shared: Arc<Shared>, job: Job) -> Outcome {
         }
     }
     let at = shared.clock.now_ms();
-    let age = Duration::from_millis(u64::try_from(at.saturating_sub(created_at)).unwrap_or(0));
+    let age = since(created_at, at);
     let verdict = shared.retry_policy(&sent.hook).decide(sent.attempt, &sent.outcome, age, at, random_sample());
+    metrics.attempted(Counted::of(&verdict, sent.outcome.as_ref().err()), sent.duration, first_after);
     if matches!(verdict, Verdict::Disable { .. }) {
         // Requests of this hook not started yet are not sent, even before the outcome is written.
         shared.hook_disabled(&sent.hook.id.to_string(), at.saturating_add(shared.config.lease_ms()));
@@ -92,6 +112,11 @@ async fn attempt(shared: Arc<Shared>, job: Job) -> Outcome {
             ordered: order_key.is_some(),
         }),
     }
+}
+
+/// The time from `then` to `now` (Unix ms), none if `then` is later.
+fn since(then: i64, now: i64) -> Duration {
+    Duration::from_millis(u64::try_from(now.saturating_sub(then)).unwrap_or(0))
 }
 
 /// The result of one attempt, as written to the attempt log and the delivery row.

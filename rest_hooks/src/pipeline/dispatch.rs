@@ -57,6 +57,16 @@ impl Dispatcher {
         if self.shared.stopped.load(Ordering::Acquire) {
             return Ok(Pass::default());
         }
+        let started = std::time::Instant::now();
+        let pass = self.dispatch_and_claim(limit).await;
+        let metrics = &self.shared.config.metrics;
+        metrics.dispatch_pass(started.elapsed());
+        metrics.in_flight(self.shared.in_flight.load(Ordering::Acquire));
+        crate::pipeline::backlog::measure_if_due(&self.shared);
+        pass
+    }
+
+    async fn dispatch_and_claim(&self, limit: usize) -> Result<Pass, DbErr> {
         self.shared.prepare().await;
         let mut pass = self.dispatch_events(limit).await?;
         // Queued deliveries whose request was stopped before it ended take its slot.
@@ -240,7 +250,7 @@ impl Dispatcher {
         now: i64,
         lease_until: i64,
     ) -> Result<Vec<Job>, String> {
-        let outbox_id = row.id;
+        let (outbox_id, recorded_at) = (row.id, row.created_at);
         let format = Format::parse(&row.format).ok_or_else(|| format!("unknown stored format `{}`", row.format))?;
         let object = row.object.clone();
         let event = event_from_row(row, format)?;
@@ -263,6 +273,7 @@ impl Dispatcher {
                     lease_until,
                     outbox_id,
                     created_at: now,
+                    recorded_at,
                     order_key,
                 })
             })
@@ -290,6 +301,7 @@ impl Dispatcher {
         }
         let mut jobs: Vec<&mut Job> = ready.iter_mut().map(Ready::job_mut).collect();
         self.sign_with_current_secrets(&mut jobs).await;
+        self.with_recording_times(&mut jobs).await;
         Ok(ready)
     }
 
@@ -578,6 +590,32 @@ impl Dispatcher {
         let _ = txn.rollback().await;
     }
 
+    /// Gives claimed first attempts the time their event was recorded, for the first-attempt
+    /// latency; a job whose event cannot be read keeps its delivery's creation time.
+    async fn with_recording_times(&self, jobs: &mut [&mut Job]) {
+        let first: Vec<i64> = jobs.iter().filter(|job| job.attempt == 1).map(|job| job.outbox_id).collect();
+        let mut recorded = HashMap::with_capacity(first.len());
+        for chunk in first.chunks(CHUNK) {
+            let rows = outbox::Entity::find()
+                .select_only()
+                .column(outbox::Column::Id)
+                .column(outbox::Column::CreatedAt)
+                .filter(outbox::Column::Id.is_in(chunk.iter().copied()))
+                .into_tuple::<(i64, i64)>()
+                .all(&self.shared.db)
+                .await;
+            match rows {
+                Ok(rows) => recorded.extend(rows),
+                Err(error) => tracing::debug!(%error, "cannot read when claimed deliveries' events were recorded"),
+            }
+        }
+        for job in jobs.iter_mut().filter(|job| job.attempt == 1) {
+            if let Some(&at) = recorded.get(&job.outbox_id) {
+                job.recorded_at = at;
+            }
+        }
+    }
+
     /// Hook `id` as the finder reads it now, once per pass; `None` when it cannot say.
     async fn current_hook(
         &self,
@@ -705,6 +743,8 @@ fn job_from_row(row: delivery::Model, lease_until: i64) -> Job {
         lease_until,
         outbox_id: row.outbox_id,
         created_at: row.created_at,
+        // Until the claim reads its event's (see `with_recording_times`).
+        recorded_at: row.created_at,
         order_key: row.order_key,
     }
 }

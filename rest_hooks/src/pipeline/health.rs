@@ -129,6 +129,7 @@ async fn track(
 /// Tells the finder (the application's hook entity) and the application's handlers about hooks
 /// just disabled. Failures and panics there are logged: the engine's own state already says it.
 pub(crate) async fn report_disabled(shared: &Shared, disabled: Vec<Disabled>) {
+    shared.config.metrics.hooks_disabled(disabled.len());
     for notice in disabled {
         shared.hook_disabled(&notice.hook.id.to_string(), shared.clock.now_ms());
         tracing::warn!(hook_id = %notice.hook.id, target = %notice.hook.target, reason = %notice.reason, "hook disabled");

@@ -7,6 +7,7 @@ use std::time::Duration;
 use reqwest::dns::Resolve;
 
 use crate::foundation::delivery::HttpSettings;
+use crate::foundation::metrics::Metrics;
 use crate::foundation::net::TargetPolicy;
 use crate::foundation::retry::RetryPolicy;
 
@@ -38,6 +39,10 @@ pub(crate) struct Config {
     pub(crate) hooks_elsewhere: Option<String>,
     /// The events whose deliveries about one instance go in order, for every hook.
     pub(crate) ordered_events: Arc<HashSet<String>>,
+    /// How the engine records its metrics.
+    pub(crate) metrics: Metrics,
+    /// How often the backlog gauges are measured.
+    pub(crate) backlog_interval: Duration,
 }
 
 /// An application's resolver, if it set one.
@@ -98,6 +103,8 @@ impl Default for Config {
             shutdown_deadline: Duration::from_secs(10),
             hooks_elsewhere: None,
             ordered_events: Arc::default(),
+            metrics: Metrics::default(),
+            backlog_interval: Duration::from_secs(5),
         }
     }
 }

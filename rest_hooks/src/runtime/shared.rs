@@ -61,6 +61,8 @@ pub(crate) struct Shared {
     prepared: tokio::sync::OnceCell<()>,
     /// When the last purge started (engine clock, Unix ms).
     pub(crate) last_purge: AtomicI64,
+    /// When the backlog gauges were last measured (engine clock, Unix ms).
+    pub(crate) last_backlog: AtomicI64,
     /// Set when the engine stops: work already queued on the runtime claims nothing more.
     pub(crate) stopped: AtomicBool,
     /// Held shared by every pass and exclusively by shutdown, which so waits for passes under way.
@@ -97,6 +99,7 @@ impl Shared {
             disabled: std::sync::Mutex::default(),
             prepared: tokio::sync::OnceCell::new(),
             last_purge: AtomicI64::new(i64::MIN),
+            last_backlog: AtomicI64::new(i64::MIN),
             stopped: AtomicBool::new(false),
             passes: tokio::sync::RwLock::new(()),
             signals: OnceLock::new(),

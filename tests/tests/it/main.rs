@@ -15,6 +15,7 @@ mod fairness;
 mod isolation;
 mod lifecycle;
 mod limits;
+mod metrics;
 mod ordering;
 mod own_api;
 mod owners;
