@@ -5,8 +5,12 @@
 //! CI replays). The engine's metrics are served for Prometheus at `/metrics`
 //! (`docs/guide/operating.md` lists them).
 //!
+//! The owner portal is at `/api/v1/hooks/portal`: open it in a browser and paste a token, or set
+//! the toy session cookie (`session=alice`) and reload.
+//!
 //! Run it with `cargo run --example bookstore_api` (`-- 8080` for another port than 3000).
-//! Tokens: `alice-token` (user 1) and `bob-token` (user 2).
+//! Tokens: `alice-token` (user 1) and `bob-token` (user 2); session cookies `session=alice` and
+//! `session=bob`.
 
 use std::error::Error;
 
@@ -50,7 +54,8 @@ mod book {
     pub enum Relation {}
 }
 
-/// The toy login: a fixed token per user. A real application checks a session or a signed token.
+/// The toy login: a fixed token per user, or a session cookie naming the user. A real application
+/// checks a signed token, or looks its session up.
 fn user_of(headers: &HeaderMap) -> Result<i32, Refusal> {
     let token = headers.get("authorization").and_then(|value| value.to_str().ok());
     match token.and_then(|value| value.strip_prefix("Bearer ")) {
@@ -58,9 +63,25 @@ fn user_of(headers: &HeaderMap) -> Result<i32, Refusal> {
         Some("bob-token") => Ok(2),
         Some(_) => Err(Refusal::unauthorized("unknown token").challenge("Bearer")),
         None => {
-            Err(Refusal::unauthorized("send `Authorization: Bearer alice-token` or `bob-token`").challenge("Bearer"))
+            match session_of(headers) {
+                Some("alice") => Ok(1),
+                Some("bob") => Ok(2),
+                Some(_) => Err(Refusal::unauthorized("unknown session")),
+                None => Err(Refusal::unauthorized("send `Authorization: Bearer alice-token` or `bob-token`")
+                    .challenge("Bearer")),
+            }
         }
     }
+}
+
+/// The `session` cookie's value, as a browser sends it.
+fn session_of(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get_all("cookie")
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|cookies| cookies.split(';'))
+        .find_map(|cookie| cookie.trim().strip_prefix("session="))
 }
 
 /// The hooks API's authentication: the same login, the user as the hooks' owner.
@@ -172,7 +193,10 @@ async fn main() -> Result<(), Box<dyn Error>> {
         "bookstore_api on http://{}: hooks at /api/v1/hooks, books at /api/v1/books, inbox at /inbox",
         listener.local_addr()?
     );
-    println!("tokens: alice-token (user 1), bob-token (user 2); Ctrl-C stops");
+    println!("portal: http://{}/api/v1/hooks/portal", listener.local_addr()?);
+    println!(
+        "tokens: alice-token (user 1), bob-token (user 2), or the cookie session=alice / session=bob; Ctrl-C stops"
+    );
     axum::serve(listener, app).with_graceful_shutdown(async { drop(tokio::signal::ctrl_c().await) }).await?;
     engine.shutdown().await;
     Ok(())

@@ -18,6 +18,7 @@ use tokio::net::TcpListener;
 use tokio::sync::Notify;
 
 pub mod api;
+pub mod browser;
 pub mod entities;
 
 /// How long a test waits for deliveries before it fails.

@@ -23,7 +23,9 @@
 //! | `GET /{id}/attempts` | the delivery log, newest first (`?limit=`) |
 //! | `POST /{id}/replay` | send again: `{"delivery": id}`, `{"from", "to"}`, or an empty body for every failed delivery (`202`) |
 //! | `POST /{id}/rotate-secret` | a new secret; the old one signs beside it for the grace period |
+//! | `GET /stats` | the owner's delivery attempts of the last 24 hours, by hour and outcome |
 //! | `GET /openapi.json` | the OpenAPI 3.1 description of all of the above and of itself, derived from the handlers; no credentials asked |
+//! | `GET /portal` | the owner portal: a page that does all of the above in a browser ([`HooksApi::portal`]); no credentials asked to load it |
 //!
 //! Errors have one shape, `{"error": kind, "field": …, "message": …}`: `400 bad_request` for a
 //! body that is not JSON or a bad query parameter, `401 unauthorized`, `403 forbidden` or `503
@@ -61,6 +63,8 @@ mod body;
 mod error;
 mod hooks;
 mod keep_alive;
+mod portal;
+mod stats;
 mod views;
 
 use std::sync::Arc;
@@ -95,6 +99,7 @@ pub(crate) struct ApiState {
     auth: Arc<dyn ErasedAuth>,
     body_limit: usize,
     offered: Offered,
+    portal: bool,
 }
 
 impl ApiState {
@@ -154,7 +159,10 @@ pub struct HooksApi {
 
 impl std::fmt::Debug for HooksApi {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("HooksApi").field("body_limit", &self.state.body_limit).finish_non_exhaustive()
+        f.debug_struct("HooksApi")
+            .field("body_limit", &self.state.body_limit)
+            .field("portal", &self.state.portal)
+            .finish_non_exhaustive()
     }
 }
 
@@ -167,7 +175,9 @@ impl HooksApi {
         };
         let offered: Offered = Arc::new(|info: &EventInfo| !info.all_owners);
         let auth = Arc::new(auth);
-        Ok(Self { state: ApiState { engine, table, auth, body_limit: body::DEFAULT_BODY_LIMIT, offered } })
+        Ok(Self {
+            state: ApiState { engine, table, auth, body_limit: body::DEFAULT_BODY_LIMIT, offered, portal: true },
+        })
     }
 
     /// Offers only the events `offer` accepts: `GET /events` lists them, and subscribing to (or
@@ -189,12 +199,33 @@ impl HooksApi {
         self
     }
 
+    /// Whether the router serves the owner portal: `GET /portal`, a page through which an owner
+    /// lists, creates, tests and replays their hooks, rotates their secrets, turns them off and on,
+    /// and sees the delivery log and a chart of the last day's attempts; and `GET /portal.js`, its
+    /// script. Both are static and ask for no credentials; the page calls the API beside it
+    /// relative to its own URL, sending the browser's cookies (an application's session login
+    /// works as it is) and, for APIs of bearer tokens, a token the owner pastes into it, kept in
+    /// the tab's `sessionStorage`. It is served with a strict `Content-Security-Policy` (its own
+    /// script and origin only, no framing), `X-Content-Type-Options: nosniff` and `Cache-Control:
+    /// no-store`. A hook whose id is `portal` or `portal.js` cannot be reached while it is served.
+    /// Default: served.
+    pub fn portal(mut self, serve: bool) -> Self {
+        self.state.portal = serve;
+        self
+    }
+
     /// The router: nest it where the hooks live, e.g. `Router::new().nest("/api/v1/hooks", …)`.
     /// It works in any router, whatever that router's state.
     pub fn router<S: Clone + Send + Sync + 'static>(self) -> Router<S> {
         let (router, document) = documented();
         let document = Arc::new(document);
         let limit = self.state.body_limit;
+        let router = if self.state.portal {
+            // Pages, not operations: the description leaves them out.
+            router.route("/portal", get(portal::page)).route("/portal.js", get(portal::script))
+        } else {
+            router
+        };
         router
             .route("/openapi.json", get(move |uri: OriginalUri| describe(Arc::clone(&document), uri)))
             .fallback(not_found)
@@ -227,6 +258,7 @@ fn documented() -> (Router<ApiState>, utoipa::openapi::OpenApi) {
         .routes(routes!(actions::attempts))
         .routes(routes!(actions::replay))
         .routes(routes!(actions::rotate_secret))
+        .routes(routes!(stats::stats))
         .split_for_parts()
 }
 

@@ -66,6 +66,9 @@ pub(crate) trait HookTable: Send + Sync + 'static {
     /// A page of `owner`'s hooks.
     async fn list(&self, db: &DatabaseConnection, owner: &Owner, page: Page<'_>) -> Result<Vec<HookRow>, DbErr>;
 
+    /// The ids of all of `owner`'s hooks, in primary key order.
+    async fn ids(&self, db: &DatabaseConnection, owner: &Owner) -> Result<Vec<HookId>, DbErr>;
+
     /// `owner`'s hook `id`, read through `db`: none for another owner's, a missing one, and an id
     /// that is not the hook's in the form the API shows it (`010` is not hook `10`).
     async fn get(&self, db: &DatabaseConnection, owner: &Owner, id: &str) -> Result<Option<HookRow>, DbErr>;
@@ -184,6 +187,13 @@ where
         }
         let rows = select.all(db).await?.into_iter().filter_map(|hook| owned_row::<E>(hook, owner)).collect();
         Self::scoped(db, rows).await
+    }
+
+    async fn ids(&self, db: &DatabaseConnection, owner: &Owner) -> Result<Vec<HookId>, DbErr> {
+        let key = primary_key::<E>().map_err(|e| DbErr::Custom(e.to_string()))?;
+        let hooks = Self::of(owner)?.order_by_asc(key).all(db).await?;
+        let ids = hooks.into_iter().map(E::to_target).filter(|hook| hook.owner.as_ref() == Some(owner));
+        Ok(ids.map(|hook| hook.id).collect())
     }
 
     async fn get(&self, db: &DatabaseConnection, owner: &Owner, id: &str) -> Result<Option<HookRow>, DbErr> {

@@ -480,7 +480,7 @@ async fn the_openapi_description_matches_the_routes() {
             }
         }
     }
-    assert_eq!(operations, 11, "{:?}", paths.keys().collect::<Vec<_>>());
+    assert_eq!(operations, 12, "{:?}", paths.keys().collect::<Vec<_>>());
     // Every routed operation of the API is among them.
     for (method, path) in [
         ("post", "/"),
@@ -493,9 +493,22 @@ async fn the_openapi_description_matches_the_routes() {
         ("get", "/{id}/attempts"),
         ("post", "/{id}/replay"),
         ("post", "/{id}/rotate-secret"),
+        ("get", "/stats"),
         ("get", "/openapi.json"),
     ] {
         assert!(document["paths"][path][method].is_object(), "{method} {path} is not documented");
+    }
+    // The portal's page and script are routed too, but they are pages, not operations: public,
+    // answered with HTML and JavaScript, and left out of the description.
+    for (path, content_type) in [("/portal", "text/html"), ("/portal.js", "text/javascript")] {
+        assert!(!paths.contains_key(path), "{path} is a page, not an operation");
+        let answer = api.send(api.request(Method::GET, path)).await;
+        assert_eq!(answer.status, 200, "{path}: {answer:?}");
+        assert!(answer.headers["content-type"].to_str().unwrap().starts_with(content_type), "{answer:?}");
+        for method in ["post", "put", "patch", "delete"] {
+            let answer = api.call(method.to_uppercase().parse().unwrap(), path, None, None).await;
+            assert_eq!(answer.status, 405, "{method} {path}: {answer:?}");
+        }
     }
     let schemas = document["components"]["schemas"].as_object().unwrap();
     for schema in ["HookView", "Subscribe", "ErrorBody", "EventList", "TestOutcome"] {
@@ -866,4 +879,73 @@ async fn only_a_hooks_canonical_id_reaches_it() {
     }
     let stored = rest_hooks::hook::Entity::find_by_id(id).one(&h.db).await.unwrap().expect("not deleted");
     assert_eq!(stored.secret.map(|s| s.expose().to_owned()).as_deref(), hook["secret"].as_str(), "not rotated");
+}
+
+#[tokio::test]
+async fn stats_count_the_callers_attempts_of_the_last_day_by_outcome() {
+    let h = Harness::with(|b| b.retry_policy(RetryPolicy::no_retries())).await;
+    let api = ApiServer::of(&h).await;
+    h.receiver.respond("broken", 500);
+    api.subscribe(1, "book.added", &h.receiver.url("fine")).await;
+    api.subscribe(1, "book.added", &h.receiver.url("broken")).await;
+    // Another owner's hooks get deliveries of their own, and a failure among them.
+    api.subscribe(2, "book.added", &h.receiver.url("other")).await;
+    api.subscribe(2, "book.added", &h.receiver.url("broken")).await;
+
+    let empty = api.get("/stats", 1).await;
+    assert_eq!(empty.status, 200, "{empty:?}");
+    assert_eq!(empty.body["bucket_seconds"], 3600);
+    let hours = empty.body["hours"].as_array().unwrap();
+    assert_eq!(hours.len(), 24);
+    assert!(hours.iter().all(|hour| hour["delivered"] == 0 && hour["failed"] == 0), "{hours:?}");
+    let start = |hour: &Value| hour["start"].as_str().unwrap().parse::<chrono::DateTime<chrono::Utc>>().unwrap();
+    assert!(hours.windows(2).all(|pair| start(&pair[1]) - start(&pair[0]) == chrono::Duration::hours(1)));
+    let now = chrono::Utc::now();
+    assert!(start(&hours[23]) <= now && now - start(&hours[23]) < chrono::Duration::hours(1), "{hours:?}");
+
+    for (owner, title) in [(1, "Dune"), (1, "Emma"), (2, "Ulysses")] {
+        h.run(new_book(owner, title).insert(&h.db)).await.unwrap();
+    }
+    let totals = |answer: &Value| {
+        answer["hours"].as_array().unwrap().iter().fold((0, 0), |(delivered, failed), hour| {
+            (delivered + hour["delivered"].as_u64().unwrap(), failed + hour["failed"].as_u64().unwrap())
+        })
+    };
+    let counted = rest_hooks_tests::eventually("every attempt counted", || async {
+        let (one, two) = (api.get("/stats", 1).await.body, api.get("/stats", 2).await.body);
+        (totals(&one) == (2, 2) && totals(&two) == (1, 1)).then_some((one, two))
+    })
+    .await;
+    // All of it in the current hour.
+    assert_eq!(
+        (counted.0["hours"][23]["delivered"].as_u64(), counted.0["hours"][23]["failed"].as_u64()),
+        (Some(2), Some(2))
+    );
+    assert_eq!(api.call(Method::GET, "/stats", None, None).await.status, 401);
+    assert_eq!(api.get("/stats", 3).await.body["hours"].as_array().unwrap().len(), 24, "an owner without hooks");
+}
+
+#[tokio::test]
+async fn the_portal_is_served_with_a_strict_policy_and_no_credentials() {
+    let h = Harness::new().await;
+    let api = ApiServer::of(&h).await;
+    let page = api.request(Method::GET, "/portal").send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let headers = page.headers().clone();
+    let policy = headers["content-security-policy"].to_str().unwrap();
+    assert!(policy.contains("script-src 'self'") && policy.contains("default-src 'none'"), "{policy}");
+    assert!(policy.contains("frame-ancestors 'none'") && !policy.contains("unsafe"), "{policy}");
+    assert_eq!(headers["x-content-type-options"], "nosniff");
+    assert_eq!(headers["cache-control"], "no-store");
+    let html = page.text().await.unwrap();
+    assert!(html.contains(r#"<script src="portal.js" defer></script>"#), "{html}");
+    assert!(!html.contains("whsec_"), "the page holds no secret");
+
+    let script = api.request(Method::GET, "/portal.js").send().await.unwrap();
+    assert_eq!(script.status(), 200);
+    assert_eq!(script.headers()["x-content-type-options"], "nosniff");
+    assert!(script.text().await.unwrap().contains("credentials: 'same-origin'"));
+
+    let without = ApiServer::serve(HooksApi::new(h.engine.clone(), bearer).unwrap().portal(false)).await;
+    assert_eq!(without.call(Method::GET, "/portal", Some(1), None).await.status, 404, "a hook that does not exist");
 }

@@ -20,6 +20,7 @@ mod ordering;
 mod own_api;
 mod owners;
 mod payloads;
+mod portal;
 mod replay;
 mod resilience;
 mod retries;
