@@ -465,3 +465,14 @@ pub fn spawn_worker(test: &str, var: &str, url: &str) -> std::process::Child {
         .spawn()
         .expect("start a worker process")
 }
+
+/// The database of a test that runs worker processes beside it: `None` inside a worker process
+/// (environment variable `worker_var` set: the test body is the parent's) and on SQLite, which
+/// takes one delivering process per database file.
+pub async fn multi_process_db(worker_var: &str) -> Option<TestDb> {
+    if std::env::var(worker_var).is_ok() {
+        return None;
+    }
+    let test_db = TestDb::new().await;
+    (test_db.db.get_database_backend() != sea_orm::DbBackend::Sqlite).then_some(test_db)
+}

@@ -137,14 +137,8 @@ fn spawn_worker(url: &str) -> Child {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_workers_deliveries_are_taken_over_within_a_lease() {
-    if std::env::var(WORKER_VAR).is_ok() {
-        return;
-    }
-    let test_db = TestDb::new().await;
+    let Some(test_db) = rest_hooks_tests::multi_process_db(WORKER_VAR).await else { return };
     let db = test_db.db.clone();
-    if db.get_database_backend() == DbBackend::Sqlite {
-        return; // one delivering process per SQLite database
-    }
     let receiver = Receiver::start().await;
     // Longer than a lease (10 s by default), shorter than the request timeout (30 s).
     receiver.reply("slow", Reply::status(200).after(Duration::from_secs(14)));

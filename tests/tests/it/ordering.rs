@@ -11,7 +11,7 @@ use rest_hooks_tests::api::ApiServer;
 use rest_hooks_tests::entities::book;
 use rest_hooks_tests::{Harness, Received, Receiver, Reply, TestDb, eventually, local_bookstore};
 use sea_orm::ActiveValue::{Set, Unchanged};
-use sea_orm::{ActiveModelTrait, DatabaseConnection, DbBackend};
+use sea_orm::{ActiveModelTrait, DatabaseConnection};
 use serde_json::json;
 
 use crate::lifecycle::new_book;
@@ -140,14 +140,8 @@ fn spawn_worker(url: &str) -> Child {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_workers_deliver_one_instances_changes_in_commit_order() {
-    if std::env::var(WORKER_VAR).is_ok() {
-        return;
-    }
-    let test_db = TestDb::new().await;
+    let Some(test_db) = rest_hooks_tests::multi_process_db(WORKER_VAR).await else { return };
     let db = test_db.db.clone();
-    if db.get_database_backend() == DbBackend::Sqlite {
-        return; // one delivering process per SQLite database
-    }
     let receiver = Receiver::start().await;
     // Slow enough that the two workers would overlap if nothing held them in order.
     receiver.reply("changes", Reply::status(200).after(Duration::from_millis(40)));
