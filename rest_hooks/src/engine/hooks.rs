@@ -4,18 +4,15 @@
 
 use sea_orm::ActiveValue;
 use sea_orm::entity::prelude::*;
-use sea_orm::sea_query::Expr;
 
 use crate::engine::Engine;
-use crate::engine::own_hooks::Hooks;
+use crate::engine::own_hooks::{HookWriteError, Hooks};
 use crate::foundation::error::ValidationError;
 use crate::foundation::hook::HookEntity;
-use crate::foundation::hook::{ActiveModel, Column, Entity, Model};
+use crate::foundation::hook::{ActiveModel, Entity, Model};
 use crate::foundation::hookable::Owner;
-use crate::foundation::keys::HookId;
 use crate::foundation::net::TargetPolicy;
 use crate::foundation::signing::Secret;
-use crate::foundation::store::transitions;
 
 #[async_trait::async_trait]
 impl ActiveModelBehavior for ActiveModel {
@@ -107,16 +104,8 @@ impl Engine {
     where
         C: ConnectionTrait + sea_orm::TransactionTrait,
     {
-        use sea_orm::TransactionSession;
-
         self.refuse_elsewhere("unsubscribe").map_err(|e| DbErr::Custom(e.to_string()))?;
-        let txn = db.begin().await?;
-        let deleted = Entity::delete_by_id(id).exec(&txn).await?.rows_affected > 0;
-        if deleted {
-            transitions::forget_hook(&txn, &HookId::from(id).to_string()).await?;
-        }
-        txn.commit().await?;
-        Ok(deleted)
+        self.hooks::<Entity>().unsubscribe(db, id).await.map_err(|error| into_db_err(error, id))
     }
 
     /// Gives hook `id` of the crate's hook table a new secret. The old one keeps signing, beside
@@ -133,31 +122,8 @@ impl Engine {
     where
         C: ConnectionTrait + sea_orm::TransactionTrait,
     {
-        use sea_orm::TransactionSession;
-
         self.refuse_elsewhere("rotate_secret").map_err(|e| DbErr::Custom(e.to_string()))?;
-        let secret = Secret::generate().map_err(|e| DbErr::Custom(format!("cannot make the hook's secret: {e}")))?;
-        let grace = chrono::Duration::from_std(self.shared().config.secret_grace).unwrap_or(chrono::Duration::MAX);
-        let now = chrono::Utc::now();
-        let until = now.checked_add_signed(grace).unwrap_or(chrono::DateTime::<chrono::Utc>::MAX_UTC);
-        let missing = || DbErr::RecordNotFound(format!("hook {id} does not exist"));
-        let txn = db.begin().await?;
-        // `previous_secret` first: MySQL assigns left to right, and a later `secret` would already
-        // be the new one.
-        let rotated = Entity::update_many()
-            .col_expr(Column::PreviousSecret, Expr::col(Column::Secret))
-            .col_expr(Column::Secret, Expr::value(Some(secret)))
-            .col_expr(Column::PreviousSecretUntil, Expr::value(Some(until)))
-            .col_expr(Column::Updated, Expr::value(now))
-            .filter(Column::Id.eq(id))
-            .exec(&txn)
-            .await?;
-        if rotated.rows_affected == 0 {
-            return Err(missing());
-        }
-        let hook = Entity::find_by_id(id).one(&txn).await?.ok_or_else(missing)?;
-        txn.commit().await?;
-        Ok(hook)
+        self.hooks::<Entity>().rotate_secret(db, id).await.map_err(|error| into_db_err(error, id))
     }
 
     /// Checks `target` as a subscription would: a well-formed http(s) URL that the
@@ -180,5 +146,15 @@ impl Engine {
     /// methods refuse an entity this engine does not read.
     pub fn hooks<E: HookEntity>(&self) -> Hooks<E> {
         Hooks::new(std::sync::Arc::clone(self.shared()))
+    }
+}
+
+/// A writer's error as the crate table's methods report it: a missing hook as
+/// `DbErr::RecordNotFound`, the database's own error as it came.
+fn into_db_err(error: HookWriteError, id: i64) -> DbErr {
+    match error {
+        HookWriteError::Db(error) => error,
+        HookWriteError::NotFound(_) => DbErr::RecordNotFound(format!("hook {id} does not exist")),
+        other => DbErr::Custom(other.to_string()),
     }
 }
