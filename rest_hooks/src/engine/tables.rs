@@ -5,13 +5,11 @@
 //! `start` followed by [`Engine::check_tables`], for applications that start the engine from async
 //! code (most do).
 
-use sea_orm::{DatabaseConnection, EntityTrait, QuerySelect};
+use sea_orm::DatabaseConnection;
 
 use crate::engine::Engine;
 use crate::engine::builder::Builder;
 use crate::foundation::error::BuildError;
-use crate::foundation::hook;
-use crate::foundation::store::{attempt, delivery, hook_state, outbox};
 
 impl Builder {
     /// [`start`](Self::start)s the engine, then checks that its tables exist
@@ -37,30 +35,13 @@ impl Builder {
 }
 
 impl Engine {
-    /// Checks that the engine's tables can be read: the outbox, delivery, attempt and hook-state
-    /// tables, and the crate's hook table when the engine reads its hooks there (an application's
-    /// own hook entity is the application's to create). The first one missing is
-    /// [`BuildError::MissingTable`], naming `store::setup` and the migration.
+    /// Checks that the engine's tables can be read through the engine's own connection: the
+    /// outbox, delivery, attempt and hook-state tables, and the crate's hook table when the engine
+    /// reads its hooks there (an application's own hook entity is the application's to create).
+    /// The first one missing is [`BuildError::MissingTable`], naming `store::setup` and the
+    /// migration. A delivering engine also checks before its first dispatch pass, and logs the
+    /// same error until the tables can be read.
     pub async fn check_tables(&self) -> Result<(), BuildError> {
-        let db = self.db();
-        readable::<outbox::Entity>(db).await?;
-        readable::<delivery::Entity>(db).await?;
-        readable::<attempt::Entity>(db).await?;
-        readable::<hook_state::Entity>(db).await?;
-        if self.shared().config.hooks_elsewhere.is_none() {
-            readable::<hook::Entity>(db).await?;
-        }
-        Ok(())
-    }
-}
-
-/// Reads at most one row of `E`'s table, which fails when the table or one of its columns is
-/// missing.
-async fn readable<E: EntityTrait + Default>(db: &DatabaseConnection) -> Result<(), BuildError> {
-    match E::find().limit(1).all(db).await {
-        Ok(_) => Ok(()),
-        Err(error) => {
-            Err(BuildError::MissingTable { table: E::default().table_name().to_owned(), cause: error.to_string() })
-        }
+        crate::runtime::tables::readable(self.db(), self.shared().config.hooks_elsewhere.is_none()).await
     }
 }

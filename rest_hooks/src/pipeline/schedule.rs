@@ -3,13 +3,17 @@
 //! One pass runs at a time; a pass asked for while one runs follows it at once. A pass that found
 //! work is followed by another at once. A save's nudge comes before its transaction commits, so
 //! the first look may find nothing: for a short window after a nudge the dispatcher looks again
-//! at 1, 2, 4 … 50 ms, then falls back to the idle poll. A failed pass is retried shortly.
+//! at 1, 2, 4 … 50 ms, then falls back to the idle poll. A failed pass is retried after 100 ms,
+//! doubling with each failure in a row up to 5 s.
 
 use std::time::{Duration, Instant};
 
 /// How long to wait before running a pass again after one failed (a busy database, a lost
-/// connection).
+/// connection); it doubles with each failure in a row, up to [`MAX_RETRY_AFTER_ERROR`].
 pub(crate) const RETRY_AFTER_ERROR: Duration = Duration::from_millis(100);
+
+/// The longest wait after failed passes: a database that comes back is used again within it.
+pub(crate) const MAX_RETRY_AFTER_ERROR: Duration = Duration::from_secs(5);
 
 /// What the driver does next.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -32,13 +36,23 @@ pub(crate) struct Schedule {
     again: bool,
     burst_until: Option<Instant>,
     recheck: Option<Duration>,
+    /// Passes failed in a row.
+    failures: u32,
 }
 
 impl Schedule {
     /// A schedule that polls every `poll_interval` when idle and re-checks for `recheck_window`
     /// after a nudge.
     pub(crate) fn new(poll_interval: Duration, recheck_window: Duration) -> Self {
-        Self { poll_interval, recheck_window, running: false, again: false, burst_until: None, recheck: None }
+        Self {
+            poll_interval,
+            recheck_window,
+            running: false,
+            again: false,
+            burst_until: None,
+            recheck: None,
+            failures: 0,
+        }
     }
 
     /// A pass is wanted (a timer fired, a slot freed, a retry fell due).
@@ -62,6 +76,7 @@ impl Schedule {
     /// The pass under way ended at `now`, having `found` work or not.
     pub(crate) fn finished(&mut self, found: bool, now: Instant) -> Next {
         self.running = false;
+        self.failures = 0;
         if found || std::mem::take(&mut self.again) {
             self.recheck = None;
             return self.wanted();
@@ -80,10 +95,12 @@ impl Schedule {
         }
     }
 
-    /// The pass under way failed: try again shortly.
+    /// The pass under way failed: try again shortly, later after each failure in a row.
     pub(crate) fn failed(&mut self) -> Next {
         self.running = false;
-        Next::After(RETRY_AFTER_ERROR)
+        let delay = RETRY_AFTER_ERROR.saturating_mul(1 << self.failures.min(16)).min(MAX_RETRY_AFTER_ERROR);
+        self.failures = self.failures.saturating_add(1);
+        Next::After(delay)
     }
 }
 
@@ -156,5 +173,22 @@ mod tests {
         assert_eq!(schedule.failed(), Next::After(RETRY_AFTER_ERROR));
         assert_eq!(schedule.wanted(), Next::Run, "not running any more");
         assert_eq!(schedule.finished(false, now), Next::After(POLL), "the ask made during the failed pass is spent");
+    }
+
+    #[test]
+    fn failures_in_a_row_back_off_up_to_five_seconds_and_a_pass_that_ends_resets_them() {
+        let (mut schedule, now) = (Schedule::new(POLL, WINDOW), Instant::now());
+        let delays: Vec<Next> = (0..8)
+            .map(|_| {
+                schedule.wanted();
+                schedule.failed()
+            })
+            .collect();
+        let expected = [100, 200, 400, 800, 1600, 3200, 5000, 5000].map(|n| Next::After(ms(n)));
+        assert_eq!(delays, expected);
+        schedule.wanted();
+        schedule.finished(false, now);
+        schedule.wanted();
+        assert_eq!(schedule.failed(), Next::After(RETRY_AFTER_ERROR), "a pass that ended resets the backoff");
     }
 }

@@ -5,3 +5,4 @@ pub(crate) mod config;
 pub(crate) mod pool;
 pub(crate) mod shared;
 pub(crate) mod signals;
+pub(crate) mod tables;

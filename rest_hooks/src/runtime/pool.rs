@@ -16,12 +16,24 @@
 //! An in-memory SQLite database cannot be opened twice, so there the engine shares the
 //! application's connection.
 //!
+//! A pool built from another pool's connect options is not the same pool: what is set on each
+//! connection after it opens is not a connect option. SeaORM sets PostgreSQL's `search_path` that
+//! way (`ConnectOptions::set_schema_search_path`), and an application's own `after_connect` may set
+//! more. So each new connection of the engine's takes on the session settings of one of the
+//! application's connections: on PostgreSQL every setting a `SET` changed there, on MySQL and
+//! MariaDB the current database, SQL mode and time zone. On SQLite SeaORM sets nothing per
+//! connection (its SQLCipher key is a connect option, and so copied).
+//!
 //! [`Builder::engine_connection`](crate::Builder::engine_connection) hands the engine a connection
 //! of the application's choosing instead.
 
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+use std::sync::Arc;
 use std::time::Duration;
 
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr};
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+use tokio::sync::OnceCell;
 
 /// Connections in the engine's pool: one pass, the outcome writer, lease renewals and the
 /// subscription API at once.
@@ -41,22 +53,94 @@ pub(crate) fn own_pool(db: &DatabaseConnection) -> Option<DatabaseConnection> {
         #[cfg(feature = "sqlite")]
         Kind::SqlxSqlitePoolConnection(_) => sqlite(db),
         #[cfg(feature = "postgres")]
-        Kind::SqlxPostgresPoolConnection(_) => {
-            use sea_orm::sqlx::postgres::PgPoolOptions;
-            let options = (*db.get_postgres_connection_pool().connect_options()).clone();
-            // One more: the listener for recorded events keeps one.
-            let pool = PgPoolOptions::new().max_connections(CONNECTIONS + 1).connect_lazy_with(options);
-            Some(sea_orm::SqlxPostgresConnector::from_sqlx_postgres_pool(pool))
-        }
+        Kind::SqlxPostgresPoolConnection(_) => Some(postgres(db)),
         #[cfg(feature = "mysql")]
-        Kind::SqlxMySqlPoolConnection(_) => {
-            use sea_orm::sqlx::mysql::MySqlPoolOptions;
-            let options = (*db.get_mysql_connection_pool().connect_options()).clone();
-            let pool = MySqlPoolOptions::new().max_connections(CONNECTIONS).connect_lazy_with(options);
-            Some(sea_orm::SqlxMySqlConnector::from_sqlx_mysql_pool(pool))
-        }
+        Kind::SqlxMySqlPoolConnection(_) => Some(mysql(db)),
         _ => None,
     }
+}
+
+/// The engine's PostgreSQL pool: the application's connect options, and on each new connection
+/// the session settings the application's own connections carry (see [`session_settings`]).
+#[cfg(feature = "postgres")]
+fn postgres(db: &DatabaseConnection) -> DatabaseConnection {
+    use sea_orm::sqlx::postgres::PgPoolOptions;
+    let app = db.get_postgres_connection_pool().clone();
+    let options = (*app.connect_options()).clone();
+    let settings: Arc<OnceCell<Vec<(String, String)>>> = Arc::default();
+    // One more connection: the listener for recorded events keeps one.
+    let pool = PgPoolOptions::new()
+        .max_connections(CONNECTIONS + 1)
+        .after_connect(move |conn, _| {
+            let (app, settings) = (app.clone(), Arc::clone(&settings));
+            Box::pin(async move {
+                let settings = settings.get_or_try_init(|| session_settings(&app)).await?;
+                for (name, value) in settings {
+                    let set = sea_orm::sqlx::query("SELECT set_config($1, $2, false)").bind(name).bind(value);
+                    if let Err(error) = set.execute(&mut *conn).await {
+                        tracing::warn!(setting = %name, %value, %error, "cannot give the engine's connection the application's setting");
+                    }
+                }
+                Ok(())
+            })
+        })
+        .connect_lazy_with(options);
+    sea_orm::SqlxPostgresConnector::from_sqlx_postgres_pool(pool)
+}
+
+/// The settings a connection of the application's pool carries from `SET` statements run when it
+/// was opened: `search_path` when the application connects with SeaORM's
+/// `ConnectOptions::set_schema_search_path`, and whatever its own `after_connect` sets (a role, a
+/// time zone, a statement timeout). A pool built from the same connect options does not have
+/// them, since they are not connect options.
+#[cfg(feature = "postgres")]
+async fn session_settings(app: &sea_orm::sqlx::PgPool) -> Result<Vec<(String, String)>, sea_orm::sqlx::Error> {
+    sea_orm::sqlx::query_as("SELECT name, current_setting(name) FROM pg_settings WHERE source = 'session'")
+        .fetch_all(app)
+        .await
+}
+
+/// The engine's MySQL / MariaDB pool: the application's connect options, and on each new
+/// connection the application's current database, SQL mode and time zone, in case the
+/// application's own `after_connect` changed them (SeaORM itself sets nothing per connection
+/// there).
+#[cfg(feature = "mysql")]
+fn mysql(db: &DatabaseConnection) -> DatabaseConnection {
+    use sea_orm::sqlx::mysql::MySqlPoolOptions;
+    type Session = (Option<String>, String, String);
+    let app = db.get_mysql_connection_pool().clone();
+    let options = (*app.connect_options()).clone();
+    let session: Arc<OnceCell<Session>> = Arc::default();
+    let pool = MySqlPoolOptions::new()
+        .max_connections(CONNECTIONS)
+        .after_connect(move |conn, _| {
+            let (app, session) = (app.clone(), Arc::clone(&session));
+            Box::pin(async move {
+                let (database, mode, zone) = session
+                    .get_or_try_init(|| {
+                        sea_orm::sqlx::query_as::<_, Session>(
+                            "SELECT DATABASE(), @@SESSION.sql_mode, @@SESSION.time_zone",
+                        )
+                        .fetch_one(&app)
+                    })
+                    .await?;
+                let mine: Session =
+                    sea_orm::sqlx::query_as("SELECT DATABASE(), @@SESSION.sql_mode, @@SESSION.time_zone")
+                        .fetch_one(&mut *conn)
+                        .await?;
+                if let Some(database) = database.as_ref().filter(|&database| mine.0.as_ref() != Some(database)) {
+                    let quoted = format!("USE `{}`", database.replace('`', "``"));
+                    sea_orm::sqlx::raw_sql(sea_orm::sqlx::AssertSqlSafe(quoted)).execute(&mut *conn).await?;
+                }
+                if (&mine.1, &mine.2) != (mode, zone) {
+                    let set = sea_orm::sqlx::query("SET SESSION sql_mode = ?, time_zone = ?").bind(mode).bind(zone);
+                    set.execute(&mut *conn).await?;
+                }
+                Ok(())
+            })
+        })
+        .connect_lazy_with(options);
+    sea_orm::SqlxMySqlConnector::from_sqlx_mysql_pool(pool)
 }
 
 #[cfg(feature = "sqlite")]

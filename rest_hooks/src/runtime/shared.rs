@@ -153,9 +153,19 @@ impl Shared {
         elsewhere.unwrap_or_else(|| "the crate's hook table (`rest_hooks_hook`)".to_owned())
     }
 
-    /// Readies the engine's database once (WAL on SQLite).
-    pub(crate) async fn prepare(&self) {
-        self.prepared.get_or_init(|| crate::runtime::pool::prepare(&self.db)).await;
+    /// Readies the engine's database before its first pass (WAL on SQLite), and checks that the
+    /// engine's connection can read its tables. Until it can, every pass fails with an error log
+    /// that names the table and the calls that create it, and tries again later.
+    pub(crate) async fn prepare(&self) -> Result<(), sea_orm::DbErr> {
+        let ready = self.prepared.get_or_try_init(|| async {
+            crate::runtime::pool::prepare(&self.db).await;
+            let crate_hooks = self.config.hooks_elsewhere.is_none();
+            crate::runtime::tables::readable(&self.db, crate_hooks).await.map_err(|error| {
+                tracing::error!(%error, "the engine cannot read its tables: nothing is dispatched until it can");
+                sea_orm::DbErr::Custom(error.to_string())
+            })
+        });
+        ready.await.map(drop)
     }
 
     /// Records that hook `id` is disabled: its deliveries leased until `until` (Unix ms) and not
