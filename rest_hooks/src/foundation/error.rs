@@ -202,6 +202,9 @@ pub enum ReplayError {
     /// No delivery has this id.
     #[error("no delivery has id `{0}`")]
     NoSuchDelivery(uuid::Uuid),
+    /// No event has this outbox id.
+    #[error("no event has outbox id `{0}`")]
+    NoSuchEvent(i64),
     /// The hook is disabled; enable it first with `Engine::enable_hook`.
     #[error("hook `{hook}` is disabled ({reason}); enable it with `Engine::enable_hook` before replaying")]
     HookDisabled {

@@ -36,6 +36,10 @@ pub(crate) const RECEIVER_IN_FLIGHT: &str = "rest_hooks_receiver_requests_in_fli
 pub(crate) const DISPATCH_DURATION: &str = "rest_hooks_dispatch_pass_duration_seconds";
 /// Hooks the engine disabled (a 410 answer, or failing for the whole `disable_after` period).
 pub(crate) const HOOKS_DISABLED: &str = "rest_hooks_hooks_disabled_total";
+/// Events a dispatch pass could not turn into deliveries, by `outcome`: `deferred` (a database
+/// error: the event stays pending and is tried again later) or `failed` (the event itself cannot
+/// be dispatched: it is marked failed, and can be replayed once the cause is fixed).
+pub(crate) const DISPATCH_ERRORS: &str = "rest_hooks_dispatch_errors_total";
 
 /// A metric's kind, for its description.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -63,6 +67,12 @@ pub(crate) const ALL: &[(&str, Kind, Unit, &str)] = &[
     (RECEIVER_IN_FLIGHT, Kind::Gauge, Unit::Count, "Requests under way to one receiver (opt-in)."),
     (DISPATCH_DURATION, Kind::Histogram, Unit::Seconds, "How long each dispatch pass took."),
     (HOOKS_DISABLED, Kind::Counter, Unit::Count, "Hooks the engine disabled."),
+    (
+        DISPATCH_ERRORS,
+        Kind::Counter,
+        Unit::Count,
+        "Events not dispatched by outcome: deferred (a database error, tried again) or failed (replayable).",
+    ),
 ];
 
 /// What came of one attempt, the `outcome` label of [`DELIVERIES`].
@@ -184,6 +194,13 @@ impl Metrics {
     /// One dispatch pass took `duration`.
     pub(crate) fn dispatch_pass(&self, duration: Duration) {
         metrics::histogram!(DISPATCH_DURATION, self.labels.clone()).record(duration.as_secs_f64());
+    }
+
+    /// A pass could not dispatch an event: `failed` for good, or deferred to a later pass.
+    pub(crate) fn dispatch_error(&self, failed: bool) {
+        let mut labels = self.labels.clone();
+        labels.push(Label::from_static_parts("outcome", if failed { "failed" } else { "deferred" }));
+        metrics::counter!(DISPATCH_ERRORS, labels).increment(1);
     }
 
     /// The engine disabled `count` hooks.

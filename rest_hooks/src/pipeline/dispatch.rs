@@ -30,6 +30,7 @@ use crate::foundation::panics::{catch, catch_async};
 use crate::foundation::slots::{Place, receiver_of};
 use crate::foundation::store::outbox::{self, Format};
 use crate::foundation::store::{delivery, hook_state};
+use crate::pipeline::deferred::Deferred;
 use crate::runtime::shared::Shared;
 
 /// What a pass produced.
@@ -43,11 +44,17 @@ pub(crate) struct Pass {
 
 pub(crate) struct Dispatcher {
     shared: Arc<Shared>,
+    /// Events a database error kept from being dispatched, left pending until their next try.
+    deferred: std::sync::Mutex<Deferred>,
 }
 
 impl Dispatcher {
     pub(crate) fn new(shared: Arc<Shared>) -> Self {
-        Self { shared }
+        Self { shared, deferred: std::sync::Mutex::default() }
+    }
+
+    fn deferred(&self) -> std::sync::MutexGuard<'_, Deferred> {
+        self.deferred.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Claims up to `limit` committed events and turns them into deliveries, leasing those that
@@ -67,7 +74,7 @@ impl Dispatcher {
     }
 
     async fn dispatch_and_claim(&self, limit: usize) -> Result<Pass, DbErr> {
-        self.shared.prepare().await;
+        self.shared.prepare().await?;
         let mut pass = self.dispatch_events(limit).await?;
         // Queued deliveries whose request was stopped before it ended take its slot.
         let runnable = self.shared.slots.runnable();
@@ -114,10 +121,15 @@ impl Dispatcher {
             // writes fails outright (it cannot wait) when another writer committed in between.
             txn.execute_unprepared("UPDATE rest_hooks_outbox SET state = state WHERE 1 = 0").await?;
         }
+        let now = self.shared.clock.now_ms();
+        let waiting = self.deferred().waiting(now);
         let mut query = outbox::Entity::find()
             .filter(outbox::Column::State.eq(outbox::state::PENDING))
             .order_by_asc(outbox::Column::Id)
             .limit(limit as u64);
+        if !waiting.is_empty() {
+            query = query.filter(outbox::Column::Id.is_not_in(waiting));
+        }
         if backend != DbBackend::Sqlite {
             query = query.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
         }
@@ -126,7 +138,6 @@ impl Dispatcher {
             txn.commit().await?;
             return Ok(Pass::default());
         }
-        let now = self.shared.clock.now_ms();
         let lease_until = now.saturating_add(self.shared.config.lease_ms());
         let mut hooks = HookCache::new(self.shared.finder.by_name_and_audience());
         let mut pass = Pass::default();
@@ -150,12 +161,25 @@ impl Dispatcher {
                     match self.dispatch_event(&savepoint, &mut hooks, row, now, lease_until).await {
                         Ok(ready) => {
                             savepoint.commit().await?;
+                            self.deferred().forget(id);
                             dispatched.push(id);
                             pass.jobs.extend(ready);
                         }
-                        Err(error) => {
+                        Err(EventError::Database(error)) => {
                             savepoint.rollback().await?;
-                            tracing::error!(outbox_id = id, %error, "cannot dispatch event");
+                            let (failures, retry_in) = self.deferred().defer(id, now);
+                            self.shared.config.metrics.dispatch_error(false);
+                            let retry_in = std::time::Duration::from_millis(retry_in.unsigned_abs());
+                            if failures >= LOUD_AFTER {
+                                tracing::error!(outbox_id = id, %error, failures, ?retry_in, "cannot dispatch event: a database error; it stays pending");
+                            } else {
+                                tracing::warn!(outbox_id = id, %error, failures, ?retry_in, "cannot dispatch event yet: a database error; it stays pending");
+                            }
+                        }
+                        Err(EventError::Unusable(error)) => {
+                            savepoint.rollback().await?;
+                            self.shared.config.metrics.dispatch_error(true);
+                            tracing::error!(outbox_id = id, %error, "cannot dispatch event: marked failed; replay it once the cause is fixed");
                             mark_failed(&txn, id, &error, now).await?;
                         }
                     }
@@ -186,11 +210,13 @@ impl Dispatcher {
         row: outbox::Model,
         now: i64,
         lease_until: i64,
-    ) -> Result<Vec<Ready>, String> {
+    ) -> Result<Vec<Ready>, EventError> {
         let jobs = self.deliveries_for(txn, hooks, row, now, lease_until).await?;
         let mut rows = Vec::with_capacity(jobs.len());
         let ready = self.start_or_wait(jobs, &mut rows, now);
-        insert_deliveries(txn, rows).await.map_err(|e| format!("cannot record its deliveries: {e}"))?;
+        insert_deliveries(txn, rows)
+            .await
+            .map_err(|e| EventError::Database(format!("cannot record its deliveries: {e}")))?;
         Ok(ready)
     }
 
@@ -249,11 +275,12 @@ impl Dispatcher {
         row: outbox::Model,
         now: i64,
         lease_until: i64,
-    ) -> Result<Vec<Job>, String> {
+    ) -> Result<Vec<Job>, EventError> {
         let (outbox_id, recorded_at) = (row.id, row.created_at);
-        let format = Format::parse(&row.format).ok_or_else(|| format!("unknown stored format `{}`", row.format))?;
+        let format = Format::parse(&row.format)
+            .ok_or_else(|| EventError::Unusable(format!("unknown stored format `{}`", row.format)))?;
         let object = row.object.clone();
-        let event = event_from_row(row, format)?;
+        let event = event_from_row(row, format).map_err(EventError::Unusable)?;
         let targets = hooks.find(&*self.shared.finder, txn, &event).await?;
         let event_name: Arc<str> = Arc::from(event.name.as_str());
         let ordered_event = self.shared.config.ordered_events.contains(&event.name);
@@ -262,8 +289,9 @@ impl Dispatcher {
             .map(|(hook, ordered_hook)| {
                 let order_key = object.clone().filter(|_| ordered_event || *ordered_hook);
                 let body = catch(|| self.shared.renderer.render(hook, &event, format))
-                    .map_err(|panic| format!("the serializer panicked: {panic}"))?;
-                let body = serde_json::to_string(&body).map_err(|e| format!("cannot encode the body: {e}"))?;
+                    .map_err(|panic| EventError::Unusable(format!("the serializer panicked: {panic}")))?;
+                let body = serde_json::to_string(&body)
+                    .map_err(|e| EventError::Unusable(format!("cannot encode the body: {e}")))?;
                 Ok(Job {
                     id: Uuid::now_v7(),
                     hook: hook.clone(),
@@ -485,6 +513,28 @@ impl Failed {
     }
 }
 
+/// Why one event could not be dispatched.
+enum EventError {
+    /// The database failed (a lost connection, a deadlock, a lock timeout, a table or column
+    /// missing until a migration runs): the event stays pending and is tried again later.
+    Database(String),
+    /// The event itself cannot be dispatched (its stored payload cannot be read, the
+    /// application's finder or serializer panicked): it is marked failed, for a replay once the
+    /// cause is fixed.
+    Unusable(String),
+}
+
+impl std::fmt::Display for EventError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            EventError::Database(error) | EventError::Unusable(error) => f.write_str(error),
+        }
+    }
+}
+
+/// Failures in a row after which a deferred event is logged as an error rather than a warning.
+const LOUD_AFTER: u32 = 5;
+
 /// The hooks found during one pass, by event name and audience, when the finder allows it.
 struct HookCache {
     enabled: bool,
@@ -499,17 +549,24 @@ impl HookCache {
         Self { enabled, found: HashMap::new() }
     }
 
-    async fn find(&mut self, finder: &dyn Finder, txn: &DatabaseTransaction, event: &Event) -> Result<Found, String> {
+    async fn find(
+        &mut self,
+        finder: &dyn Finder,
+        txn: &DatabaseTransaction,
+        event: &Event,
+    ) -> Result<Found, EventError> {
         let key = (event.name.clone(), event.audience.clone());
         if let Some(hooks) = self.found.get(&key) {
             return Ok(Arc::clone(hooks));
         }
         let found = catch_async(finder.find(txn, event))
             .await
-            .map_err(|panic| format!("the finder panicked: {panic}"))?
-            .map_err(|e| format!("the finder failed: {e}"))?;
-        let hooks: Found =
-            with_states(txn, found).await.map_err(|e| format!("cannot read the hooks' states: {e}"))?.into();
+            .map_err(|panic| EventError::Unusable(format!("the finder panicked: {panic}")))?
+            .map_err(|e| EventError::Database(format!("the finder failed: {e}")))?;
+        let hooks: Found = with_states(txn, found)
+            .await
+            .map_err(|e| EventError::Database(format!("cannot read the hooks' states: {e}")))?
+            .into();
         if self.enabled {
             self.found.insert(key, Arc::clone(&hooks));
         }

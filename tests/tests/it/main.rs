@@ -10,6 +10,7 @@ mod changes;
 mod crash;
 mod custom;
 mod derive_ui;
+mod dispatch_errors;
 mod event_map;
 mod fairness;
 mod isolation;
