@@ -37,13 +37,45 @@ pub enum BuildError {
     #[error(
         "table `{table}` cannot be read ({cause}); create the engine's tables before starting it, with \
          `rest_hooks::store::setup(&db)` (`store::setup_store` when the hooks live in the application's own \
-         entity) or the migration `rest_hooks::migration::Migration` (`StoreMigration`)"
+         entity) or the migrations `rest_hooks::migration::Migration::steps()` (`StoreMigration::steps()`)"
     )]
     MissingTable {
         /// The table's name.
         table: String,
         /// The database's answer.
         cause: String,
+    },
+    /// The engine's tables are at an older schema step than this code needs: apply the steps it
+    /// lacks first; pending events are kept.
+    #[error(
+        "the engine's tables are at schema step {found} (rest_hooks {found_release}) and this code needs step \
+         {needed} (rest_hooks {needed_release}); upgrade them with `rest_hooks::store::setup(&db)` \
+         (`store::setup_store` when the hooks live in the application's own entity) or the migrations \
+         `rest_hooks::migration::Migration::steps()` (`StoreMigration::steps()`); pending events are kept"
+    )]
+    StoreOutdated {
+        /// The last step the database has.
+        found: i32,
+        /// The release that introduced it.
+        found_release: &'static str,
+        /// The step this code needs.
+        needed: i32,
+        /// The release that introduced it.
+        needed_release: &'static str,
+    },
+    /// The engine's tables are at a newer schema step than this code knows: a newer release of
+    /// rest_hooks upgraded them.
+    #[error(
+        "the engine's tables are at schema step {found}, newer than this code knows (step {known}, rest_hooks \
+         {known_release}): a newer rest_hooks upgraded them; run that release or a later one"
+    )]
+    StoreNewer {
+        /// The last step the database has.
+        found: i32,
+        /// The last step this code knows.
+        known: i32,
+        /// The release that introduced it.
+        known_release: &'static str,
     },
 }
 

@@ -1,6 +1,11 @@
-//! `sea-orm-migration` migrations that create the engine's tables: [`Migration`] with the crate's
-//! hook table, [`StoreMigration`] without it, for applications with their own hook entity
+//! `sea-orm-migration` migrations of the engine's tables: [`Migration::steps`] with the crate's hook
+//! table, [`StoreMigration::steps`] without it, for applications with their own hook entity
 //! ([`Builder::hook_entity`](crate::Builder::hook_entity)).
+//!
+//! Every change of the tables is one [schema step](crate::store#upgrades) and one migration, named
+//! after it, so that `sea-orm-migration` runs on an existing database exactly the steps it has not
+//! run yet. List them all, after your own migrations or among them: a later release of the crate
+//! adds its steps to the same list.
 //!
 //! ```no_run
 //! use sea_orm_migration::prelude::*;
@@ -10,24 +15,36 @@
 //! #[async_trait::async_trait]
 //! impl MigratorTrait for Migrator {
 //!     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-//!         vec![Box::new(rest_hooks::migration::Migration)]
+//!         let mut migrations: Vec<Box<dyn MigrationTrait>> = vec![/* the application's own */];
+//!         migrations.extend(rest_hooks::migration::Migration::steps());
+//!         migrations
 //!     }
 //! }
 //! ```
+//!
+//! Each step also records itself in `rest_hooks_schema`, as [`store::setup`](crate::store::setup)
+//! does, and applies any earlier step the database lacks: the two ways can be mixed, and a step run
+//! twice changes nothing.
 
 use sea_orm::EntityName;
 use sea_orm_migration::prelude::*;
 
 use crate::foundation::hook;
-use crate::foundation::store::{
-    attempt, create_statements, delivery, dialect_statements, hook_dialect_statements, hook_state, outbox,
-    store_statements,
-};
+use crate::foundation::store::steps;
+use crate::foundation::store::{attempt, delivery, hook_state, outbox};
 
-/// Creates the hook, outbox, delivery, attempt and hook-state tables and their indexes; `down`
-/// drops them.
+/// Step 1, the schema of release 0.1.0: creates the hook, outbox, delivery, attempt and hook-state
+/// tables and their indexes; `down` drops them. Its name is the one 0.1.0's single migration had, so
+/// a database that ran it is not set up again.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Migration;
+
+impl Migration {
+    /// Every step of the store with the crate's hook table, in order: what a `Migrator` lists.
+    pub fn steps() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(Migration)]
+    }
+}
 
 impl MigrationName for Migration {
     fn name(&self) -> &str {
@@ -38,18 +55,7 @@ impl MigrationName for Migration {
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        let (tables, indexes) = create_statements(manager.get_database_backend());
-        for table in tables {
-            manager.create_table(table).await?;
-        }
-        for index in indexes {
-            manager.create_index(index).await?;
-        }
-        let backend = manager.get_database_backend();
-        for statement in dialect_statements(backend).into_iter().chain(hook_dialect_statements(backend)) {
-            manager.get_connection().execute_unprepared(statement).await?;
-        }
-        Ok(())
+        steps::apply(manager.get_connection(), true, 1).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
@@ -58,9 +64,9 @@ impl MigrationTrait for Migration {
     }
 }
 
-/// Creates the outbox, delivery, attempt and hook-state tables and their indexes, without the
-/// crate's hook table (`rest_hooks_hook`), for an application whose hooks live in its own entity;
-/// `down` drops them. Use it instead of [`Migration`], not beside it.
+/// Step 1 without the crate's hook table (`rest_hooks_hook`), for an application whose hooks live
+/// in its own entity: creates the outbox, delivery, attempt and hook-state tables and their indexes;
+/// `down` drops them. Use its [`steps`](Self::steps) instead of [`Migration`]'s, not beside them.
 ///
 /// ```no_run
 /// use sea_orm_migration::prelude::*;
@@ -70,12 +76,19 @@ impl MigrationTrait for Migration {
 /// #[async_trait::async_trait]
 /// impl MigratorTrait for Migrator {
 ///     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-///         vec![Box::new(rest_hooks::migration::StoreMigration)]
+///         rest_hooks::migration::StoreMigration::steps()
 ///     }
 /// }
 /// ```
 #[derive(Clone, Copy, Debug, Default)]
 pub struct StoreMigration;
+
+impl StoreMigration {
+    /// Every step of the store without the crate's hook table, in order: what a `Migrator` lists.
+    pub fn steps() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(StoreMigration)]
+    }
+}
 
 impl MigrationName for StoreMigration {
     fn name(&self) -> &str {
@@ -86,17 +99,7 @@ impl MigrationName for StoreMigration {
 #[async_trait::async_trait]
 impl MigrationTrait for StoreMigration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        let (tables, indexes) = store_statements(manager.get_database_backend());
-        for table in tables {
-            manager.create_table(table).await?;
-        }
-        for index in indexes {
-            manager.create_index(index).await?;
-        }
-        for statement in dialect_statements(manager.get_database_backend()) {
-            manager.get_connection().execute_unprepared(statement).await?;
-        }
-        Ok(())
+        steps::apply(manager.get_connection(), false, 1).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
@@ -104,7 +107,7 @@ impl MigrationTrait for StoreMigration {
     }
 }
 
-/// Drops the engine's own tables (and PostgreSQL's notify function).
+/// Drops the engine's own tables, the record of its schema steps, and PostgreSQL's notify function.
 async fn drop_store(manager: &SchemaManager<'_>) -> Result<(), DbErr> {
     if manager.get_database_backend() == sea_orm::DbBackend::Postgres {
         manager.get_connection().execute_unprepared("DROP FUNCTION IF EXISTS rest_hooks_notify() CASCADE").await?;
@@ -118,5 +121,5 @@ async fn drop_store(manager: &SchemaManager<'_>) -> Result<(), DbErr> {
     for table in tables {
         manager.drop_table(Table::drop().table(table).if_exists().to_owned()).await?;
     }
-    Ok(())
+    steps::drop_record(manager.get_connection()).await
 }

@@ -32,4 +32,5 @@ mod signing;
 mod ssrf;
 mod store;
 mod transactions;
+mod upgrade;
 mod validation;

@@ -8,7 +8,7 @@ struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(rest_hooks::migration::Migration)]
+        rest_hooks::migration::Migration::steps()
     }
 }
 
@@ -29,7 +29,14 @@ async fn the_migration_creates_and_drops_the_tables() {
     Migrator::up(&db, None).await.unwrap();
     assert_eq!(
         table_names(&db).await,
-        ["rest_hooks_attempt", "rest_hooks_delivery", "rest_hooks_hook", "rest_hooks_hook_state", "rest_hooks_outbox"]
+        [
+            "rest_hooks_attempt",
+            "rest_hooks_delivery",
+            "rest_hooks_hook",
+            "rest_hooks_hook_state",
+            "rest_hooks_outbox",
+            "rest_hooks_schema"
+        ]
     );
     Migrator::down(&db, None).await.unwrap();
     assert!(table_names(&db).await.is_empty());
@@ -42,7 +49,14 @@ async fn setup_can_run_twice() {
     rest_hooks::store::setup(&db).await.unwrap();
     assert_eq!(
         table_names(&db).await,
-        ["rest_hooks_attempt", "rest_hooks_delivery", "rest_hooks_hook", "rest_hooks_hook_state", "rest_hooks_outbox"]
+        [
+            "rest_hooks_attempt",
+            "rest_hooks_delivery",
+            "rest_hooks_hook",
+            "rest_hooks_hook_state",
+            "rest_hooks_outbox",
+            "rest_hooks_schema"
+        ]
     );
 }
 
@@ -51,7 +65,7 @@ struct StoreMigrator;
 #[async_trait::async_trait]
 impl MigratorTrait for StoreMigrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(rest_hooks::migration::StoreMigration)]
+        rest_hooks::migration::StoreMigration::steps()
     }
 }
 
@@ -61,7 +75,13 @@ async fn the_store_migration_leaves_the_hook_table_to_the_application() {
     StoreMigrator::up(&db, None).await.unwrap();
     assert_eq!(
         table_names(&db).await,
-        ["rest_hooks_attempt", "rest_hooks_delivery", "rest_hooks_hook_state", "rest_hooks_outbox"]
+        [
+            "rest_hooks_attempt",
+            "rest_hooks_delivery",
+            "rest_hooks_hook_state",
+            "rest_hooks_outbox",
+            "rest_hooks_schema"
+        ]
     );
     StoreMigrator::down(&db, None).await.unwrap();
     assert!(table_names(&db).await.is_empty());
@@ -80,7 +100,10 @@ async fn a_checked_start_names_the_missing_table_and_how_to_create_it() {
     assert!(matches!(&refused, BuildError::MissingTable { table, .. } if table == "rest_hooks_delivery"), "{refused}");
     let message = refused.to_string();
     assert!(message.starts_with("table `rest_hooks_delivery` cannot be read ("), "{message}");
-    assert!(message.contains("rest_hooks::store::setup(&db)") && message.contains("migration::Migration"), "{message}");
+    assert!(
+        message.contains("rest_hooks::store::setup(&db)") && message.contains("migration::Migration::steps()"),
+        "{message}"
+    );
 }
 
 #[tokio::test]

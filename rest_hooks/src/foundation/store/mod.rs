@@ -4,17 +4,26 @@
 //! All live in the application's own database. Scheduling columns hold Unix milliseconds: they are
 //! only compared and ordered, and integers compare the same way on every backend. Stored payloads
 //! carry a `version` so that a later release can read rows an earlier one wrote.
+//!
+//! # Upgrades
+//!
+//! Every change of these tables is one numbered schema step, and each database records the steps
+//! it has in `rest_hooks_schema`. [`setup`] and [`setup_store`] (or, with the `migration` feature,
+//! the migrations of [`migration`](crate::migration)) apply the steps a database lacks, in order,
+//! keeping every pending event and delivery. An engine started on a store older than its code, or
+//! newer, refuses to start ([`Builder::start_checked`](crate::Builder::start_checked)) and, started
+//! with [`Builder::start`](crate::Builder::start), dispatches nothing and logs why, naming the call that
+//! upgrades it. Step 1 is the schema of release 0.1.0.
 
 pub mod attempt;
 pub mod delivery;
 pub mod hook_state;
 pub mod outbox;
 mod schema;
+pub(crate) mod steps;
 pub(crate) mod transitions;
 
 pub use schema::{create_statements, setup, setup_store};
-#[cfg(feature = "migration")]
-pub(crate) use schema::{dialect_statements, hook_dialect_statements, store_statements};
 
 /// The current format of stored payloads.
 pub(crate) const PAYLOAD_VERSION: i16 = 1;

@@ -4,10 +4,12 @@ use sea_orm::sea_query::{Index, IndexCreateStatement, TableCreateStatement};
 use sea_orm::{ConnectionTrait, DbBackend, DbErr, EntityTrait, Schema};
 
 use crate::foundation::hook;
-use crate::foundation::store::{attempt, delivery, hook_state, outbox};
+use crate::foundation::store::{attempt, delivery, hook_state, outbox, steps};
 
-/// The statements that create every table and index the engine needs (the default hook entity
-/// included), each with `IF NOT EXISTS`. MySQL has no `CREATE INDEX IF NOT EXISTS`: there the
+/// The statements that create every table and index the engine needs at the latest schema (the
+/// default hook entity included), each with `IF NOT EXISTS`, for a new database. [`setup`] runs them
+/// and records the schema's version; a database made with these statements alone is taken for
+/// release 0.1.0's. MySQL has no `CREATE INDEX IF NOT EXISTS`: there the
 /// indexes are part of the `CREATE TABLE` statements and the second list is empty; [`setup`] and the
 /// migration also widen the payload columns to `LONGTEXT` there.
 pub fn create_statements(backend: DbBackend) -> (Vec<TableCreateStatement>, Vec<IndexCreateStatement>) {
@@ -160,23 +162,42 @@ pub(crate) fn dialect_statements(backend: DbBackend) -> Vec<&'static str> {
     }
 }
 
-async fn run<C: ConnectionTrait>(
-    db: &C,
-    (tables, indexes): (Vec<TableCreateStatement>, Vec<IndexCreateStatement>),
-) -> Result<(), DbErr> {
+/// Creates the crate's hook table and its index, if missing.
+pub(crate) async fn create_hook_table<C: ConnectionTrait>(db: &C) -> Result<(), DbErr> {
+    let backend = db.get_database_backend();
+    let (tables, indexes) = create_statements(backend);
+    // The hook table comes first in `create_statements`, with the first index on other backends.
+    db.execute(&tables[0]).await?;
+    if backend != DbBackend::MySql {
+        db.execute(&indexes[0]).await?;
+    }
+    for statement in hook_dialect_statements(backend) {
+        db.execute_unprepared(statement).await?;
+    }
+    Ok(())
+}
+
+/// Creates the outbox, delivery, attempt and hook-state tables with their indexes and each
+/// backend's extra statements, if missing.
+pub(crate) async fn create_store_tables<C: ConnectionTrait>(db: &C) -> Result<(), DbErr> {
+    let backend = db.get_database_backend();
+    let (tables, indexes) = store_statements(backend);
     for statement in &tables {
         db.execute(statement).await?;
     }
     for statement in &indexes {
         db.execute(statement).await?;
     }
-    for statement in dialect_statements(db.get_database_backend()) {
+    for statement in dialect_statements(backend) {
         db.execute_unprepared(statement).await?;
     }
     Ok(())
 }
 
-/// Creates every table the engine needs, the default hook table included, if they do not exist.
+/// Creates every table the engine needs, the default hook table included, or brings them up to
+/// date: it applies the [schema steps](crate::store#upgrades) the database lacks, in order, and
+/// records them. Harmless to run again, and on every start; pending events and deliveries are
+/// kept.
 ///
 /// ```
 /// # async fn example() -> Result<(), sea_orm::DbErr> {
@@ -186,15 +207,11 @@ async fn run<C: ConnectionTrait>(
 /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(example()).unwrap();
 /// ```
 pub async fn setup<C: ConnectionTrait>(db: &C) -> Result<(), DbErr> {
-    run(db, create_statements(db.get_database_backend())).await?;
-    for statement in hook_dialect_statements(db.get_database_backend()) {
-        db.execute_unprepared(statement).await?;
-    }
-    Ok(())
+    steps::apply(db, true, steps::latest().number).await
 }
 
 /// Creates the engine's own tables only (outbox, deliveries, attempts, hook states), for
-/// applications with their own hook entity.
+/// applications with their own hook entity, or brings them up to date as [`setup`] does.
 pub async fn setup_store<C: ConnectionTrait>(db: &C) -> Result<(), DbErr> {
-    run(db, store_statements(db.get_database_backend())).await
+    steps::apply(db, false, steps::latest().number).await
 }
