@@ -1,9 +1,9 @@
 //! The subscription REST API in a small axum server on SQLite: a toy bearer-token login, the
 //! hooks router at `/api/v1/hooks`, a books resource at `/api/v1/books`, and an inbox at `/inbox`
 //! that receives webhooks, checks their signatures and prints them. Subscribe the inbox with
-//! `curl`, add a book, and watch the delivery arrive (`docs/guide/api.md` shows the session, which
+//! `curl`, add a book, and watch the delivery arrive (`rest_hooks/guide/api.md` shows the session, which
 //! CI replays). The engine's metrics are served for Prometheus at `/metrics`
-//! (`docs/guide/operating.md` lists them).
+//! (`rest_hooks/guide/operating.md` lists them).
 //!
 //! The owner portal is at `/api/v1/hooks/portal`: open it in a browser and paste a token, or set
 //! the toy session cookie (`session=alice`) and reload.

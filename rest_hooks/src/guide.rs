@@ -16,28 +16,28 @@
 //! The figures of the benchmark are in the repository's
 //! [`docs/performance.md`](https://github.com/rest-hooks/rest_hooks/blob/HEAD/docs/performance.md).
 
-#[doc = include_str!("../../docs/guide/event_map.md")]
+#[doc = include_str!("../guide/event_map.md")]
 pub mod event_map {}
 
-#[doc = include_str!("../../docs/guide/actions.md")]
+#[doc = include_str!("../guide/actions.md")]
 pub mod actions {}
 
-#[doc = include_str!("../../docs/guide/hook_entities.md")]
+#[doc = include_str!("../guide/hook_entities.md")]
 pub mod hook_entities {}
 
-#[doc = include_str!("../../docs/guide/signing.md")]
+#[doc = include_str!("../guide/signing.md")]
 pub mod signing {}
 
-#[doc = include_str!("../../docs/guide/delivery.md")]
+#[doc = include_str!("../guide/delivery.md")]
 pub mod delivery {}
 
 // The page's example and links need the `api` feature; docs.rs builds with every feature.
-#[cfg_attr(feature = "api", doc = include_str!("../../docs/guide/api.md"))]
+#[cfg_attr(feature = "api", doc = include_str!("../guide/api.md"))]
 #[cfg_attr(not(feature = "api"), doc = "The subscription REST API: this page needs the `api` feature.")]
 pub mod api {}
 
-#[doc = include_str!("../../docs/guide/deployment.md")]
+#[doc = include_str!("../guide/deployment.md")]
 pub mod deployment {}
 
-#[doc = include_str!("../../docs/guide/operating.md")]
+#[doc = include_str!("../guide/operating.md")]
 pub mod operating {}

@@ -230,12 +230,12 @@ mod tests {
 
     #[test]
     fn names_follow_prometheus_conventions_and_the_guide_lists_each() {
-        let guide = include_str!("../../../docs/guide/operating.md");
+        let guide = include_str!("../../guide/operating.md");
         for &(name, kind, unit, _) in ALL {
             assert!(name.starts_with("rest_hooks_"), "{name}");
             assert_eq!(kind == Kind::Counter, name.ends_with("_total"), "{name}");
             assert_eq!(unit == Unit::Seconds, name.ends_with("_seconds"), "{name}");
-            assert!(guide.contains(&format!("`{name}`")), "docs/guide/operating.md does not list `{name}`");
+            assert!(guide.contains(&format!("`{name}`")), "rest_hooks/guide/operating.md does not list `{name}`");
         }
     }
 }
