@@ -1,7 +1,7 @@
 //! The registry actor: runs dispatch passes when the [schedule](crate::pipeline::schedule) says
 //! so and hands what they produce to the delivery actor.
 //!
-//! A save's [`Nudge`] starts a pass and a short burst of re-checks; when a request ends and work
+//! A save's [`Nudge`] starts a pass and a short window of looks for its commit; when a request ends and work
 //! waits for its slot (in the database, or queued for another receiver), [`Room`] asks for a pass
 //! that claims or starts it; a retry due sooner than the idle poll ([`Due`]) gets a pass of its
 //! own when it is due. The actor only keeps the timer; the schedule decides.
@@ -36,7 +36,9 @@ impl RegistryActor {
     fn follow(&mut self, next: Next, ctx: &mut Context<Self>) {
         match next {
             Next::Run => self.run(ctx),
+            Next::Look => self.look(ctx),
             Next::After(delay) => self.wait(delay, ctx),
+            Next::LookAfter(delay) => self.wait_to_look(delay, ctx),
             Next::Nothing => {}
         }
     }
@@ -71,14 +73,44 @@ impl RegistryActor {
         }));
     }
 
+    /// Looks, on the application's runtime, whether a committed event waits.
+    fn look(&mut self, ctx: &mut Context<Self>) {
+        let dispatcher = Arc::clone(&self.dispatcher);
+        let task = self.shared.runtime.spawn(async move { dispatcher.look().await });
+        ctx.spawn(task.into_actor(self).map(|result, registry, ctx| {
+            let next = match result {
+                Ok(Ok(found)) => registry.schedule.finished(found, Instant::now()),
+                Ok(Err(error)) => {
+                    tracing::warn!(%error, "cannot look for recorded events; retrying");
+                    registry.schedule.failed()
+                }
+                Err(join) => {
+                    tracing::error!(%join, "looking for recorded events aborted; retrying");
+                    registry.schedule.failed()
+                }
+            };
+            registry.follow(next, ctx);
+        }));
+    }
+
     /// Runs a pass after `delay`, instead of any that waited.
     fn wait(&mut self, delay: Duration, ctx: &mut Context<Self>) {
+        self.set_timer(delay, ctx, Schedule::wanted);
+    }
+
+    /// Looks after `delay`, instead of any pass that waited.
+    fn wait_to_look(&mut self, delay: Duration, ctx: &mut Context<Self>) {
+        self.set_timer(delay, ctx, Schedule::look);
+    }
+
+    /// After `delay`, does what `then` makes of the schedule, instead of any timer that waited.
+    fn set_timer(&mut self, delay: Duration, ctx: &mut Context<Self>, then: fn(&mut Schedule) -> Next) {
         if let Some(timer) = self.timer.take() {
             ctx.cancel_future(timer);
         }
-        self.timer = Some(ctx.run_later(delay, |registry, ctx| {
+        self.timer = Some(ctx.run_later(delay, move |registry, ctx| {
             registry.timer = None;
-            let next = registry.schedule.wanted();
+            let next = then(&mut registry.schedule);
             registry.follow(next, ctx);
         }));
     }

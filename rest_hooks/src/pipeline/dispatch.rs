@@ -253,17 +253,28 @@ impl Dispatcher {
         }
     }
 
-    /// Whether any committed event waits for dispatch: a plain read, no lock.
+    /// Whether any committed event waits for dispatch, those a database error deferred aside: a
+    /// plain read, no lock.
     async fn any_pending(&self) -> Result<bool, DbErr> {
-        let found = outbox::Entity::find()
+        let waiting = self.deferred().waiting(self.shared.clock.now_ms());
+        let mut query = outbox::Entity::find()
             .select_only()
             .column(outbox::Column::Id)
-            .filter(outbox::Column::State.eq(outbox::state::PENDING))
-            .limit(1)
-            .into_tuple::<i64>()
-            .one(&self.shared.db)
-            .await?;
+            .filter(outbox::Column::State.eq(outbox::state::PENDING));
+        if !waiting.is_empty() {
+            query = query.filter(outbox::Column::Id.is_not_in(waiting));
+        }
+        let found = query.limit(1).into_tuple::<i64>().one(&self.shared.db).await?;
         Ok(found.is_some())
+    }
+
+    /// Whether a committed event waits for dispatch: what the schedule's looks after a nudge ask,
+    /// one cheap read each, until the save's commit shows.
+    pub(crate) async fn look(&self) -> Result<bool, DbErr> {
+        if self.shared.stopped.load(Ordering::Acquire) {
+            return Ok(false);
+        }
+        self.any_pending().await
     }
 
     /// Finds the hooks of one event and renders a job for each. User code is guarded: a panic

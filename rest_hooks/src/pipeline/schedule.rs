@@ -2,8 +2,9 @@
 //!
 //! One pass runs at a time; a pass asked for while one runs follows it at once. A pass that found
 //! work is followed by another at once. A save's nudge comes before its transaction commits, so
-//! the first look may find nothing: for a short window after a nudge the dispatcher looks again
-//! at 1, 2, 4 … 50 ms, then falls back to the idle poll. A failed pass is retried after 100 ms,
+//! the first pass may find nothing: for a short window after a nudge the dispatcher then looks
+//! every millisecond — a look is one cheap read of whether any event waits, not a pass — and runs a
+//! pass as soon as the commit shows, then falls back to the idle poll. A failed pass is retried after 100 ms,
 //! doubling with each failure in a row up to 5 s.
 
 use std::time::{Duration, Instant};
@@ -15,19 +16,26 @@ pub(crate) const RETRY_AFTER_ERROR: Duration = Duration::from_millis(100);
 /// The longest wait after failed passes: a database that comes back is used again within it.
 pub(crate) const MAX_RETRY_AFTER_ERROR: Duration = Duration::from_secs(5);
 
+/// How often the dispatcher looks for a commit during the window after a nudge.
+pub(crate) const LOOK_EVERY: Duration = Duration::from_millis(1);
+
 /// What the driver does next.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Next {
     /// Start a pass now (any timer waiting for one is cancelled).
     Run,
+    /// Look now whether an event waits, and say what was found with [`Schedule::finished`].
+    Look,
     /// Start a pass after this delay, unless something asks for one sooner.
     After(Duration),
+    /// Look after this delay ([`Schedule::look`]), unless something asks for a pass sooner.
+    LookAfter(Duration),
     /// Nothing: a pass is under way and another follows it.
     Nothing,
 }
 
-/// The scheduling state: whether a pass runs, whether another was asked for meanwhile, and the
-/// re-check burst after a nudge.
+/// The scheduling state: whether a pass or look runs, whether a pass was asked for meanwhile, and
+/// the window of looks after a nudge.
 #[derive(Debug)]
 pub(crate) struct Schedule {
     poll_interval: Duration,
@@ -35,14 +43,13 @@ pub(crate) struct Schedule {
     running: bool,
     again: bool,
     burst_until: Option<Instant>,
-    recheck: Option<Duration>,
     /// Passes failed in a row.
     failures: u32,
 }
 
 impl Schedule {
-    /// A schedule that polls every `poll_interval` when idle and re-checks for `recheck_window`
-    /// after a nudge.
+    /// A schedule that polls every `poll_interval` when idle and looks for a commit for
+    /// `recheck_window` after a nudge.
     pub(crate) fn new(poll_interval: Duration, recheck_window: Duration) -> Self {
         Self {
             poll_interval,
@@ -50,7 +57,6 @@ impl Schedule {
             running: false,
             again: false,
             burst_until: None,
-            recheck: None,
             failures: 0,
         }
     }
@@ -66,30 +72,33 @@ impl Schedule {
         Next::Run
     }
 
-    /// A save recorded an event at `now`: look now, and keep re-checking for a while.
+    /// A save recorded an event at `now`: a pass now, and looks for a while.
     pub(crate) fn nudged(&mut self, now: Instant) -> Next {
         self.burst_until = Some(now + self.recheck_window);
-        self.recheck = None;
         self.wanted()
     }
 
-    /// The pass under way ended at `now`, having `found` work or not.
+    /// A look is due: it starts unless a pass or look runs (a pass then follows anyway if asked).
+    pub(crate) fn look(&mut self) -> Next {
+        if self.running {
+            return Next::Nothing;
+        }
+        self.running = true;
+        Next::Look
+    }
+
+    /// The pass or look under way ended at `now`, having `found` work (a look: an event waiting)
+    /// or not.
     pub(crate) fn finished(&mut self, found: bool, now: Instant) -> Next {
         self.running = false;
         self.failures = 0;
         if found || std::mem::take(&mut self.again) {
-            self.recheck = None;
             return self.wanted();
         }
         match self.burst_until {
-            Some(until) if now < until => {
-                let delay = self.recheck.map_or(Duration::from_millis(1), |d| (d * 2).min(Duration::from_millis(50)));
-                self.recheck = Some(delay);
-                Next::After(delay)
-            }
+            Some(until) if now < until => Next::LookAfter(LOOK_EVERY),
             _ => {
                 self.burst_until = None;
-                self.recheck = None;
                 Next::After(self.poll_interval)
             }
         }
@@ -134,35 +143,30 @@ mod tests {
     }
 
     #[test]
-    fn a_nudge_rechecks_doubling_from_1_ms_to_50_ms_within_its_window() {
+    fn after_a_nudge_the_schedule_looks_every_millisecond_within_its_window_then_polls() {
         let (mut schedule, start) = (Schedule::new(POLL, WINDOW), Instant::now());
         assert_eq!(schedule.nudged(start), Next::Run);
-        let delays: Vec<Next> = (0..8)
-            .map(|_| {
-                let next = schedule.finished(false, start + ms(10));
-                schedule.wanted();
-                next
-            })
-            .collect();
-        let expected = [1, 2, 4, 8, 16, 32, 50, 50].map(|n| Next::After(ms(n)));
-        assert_eq!(delays, expected);
+        for elapsed in [0, 1, 2, 100, 249] {
+            assert_eq!(schedule.finished(false, start + ms(elapsed)), Next::LookAfter(LOOK_EVERY));
+            assert_eq!(schedule.look(), Next::Look);
+        }
         assert_eq!(schedule.finished(false, start + WINDOW), Next::After(POLL), "the window is over");
         schedule.wanted();
-        assert_eq!(schedule.finished(false, start + ms(10)), Next::After(POLL), "the burst does not come back");
+        assert_eq!(schedule.finished(false, start + ms(10)), Next::After(POLL), "the window does not come back");
     }
 
     #[test]
-    fn work_found_or_a_new_nudge_starts_the_rechecks_from_1_ms_again() {
+    fn a_look_that_finds_an_event_runs_a_pass_and_none_starts_beside_a_pass() {
         let (mut schedule, start) = (Schedule::new(POLL, WINDOW), Instant::now());
         schedule.nudged(start);
-        schedule.finished(false, start);
-        schedule.wanted();
-        assert_eq!(schedule.finished(false, start), Next::After(ms(2)));
-        schedule.wanted();
-        assert_eq!(schedule.finished(true, start), Next::Run);
-        assert_eq!(schedule.finished(false, start), Next::After(ms(1)));
-        assert_eq!(schedule.nudged(start), Next::Run);
-        assert_eq!(schedule.finished(false, start), Next::After(ms(1)));
+        assert_eq!(schedule.look(), Next::Nothing, "a pass runs");
+        assert_eq!(schedule.finished(false, start), Next::LookAfter(LOOK_EVERY));
+        assert_eq!(schedule.look(), Next::Look);
+        assert_eq!(schedule.wanted(), Next::Nothing, "asked during the look: follows it");
+        assert_eq!(schedule.finished(false, start), Next::Run);
+        assert_eq!(schedule.finished(false, start), Next::LookAfter(LOOK_EVERY));
+        assert_eq!(schedule.look(), Next::Look);
+        assert_eq!(schedule.finished(true, start), Next::Run, "the commit showed");
     }
 
     #[test]
