@@ -51,7 +51,7 @@
 //! }
 //!
 //! # async fn serve(engine: rest_hooks::Engine) -> Result<(), Box<dyn std::error::Error>> {
-//! let app: Router = Router::new().nest("/api/v1/hooks", HooksApi::new(engine, bearer)?.router());
+//! let app: Router = Router::new().merge(HooksApi::new(engine, bearer)?.mount("/api/v1/hooks"));
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
 //! axum::serve(listener, app).await?;
 //! # Ok(()) }
@@ -141,7 +141,8 @@ pub struct HooksElsewhere(String);
 )]
 struct Document;
 
-/// The subscription API of an engine. [`router`](Self::router) builds the axum router.
+/// The subscription API of an engine. [`mount`](Self::mount) builds the axum router that serves it
+/// at a path, [`router`](Self::router) the router itself.
 ///
 /// ```
 /// # fn build(engine: rest_hooks::Engine) -> Result<axum::Router, rest_hooks::api::HooksElsewhere> {
@@ -150,7 +151,7 @@ struct Document;
 /// let api = HooksApi::new(engine, |_: &axum::http::request::Parts| Err(Refusal::unauthorized("no")))?
 ///     .body_limit(16 * 1024)
 ///     .offer_events(|event| !event.name.starts_with("internal."));
-/// Ok(axum::Router::new().nest("/hooks", api.router()))
+/// Ok(axum::Router::new().merge(api.mount("/hooks")))
 /// # }
 /// ```
 pub struct HooksApi {
@@ -214,8 +215,14 @@ impl HooksApi {
         self
     }
 
-    /// The router: nest it where the hooks live, e.g. `Router::new().nest("/api/v1/hooks", …)`.
-    /// It works in any router, whatever that router's state.
+    /// The router, its paths relative to where it is mounted. [`mount`](Self::mount) mounts it;
+    /// `Router::nest_service("/api/v1/hooks", api.router())` does the same. It works in any router,
+    /// whatever that router's state.
+    ///
+    /// `Router::nest("/api/v1/hooks", api.router())` serves it too, except at
+    /// `/api/v1/hooks/`: axum's `nest` leaves that path to the outer router, whose fallback
+    /// answers without reading the request's body, and the client's next request on the same
+    /// connection is lost.
     pub fn router<S: Clone + Send + Sync + 'static>(self) -> Router<S> {
         let (router, document) = documented();
         let document = Arc::new(document);
@@ -233,6 +240,27 @@ impl HooksApi {
             .layer(DefaultBodyLimit::max(limit))
             .layer(axum::middleware::from_fn_with_state(limit, keep_alive::read_body))
             .with_state(self.state)
+    }
+
+    /// The API mounted at `path` (such as `"/api/v1/hooks"`), to merge into the application's
+    /// router: `path`, `path/` (the same collection) and every path below reach the API, and every
+    /// answer under it leaves the connection reusable.
+    ///
+    /// ```
+    /// # fn build(engine: rest_hooks::Engine) -> Result<axum::Router, rest_hooks::api::HooksElsewhere> {
+    /// use rest_hooks::api::{HooksApi, Refusal};
+    ///
+    /// let api = HooksApi::new(engine, |_: &axum::http::request::Parts| Err(Refusal::unauthorized("no")))?;
+    /// Ok(axum::Router::new().merge(api.mount("/api/v1/hooks")))
+    /// # }
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// When `path` is not a path axum can nest at: empty, `/`, not starting with `/`, or with a
+    /// wildcard, as [`Router::nest_service`] does.
+    pub fn mount<S: Clone + Send + Sync + 'static>(self, path: &str) -> Router<S> {
+        Router::new().nest_service(path, self.router::<()>())
     }
 
     /// The OpenAPI 3.1 description of the API, with paths relative to where it is nested (as

@@ -882,6 +882,34 @@ async fn only_a_hooks_canonical_id_reaches_it() {
 }
 
 #[tokio::test]
+async fn the_mount_point_with_a_trailing_slash_is_the_collection_and_keeps_the_connection() {
+    let h = Harness::new().await;
+    let api = ApiServer::of(&h).await;
+    let anonymous: &[(&str, &str)] = &[("content-type", "application/json")];
+    let alice: &[(&str, &str)] = &[("content-type", "application/json"), ("authorization", "Bearer token-1")];
+    let body = json!({"event": "book.added", "target": h.receiver.url("a")}).to_string();
+    let mut connection = api.connect().await;
+
+    let created = connection.send("POST", "/", alice, body.as_bytes()).await;
+    assert_eq!(created.status, 201, "{created:?}");
+    let hook: Value = serde_json::from_slice(&created.body).unwrap();
+    assert_eq!(created.header("location"), Some(format!("{MOUNT}/{}", hook["id"]).as_str()));
+    for (method, headers, status) in [("GET", alice, 200), ("POST", anonymous, 401), ("PUT", alice, 405)] {
+        let answer = connection.send(method, "/", headers, body.as_bytes()).await;
+        assert_eq!(answer.status, status, "{method} {MOUNT}/: {answer:?}");
+        assert!(!answer.closes(), "{method} {MOUNT}/: {answer:?}");
+        let next = connection.send("GET", "", &[("authorization", "Bearer token-1")], b"").await;
+        assert_eq!(next.status, 200, "the request after {method} {MOUNT}/: {next:?}");
+        let listed: Value = serde_json::from_slice(&next.body).unwrap();
+        assert_eq!(listed["hooks"][0]["id"], hook["id"], "{listed}");
+    }
+    // A client that keeps its connections (reqwest's pool) sees the same answers on both paths.
+    let with_slash = api.get("/", 1).await;
+    let without = api.get("", 1).await;
+    assert_eq!((with_slash.status, &with_slash.body), (without.status, &without.body));
+}
+
+#[tokio::test]
 async fn stats_count_the_callers_attempts_of_the_last_day_by_outcome() {
     let h = Harness::with(|b| b.retry_policy(RetryPolicy::no_retries())).await;
     let api = ApiServer::of(&h).await;
