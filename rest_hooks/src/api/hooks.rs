@@ -200,7 +200,7 @@ pub(crate) async fn delete(
 }
 
 /// The caller's hook `id`, or 404 — the same 404 for a hook of another owner, a missing one and
-/// an id that is not the hook's in the form the API shows it (`+10` and `010` are not hook 10).
+/// an id that is not the hook's in the form the API shows it (`+10`, `010` and `%31%30` are not hook 10).
 pub(crate) async fn owned(state: &ApiState, owner: &Owner, id: &str) -> Result<HookRow, ApiError> {
     state.table.get(state.engine.db(), owner, id).await?.ok_or_else(|| not_found(id))
 }

@@ -882,6 +882,39 @@ async fn only_a_hooks_canonical_id_reaches_it() {
 }
 
 #[tokio::test]
+async fn a_percent_encoded_id_reaches_no_hook() {
+    let h = Harness::new().await;
+    let api = ApiServer::of(&h).await;
+    for n in 0..12 {
+        api.subscribe(1, "book.added", &h.receiver.url(&format!("h{n}"))).await;
+    }
+    let hook = api.subscribe(1, "book.added", &h.receiver.url("a")).await;
+    let id = hook["id"].as_i64().unwrap().to_string();
+    let every_digit: String = id.bytes().map(|digit| format!("%{digit:02X}")).collect();
+    let first_digit = format!("%{:02X}{}", id.as_bytes()[0], &id[1..]);
+    let last_digit = format!("{}%{:02x}", &id[..id.len() - 1], id.as_bytes()[id.len() - 1]);
+    for odd in [every_digit, first_digit, last_digit] {
+        for (method, path, body) in [
+            (Method::GET, format!("/{odd}"), None),
+            (Method::PATCH, format!("/{odd}"), Some(json!({"active": false}))),
+            (Method::POST, format!("/{odd}/test"), None),
+            (Method::GET, format!("/{odd}/attempts"), None),
+            (Method::POST, format!("/{odd}/replay"), None),
+            (Method::POST, format!("/{odd}/rotate-secret"), None),
+            (Method::DELETE, format!("/{odd}"), None),
+        ] {
+            let answer = api.call(method.clone(), &path, Some(1), body).await;
+            assert_eq!((answer.status, answer.error()), (404, "not_found"), "{method} {path}: {answer:?}");
+        }
+    }
+    assert!(h.receiver.received().is_empty(), "no test delivery was sent");
+    let read = api.get(&format!("/{id}"), 1).await;
+    assert_eq!((read.status, read.body["active"].as_bool()), (200, Some(true)), "not deleted nor turned off");
+    let stored = rest_hooks::hook::Entity::find_by_id(hook["id"].as_i64().unwrap()).one(&h.db).await.unwrap();
+    assert_eq!(stored.unwrap().secret.map(|s| s.expose().to_owned()).as_deref(), hook["secret"].as_str());
+}
+
+#[tokio::test]
 async fn the_mount_point_with_a_trailing_slash_is_the_collection_and_keeps_the_connection() {
     let h = Harness::new().await;
     let api = ApiServer::of(&h).await;
