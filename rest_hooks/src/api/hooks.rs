@@ -180,7 +180,8 @@ pub(crate) async fn change(
     Ok(Json(HookView::new(hook, hook_state.as_ref())))
 }
 
-/// Deletes a hook: nothing more is sent to it, pending retries included.
+/// Deletes a hook: nothing more is sent to it, pending retries included. Of deletions made at the
+/// same time, one answers 204, the others 404.
 #[utoipa::path(
     delete, path = "/{id}", tag = "hooks", operation_id = "delete_hook",
     params(("id" = String, Path, description = "The hook's id")),
@@ -195,7 +196,12 @@ pub(crate) async fn delete(
     HookPath(id): HookPath,
 ) -> Result<StatusCode, ApiError> {
     let hook = owned(&state, &owner, &id).await?;
-    state.table.delete(state.engine.shared(), &hook.id).await.map_err(|error| ApiError::internal(&error))?;
+    let deleted =
+        state.table.delete(state.engine.shared(), &hook.id).await.map_err(|error| ApiError::internal(&error))?;
+    // Deleted by another request since it was read.
+    if !deleted {
+        return Err(not_found(&id));
+    }
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -29,8 +29,9 @@
 //!
 //! Errors have one shape, `{"error": kind, "field": …, "message": …}`: `400 bad_request` for a
 //! body that is not JSON or a bad query parameter, `401 unauthorized`, `403 forbidden` or `503
-//! unavailable` as [`OwnerAuth`] says, `404 not_found`, `405 method_not_allowed`, `409 conflict`
-//! (replaying a disabled hook), `413 payload_too_large`, `415 unsupported_media_type`, `422
+//! unavailable` as [`OwnerAuth`] says, `404 not_found` (also for the later of two deletions at
+//! once), `405 method_not_allowed`, `409 conflict` (replaying a disabled hook, rotating a secret
+//! that another rotation replaced meanwhile), `413 payload_too_large`, `415 unsupported_media_type`, `422
 //! validation` naming the field (an unknown event lists the offered ones), `500 internal` (the
 //! cause is logged, not sent).
 //!

@@ -92,7 +92,8 @@ pub(crate) trait HookTable: Send + Sync + 'static {
     async fn delete(&self, shared: &Arc<Shared>, id: &HookId) -> Result<bool, HookWriteError>;
 
     /// Rotates hook `id`'s secret as [`Hooks::rotate_secret`](crate::engine::own_hooks::Hooks::rotate_secret)
-    /// does.
+    /// does, refusing a rotation written meanwhile
+    /// ([`HookWriteError::RotatedMeanwhile`](crate::engine::own_hooks::HookWriteError::RotatedMeanwhile)).
     async fn rotate(&self, shared: &Arc<Shared>, id: &HookId) -> Result<HookRow, HookWriteError>;
 }
 
@@ -240,7 +241,7 @@ where
     }
 
     async fn rotate(&self, shared: &Arc<Shared>, id: &HookId) -> Result<HookRow, HookWriteError> {
-        let hook = Hooks::<E>::new(Arc::clone(shared)).rotate_secret(&shared.db, id.clone()).await?;
+        let hook = Hooks::<E>::new(Arc::clone(shared)).rotate_secret_unraced(&shared.db, id.clone()).await?;
         Ok(HookRow { in_scope: true, ..row_of::<E>(hook) })
     }
 }

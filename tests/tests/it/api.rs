@@ -11,7 +11,11 @@ use rest_hooks::signing::Verifier;
 use rest_hooks_tests::api::{ApiServer, MOUNT, bearer};
 use rest_hooks_tests::entities::book;
 use rest_hooks_tests::{Harness, Received};
-use sea_orm::{ActiveModelTrait, EntityTrait};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, DatabaseTransaction, EntityTrait, QueryFilter,
+    TransactionTrait,
+};
 use serde_json::{Value, json};
 
 use crate::lifecycle::new_book;
@@ -830,36 +834,96 @@ async fn a_kept_alive_connection_survives_answers_that_did_not_need_the_body() {
     assert!(connection.is_closed().await, "closed after the 413");
 }
 
+/// Holds the test database's lock on hook `id` (SQLite: its write lock) until the returned
+/// transaction ends: the API's writes to the hook meanwhile wait for it, after their reads.
+async fn hold_hook(h: &Harness, id: i64) -> (DatabaseConnection, DatabaseTransaction) {
+    let pool = h.pool(1).await;
+    let txn = pool.begin().await.unwrap();
+    let touched = rest_hooks::hook::Entity::update_many()
+        .col_expr(rest_hooks::hook::Column::Owner, Expr::col(rest_hooks::hook::Column::Owner))
+        .filter(rest_hooks::hook::Column::Id.eq(id))
+        .exec(&txn)
+        .await
+        .unwrap();
+    assert_eq!(touched.rows_affected, 1);
+    (pool, txn)
+}
+
+/// Sends `count` requests `method path` as owner 1 at once; their statuses and bodies.
+async fn at_once(api: &ApiServer, count: usize, method: Method, path: &str) -> Vec<(u16, Value)> {
+    let mut batch = tokio::task::JoinSet::new();
+    for _ in 0..count {
+        let request = api.request(method.clone(), path).bearer_auth("token-1");
+        batch.spawn(async move {
+            let response = request.send().await.unwrap();
+            let status = response.status().as_u16();
+            (status, serde_json::from_str::<Value>(&response.text().await.unwrap()).unwrap_or(Value::Null))
+        });
+    }
+    batch.join_all().await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn parallel_rotations_of_one_hook_all_succeed() {
+async fn a_rotation_that_loses_a_race_answers_409_and_every_secret_answered_was_stored() {
     let h = Harness::new().await;
     let api = ApiServer::of(&h).await;
     let hook = api.subscribe(1, "book.added", &h.receiver.url("a")).await;
     let id = hook["id"].as_i64().unwrap();
-    let mut shown = vec![hook["secret"].as_str().unwrap().to_owned()];
-    for _ in 0..2 {
-        let mut batch = tokio::task::JoinSet::new();
-        for _ in 0..20 {
-            let request = api.request(Method::POST, &format!("/{id}/rotate-secret")).bearer_auth("token-1");
-            batch.spawn(async move {
-                let response = request.send().await.unwrap();
-                let status = response.status().as_u16();
-                (status, serde_json::from_str::<Value>(&response.text().await.unwrap()).unwrap())
-            });
-        }
-        while let Some(answer) = batch.join_next().await {
-            let (status, body) = answer.unwrap();
-            assert_eq!(status, 200, "{body}");
-            shown.push(body["secret"].as_str().unwrap().to_owned());
+    let original = hook["secret"].as_str().unwrap().to_owned();
+
+    // The rotations read the hook's secret, then wait for the lock to write theirs.
+    let (_pool, held) = hold_hook(&h, id).await;
+    let rotating = {
+        let api = ApiServer::of(&h).await;
+        tokio::spawn(async move { at_once(&api, 40, Method::POST, &format!("/{id}/rotate-secret")).await })
+    };
+    rest_hooks_tests::real_sleep(std::time::Duration::from_millis(1000)).await;
+    held.commit().await.unwrap();
+    let answers = rotating.await.unwrap();
+
+    let mut shown = Vec::new();
+    for (status, body) in &answers {
+        match status {
+            200 => shown.push(body["secret"].as_str().unwrap().to_owned()),
+            409 => assert_eq!(body["error"], "conflict", "{body}"),
+            _ => panic!("{status}: {body}"),
         }
     }
+    assert!(!shown.is_empty(), "one rotation wins: {answers:?}");
+    assert!(shown.len() < answers.len(), "rotations of the same secret cannot all win: {answers:?}");
     let distinct: BTreeSet<&String> = shown.iter().collect();
-    assert_eq!(distinct.len(), 41, "every rotation made a secret of its own");
-    // The last rotation to commit left its secret current and the one it replaced as the previous.
+    assert_eq!(distinct.len(), shown.len(), "every rotation that won made a secret of its own");
+    // The winners replaced each other in turn: the last one's secret is current, the one before
+    // it the previous (the original if only one won).
     let stored = rest_hooks::hook::Entity::find_by_id(id).one(&h.db).await.unwrap().unwrap();
     let current = stored.secret.unwrap().expose().to_owned();
     let previous = stored.previous_secret.unwrap().expose().to_owned();
-    assert!(shown.contains(&current) && shown.contains(&previous) && current != previous);
+    assert!(shown.contains(&current), "the current secret was answered");
+    assert!(shown.contains(&previous) || (previous == original && shown.len() == 1), "{previous}");
+    // The secret a winner was answered signs.
+    h.run(new_book(1, "Raced").insert(&h.db)).await.unwrap();
+    verify(&current, &h.receiver.wait_for(1).await[0]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_one_of_simultaneous_deletes_answers_204_the_others_404() {
+    let h = Harness::new().await;
+    let api = ApiServer::of(&h).await;
+    let hook = api.subscribe(1, "book.added", &h.receiver.url("a")).await;
+    let id = hook["id"].as_i64().unwrap();
+
+    let (_pool, held) = hold_hook(&h, id).await;
+    let deleting = {
+        let api = ApiServer::of(&h).await;
+        tokio::spawn(async move { at_once(&api, 8, Method::DELETE, &format!("/{id}")).await })
+    };
+    rest_hooks_tests::real_sleep(std::time::Duration::from_millis(1000)).await;
+    held.commit().await.unwrap();
+    let mut statuses: Vec<u16> = deleting.await.unwrap().into_iter().map(|(status, _)| status).collect();
+    statuses.sort_unstable();
+    assert_eq!(statuses, [204, 404, 404, 404, 404, 404, 404, 404]);
+    let again = api.call(Method::DELETE, &format!("/{id}"), Some(1), None).await;
+    assert_eq!((again.status, again.error()), (404, "not_found"), "{again:?}");
 }
 
 #[tokio::test]
