@@ -72,7 +72,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, OriginalUri};
-use axum::http::Method;
+use axum::http::{HeaderValue, Method, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use utoipa::OpenApi as _;
@@ -240,6 +240,7 @@ impl HooksApi {
             .method_not_allowed_fallback(method_not_allowed)
             .layer(DefaultBodyLimit::max(limit))
             .layer(axum::middleware::from_fn_with_state(limit, keep_alive::read_body))
+            .layer(axum::middleware::map_response(nosniff))
             .with_state(self.state)
     }
 
@@ -305,6 +306,13 @@ async fn describe(document: Arc<utoipa::openapi::OpenApi>, OriginalUri(uri): Ori
     let base = if base.is_empty() { "/" } else { base };
     document.servers = Some(vec![utoipa::openapi::Server::new(base)]);
     axum::Json(document).into_response()
+}
+
+/// Every answer says `X-Content-Type-Options: nosniff`, so that a browser never reads the API's
+/// JSON (which holds owners' targets and response excerpts) as anything else.
+async fn nosniff(mut response: Response) -> Response {
+    response.headers_mut().insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    response
 }
 
 async fn not_found(OriginalUri(uri): OriginalUri) -> ApiError {

@@ -9,8 +9,8 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr, IntoActiveModel, ModelTrait,
-    QueryFilter, QueryOrder, QuerySelect, Value,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr, IdenStatic, IntoActiveModel,
+    ModelTrait, QueryFilter, QueryOrder, QuerySelect, Value,
 };
 
 use crate::engine::own_hooks::{HookWriteError, Hooks, primary_key};
@@ -53,6 +53,10 @@ pub(crate) trait HookTable: Send + Sync + 'static {
 
     /// Whether `id` can be a key of this table (a page's `after`).
     fn accepts_id(&self, id: &str) -> bool;
+
+    /// The request fields the API writes into columns of this table, each with its column's
+    /// name: `target` (when the entity names its target column), then `event`.
+    fn field_columns(&self) -> Vec<(&'static str, &'static str)>;
 
     /// Creates a hook of `owner`, as [`Hooks::subscribe`](crate::engine::own_hooks::Hooks::subscribe) does.
     async fn create(
@@ -162,6 +166,11 @@ where
 
     fn accepts_id(&self, id: &str) -> bool {
         primary_key::<E>().is_ok_and(|key| column_value(key, "hook id", id).is_ok())
+    }
+
+    fn field_columns(&self) -> Vec<(&'static str, &'static str)> {
+        let target = E::target_column().map(|column| ("target", column.as_str()));
+        target.into_iter().chain([("event", E::event_column().as_str())]).collect()
     }
 
     async fn create(

@@ -13,7 +13,7 @@ use rest_hooks_tests::entities::book;
 use rest_hooks_tests::{Harness, Received};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, DatabaseTransaction, EntityTrait, QueryFilter,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, EntityTrait, QueryFilter,
     TransactionTrait,
 };
 use serde_json::{Value, json};
@@ -1004,6 +1004,69 @@ async fn the_mount_point_with_a_trailing_slash_is_the_collection_and_keeps_the_c
     let with_slash = api.get("/", 1).await;
     let without = api.get("", 1).await;
     assert_eq!((with_slash.status, &with_slash.body), (without.status, &without.body));
+}
+
+#[tokio::test]
+async fn every_answer_says_nosniff() {
+    let h = Harness::new().await;
+    let api = ApiServer::serve(HooksApi::new(h.engine.clone(), bearer).unwrap().body_limit(1024)).await;
+    let hook = api.subscribe(1, "book.added", &h.receiver.url("a")).await;
+    let id = hook["id"].as_i64().unwrap();
+    let answers = [
+        api.call(Method::POST, "", Some(1), Some(json!({"event": "book.added", "target": h.receiver.url("b")}))).await,
+        api.get("", 1).await,
+        api.get(&format!("/{id}"), 1).await,
+        api.get("/events", 1).await,
+        api.get("/stats", 1).await,
+        api.call(Method::GET, "/openapi.json", None, None).await,
+        api.call(Method::GET, "", None, None).await,
+        api.get("/9999", 1).await,
+        api.get("/no/such/route", 1).await,
+        api.call(Method::PUT, "", Some(1), None).await,
+        api.post("", 1, json!({"event": "book.addded", "target": h.receiver.url("c")})).await,
+        api.post("", 1, json!({"event": "book.added", "target": "x".repeat(2000)})).await,
+        api.call(Method::DELETE, &format!("/{id}"), Some(1), None).await,
+    ];
+    for answer in answers {
+        assert_eq!(
+            answer.headers.get("x-content-type-options").map(|v| v.as_bytes()),
+            Some(&b"nosniff"[..]),
+            "{answer:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_duplicate_hook_is_refused_with_409_naming_the_field() {
+    let h = Harness::new().await;
+    // The application allows one hook per owner and target.
+    let columns = match h.db.get_database_backend() {
+        sea_orm::DbBackend::MySql => "owner, target(191)",
+        _ => "owner, target",
+    };
+    h.db.execute_unprepared(&format!("CREATE UNIQUE INDEX one_hook_per_target ON rest_hooks_hook ({columns})"))
+        .await
+        .unwrap();
+    let api = ApiServer::of(&h).await;
+    let first = api.subscribe(1, "book.added", &h.receiver.url("a")).await;
+    let again = api.post("", 1, json!({"event": "book.changed", "target": h.receiver.url("a")})).await;
+    assert_eq!(
+        (again.status, again.error(), again.body["field"].as_str()),
+        (409, "conflict", Some("target")),
+        "{again:?}"
+    );
+    let message = again.body["message"].as_str().unwrap();
+    assert!(message.contains("already") && !message.contains("rest_hooks_hook"), "{message}");
+
+    let second = api.subscribe(1, "book.added", &h.receiver.url("b")).await;
+    let moved = api
+        .call(Method::PATCH, &format!("/{}", second["id"]), Some(1), Some(json!({"target": h.receiver.url("a")})))
+        .await;
+    assert_eq!((moved.status, moved.body["field"].as_str()), (409, Some("target")), "{moved:?}");
+    assert_eq!(api.get(&format!("/{}", second["id"]), 1).await.body["target"], h.receiver.url("b"));
+    assert_eq!(api.get(&format!("/{}", first["id"]), 1).await.status, 200);
+    // Another owner may use the same target.
+    api.subscribe(2, "book.added", &h.receiver.url("a")).await;
 }
 
 #[tokio::test]
