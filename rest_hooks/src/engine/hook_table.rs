@@ -54,6 +54,10 @@ pub(crate) trait HookTable: Send + Sync + 'static {
     /// Whether `id` can be a key of this table (a page's `after`).
     fn accepts_id(&self, id: &str) -> bool;
 
+    /// Whether the entity names [secret columns](HookEntity::secret_columns): each hook then has
+    /// a secret of its own to sign with.
+    fn has_secret_columns(&self) -> bool;
+
     /// The request fields the API writes into columns of this table, each with its column's
     /// name: `target` (when the entity names its target column), then `event`.
     fn field_columns(&self) -> Vec<(&'static str, &'static str)>;
@@ -166,6 +170,10 @@ where
 
     fn accepts_id(&self, id: &str) -> bool {
         primary_key::<E>().is_ok_and(|key| column_value(key, "hook id", id).is_ok())
+    }
+
+    fn has_secret_columns(&self) -> bool {
+        E::secret_columns().is_some()
     }
 
     fn field_columns(&self) -> Vec<(&'static str, &'static str)> {

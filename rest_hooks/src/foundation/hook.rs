@@ -229,7 +229,10 @@ pub trait HookEntity: EntityTrait {
     /// the [`secret_columns`](Self::secret_columns), if the entity names any. A hook with none is
     /// signed with the engine's [fallback secret](crate::Builder::fallback_secret); with no
     /// fallback either its deliveries fail as `cannot sign` (they are never sent unsigned unless
-    /// the engine is [`unsigned`](crate::Builder::unsigned)).
+    /// the engine is [`unsigned`](crate::Builder::unsigned)). An entity that names no secret
+    /// columns but returns secrets here (or in [`to_target`](Self::to_target)) signs with
+    /// `.signer(StandardWebhooks::default())`: without it, or a fallback secret, the engine's own
+    /// signer is refused at [`start`](crate::Builder::start).
     fn secrets(hook: &Self::Model) -> Vec<Secret> {
         stored_secrets::<Self>(hook)
     }
@@ -242,7 +245,8 @@ pub trait HookEntity: EntityTrait {
     /// [`Engine::hooks`](crate::Engine::hooks) then get a fresh secret, deliveries are signed with
     /// it, and [`rotate_secret`](crate::engine::own_hooks::Hooks::rotate_secret) works. Default: none:
     /// every hook of the entity is signed with the engine's
-    /// [fallback secret](crate::Builder::fallback_secret).
+    /// [fallback secret](crate::Builder::fallback_secret), which the engine then needs:
+    /// [`start`](crate::Builder::start) refuses an engine that signs and has neither.
     fn secret_columns() -> Option<SecretColumns<Self::Column>> {
         None
     }
