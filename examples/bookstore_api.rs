@@ -183,7 +183,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
         .start(db.clone())?;
 
     let app = Router::new()
-        .nest("/api/v1/hooks", HooksApi::new(engine.clone(), owner)?.router())
+        .merge(HooksApi::new(engine.clone(), owner)?.mount("/api/v1/hooks"))
         .route("/api/v1/books", post(add_book).get(list_books))
         .route("/inbox", post(inbox))
         .route("/metrics", get(move || async move { prometheus.render() }))

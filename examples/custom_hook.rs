@@ -170,7 +170,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
         )
         .with_state(tx)
         // The organisations manage their hooks through the subscription API, in the same table.
-        .nest("/api/hooks", HooksApi::new(engine.clone(), organisation)?.router());
+        .merge(HooksApi::new(engine.clone(), organisation)?.mount("/api/hooks"));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let base = format!("http://{}", listener.local_addr()?);
     tokio::spawn(async move { axum::serve(listener, app).await });

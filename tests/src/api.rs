@@ -49,9 +49,9 @@ pub struct ApiServer {
 }
 
 impl ApiServer {
-    /// Serves `api` nested at [`MOUNT`].
+    /// Serves `api` mounted at [`MOUNT`].
     pub async fn serve(api: HooksApi) -> ApiServer {
-        let app: axum::Router = axum::Router::new().nest(MOUNT, api.router());
+        let app: axum::Router = axum::Router::new().merge(api.mount(MOUNT));
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind the API server");
         let base = format!("http://{}", listener.local_addr().expect("local address"));
         tokio::spawn(async move { axum::serve(listener, app).await });

@@ -129,13 +129,14 @@ fn replay_error(error: ReplayError) -> ApiError {
 }
 
 /// Gives the hook a new signing secret, shown only here. The old one keeps signing beside it for
-/// the engine's grace period (`previous_secret_until`).
+/// the engine's grace period (`previous_secret_until`). Of rotations made at the same time, one
+/// wins; the others change nothing and answer 409.
 #[utoipa::path(
     post, path = "/{id}/rotate-secret", tag = "hooks", operation_id = "rotate_secret",
     params(("id" = String, Path, description = "The hook's id")),
     responses(
         (status = 200, description = "The hook, with its new secret", body = HookView),
-        (status = 409, description = "The server signs every hook with one secret: there is none per hook to rotate", body = ErrorBody),
+        (status = 409, description = "Nothing was changed: another rotation of the hook's secret was made meanwhile (its secret is the current one), or the server signs every hook with one secret and there is none per hook to rotate", body = ErrorBody),
         Always, HookErrors,
     )
 )]
@@ -147,6 +148,10 @@ pub(crate) async fn rotate_secret(
     let hook = owned(&state, &owner, &id).await?;
     let rotated = state.table.rotate(state.engine.shared(), &hook.id).await.map_err(|error| match error {
         HookWriteError::NotFound(_) => not_found(&id),
+        HookWriteError::RotatedMeanwhile(_) => ApiError::conflict(format!(
+            "the secret of hook `{id}` was rotated by another request meanwhile; this rotation was not applied, \
+             and the secret that request answered is the current one"
+        )),
         HookWriteError::Refused(HookEntityError::NoSecretColumn(_)) => ApiError::conflict(
             "this server signs every hook with one secret of its own; a hook's secret cannot be rotated".to_owned(),
         ),

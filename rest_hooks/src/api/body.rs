@@ -108,8 +108,9 @@ where
     }
 }
 
-/// The `{id}` of a hook's path, as text; one that cannot be read (bad percent-encoding) is a
-/// hook that does not exist.
+/// The `{id}` of a hook's path, as text. An id that is percent-encoded, in part or whole
+/// (`%31%30` for `10`), is a hook that does not exist, like any id not in the form the API shows
+/// it; so is one that cannot be read (bad percent-encoding).
 #[derive(Debug)]
 pub(crate) struct HookPath(pub(crate) String);
 
@@ -117,11 +118,20 @@ impl<S: Send + Sync> FromRequestParts<S> for HookPath {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        Path::<String>::from_request_parts(parts, state)
+        let Path(id) = Path::<String>::from_request_parts(parts, state)
             .await
-            .map(|Path(id)| HookPath(id))
-            .map_err(|_| ApiError::not_found(format!("no route `{}`", parts.uri.path())))
+            .map_err(|_| ApiError::not_found(format!("no route `{}`", parts.uri.path())))?;
+        if raw_id(parts.uri.path()) != id {
+            return Err(super::hooks::not_found(raw_id(parts.uri.path())));
+        }
+        Ok(HookPath(id))
     }
+}
+
+/// The id of a hook's path as it was sent, not decoded: the first segment of the path below the
+/// mount point (every route with an id starts `/{id}`).
+fn raw_id(path: &str) -> &str {
+    path.trim_start_matches('/').split('/').next().unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -161,6 +171,13 @@ mod tests {
         assert_eq!(message, "invalid type: integer `5`, expected a string");
         assert_eq!(refused(r#"{"event": "a", "active": "yes"}"#).1.as_deref(), Some("active"));
         assert_eq!(refused("[1]").0, 422);
+    }
+
+    #[test]
+    fn the_raw_id_is_the_first_segment() {
+        assert_eq!(raw_id("/%31%30/rotate-secret"), "%31%30");
+        assert_eq!(raw_id("/10"), "10");
+        assert_eq!(raw_id("/"), "");
     }
 
     #[test]

@@ -79,9 +79,21 @@ impl ApiError {
         Self::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", message)
     }
 
-    /// 409: the request is fine but the hook's state refuses it.
+    /// 409: the request is fine but the hook's state, or another hook, refuses it.
     pub(crate) fn conflict(message: impl Into<String>) -> Self {
         Self::new(StatusCode::CONFLICT, "conflict", message)
+    }
+
+    /// 409: another hook already has this value of `field`, which a unique index of the
+    /// application's allows once; `None` when the index's columns are not known.
+    pub(crate) fn duplicate(field: Option<&str>) -> Self {
+        let message = match field {
+            Some(field) => format!("a hook with this `{field}` already exists; change or delete that one"),
+            None => "such a hook already exists; change or delete that one".to_owned(),
+        };
+        let mut error = Self::conflict(message);
+        error.body.field = field.map(str::to_owned);
+        error
     }
 
     /// 413.

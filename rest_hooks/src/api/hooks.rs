@@ -6,13 +6,13 @@ use axum::extract::{OriginalUri, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, EntityTrait, ExprTrait, QueryFilter, TransactionTrait};
+use sea_orm::{ColumnTrait, DbErr, EntityTrait, ExprTrait, QueryFilter, SqlErr, TransactionTrait};
 
 use super::ApiState;
 use super::auth::Caller;
 use super::body::{HookPath, JsonBody, QueryParams};
-use super::error::ApiError;
 use super::error::documented::{Always, BodyErrors, HookErrors, QueryErrors};
+use super::error::{ApiError, ErrorBody};
 use super::views::{Change, HookPage, HookView, ListQuery, Subscribe, one_target};
 use crate::engine::hook_table::{HookRow, Page};
 use crate::foundation::hook::HookId;
@@ -21,6 +21,10 @@ use crate::foundation::store::{delivery, hook_state};
 
 /// The page size when none is asked for, and the largest one.
 pub(crate) const PAGE: (u64, u64) = (50, 100);
+
+/// The OpenAPI description of a duplicate's answer.
+const DUPLICATE: &str = "Another hook already has this value, which the server allows once (e.g. one hook per \
+     target): `field` names it when the server knows it";
 
 /// The reason recorded when an owner turns a hook off.
 const DISABLED_BY_OWNER: &str = "disabled by its owner";
@@ -32,6 +36,7 @@ const DISABLED_BY_OWNER: &str = "disabled by its owner";
     responses(
         (status = 201, description = "The hook, with its secret", body = HookView,
             headers(("location" = String, description = "The hook's URL"))),
+        (status = 409, description = DUPLICATE, body = ErrorBody),
         Always, BodyErrors,
     )
 )]
@@ -47,6 +52,7 @@ pub(crate) async fn subscribe(
     let hook =
         state.table.create(state.engine.shared(), &owner, &body.event, &target).await.map_err(|error| match error {
             crate::foundation::error::SubscribeError::Invalid(invalid) => ApiError::from(invalid),
+            crate::foundation::error::SubscribeError::Db(error) => write_error(&state, &error),
             other => ApiError::internal(&other),
         })?;
     let location = format!("{}/{}", uri.path().trim_end_matches('/'), hook.id);
@@ -119,6 +125,7 @@ pub(crate) async fn get(
     request_body = Change,
     responses(
         (status = 200, description = "The changed hook", body = HookView),
+        (status = 409, description = DUPLICATE, body = ErrorBody),
         Always, HookErrors, BodyErrors,
     )
 )]
@@ -139,7 +146,11 @@ pub(crate) async fn change(
     }
     let key = hook.id.to_string();
     let txn = engine.db().begin().await?;
-    state.table.change(&txn, &hook.id, change.event.as_deref(), target.as_deref()).await?;
+    state
+        .table
+        .change(&txn, &hook.id, change.event.as_deref(), target.as_deref())
+        .await
+        .map_err(|error| write_error(&state, &error))?;
     if let Some(target) = &target {
         // Retries and replays of its deliveries go where the hook points now.
         delivery::Entity::update_many()
@@ -180,7 +191,8 @@ pub(crate) async fn change(
     Ok(Json(HookView::new(hook, hook_state.as_ref())))
 }
 
-/// Deletes a hook: nothing more is sent to it, pending retries included.
+/// Deletes a hook: nothing more is sent to it, pending retries included. Of deletions made at the
+/// same time, one answers 204, the others 404.
 #[utoipa::path(
     delete, path = "/{id}", tag = "hooks", operation_id = "delete_hook",
     params(("id" = String, Path, description = "The hook's id")),
@@ -195,14 +207,41 @@ pub(crate) async fn delete(
     HookPath(id): HookPath,
 ) -> Result<StatusCode, ApiError> {
     let hook = owned(&state, &owner, &id).await?;
-    state.table.delete(state.engine.shared(), &hook.id).await.map_err(|error| ApiError::internal(&error))?;
+    let deleted =
+        state.table.delete(state.engine.shared(), &hook.id).await.map_err(|error| ApiError::internal(&error))?;
+    // Deleted by another request since it was read.
+    if !deleted {
+        return Err(not_found(&id));
+    }
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// The caller's hook `id`, or 404 — the same 404 for a hook of another owner, a missing one and
-/// an id that is not the hook's in the form the API shows it (`+10` and `010` are not hook 10).
+/// an id that is not the hook's in the form the API shows it (`+10`, `010` and `%31%30` are not hook 10).
 pub(crate) async fn owned(state: &ApiState, owner: &Owner, id: &str) -> Result<HookRow, ApiError> {
     state.table.get(state.engine.db(), owner, id).await?.ok_or_else(|| not_found(id))
+}
+
+/// The answer to a write the database refused: `409` naming the field for a duplicate (a unique
+/// index of the application's, such as one target per owner), `500` for anything else.
+fn write_error(state: &ApiState, error: &DbErr) -> ApiError {
+    let Some(SqlErr::UniqueConstraintViolation(message)) = error.sql_err() else {
+        return ApiError::internal(error);
+    };
+    tracing::info!(%message, "the hooks API refused a duplicate hook");
+    let fields = state.table.field_columns();
+    let field = fields.into_iter().find(|(_, column)| names_column(&message, column)).map(|(field, _)| field);
+    ApiError::duplicate(field)
+}
+
+/// Whether the database's `message` about a unique index names `column`: as a word of its own,
+/// `_` and `.` separating words (`t.target`, `Key (owner, target)`, `one_hook_per_target`).
+fn names_column(message: &str, column: &str) -> bool {
+    message.match_indices(column).any(|(at, _)| {
+        let before = message[..at].chars().next_back();
+        let after = message[at + column.len()..].chars().next();
+        [before, after].into_iter().flatten().all(|c| !c.is_alphanumeric())
+    })
 }
 
 /// The answer for a hook the caller does not have.
@@ -222,5 +261,19 @@ pub(crate) fn page_size(limit: Option<u64>) -> Result<u64, ApiError> {
         None => Ok(default),
         Some(limit) if (1..=max).contains(&limit) => Ok(limit),
         Some(limit) => Err(ApiError::bad_parameter("limit", format!("limit must be from 1 to {max}; it was {limit}"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::names_column;
+
+    #[test]
+    fn a_unique_index_names_its_columns_as_words() {
+        assert!(names_column("UNIQUE constraint failed: rest_hooks_hook.owner, rest_hooks_hook.target", "target"));
+        assert!(names_column("duplicate key value violates unique constraint \"one_hook_per_target\"", "target"));
+        assert!(names_column("Duplicate entry '1-x' for key 'webhook.url'", "url"));
+        assert!(!names_column("UNIQUE constraint failed: targets.owner, targets.url", "target"));
+        assert!(!names_column("UNIQUE constraint failed: hook.events", "event"));
     }
 }

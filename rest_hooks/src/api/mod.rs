@@ -29,8 +29,9 @@
 //!
 //! Errors have one shape, `{"error": kind, "field": …, "message": …}`: `400 bad_request` for a
 //! body that is not JSON or a bad query parameter, `401 unauthorized`, `403 forbidden` or `503
-//! unavailable` as [`OwnerAuth`] says, `404 not_found`, `405 method_not_allowed`, `409 conflict`
-//! (replaying a disabled hook), `413 payload_too_large`, `415 unsupported_media_type`, `422
+//! unavailable` as [`OwnerAuth`] says, `404 not_found` (also for the later of two deletions at
+//! once), `405 method_not_allowed`, `409 conflict` (replaying a disabled hook, rotating a secret
+//! that another rotation replaced meanwhile), `413 payload_too_large`, `415 unsupported_media_type`, `422
 //! validation` naming the field (an unknown event lists the offered ones), `500 internal` (the
 //! cause is logged, not sent).
 //!
@@ -51,7 +52,7 @@
 //! }
 //!
 //! # async fn serve(engine: rest_hooks::Engine) -> Result<(), Box<dyn std::error::Error>> {
-//! let app: Router = Router::new().nest("/api/v1/hooks", HooksApi::new(engine, bearer)?.router());
+//! let app: Router = Router::new().merge(HooksApi::new(engine, bearer)?.mount("/api/v1/hooks"));
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
 //! axum::serve(listener, app).await?;
 //! # Ok(()) }
@@ -71,7 +72,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, OriginalUri};
-use axum::http::Method;
+use axum::http::{HeaderValue, Method, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use utoipa::OpenApi as _;
@@ -141,7 +142,8 @@ pub struct HooksElsewhere(String);
 )]
 struct Document;
 
-/// The subscription API of an engine. [`router`](Self::router) builds the axum router.
+/// The subscription API of an engine. [`mount`](Self::mount) builds the axum router that serves it
+/// at a path, [`router`](Self::router) the router itself.
 ///
 /// ```
 /// # fn build(engine: rest_hooks::Engine) -> Result<axum::Router, rest_hooks::api::HooksElsewhere> {
@@ -150,7 +152,7 @@ struct Document;
 /// let api = HooksApi::new(engine, |_: &axum::http::request::Parts| Err(Refusal::unauthorized("no")))?
 ///     .body_limit(16 * 1024)
 ///     .offer_events(|event| !event.name.starts_with("internal."));
-/// Ok(axum::Router::new().nest("/hooks", api.router()))
+/// Ok(axum::Router::new().merge(api.mount("/hooks")))
 /// # }
 /// ```
 pub struct HooksApi {
@@ -214,8 +216,14 @@ impl HooksApi {
         self
     }
 
-    /// The router: nest it where the hooks live, e.g. `Router::new().nest("/api/v1/hooks", …)`.
-    /// It works in any router, whatever that router's state.
+    /// The router, its paths relative to where it is mounted. [`mount`](Self::mount) mounts it;
+    /// `Router::nest_service("/api/v1/hooks", api.router())` does the same. It works in any router,
+    /// whatever that router's state.
+    ///
+    /// `Router::nest("/api/v1/hooks", api.router())` serves it too, except at
+    /// `/api/v1/hooks/`: axum's `nest` leaves that path to the outer router, whose fallback
+    /// answers without reading the request's body, and the client's next request on the same
+    /// connection is lost.
     pub fn router<S: Clone + Send + Sync + 'static>(self) -> Router<S> {
         let (router, document) = documented();
         let document = Arc::new(document);
@@ -232,7 +240,29 @@ impl HooksApi {
             .method_not_allowed_fallback(method_not_allowed)
             .layer(DefaultBodyLimit::max(limit))
             .layer(axum::middleware::from_fn_with_state(limit, keep_alive::read_body))
+            .layer(axum::middleware::map_response(nosniff))
             .with_state(self.state)
+    }
+
+    /// The API mounted at `path` (such as `"/api/v1/hooks"`), to merge into the application's
+    /// router: `path`, `path/` (the same collection) and every path below reach the API, and every
+    /// answer under it leaves the connection reusable.
+    ///
+    /// ```
+    /// # fn build(engine: rest_hooks::Engine) -> Result<axum::Router, rest_hooks::api::HooksElsewhere> {
+    /// use rest_hooks::api::{HooksApi, Refusal};
+    ///
+    /// let api = HooksApi::new(engine, |_: &axum::http::request::Parts| Err(Refusal::unauthorized("no")))?;
+    /// Ok(axum::Router::new().merge(api.mount("/api/v1/hooks")))
+    /// # }
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// When `path` is not a path axum can nest at: empty, `/`, not starting with `/`, or with a
+    /// wildcard, as [`Router::nest_service`] does.
+    pub fn mount<S: Clone + Send + Sync + 'static>(self, path: &str) -> Router<S> {
+        Router::new().nest_service(path, self.router::<()>())
     }
 
     /// The OpenAPI 3.1 description of the API, with paths relative to where it is nested (as
@@ -276,6 +306,13 @@ async fn describe(document: Arc<utoipa::openapi::OpenApi>, OriginalUri(uri): Ori
     let base = if base.is_empty() { "/" } else { base };
     document.servers = Some(vec![utoipa::openapi::Server::new(base)]);
     axum::Json(document).into_response()
+}
+
+/// Every answer says `X-Content-Type-Options: nosniff`, so that a browser never reads the API's
+/// JSON (which holds owners' targets and response excerpts) as anything else.
+async fn nosniff(mut response: Response) -> Response {
+    response.headers_mut().insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    response
 }
 
 async fn not_found(OriginalUri(uri): OriginalUri) -> ApiError {

@@ -406,8 +406,11 @@ impl Builder {
     }
 
     /// Signs hooks that have no secret of their own (an application's hook entity without secret
-    /// columns) with `secret`. Default: none: the deliveries of such hooks fail as `cannot sign`
-    /// (nothing goes out unsigned unless [`unsigned`](Self::unsigned) says so).
+    /// columns) with `secret`. An engine whose [hook entity](Self::hook_entity) names no
+    /// [secret columns](HookEntity::secret_columns) needs one: [`start`](Self::start) refuses it
+    /// without, unless it is [`unsigned`](Self::unsigned) or has a [`signer`](Self::signer) of its
+    /// own. Default: none: the deliveries of a hook without a secret of its own fail as `cannot
+    /// sign` (nothing goes out unsigned unless [`unsigned`](Self::unsigned) says so).
     pub fn fallback_secret(mut self, secret: Secret) -> Self {
         self.signing = Signing::Standard(Some(secret));
         self
@@ -475,6 +478,9 @@ impl Builder {
             fallback
                 .check_signing_length()
                 .map_err(|e| BuildError::Setting { name: "fallback_secret", problem: e.to_string() })?;
+        }
+        if let Some(problem) = nothing_to_sign_with(&self.signing, self.deliverer.is_some(), self.hook_table.as_ref()) {
+            return Err(BuildError::Setting { name: "fallback_secret", problem });
         }
         for (name, value) in [
             ("batch_size", config.batch_size),
@@ -547,6 +553,24 @@ impl Builder {
         }
         Ok(engine)
     }
+}
+
+/// Why the engine's own signer would have no secret for any hook: it signs (Standard Webhooks,
+/// no fallback secret), and the hook entity it reads names no secret columns. `None` when a
+/// deliverer of the application's own sends, or the hooks are found by a custom finder (their
+/// secrets are the finder's business).
+fn nothing_to_sign_with(signing: &Signing, own_deliverer: bool, table: Option<&TableOf>) -> Option<String> {
+    let TableOf(table) = table?;
+    if own_deliverer || !matches!(signing, Signing::Standard(None)) || table.has_secret_columns() {
+        return None;
+    }
+    Some(format!(
+        "is not set, and hook entity `{}` names no `HookEntity::secret_columns`: its hooks have no secret of \
+         their own, so every delivery would fail as `cannot sign`; give the engine a `fallback_secret`, name the \
+         entity's secret columns, send unsigned with `unsigned()`, or, if the entity's `HookEntity::secrets` \
+         supplies the secrets, sign with `.signer(StandardWebhooks::default())`",
+        table.entity()
+    ))
 }
 
 #[cfg(test)]

@@ -9,8 +9,8 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr, IntoActiveModel, ModelTrait,
-    QueryFilter, QueryOrder, QuerySelect, Value,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr, IdenStatic, IntoActiveModel,
+    ModelTrait, QueryFilter, QueryOrder, QuerySelect, Value,
 };
 
 use crate::engine::own_hooks::{HookWriteError, Hooks, primary_key};
@@ -54,6 +54,14 @@ pub(crate) trait HookTable: Send + Sync + 'static {
     /// Whether `id` can be a key of this table (a page's `after`).
     fn accepts_id(&self, id: &str) -> bool;
 
+    /// Whether the entity names [secret columns](HookEntity::secret_columns): each hook then has
+    /// a secret of its own to sign with.
+    fn has_secret_columns(&self) -> bool;
+
+    /// The request fields the API writes into columns of this table, each with its column's
+    /// name: `target` (when the entity names its target column), then `event`.
+    fn field_columns(&self) -> Vec<(&'static str, &'static str)>;
+
     /// Creates a hook of `owner`, as [`Hooks::subscribe`](crate::engine::own_hooks::Hooks::subscribe) does.
     async fn create(
         &self,
@@ -92,7 +100,8 @@ pub(crate) trait HookTable: Send + Sync + 'static {
     async fn delete(&self, shared: &Arc<Shared>, id: &HookId) -> Result<bool, HookWriteError>;
 
     /// Rotates hook `id`'s secret as [`Hooks::rotate_secret`](crate::engine::own_hooks::Hooks::rotate_secret)
-    /// does.
+    /// does, refusing a rotation written meanwhile
+    /// ([`HookWriteError::RotatedMeanwhile`](crate::engine::own_hooks::HookWriteError::RotatedMeanwhile)).
     async fn rotate(&self, shared: &Arc<Shared>, id: &HookId) -> Result<HookRow, HookWriteError>;
 }
 
@@ -161,6 +170,15 @@ where
 
     fn accepts_id(&self, id: &str) -> bool {
         primary_key::<E>().is_ok_and(|key| column_value(key, "hook id", id).is_ok())
+    }
+
+    fn has_secret_columns(&self) -> bool {
+        E::secret_columns().is_some()
+    }
+
+    fn field_columns(&self) -> Vec<(&'static str, &'static str)> {
+        let target = E::target_column().map(|column| ("target", column.as_str()));
+        target.into_iter().chain([("event", E::event_column().as_str())]).collect()
     }
 
     async fn create(
@@ -240,7 +258,7 @@ where
     }
 
     async fn rotate(&self, shared: &Arc<Shared>, id: &HookId) -> Result<HookRow, HookWriteError> {
-        let hook = Hooks::<E>::new(Arc::clone(shared)).rotate_secret(&shared.db, id.clone()).await?;
+        let hook = Hooks::<E>::new(Arc::clone(shared)).rotate_secret_unraced(&shared.db, id.clone()).await?;
         Ok(HookRow { in_scope: true, ..row_of::<E>(hook) })
     }
 }

@@ -25,7 +25,8 @@ use std::sync::Arc;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelBehavior, ActiveModelTrait, ColumnTrait, ColumnType, ConnectionTrait, DbErr, EntityTrait,
-    IntoActiveModel, Iterable, PrimaryKeyToColumn, QueryFilter, TransactionSession, TransactionTrait, Value,
+    IntoActiveModel, Iterable, ModelTrait, PrimaryKeyToColumn, QueryFilter, TransactionSession, TransactionTrait,
+    Value,
 };
 
 use crate::foundation::error::SubscribeError;
@@ -48,12 +49,27 @@ pub enum HookWriteError {
     /// The hook does not exist.
     #[error("hook `{0}` does not exist")]
     NotFound(HookId),
+    /// Another rotation of the hook's secret was written after this one read the secret it
+    /// replaces: this one wrote nothing, and the secret the other made is the current one. Only
+    /// the subscription API's rotations, which answer it with `409`, refuse such a race;
+    /// [`Hooks::rotate_secret`] waits its turn instead.
+    #[error("hook `{0}`'s secret was rotated by another call meanwhile; this rotation was not applied")]
+    RotatedMeanwhile(HookId),
     /// A new secret could not be made.
     #[error("cannot make the hook's secret: {0}")]
     Secret(#[from] crate::foundation::signing::SecretError),
     /// The database failed.
     #[error("cannot write the hook: {0}")]
     Db(#[from] DbErr),
+}
+
+/// What a rotation does about another one written after it read the hook.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Race {
+    /// Waits for it, then replaces the secret it made.
+    Wait,
+    /// Writes nothing: [`HookWriteError::RotatedMeanwhile`].
+    Refuse,
 }
 
 /// Writes hooks into entity `E`, the one the engine reads: see [`Engine::hooks`](crate::Engine::hooks).
@@ -143,13 +159,44 @@ where
     /// [grace period](crate::Builder::secret_grace_period) when the entity has columns for the
     /// previous secret, else it stops at once. Returns the hook as it is now. Refused for an
     /// entity with no [secret columns](HookEntity::secret_columns).
+    /// Rotations at once wait for each other and all succeed, each replacing the secret the one
+    /// before it made.
     pub async fn rotate_secret<C>(&self, db: &C, id: impl Into<HookId>) -> Result<E::Model, HookWriteError>
+    where
+        C: ConnectionTrait + TransactionTrait,
+    {
+        self.rotate(db, id.into(), Race::Wait).await
+    }
+
+    /// [`rotate_secret`](Self::rotate_secret), writing the new secret only over the secret this
+    /// call read: when another rotation of the hook is written in between, this one writes nothing
+    /// and fails with [`HookWriteError::RotatedMeanwhile`], so that a secret it returns was not
+    /// replaced before it was returned, and the one it replaced keeps its grace period.
+    pub(crate) async fn rotate_secret_unraced<C>(&self, db: &C, id: HookId) -> Result<E::Model, HookWriteError>
+    where
+        C: ConnectionTrait + TransactionTrait,
+    {
+        self.rotate(db, id, Race::Refuse).await
+    }
+
+    /// Rotates hook `id`'s secret, waiting for or refusing a rotation made meanwhile.
+    async fn rotate<C>(&self, db: &C, id: HookId, race: Race) -> Result<E::Model, HookWriteError>
     where
         C: ConnectionTrait + TransactionTrait,
     {
         self.check_read()?;
         let columns = E::secret_columns().ok_or(HookEntityError::NoSecretColumn(entity_name::<E>()))?;
         let (id, (column, value)) = self.key(id)?;
+        let mut unchanged = None;
+        if race == Race::Refuse {
+            let read = E::find().filter(column.eq(value.clone())).one(db).await?;
+            let replaced = read.ok_or_else(|| HookWriteError::NotFound(id.clone()))?.get(columns.secret);
+            unchanged = Some(if replaced == replaced.as_null() {
+                columns.secret.is_null()
+            } else {
+                columns.secret.eq(replaced)
+            });
+        }
         let secret = Secret::generate()?;
         let mut update = E::update_many();
         if let Some((previous, until)) = columns.previous {
@@ -161,10 +208,14 @@ where
         if let Some(updated) = E::updated_column() {
             update = update.col_expr(updated, Expr::value(chrono::Utc::now()));
         }
-        let update = update.col_expr(columns.secret, Expr::value(secret.expose())).filter(column.eq(value.clone()));
+        let mut update = update.col_expr(columns.secret, Expr::value(secret.expose())).filter(column.eq(value.clone()));
+        if let Some(unchanged) = unchanged {
+            update = update.filter(unchanged);
+        }
         let txn = db.begin().await?;
         if update.exec(&txn).await?.rows_affected == 0 {
-            return Err(HookWriteError::NotFound(id));
+            let exists = E::find().filter(column.eq(value)).one(&txn).await?.is_some();
+            return Err(if exists { HookWriteError::RotatedMeanwhile(id) } else { HookWriteError::NotFound(id) });
         }
         let hook = E::find().filter(column.eq(value)).one(&txn).await?.ok_or(HookWriteError::NotFound(id))?;
         txn.commit().await?;

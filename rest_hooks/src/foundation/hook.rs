@@ -63,16 +63,22 @@ mod entity {
 /// The longest target URL accepted, in bytes, both as given and as sent (percent-encoded).
 pub const MAX_TARGET_LEN: usize = 2048;
 
-/// Checks that `target` is an absolute `http` or `https` URL with a host and no credentials, with
-/// no control character (the URL parser would drop tabs and line breaks, and percent-encode the
-/// rest, so the URL called would not be the one stored), at most [`MAX_TARGET_LEN`] bytes long as
-/// given and as sent. The SSRF guard's checks come on top: see [`TargetPolicy::check`](crate::net::TargetPolicy::check).
+/// Checks that `target` is an absolute `http` or `https` URL with a host, no credentials and a
+/// port other than 0, at most [`MAX_TARGET_LEN`] bytes long as given and as sent, with no control
+/// character, no whitespace (every Unicode space and line or paragraph separator included) and no
+/// invisible formatting character (Unicode category Cf: zero-width spaces, soft hyphens,
+/// direction marks…) anywhere: the URL parser would trim, drop or percent-encode those, or IDNA
+/// would map them away, so the URL called would not be the one stored and shown. Written
+/// percent-encoded (`%20`), they are accepted. The SSRF guard's checks come on top: see
+/// [`TargetPolicy::check`](crate::net::TargetPolicy::check).
 ///
 /// ```
 /// use rest_hooks::hook::check_target;
 /// assert!(check_target("https://example.com/hooks?to=books").is_ok());
 /// let refused = check_target("https://example.com/\r\nX-Injected: 1").unwrap_err();
 /// assert!(refused.to_string().ends_with("it contains the control character U+000D"));
+/// let refused = check_target("https://exa\u{200B}mple.com/").unwrap_err();
+/// assert!(refused.to_string().ends_with("it contains the invisible formatting character U+200B"));
 /// ```
 pub fn check_target(target: &str) -> Result<reqwest::Url, ValidationError> {
     let invalid = |reason: &str| ValidationError::Target { target: target.to_owned(), reason: reason.to_owned() };
@@ -83,6 +89,9 @@ pub fn check_target(target: &str) -> Result<reqwest::Url, ValidationError> {
         return Err(invalid(&format!("it contains the control character U+{:04X}", u32::from(control))));
     }
     let url = reqwest::Url::parse(target).map_err(|e| invalid(&format!("it is not an absolute URL ({e})")))?;
+    if let Some((found, kind)) = target.chars().find_map(|c| unseen_kind(c).map(|kind| (c, kind))) {
+        return Err(invalid(&format!("it contains the {kind} character U+{:04X}", u32::from(found))));
+    }
     let sent = url.as_str().len();
     if sent > MAX_TARGET_LEN {
         return Err(invalid(&format!("it is {sent} bytes long as sent (percent-encoded), more than {MAX_TARGET_LEN}")));
@@ -96,8 +105,49 @@ pub fn check_target(target: &str) -> Result<reqwest::Url, ValidationError> {
     if !url.username().is_empty() || url.password().is_some() {
         return Err(invalid("it carries credentials; send them another way"));
     }
+    if url.port() == Some(0) {
+        return Err(invalid("its port is 0, which no server listens on"));
+    }
     Ok(url)
 }
+
+/// What kind of character `c` is when a target may not contain it as written: `whitespace`
+/// (which takes in every Unicode separator, categories Zs, Zl and Zp) or `invisible formatting`
+/// (category Cf). Control characters are refused before.
+fn unseen_kind(c: char) -> Option<&'static str> {
+    if c.is_whitespace() {
+        Some("whitespace")
+    } else if FORMAT.iter().any(|range| range.contains(&c)) {
+        Some("invisible formatting")
+    } else {
+        None
+    }
+}
+
+/// The characters of Unicode's general category Cf (format), as of Unicode 16.
+const FORMAT: &[std::ops::RangeInclusive<char>] = &[
+    '\u{00AD}'..='\u{00AD}',
+    '\u{0600}'..='\u{0605}',
+    '\u{061C}'..='\u{061C}',
+    '\u{06DD}'..='\u{06DD}',
+    '\u{070F}'..='\u{070F}',
+    '\u{0890}'..='\u{0891}',
+    '\u{08E2}'..='\u{08E2}',
+    '\u{180E}'..='\u{180E}',
+    '\u{200B}'..='\u{200F}',
+    '\u{202A}'..='\u{202E}',
+    '\u{2060}'..='\u{2064}',
+    '\u{2066}'..='\u{206F}',
+    '\u{FEFF}'..='\u{FEFF}',
+    '\u{FFF9}'..='\u{FFFB}',
+    '\u{110BD}'..='\u{110BD}',
+    '\u{110CD}'..='\u{110CD}',
+    '\u{13430}'..='\u{1343F}',
+    '\u{1BCA0}'..='\u{1BCA3}',
+    '\u{1D173}'..='\u{1D17A}',
+    '\u{E0001}'..='\u{E0001}',
+    '\u{E0020}'..='\u{E007F}',
+];
 
 /// A hook as the engine sees it: where to send what.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -179,7 +229,10 @@ pub trait HookEntity: EntityTrait {
     /// the [`secret_columns`](Self::secret_columns), if the entity names any. A hook with none is
     /// signed with the engine's [fallback secret](crate::Builder::fallback_secret); with no
     /// fallback either its deliveries fail as `cannot sign` (they are never sent unsigned unless
-    /// the engine is [`unsigned`](crate::Builder::unsigned)).
+    /// the engine is [`unsigned`](crate::Builder::unsigned)). An entity that names no secret
+    /// columns but returns secrets here (or in [`to_target`](Self::to_target)) signs with
+    /// `.signer(StandardWebhooks::default())`: without it, or a fallback secret, the engine's own
+    /// signer is refused at [`start`](crate::Builder::start).
     fn secrets(hook: &Self::Model) -> Vec<Secret> {
         stored_secrets::<Self>(hook)
     }
@@ -192,7 +245,8 @@ pub trait HookEntity: EntityTrait {
     /// [`Engine::hooks`](crate::Engine::hooks) then get a fresh secret, deliveries are signed with
     /// it, and [`rotate_secret`](crate::engine::own_hooks::Hooks::rotate_secret) works. Default: none:
     /// every hook of the entity is signed with the engine's
-    /// [fallback secret](crate::Builder::fallback_secret).
+    /// [fallback secret](crate::Builder::fallback_secret), which the engine then needs:
+    /// [`start`](crate::Builder::start) refuses an engine that signs and has neither.
     fn secret_columns() -> Option<SecretColumns<Self::Column>> {
         None
     }
@@ -346,4 +400,31 @@ pub(crate) fn stored_secrets<E: HookEntity>(hook: &E::Model) -> Vec<Secret> {
             _ => None,
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_separator_and_formatting_character_is_refused() {
+        // Unicode's categories Zs, Zl and Zp, whole.
+        let separators = ['\u{20}', '\u{A0}', '\u{1680}', '\u{202F}', '\u{205F}', '\u{3000}', '\u{2028}', '\u{2029}'];
+        for c in separators.into_iter().chain('\u{2000}'..='\u{200A}') {
+            assert_eq!(unseen_kind(c), Some("whitespace"), "U+{:04X}", u32::from(c));
+        }
+        for c in ['\u{AD}', '\u{180E}', '\u{200B}', '\u{200D}', '\u{202E}', '\u{2066}', '\u{FEFF}', '\u{E0041}'] {
+            assert_eq!(unseen_kind(c), Some("invisible formatting"), "U+{:04X}", u32::from(c));
+        }
+        for c in ['a', 'é', '-', '%', '~', '\u{2010}', '\u{FF0E}', '日'] {
+            assert_eq!(unseen_kind(c), None, "U+{:04X}", u32::from(c));
+        }
+    }
+
+    #[test]
+    fn port_0_is_refused() {
+        let refused = check_target("http://example.com:0/").unwrap_err().to_string();
+        assert!(refused.ends_with("its port is 0, which no server listens on"), "{refused}");
+        assert!(check_target("http://example.com:1/").is_ok());
+    }
 }

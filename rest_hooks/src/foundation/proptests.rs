@@ -82,12 +82,14 @@ proptest! {
         let mapped = v4.to_ipv6_mapped();
         let nat64 = Ipv6Addr::new(0x64, 0xff9b, 0, 0, 0, 0, u16::from_be_bytes([a, b]), u16::from_be_bytes([c, d]));
         let six_to_four = Ipv6Addr::new(0x2002, u16::from_be_bytes([a, b]), u16::from_be_bytes([c, d]), 0, 0, 0, 0, 1);
-        for v6 in [mapped, nat64, six_to_four] {
+        let compatible = v4.to_ipv6_compatible();
+        for v6 in [mapped, nat64, six_to_four, compatible] {
             prop_assert_eq!(forbidden(IpAddr::V6(v6)).is_some(), refused, "{} for {}", v6, v4);
         }
-        // The URL form of the address is refused exactly when the address is.
+        // The URL form of the address is refused exactly when the address is, IPv4-compatible too.
         let policy = TargetPolicy::default();
         prop_assert_eq!(policy.check(&format!("http://{}/", u32::from(v4))).is_err(), refused);
+        prop_assert_eq!(policy.check(&format!("http://[{compatible}]/")).is_err(), refused, "{}", compatible);
     }
 
     #[test]

@@ -11,7 +11,11 @@ use rest_hooks::signing::Verifier;
 use rest_hooks_tests::api::{ApiServer, MOUNT, bearer};
 use rest_hooks_tests::entities::book;
 use rest_hooks_tests::{Harness, Received};
-use sea_orm::{ActiveModelTrait, EntityTrait};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, EntityTrait, QueryFilter,
+    TransactionTrait,
+};
 use serde_json::{Value, json};
 
 use crate::lifecycle::new_book;
@@ -830,36 +834,96 @@ async fn a_kept_alive_connection_survives_answers_that_did_not_need_the_body() {
     assert!(connection.is_closed().await, "closed after the 413");
 }
 
+/// Holds the test database's lock on hook `id` (SQLite: its write lock) until the returned
+/// transaction ends: the API's writes to the hook meanwhile wait for it, after their reads.
+async fn hold_hook(h: &Harness, id: i64) -> (DatabaseConnection, DatabaseTransaction) {
+    let pool = h.pool(1).await;
+    let txn = pool.begin().await.unwrap();
+    let touched = rest_hooks::hook::Entity::update_many()
+        .col_expr(rest_hooks::hook::Column::Owner, Expr::col(rest_hooks::hook::Column::Owner))
+        .filter(rest_hooks::hook::Column::Id.eq(id))
+        .exec(&txn)
+        .await
+        .unwrap();
+    assert_eq!(touched.rows_affected, 1);
+    (pool, txn)
+}
+
+/// Sends `count` requests `method path` as owner 1 at once; their statuses and bodies.
+async fn at_once(api: &ApiServer, count: usize, method: Method, path: &str) -> Vec<(u16, Value)> {
+    let mut batch = tokio::task::JoinSet::new();
+    for _ in 0..count {
+        let request = api.request(method.clone(), path).bearer_auth("token-1");
+        batch.spawn(async move {
+            let response = request.send().await.unwrap();
+            let status = response.status().as_u16();
+            (status, serde_json::from_str::<Value>(&response.text().await.unwrap()).unwrap_or(Value::Null))
+        });
+    }
+    batch.join_all().await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn parallel_rotations_of_one_hook_all_succeed() {
+async fn a_rotation_that_loses_a_race_answers_409_and_every_secret_answered_was_stored() {
     let h = Harness::new().await;
     let api = ApiServer::of(&h).await;
     let hook = api.subscribe(1, "book.added", &h.receiver.url("a")).await;
     let id = hook["id"].as_i64().unwrap();
-    let mut shown = vec![hook["secret"].as_str().unwrap().to_owned()];
-    for _ in 0..2 {
-        let mut batch = tokio::task::JoinSet::new();
-        for _ in 0..20 {
-            let request = api.request(Method::POST, &format!("/{id}/rotate-secret")).bearer_auth("token-1");
-            batch.spawn(async move {
-                let response = request.send().await.unwrap();
-                let status = response.status().as_u16();
-                (status, serde_json::from_str::<Value>(&response.text().await.unwrap()).unwrap())
-            });
-        }
-        while let Some(answer) = batch.join_next().await {
-            let (status, body) = answer.unwrap();
-            assert_eq!(status, 200, "{body}");
-            shown.push(body["secret"].as_str().unwrap().to_owned());
+    let original = hook["secret"].as_str().unwrap().to_owned();
+
+    // The rotations read the hook's secret, then wait for the lock to write theirs.
+    let (_pool, held) = hold_hook(&h, id).await;
+    let rotating = {
+        let api = ApiServer::of(&h).await;
+        tokio::spawn(async move { at_once(&api, 40, Method::POST, &format!("/{id}/rotate-secret")).await })
+    };
+    rest_hooks_tests::real_sleep(std::time::Duration::from_millis(1000)).await;
+    held.commit().await.unwrap();
+    let answers = rotating.await.unwrap();
+
+    let mut shown = Vec::new();
+    for (status, body) in &answers {
+        match status {
+            200 => shown.push(body["secret"].as_str().unwrap().to_owned()),
+            409 => assert_eq!(body["error"], "conflict", "{body}"),
+            _ => panic!("{status}: {body}"),
         }
     }
+    assert!(!shown.is_empty(), "one rotation wins: {answers:?}");
+    assert!(shown.len() < answers.len(), "rotations of the same secret cannot all win: {answers:?}");
     let distinct: BTreeSet<&String> = shown.iter().collect();
-    assert_eq!(distinct.len(), 41, "every rotation made a secret of its own");
-    // The last rotation to commit left its secret current and the one it replaced as the previous.
+    assert_eq!(distinct.len(), shown.len(), "every rotation that won made a secret of its own");
+    // The winners replaced each other in turn: the last one's secret is current, the one before
+    // it the previous (the original if only one won).
     let stored = rest_hooks::hook::Entity::find_by_id(id).one(&h.db).await.unwrap().unwrap();
     let current = stored.secret.unwrap().expose().to_owned();
     let previous = stored.previous_secret.unwrap().expose().to_owned();
-    assert!(shown.contains(&current) && shown.contains(&previous) && current != previous);
+    assert!(shown.contains(&current), "the current secret was answered");
+    assert!(shown.contains(&previous) || (previous == original && shown.len() == 1), "{previous}");
+    // The secret a winner was answered signs.
+    h.run(new_book(1, "Raced").insert(&h.db)).await.unwrap();
+    verify(&current, &h.receiver.wait_for(1).await[0]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_one_of_simultaneous_deletes_answers_204_the_others_404() {
+    let h = Harness::new().await;
+    let api = ApiServer::of(&h).await;
+    let hook = api.subscribe(1, "book.added", &h.receiver.url("a")).await;
+    let id = hook["id"].as_i64().unwrap();
+
+    let (_pool, held) = hold_hook(&h, id).await;
+    let deleting = {
+        let api = ApiServer::of(&h).await;
+        tokio::spawn(async move { at_once(&api, 8, Method::DELETE, &format!("/{id}")).await })
+    };
+    rest_hooks_tests::real_sleep(std::time::Duration::from_millis(1000)).await;
+    held.commit().await.unwrap();
+    let mut statuses: Vec<u16> = deleting.await.unwrap().into_iter().map(|(status, _)| status).collect();
+    statuses.sort_unstable();
+    assert_eq!(statuses, [204, 404, 404, 404, 404, 404, 404, 404]);
+    let again = api.call(Method::DELETE, &format!("/{id}"), Some(1), None).await;
+    assert_eq!((again.status, again.error()), (404, "not_found"), "{again:?}");
 }
 
 #[tokio::test]
@@ -879,6 +943,130 @@ async fn only_a_hooks_canonical_id_reaches_it() {
     }
     let stored = rest_hooks::hook::Entity::find_by_id(id).one(&h.db).await.unwrap().expect("not deleted");
     assert_eq!(stored.secret.map(|s| s.expose().to_owned()).as_deref(), hook["secret"].as_str(), "not rotated");
+}
+
+#[tokio::test]
+async fn a_percent_encoded_id_reaches_no_hook() {
+    let h = Harness::new().await;
+    let api = ApiServer::of(&h).await;
+    for n in 0..12 {
+        api.subscribe(1, "book.added", &h.receiver.url(&format!("h{n}"))).await;
+    }
+    let hook = api.subscribe(1, "book.added", &h.receiver.url("a")).await;
+    let id = hook["id"].as_i64().unwrap().to_string();
+    let every_digit: String = id.bytes().map(|digit| format!("%{digit:02X}")).collect();
+    let first_digit = format!("%{:02X}{}", id.as_bytes()[0], &id[1..]);
+    let last_digit = format!("{}%{:02x}", &id[..id.len() - 1], id.as_bytes()[id.len() - 1]);
+    for odd in [every_digit, first_digit, last_digit] {
+        for (method, path, body) in [
+            (Method::GET, format!("/{odd}"), None),
+            (Method::PATCH, format!("/{odd}"), Some(json!({"active": false}))),
+            (Method::POST, format!("/{odd}/test"), None),
+            (Method::GET, format!("/{odd}/attempts"), None),
+            (Method::POST, format!("/{odd}/replay"), None),
+            (Method::POST, format!("/{odd}/rotate-secret"), None),
+            (Method::DELETE, format!("/{odd}"), None),
+        ] {
+            let answer = api.call(method.clone(), &path, Some(1), body).await;
+            assert_eq!((answer.status, answer.error()), (404, "not_found"), "{method} {path}: {answer:?}");
+        }
+    }
+    assert!(h.receiver.received().is_empty(), "no test delivery was sent");
+    let read = api.get(&format!("/{id}"), 1).await;
+    assert_eq!((read.status, read.body["active"].as_bool()), (200, Some(true)), "not deleted nor turned off");
+    let stored = rest_hooks::hook::Entity::find_by_id(hook["id"].as_i64().unwrap()).one(&h.db).await.unwrap();
+    assert_eq!(stored.unwrap().secret.map(|s| s.expose().to_owned()).as_deref(), hook["secret"].as_str());
+}
+
+#[tokio::test]
+async fn the_mount_point_with_a_trailing_slash_is_the_collection_and_keeps_the_connection() {
+    let h = Harness::new().await;
+    let api = ApiServer::of(&h).await;
+    let anonymous: &[(&str, &str)] = &[("content-type", "application/json")];
+    let alice: &[(&str, &str)] = &[("content-type", "application/json"), ("authorization", "Bearer token-1")];
+    let body = json!({"event": "book.added", "target": h.receiver.url("a")}).to_string();
+    let mut connection = api.connect().await;
+
+    let created = connection.send("POST", "/", alice, body.as_bytes()).await;
+    assert_eq!(created.status, 201, "{created:?}");
+    let hook: Value = serde_json::from_slice(&created.body).unwrap();
+    assert_eq!(created.header("location"), Some(format!("{MOUNT}/{}", hook["id"]).as_str()));
+    for (method, headers, status) in [("GET", alice, 200), ("POST", anonymous, 401), ("PUT", alice, 405)] {
+        let answer = connection.send(method, "/", headers, body.as_bytes()).await;
+        assert_eq!(answer.status, status, "{method} {MOUNT}/: {answer:?}");
+        assert!(!answer.closes(), "{method} {MOUNT}/: {answer:?}");
+        let next = connection.send("GET", "", &[("authorization", "Bearer token-1")], b"").await;
+        assert_eq!(next.status, 200, "the request after {method} {MOUNT}/: {next:?}");
+        let listed: Value = serde_json::from_slice(&next.body).unwrap();
+        assert_eq!(listed["hooks"][0]["id"], hook["id"], "{listed}");
+    }
+    // A client that keeps its connections (reqwest's pool) sees the same answers on both paths.
+    let with_slash = api.get("/", 1).await;
+    let without = api.get("", 1).await;
+    assert_eq!((with_slash.status, &with_slash.body), (without.status, &without.body));
+}
+
+#[tokio::test]
+async fn every_answer_says_nosniff() {
+    let h = Harness::new().await;
+    let api = ApiServer::serve(HooksApi::new(h.engine.clone(), bearer).unwrap().body_limit(1024)).await;
+    let hook = api.subscribe(1, "book.added", &h.receiver.url("a")).await;
+    let id = hook["id"].as_i64().unwrap();
+    let answers = [
+        api.call(Method::POST, "", Some(1), Some(json!({"event": "book.added", "target": h.receiver.url("b")}))).await,
+        api.get("", 1).await,
+        api.get(&format!("/{id}"), 1).await,
+        api.get("/events", 1).await,
+        api.get("/stats", 1).await,
+        api.call(Method::GET, "/openapi.json", None, None).await,
+        api.call(Method::GET, "", None, None).await,
+        api.get("/9999", 1).await,
+        api.get("/no/such/route", 1).await,
+        api.call(Method::PUT, "", Some(1), None).await,
+        api.post("", 1, json!({"event": "book.addded", "target": h.receiver.url("c")})).await,
+        api.post("", 1, json!({"event": "book.added", "target": "x".repeat(2000)})).await,
+        api.call(Method::DELETE, &format!("/{id}"), Some(1), None).await,
+    ];
+    for answer in answers {
+        assert_eq!(
+            answer.headers.get("x-content-type-options").map(|v| v.as_bytes()),
+            Some(&b"nosniff"[..]),
+            "{answer:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_duplicate_hook_is_refused_with_409_naming_the_field() {
+    let h = Harness::new().await;
+    // The application allows one hook per owner and target.
+    let columns = match h.db.get_database_backend() {
+        sea_orm::DbBackend::MySql => "owner, target(191)",
+        _ => "owner, target",
+    };
+    h.db.execute_unprepared(&format!("CREATE UNIQUE INDEX one_hook_per_target ON rest_hooks_hook ({columns})"))
+        .await
+        .unwrap();
+    let api = ApiServer::of(&h).await;
+    let first = api.subscribe(1, "book.added", &h.receiver.url("a")).await;
+    let again = api.post("", 1, json!({"event": "book.changed", "target": h.receiver.url("a")})).await;
+    assert_eq!(
+        (again.status, again.error(), again.body["field"].as_str()),
+        (409, "conflict", Some("target")),
+        "{again:?}"
+    );
+    let message = again.body["message"].as_str().unwrap();
+    assert!(message.contains("already") && !message.contains("rest_hooks_hook"), "{message}");
+
+    let second = api.subscribe(1, "book.added", &h.receiver.url("b")).await;
+    let moved = api
+        .call(Method::PATCH, &format!("/{}", second["id"]), Some(1), Some(json!({"target": h.receiver.url("a")})))
+        .await;
+    assert_eq!((moved.status, moved.body["field"].as_str()), (409, Some("target")), "{moved:?}");
+    assert_eq!(api.get(&format!("/{}", second["id"]), 1).await.body["target"], h.receiver.url("b"));
+    assert_eq!(api.get(&format!("/{}", first["id"]), 1).await.status, 200);
+    // Another owner may use the same target.
+    api.subscribe(2, "book.added", &h.receiver.url("a")).await;
 }
 
 #[tokio::test]

@@ -7,10 +7,10 @@ use std::time::Duration;
 use axum::Router;
 use axum::http::{HeaderMap, HeaderValue};
 use axum::routing::post;
-use rest_hooks::signing::{Secret, SecretError, Signer, Verified, Verifier, VerifyError, sign};
+use rest_hooks::signing::{Secret, SecretError, Signer, StandardWebhooks, Verified, Verifier, VerifyError, sign};
 use rest_hooks::store::delivery;
-use rest_hooks::{Request, hook};
-use rest_hooks_tests::entities::webhook;
+use rest_hooks::{BuildError, Request, hook};
+use rest_hooks_tests::entities::{subscription, webhook};
 use rest_hooks_tests::{Harness, Received};
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
 use serde_json::Value;
@@ -392,8 +392,9 @@ async fn hooks_without_secret_columns_use_the_fallback_secret_or_fail_saying_so(
     let received = h.receiver.wait_for(1).await.remove(0);
     assert_eq!(verify_received(fallback.expose(), &received), Ok(()));
 
-    // Without a fallback nothing goes out unsigned: the delivery fails and says why.
-    let h = Harness::with(|b| b.hook_entity::<webhook::Entity>()).await;
+    // Without a fallback nothing goes out unsigned: the delivery fails and says why. (The engine's
+    // own signer refuses to start so, see below; a signer given the same way does not.)
+    let h = Harness::with(|b| b.hook_entity::<webhook::Entity>().signer(StandardWebhooks::with_fallback(None))).await;
     custom_hook(&h, "nothing-to-sign-with").await;
     h.run(new_book(1, "No secret").insert(&h.db)).await.unwrap();
     let deliveries = wait_until_settled(&h, 1).await;
@@ -408,6 +409,29 @@ async fn hooks_without_secret_columns_use_the_fallback_secret_or_fail_saying_so(
     h.run(new_book(1, "Unsigned").insert(&h.db)).await.unwrap();
     let received = h.receiver.wait_for(1).await.remove(0);
     assert!(!received.headers.contains_key("webhook-signature"));
+}
+
+#[tokio::test]
+async fn an_entity_without_secret_columns_needs_a_fallback_secret_to_start_signing() {
+    let db = rest_hooks_tests::TestDb::sqlite().await;
+    let builder = || rest_hooks::Engine::builder().event("book.added", "bookstore.Book.created").process_wide(false);
+    let error = builder().hook_entity::<webhook::Entity>().start(db.db.clone()).map(drop).unwrap_err();
+    let BuildError::Setting { name, problem } = &error else { panic!("{error:?}") };
+    assert_eq!(*name, "fallback_secret", "{error}");
+    assert!(problem.contains("HookEntity::secret_columns") && problem.contains("webhook::Entity"), "{error}");
+    assert!(problem.contains("unsigned"), "{error}");
+
+    // A fallback, no signing, a signer of the application's own, or secret columns: it starts.
+    let fallback = Secret::generate().unwrap();
+    for started in [
+        builder().hook_entity::<webhook::Entity>().fallback_secret(fallback).start(db.db.clone()),
+        builder().hook_entity::<webhook::Entity>().unsigned().start(db.db.clone()),
+        builder().hook_entity::<webhook::Entity>().signer(StandardWebhooks::with_fallback(None)).start(db.db.clone()),
+        builder().hook_entity::<subscription::Entity>().start(db.db.clone()),
+        builder().start(db.db.clone()),
+    ] {
+        started.unwrap().shutdown().await;
+    }
 }
 
 #[tokio::test]

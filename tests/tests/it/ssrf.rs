@@ -36,6 +36,8 @@ const MATRIX: &[(&str, &str)] = &[
     ("http://255.255.255.255/", "255.255.255.255 is broadcast"),
     ("http://[::ffff:169.254.169.254]/", "embeds 169.254.169.254, which is link-local"),
     ("http://[::10.0.0.1]/", "embeds 10.0.0.1, which is private"),
+    ("http://[::7f00:1]/", "embeds 127.0.0.1, which is loopback"),
+    ("http://[::a9fe:a9fe]/", "embeds 169.254.169.254, which is link-local"),
     ("http://[64:ff9b::7f00:1]/", "embeds 127.0.0.1, which is loopback"),
     ("http://[2002:a00:1::1]/", "embeds 10.0.0.1, which is private"),
     ("http://2130706433/", "127.0.0.1 is loopback"),

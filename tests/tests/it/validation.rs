@@ -86,6 +86,41 @@ async fn control_characters_in_a_target_are_refused() {
 }
 
 #[tokio::test]
+async fn whitespace_invisible_characters_and_port_0_in_a_target_are_refused() {
+    let h = Harness::with(|b| b.resolver(public_names(&["example.com"]))).await;
+    let api = ApiServer::of(&h).await;
+    let whitespace = "it contains the whitespace character";
+    let invisible = "it contains the invisible formatting character";
+    for (target, reason) in [
+        (" http://8.8.8.8/", format!("{whitespace} U+0020")),
+        ("http://8.8.8.8/ ", format!("{whitespace} U+0020")),
+        ("http://8.8.8.8/a b", format!("{whitespace} U+0020")),
+        ("https://example.com/a\u{a0}b", format!("{whitespace} U+00A0")),
+        ("https://example.com/\u{2028}", format!("{whitespace} U+2028")),
+        ("https://example.com/\u{2029}", format!("{whitespace} U+2029")),
+        ("https://example.com/?q=\u{3000}", format!("{whitespace} U+3000")),
+        ("https://exa\u{200b}mple.com/", format!("{invisible} U+200B")),
+        ("https://exa\u{ad}mple.com/", format!("{invisible} U+00AD")),
+        ("https://example.com/\u{feff}", format!("{invisible} U+FEFF")),
+        ("https://example.com/\u{202e}gpj.exe", format!("{invisible} U+202E")),
+        ("https://example.com/\u{e0041}", format!("{invisible} U+E0041")),
+        ("http://8.8.8.8:0/", "its port is 0, which no server listens on".to_owned()),
+        ("https://example.com:0/hook", "its port is 0, which no server listens on".to_owned()),
+    ] {
+        let error = h.engine.subscribe(&h.db, None, "book.added", target).await.unwrap_err();
+        let SubscribeError::Invalid(ValidationError::Target { reason: got, .. }) = &error else { panic!("{error:?}") };
+        assert!(got.starts_with(&reason), "{target:?}: {got}");
+        let answer = api.post("", 1, serde_json::json!({"event": "book.added", "target": target})).await;
+        assert_eq!((answer.status, answer.body["field"].as_str()), (422, Some("target")), "{target:?}: {answer:?}");
+        assert!(answer.body["message"].as_str().unwrap().contains(&reason), "{target:?}: {answer:?}");
+    }
+    // Written escaped, they are what they say.
+    for target in ["http://8.8.8.8/a%20b", "https://example.com/%E2%80%8B", "http://8.8.8.8:8080/"] {
+        assert!(h.engine.subscribe(&h.db, None, "book.added", target).await.is_ok(), "{target}");
+    }
+}
+
+#[tokio::test]
 async fn the_length_limit_applies_to_the_url_as_sent() {
     let h = Harness::with(|b| b.resolver(public_names(&["example.com"]))).await;
     let base = "https://example.com/";
