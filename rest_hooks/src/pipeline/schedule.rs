@@ -51,14 +51,7 @@ impl Schedule {
     /// A schedule that polls every `poll_interval` when idle and looks for a commit for
     /// `recheck_window` after a nudge.
     pub(crate) fn new(poll_interval: Duration, recheck_window: Duration) -> Self {
-        Self {
-            poll_interval,
-            recheck_window,
-            running: false,
-            again: false,
-            burst_until: None,
-            failures: 0,
-        }
+        Self { poll_interval, recheck_window, running: false, again: false, burst_until: None, failures: 0 }
     }
 
     /// A pass is wanted (a timer fired, a slot freed, a retry fell due).
