@@ -111,6 +111,26 @@ impl Browser {
         base64::engine::general_purpose::STANDARD.decode(value.as_str().expect("base64")).expect("a PNG")
     }
 
+    /// Resizes the window to `width` × `height` CSS pixels.
+    pub async fn resize(&self, width: u32, height: u32) {
+        let rect = json!({"width": width, "height": height});
+        self.session_command(reqwest::Method::POST, "/window/rect", rect).await.expect("resize the window");
+    }
+
+    /// Saves a PNG of the window as `name`.png in `target/portal-screens` (beside the test
+    /// binary's build folder) and prints where.
+    pub async fn save_screenshot(&self, name: &str) -> std::path::PathBuf {
+        let png = self.screenshot().await;
+        let exe = std::env::current_exe().expect("the test binary's path");
+        let target = exe.ancestors().nth(3).expect("the target folder");
+        let dir = target.join("portal-screens");
+        std::fs::create_dir_all(&dir).expect("a folder for screenshots");
+        let path = dir.join(format!("{name}.png"));
+        std::fs::write(&path, png).expect("save a screenshot");
+        println!("screenshot: {}", path.display());
+        path
+    }
+
     /// Polls `check` until it answers, every 50 ms; panics after [`BROWSER_WAIT`].
     pub async fn until<T, F, Fut>(&self, what: &str, mut check: F) -> T
     where

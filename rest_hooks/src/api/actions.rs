@@ -4,7 +4,8 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use sea_orm::EntityTrait;
+use chrono::{DateTime, TimeZone, Utc};
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
 
 use super::ApiState;
 use super::auth::Caller;
@@ -13,8 +14,10 @@ use super::error::documented::{Always, BodyErrors, HookErrors, QueryErrors};
 use super::error::{ApiError, ErrorBody};
 use super::hooks::{not_found, owned, page_size, state_of};
 use super::views::{AttemptList, AttemptView, AttemptsQuery, EventList, HookView, Replay, Replayed, TestOutcome};
+use crate::engine::Engine;
 use crate::engine::own_hooks::{HookEntityError, HookWriteError};
 use crate::foundation::error::ReplayError;
+use crate::foundation::hook::HookId;
 use crate::foundation::store::delivery;
 
 /// The event catalogue: every event a hook can subscribe to.
@@ -77,7 +80,7 @@ pub(crate) async fn attempts(
     params(("id" = String, Path, description = "The hook's id")),
     request_body(content = Option<Replay>, description = "What to send again; none for every failed delivery"),
     responses(
-        (status = 202, description = "How many deliveries were put back in the queue", body = Replayed),
+        (status = 202, description = "How many deliveries were put back in the queue, and how many failed ones still wait for a scheduled retry", body = Replayed),
         (status = 409, description = "The hook is disabled: enable it first", body = ErrorBody),
         Always, HookErrors, BodyErrors,
     )
@@ -115,7 +118,23 @@ pub(crate) async fn replay(
             return Err(ApiError::validation(Some(missing.to_owned()), "a range needs both `from` and `to`"));
         }
     };
-    Ok((StatusCode::ACCEPTED, Json(Replayed { replayed })))
+    let (waiting, next_retry_at) = waiting_retries(engine, &key).await?;
+    Ok((StatusCode::ACCEPTED, Json(Replayed { replayed, waiting, next_retry_at })))
+}
+
+/// The deliveries of hook `key` that failed at least once and wait for a retry scheduled later
+/// than now (so not those a replay just made due): how many, and when the first is tried.
+async fn waiting_retries(engine: &Engine, key: &HookId) -> Result<(u64, Option<DateTime<Utc>>), ApiError> {
+    let now = engine.shared().clock.now_ms();
+    let waiting = delivery::Entity::find()
+        .filter(delivery::Column::HookId.eq(key.to_string()))
+        .filter(delivery::Column::State.eq(delivery::state::PENDING))
+        .filter(delivery::Column::Attempts.gt(0))
+        .filter(delivery::Column::NextAttemptAt.gt(now));
+    let count = waiting.clone().count(engine.db()).await?;
+    let first = waiting.order_by_asc(delivery::Column::NextAttemptAt).one(engine.db()).await?;
+    let next = first.and_then(|row| Utc.timestamp_millis_opt(row.next_attempt_at).single());
+    Ok((count, next))
 }
 
 fn replay_error(error: ReplayError) -> ApiError {

@@ -351,9 +351,16 @@ impl From<crate::engine::ping::TestDelivery> for TestOutcome {
     }
 }
 
-/// How many deliveries a replay sent again.
+/// How many deliveries a replay sent again, and how many of the hook's failed ones it left to
+/// their retry schedule.
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct Replayed {
     /// Deliveries put back in the queue, due now.
     pub(crate) replayed: u64,
+    /// Deliveries of the hook whose attempts failed so far and that wait for a retry the engine
+    /// has scheduled: not dead, so not sent again by an empty-bodied replay; each is tried again
+    /// at its time.
+    pub(crate) waiting: u64,
+    /// When the first of those `waiting` deliveries is tried again.
+    pub(crate) next_retry_at: Option<DateTime<Utc>>,
 }

@@ -414,6 +414,37 @@ async fn replay_sends_failed_deliveries_again_and_the_log_shows_both_attempts() 
 }
 
 #[tokio::test]
+async fn replay_says_how_many_failed_deliveries_still_wait_for_a_retry() {
+    let in_an_hour = std::time::Duration::from_secs(3600);
+    let h =
+        Harness::with(|b| b.retry_policy(RetryPolicy::new([std::time::Duration::ZERO, in_an_hour]).jitter(0.0))).await;
+    let api = ApiServer::of(&h).await;
+    h.receiver.respond("flaky", 500);
+    let hook = api.subscribe(1, "book.added", &h.receiver.url("flaky")).await;
+    let id = hook["id"].as_i64().unwrap();
+    let before = chrono::Utc::now();
+    h.run(new_book(1, "Middlemarch").insert(&h.db)).await.unwrap();
+    h.receiver.wait_for(1).await;
+
+    // Not dead, so not sent again: the answer counts it as waiting, with its retry's time.
+    let replay = rest_hooks_tests::eventually("the delivery to wait for its retry", || async {
+        let replay = api.call(Method::POST, &format!("/{id}/replay"), Some(1), None).await;
+        (replay.body["waiting"].as_u64() == Some(1)).then_some(replay)
+    })
+    .await;
+    assert_eq!((replay.status, replay.body["replayed"].as_u64()), (202, Some(0)), "{replay:?}");
+    let next: chrono::DateTime<chrono::Utc> = replay.body["next_retry_at"].as_str().unwrap().parse().unwrap();
+    let hour = chrono::Duration::hours(1);
+    assert!(next > before + hour - chrono::Duration::minutes(1) && next < chrono::Utc::now() + hour, "{next}");
+
+    // Replayed one by one, it is due now: no longer waiting.
+    let delivery = api.get(&format!("/{id}/attempts"), 1).await.body["attempts"][0]["delivery"].clone();
+    let replay = api.post(&format!("/{id}/replay"), 1, json!({"delivery": delivery})).await;
+    assert_eq!((replay.body["replayed"].as_u64(), replay.body["waiting"].as_u64()), (Some(1), Some(0)), "{replay:?}");
+    assert_eq!(replay.body["next_retry_at"], Value::Null);
+}
+
+#[tokio::test]
 async fn rotating_the_secret_shows_the_new_one_which_then_signs() {
     let h = Harness::new().await;
     let api = ApiServer::of(&h).await;
