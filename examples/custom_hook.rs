@@ -104,14 +104,8 @@ mod webhook {
         }
 
         fn to_target(hook: Model) -> HookTarget {
-            HookTarget {
-                id: hook.id.into(),
-                event: hook.event,
-                target: hook.target,
-                owner: Some(hook.organization_id.into()),
-                // Left empty: the engine reads them from `secret_columns`.
-                secrets: Vec::new(),
-            }
+            // No secrets here: the engine reads them from `secret_columns`.
+            HookTarget::new(hook.id, hook.event, hook.target).with_owner(Some(hook.organization_id.into()))
         }
 
         fn scope(query: Select<Entity>) -> Select<Entity> {

@@ -252,13 +252,7 @@ pub mod webhook {
         }
 
         fn to_target(hook: Model) -> HookTarget {
-            HookTarget {
-                id: hook.id.into(),
-                event: hook.event,
-                target: hook.target,
-                owner: Some(hook.organization_id.into()),
-                secrets: Vec::new(),
-            }
+            HookTarget::new(hook.id, hook.event, hook.target).with_owner(Some(hook.organization_id.into()))
         }
 
         fn scope(query: Select<Entity>) -> Select<Entity> {
@@ -339,13 +333,7 @@ pub mod subscription {
         }
 
         fn to_target(hook: Model) -> HookTarget {
-            HookTarget {
-                id: hook.id.into(),
-                event: hook.event,
-                target: hook.target,
-                owner: Some(hook.organization_id.into()),
-                secrets: Vec::new(),
-            }
+            HookTarget::new(hook.id, hook.event, hook.target).with_owner(Some(hook.organization_id.into()))
         }
 
         fn scope(query: Select<Entity>) -> Select<Entity> {
@@ -395,13 +383,7 @@ pub mod bare_webhook {
         }
 
         fn to_target(hook: Model) -> HookTarget {
-            HookTarget {
-                id: hook.id.into(),
-                event: hook.event,
-                target: hook.target,
-                owner: Some(hook.organization_id.into()),
-                secrets: Vec::new(),
-            }
+            HookTarget::new(hook.id, hook.event, hook.target).with_owner(Some(hook.organization_id.into()))
         }
     }
 }

@@ -61,8 +61,9 @@ impl From<&str> for Action {
     }
 }
 
-/// A recorded event, as finders and serializers see it.
+/// A recorded event, as finders and serializers see it. The engine builds it; more fields may come.
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub struct Event {
     /// The outbox row id.
     pub id: i64,

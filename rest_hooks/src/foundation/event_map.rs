@@ -15,8 +15,9 @@ use crate::foundation::changes::Changes;
 use crate::foundation::event::{Spec, check_dotted};
 use crate::foundation::hookable::{DeclaredFields, declared_models};
 
-/// The event an action fires, and for whom.
+/// The event an action fires, and for whom. The event map builds it; more fields may come.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Mapping {
     /// The event name, such as `book.added`.
     pub event: Arc<str>,
@@ -60,8 +61,10 @@ impl ModelEvents {
     }
 }
 
-/// One entry of the catalogue returned by [`EventMap::events`].
+/// One entry of the catalogue returned by [`EventMap::events`]. The event map builds it; more fields
+/// may come.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct EventInfo {
     /// The event name.
     pub name: String,

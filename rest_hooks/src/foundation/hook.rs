@@ -150,7 +150,19 @@ const FORMAT: &[std::ops::RangeInclusive<char>] = &[
 ];
 
 /// A hook as the engine sees it: where to send what.
+///
+/// A [`HookEntity`] or a [`Finder`](crate::Finder) of your own builds one with [`new`](Self::new)
+/// and the `with_` setters:
+///
+/// ```
+/// use rest_hooks::HookTarget;
+///
+/// let hook = HookTarget::new(7, "book.added", "https://example.com/hooks").with_owner(Some(1.into()));
+/// assert_eq!(hook.event, "book.added");
+/// assert_eq!(hook.owner, Some(1.into()));
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct HookTarget {
     /// The hook's id.
     pub id: HookId,
@@ -167,6 +179,24 @@ pub struct HookTarget {
 }
 
 impl HookTarget {
+    /// A hook `id` that sends `event` to `target`, with no owner and no secrets of its own.
+    pub fn new(id: impl Into<HookId>, event: impl Into<String>, target: impl Into<String>) -> Self {
+        Self { id: id.into(), event: event.into(), target: target.into(), owner: None, secrets: Vec::new() }
+    }
+
+    /// The hook with `owner`. Default: `None`, a hook of no owner.
+    pub fn with_owner(mut self, owner: Option<Owner>) -> Self {
+        self.owner = owner;
+        self
+    }
+
+    /// The hook with `secrets`, the current one first. Default: none, so that the entity's
+    /// [`secrets`](HookEntity::secrets) (or the engine's fallback secret) sign its deliveries.
+    pub fn with_secrets(mut self, secrets: Vec<Secret>) -> Self {
+        self.secrets = secrets;
+        self
+    }
+
     /// The `hook` block of a body: `{"id", "event", "target"}`.
     pub fn meta(&self) -> serde_json::Value {
         serde_json::json!({ "id": self.id, "event": self.event, "target": self.target })
@@ -200,13 +230,7 @@ impl HookTarget {
 ///     fn event_column() -> Column { Column::Event }
 ///     fn owner_column() -> Column { Column::OrganizationId }
 ///     fn to_target(hook: Model) -> HookTarget {
-///         HookTarget {
-///             id: hook.id.into(),
-///             event: hook.event,
-///             target: hook.target,
-///             owner: Some(hook.organization_id.into()),
-///             secrets: Vec::new(),
-///         }
+///         HookTarget::new(hook.id, hook.event, hook.target).with_owner(Some(hook.organization_id.into()))
 ///     }
 ///     fn scope(query: Select<Entity>) -> Select<Entity> {
 ///         query.filter(Column::IsActive.eq(true))
@@ -291,13 +315,7 @@ impl HookEntity for Entity {
     }
 
     fn to_target(hook: Model) -> HookTarget {
-        HookTarget {
-            id: hook.id.into(),
-            event: hook.event,
-            target: hook.target,
-            owner: hook.owner.map(Owner::from),
-            secrets: Vec::new(),
-        }
+        HookTarget::new(hook.id, hook.event, hook.target).with_owner(hook.owner.map(Owner::from))
     }
 
     fn target_column() -> Option<Column> {

@@ -50,13 +50,7 @@ struct EveryoneAt(String);
 #[async_trait::async_trait]
 impl Finder for EveryoneAt {
     async fn find(&self, _db: &DatabaseTransaction, event: &Event) -> Result<Vec<HookTarget>, DbErr> {
-        Ok(vec![HookTarget {
-            id: 99.into(),
-            event: event.name.clone(),
-            target: self.0.clone(),
-            owner: None,
-            secrets: Vec::new(),
-        }])
+        Ok(vec![HookTarget::new(99, event.name.clone(), self.0.clone())])
     }
 }
 

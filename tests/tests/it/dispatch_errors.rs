@@ -50,13 +50,7 @@ struct Fragile {
 impl Finder for Fragile {
     async fn find(&self, _db: &DatabaseTransaction, event: &Event) -> Result<Vec<HookTarget>, DbErr> {
         assert!(!self.broken.load(Ordering::SeqCst), "the finder is broken");
-        Ok(vec![HookTarget {
-            id: 7.into(),
-            event: event.name.clone(),
-            target: self.target.clone(),
-            owner: None,
-            secrets: Vec::new(),
-        }])
+        Ok(vec![HookTarget::new(7, event.name.clone(), self.target.clone())])
     }
 }
 

@@ -179,13 +179,7 @@ struct Private;
 #[async_trait::async_trait]
 impl Finder for Private {
     async fn find(&self, _db: &DatabaseTransaction, event: &Event) -> Result<Vec<HookTarget>, DbErr> {
-        Ok(vec![HookTarget {
-            id: 1.into(),
-            event: event.name.clone(),
-            target: "http://10.0.0.1/hook".to_owned(),
-            owner: None,
-            secrets: Vec::new(),
-        }])
+        Ok(vec![HookTarget::new(1, event.name.clone(), "http://10.0.0.1/hook")])
     }
 }
 

@@ -87,13 +87,11 @@ struct Fixed(Vec<String>);
 #[async_trait::async_trait]
 impl Finder for Fixed {
     async fn find(&self, _db: &DatabaseTransaction, event: &Event) -> Result<Vec<HookTarget>, DbErr> {
-        let hooks = self.0.iter().enumerate().map(|(id, target)| HookTarget {
-            id: (id as i64).into(),
-            event: event.name.clone(),
-            target: target.clone(),
-            owner: None,
-            secrets: Vec::new(),
-        });
+        let hooks = self
+            .0
+            .iter()
+            .enumerate()
+            .map(|(id, target)| HookTarget::new(id as i64, event.name.clone(), target.clone()));
         Ok(hooks.collect())
     }
 }

@@ -1,4 +1,7 @@
 //! The attempt log: one row per attempt of a delivery.
+//!
+//! Not covered by semver: the columns change with schema steps, in any release. Read these
+//! rows (to inspect or report on deliveries); don't build them, nor write them.
 
 use sea_orm::entity::prelude::*;
 

@@ -1,4 +1,7 @@
 //! Deliveries: one row per (event, hook), with its outcome.
+//!
+//! Not covered by semver: the columns change with schema steps, in any release. Read these
+//! rows (to inspect or report on deliveries); don't build them, nor write them.
 
 use sea_orm::entity::prelude::*;
 

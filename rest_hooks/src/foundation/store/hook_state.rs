@@ -1,6 +1,9 @@
 //! The engine's view of each hook's health: since when it has been failing, and whether it was
 //! disabled and why; and whether its deliveries go in order. Kept in a table of the engine's own, keyed by the hook's id as text, so that it
 //! works for the crate's hook table, an application's own hook entity and a custom finder alike.
+//!
+//! Not covered by semver: the columns change with schema steps, in any release. Read these
+//! rows (to inspect or report on deliveries); don't build them, nor write them.
 
 use sea_orm::entity::prelude::*;
 

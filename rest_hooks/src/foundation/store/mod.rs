@@ -14,6 +14,13 @@
 //! newer, refuses to start ([`Builder::start_checked`](crate::Builder::start_checked)) and, started
 //! with [`Builder::start`](crate::Builder::start), dispatches nothing and logs why, naming the call that
 //! upgrades it. Step 1 is the schema of release 0.1.0.
+//!
+//! # Stability
+//!
+//! The entities of [`outbox`], [`delivery`], [`attempt`] and [`hook_state`] are not covered by
+//! semver: their columns change with schema steps, in any release. Read them, don't build
+//! them: build no `Model` or `ActiveModel` of theirs, and write these tables only through the
+//! engine. [`setup`], [`setup_store`] and [`create_statements`] are stable.
 
 pub mod attempt;
 pub mod delivery;
