@@ -16,8 +16,9 @@
 //! and port) and the hook's id. Queues, the time requests take, and work waiting in the database are
 //! per lane, and the running slots are capped twice: per lane and per host (`per_target_concurrency`
 //! each). A host's slots are shared between its lanes with work: each lane runs at most its share
-//! (the host's slots divided among them, and never the last of several), and a request that ends
-//! hands its slot to the lane of its host that runs the fewest. So one hook whose requests time out holds only its share of its host,
+//! (the host's slots divided among them), no lane holds all of several slots until its requests
+//! are known to be quick, and a request that ends hands its slot to the lane of its host that runs
+//! the fewest. So one hook whose requests time out holds only its share of its host,
 //! and every other hook on that host (every Zap of every customer posts to one Zapier host) keeps
 //! going.
 
@@ -105,12 +106,9 @@ struct Host {
 
 impl Host {
     /// How many running slots each of its lanes may hold: the host's `per_host` divided among its
-    /// lanes, rounded up, and never the last one of several, which stays free for a hook that
-    /// comes next (a lane with no work is forgotten at once, so shares alone would let a hook that
-    /// is momentarily alone take every slot with requests that hang).
+    /// lanes, rounded up.
     fn share(&self, per_host: usize) -> usize {
-        let fair = per_host.div_ceil(self.lanes.max(1));
-        if per_host > 1 { fair.min(per_host - 1) } else { 1 }
+        per_host.div_ceil(self.lanes.max(1))
     }
 }
 
@@ -133,6 +131,16 @@ impl<Q> Default for Receiver<Q> {
 }
 
 impl<Q> Receiver<Q> {
+    /// Whether it may run one more request, holding `running` of its host's `per_host` slots with
+    /// `share` its share: below its share, and never all of several slots unless its requests are
+    /// known to be quick. A lane with no work is forgotten at once, so a share alone would let a
+    /// hook that is momentarily alone on its host take every slot with requests that hang; the
+    /// last slot so stays for the hook that comes next.
+    fn may_run(&self, share: usize, per_host: usize) -> bool {
+        let quick = self.mean.is_some_and(|mean| mean < QUEUE_WINDOW.as_secs_f64());
+        self.running < share && (per_host <= 1 || self.running + 1 < per_host || quick)
+    }
+
     fn idle(&self) -> bool {
         self.running == 0 && self.reserved == 0 && self.queue.is_empty() && !self.waiting
     }
@@ -242,7 +250,7 @@ impl<Q> Slots<Q> {
         let share = host.share(self.per_receiver);
         let place = if running < self.total
             && host.running < self.per_receiver
-            && entry.running < share
+            && entry.may_run(share, self.per_receiver)
             && entry.queue.is_empty()
             && entry.reserved == 0
         {
@@ -311,10 +319,10 @@ impl<Q> Slots<Q> {
         if lanes > 1 {
             let host = host_of(&slot.receiver);
             for (lane, other) in &state.receivers {
-                // Another lane takes the slot only below its share.
+                // Another lane takes the slot only where it may run one more.
                 if lane != &slot.receiver
                     && !other.queue.is_empty()
-                    && other.running < share
+                    && other.may_run(share, self.per_receiver)
                     && host_of(lane) == host
                     && chosen.as_ref().is_none_or(|(fewest, _)| other.running < *fewest)
                 {
@@ -350,7 +358,7 @@ impl<Q> Slots<Q> {
         for (receiver, entry) in receivers.iter_mut() {
             let Some(host) = hosts.get_mut(host_of(receiver)) else { continue };
             let share = host.share(self.per_receiver);
-            while running < self.total && host.running < self.per_receiver && entry.running < share {
+            while running < self.total && host.running < self.per_receiver && entry.may_run(share, self.per_receiver) {
                 let Some((delivery, item)) = entry.queue.pop_front() else { break };
                 entry.running += 1;
                 host.running += 1;
@@ -374,7 +382,8 @@ impl<Q> Slots<Q> {
             && state.receivers.iter().any(|(receiver, entry)| {
                 !entry.queue.is_empty()
                     && state.hosts.get(host_of(receiver)).is_some_and(|host| {
-                        host.running < self.per_receiver && entry.running < host.share(self.per_receiver)
+                        host.running < self.per_receiver
+                            && entry.may_run(host.share(self.per_receiver), self.per_receiver)
                     })
             })
     }
@@ -434,9 +443,19 @@ impl<Q> Slots<Q> {
             }
             let queued = entry.queue.len() + entry.reserved;
             if entry.waiting && queued <= self.queue_per_receiver / 2 {
-                let share =
-                    state.hosts.get(host_of(receiver)).map_or(self.per_receiver, |h| h.share(self.per_receiver));
-                let room = (self.queue_per_receiver - queued + share.saturating_sub(entry.running)).min(left);
+                // What it can take now: free slots of its share (and of its host), and free places
+                // of its queue. A lane with none (its host full, its requests slow) spends nothing
+                // of `limit`, which so goes to the lanes that can use it.
+                let (share, host_free) =
+                    state.hosts.get(host_of(receiver)).map_or((self.per_receiver, self.per_receiver), |host| {
+                        (host.share(self.per_receiver), self.per_receiver.saturating_sub(host.running))
+                    });
+                let run = share.saturating_sub(entry.running).min(host_free);
+                let places = entry.places(share, self.queue_per_receiver).saturating_sub(queued);
+                let room = (run + places).min(left);
+                if room == 0 {
+                    continue;
+                }
                 left -= room;
                 found.push((receiver.clone(), room));
             }
@@ -545,8 +564,9 @@ mod tests {
     fn a_receiver_at_its_limit_holds_only_its_own_slots_and_places() {
         // Two running slots per receiver; a fast receiver's queue has up to 32 places, 40 in all.
         let slots = slots(4, 2, 40);
-        let running: Vec<_> = (0..2).map(|_| run(slots.place("http://busy", Uuid::now_v7()))).collect();
+        // Its requests are known to be quick: it may hold all of its host's slots.
         taking(&slots, "http://busy", Duration::from_millis(1));
+        let running: Vec<_> = (0..2).map(|_| run(slots.place("http://busy", Uuid::now_v7()))).collect();
         for _ in 0..32 {
             queue(&slots, slots.place("http://busy", Uuid::now_v7()), "busy");
         }
@@ -566,6 +586,7 @@ mod tests {
     #[test]
     fn a_queue_holds_what_its_receiver_gets_through_in_a_quarter_second() {
         let slots = slots(8, 4, 1000);
+        taking(&slots, "http://r", Duration::from_millis(1));
         let _running: Vec<_> = (0..4).map(|_| run(slots.place("http://r", Uuid::now_v7()))).collect();
         let places = |took: Duration| {
             taking(&slots, "http://r", took);
@@ -648,6 +669,17 @@ mod tests {
         let (_, item) = slots.next(&mut slot).unwrap();
         assert_eq!(item, "fast");
         assert_eq!(slot.receiver, fast);
+    }
+
+    #[test]
+    fn a_hook_not_known_to_be_quick_never_holds_all_of_its_hosts_slots() {
+        let alone = slots(16, 1, 0);
+        let slots = slots(16, 2, 0);
+        let _first = run(slots.place("http://h#slow", Uuid::now_v7()));
+        assert!(matches!(slots.place("http://h#slow", Uuid::now_v7()), Place::Wait), "the last slot stays free");
+        let _other = run(slots.place("http://h#next", Uuid::now_v7()));
+        let _only = run(alone.place("http://one#a", Uuid::now_v7()));
+        assert!(matches!(alone.place("http://one#a", Uuid::now_v7()), Place::Wait), "one slot is all there is");
     }
 
     #[test]
