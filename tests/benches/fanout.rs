@@ -140,7 +140,7 @@ struct Options {
     backlog_events: usize,
     reps: usize,
     /// Runs only the phases named (comma-separated), e.g. `single_saves,slow_receiver`; the phases:
-    /// `single_saves`, `update_saves`, `slow_receiver`, `takeover`, `ordering`, `metrics`.
+    /// `single_saves`, `update_saves`, `slow_receiver`, `slow_same_host`, `takeover`, `ordering`, `metrics`.
     only: Option<Vec<String>>,
 }
 
@@ -393,6 +393,9 @@ struct Inbox {
     arrivals: Mutex<Vec<(i64, Instant)>>,
     /// How long each answer takes.
     delay: Duration,
+    /// When set, requests to paths starting with it are answered at once and are the only ones
+    /// counted; the others wait `delay` and are not counted (a host shared by fast and slow hooks).
+    quick: Option<&'static str>,
 }
 
 #[derive(Clone)]
@@ -408,7 +411,11 @@ impl Receiver {
 
     /// A receiver that answers each request `delay` after it arrived.
     fn answering_after(delay: Duration) -> Receiver {
-        let inbox = Arc::new(Inbox { delay, ..Inbox::default() });
+        Receiver::serve(Inbox { delay, ..Inbox::default() })
+    }
+
+    fn serve(inbox: Inbox) -> Receiver {
+        let inbox = Arc::new(inbox);
         let app = Router::new().route("/{*path}", post(receive)).with_state(Arc::clone(&inbox));
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::Builder::new()
@@ -426,8 +433,22 @@ impl Receiver {
         Receiver { base: format!("http://{addr}"), inbox }
     }
 
+    /// A receiver whose paths starting with `quick` answer at once and are counted, and whose
+    /// other paths answer after `delay`, uncounted: one host with fast and slow hooks.
+    fn mixed(quick: &'static str, delay: Duration) -> Receiver {
+        Receiver::serve(Inbox { delay, quick: Some(quick), ..Inbox::default() })
+    }
+
     fn url(&self, path: &str) -> String {
         format!("{}/{path}", self.base)
+    }
+
+    /// How many requests have arrived by `deadline`, at most `count`, and when the last did.
+    async fn count_until(&self, count: u64, deadline: Instant) -> (u64, Option<Instant>) {
+        while self.count() < count && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        (self.count().min(count), *self.inbox.last.lock().unwrap())
     }
 
     fn reset(&self, keep: bool) {
@@ -452,15 +473,21 @@ impl Receiver {
     }
 }
 
-async fn receive(State(inbox): State<Arc<Inbox>>, body: Bytes) -> StatusCode {
+async fn receive(State(inbox): State<Arc<Inbox>>, uri: axum::http::Uri, body: Bytes) -> StatusCode {
     let now = Instant::now();
+    if let Some(quick) = inbox.quick
+        && !uri.path().trim_start_matches('/').starts_with(quick)
+    {
+        tokio::time::sleep(inbox.delay).await;
+        return StatusCode::OK;
+    }
     if inbox.keep.load(Ordering::Relaxed) {
         let pk = serde_json::from_slice::<Value>(&body).ok().and_then(|v| v["data"]["pk"].as_i64()).unwrap_or(-1);
         inbox.arrivals.lock().unwrap().push((pk, now));
     }
     *inbox.last.lock().unwrap() = Some(now);
     inbox.count.fetch_add(1, Ordering::SeqCst);
-    if !inbox.delay.is_zero() {
+    if !inbox.delay.is_zero() && inbox.quick.is_none() {
         tokio::time::sleep(inbox.delay).await;
     }
     StatusCode::OK
@@ -1067,6 +1094,8 @@ fn new_item_previous(i: usize) -> item_previous::ActiveModel {
 struct SlowReceiver {
     slow_hooks: usize,
     events: usize,
+    /// How many of the events reached the fast hook (all, unless it was starved).
+    fast_received: u64,
     fast_p50_ms: f64,
     fast_p99_ms: f64,
     fast_done_after_last_save_s: f64,
@@ -1075,7 +1104,16 @@ struct SlowReceiver {
 
 /// Saves one at a time, as in [`single_saves`], while 50 hooks on a receiver that answers after
 /// 60 s and one hook on the fast receiver take every event.
-async fn slow_receiver_run(backend: &Backend, options: &Options, receiver: &Receiver, slow: &Receiver) -> SlowReceiver {
+///
+/// The fast hook is at `fast_path` of `receiver`, which may be the slow receiver itself (a mixed one,
+/// [`Receiver::mixed`]): the `slow_same_host` phase.
+async fn slow_receiver_run(
+    backend: &Backend,
+    options: &Options,
+    receiver: &Receiver,
+    fast_path: &str,
+    slow: &Receiver,
+) -> SlowReceiver {
     const SLOW_HOOKS: usize = 50;
     let events = if options.quick { 500 } else { 2_000 };
     let scratch = fresh(backend).await;
@@ -1085,7 +1123,7 @@ async fn slow_receiver_run(backend: &Backend, options: &Options, receiver: &Rece
     for h in 0..SLOW_HOOKS {
         engine.subscribe(&db, Some(1.into()), EVENT, &slow.url(&format!("s{h}"))).await.unwrap();
     }
-    subscribe(&engine, &db, receiver, 1).await;
+    engine.subscribe(&db, Some(1.into()), EVENT, &receiver.url(fast_path)).await.unwrap();
     receiver.reset(true);
     let mut commits: HashMap<i64, Instant> = HashMap::with_capacity(events);
     let started = Instant::now();
@@ -1100,7 +1138,9 @@ async fn slow_receiver_run(backend: &Backend, options: &Options, receiver: &Rece
         })
         .await;
     let last_save = Instant::now();
-    let last = receiver.wait_for(events as u64).await;
+    // A starved fast hook is reported, not waited for: a minute after the last save is enough.
+    let (fast_received, last) = receiver.count_until(events as u64, last_save + Duration::from_secs(60)).await;
+    let last = last.unwrap_or(last_save);
     // The slow receiver's first requests time out after 30 s; their retries are due 5 s later, and
     // start when slots free up again and are logged when they end (a quick run sees none).
     let watch = Duration::from_secs(if options.quick { 40 } else { 100 });
@@ -1111,10 +1151,13 @@ async fn slow_receiver_run(backend: &Backend, options: &Options, receiver: &Rece
     let mut millis: Vec<f64> =
         arrivals.iter().map(|(pk, at)| at.saturating_duration_since(commits[pk]).as_secs_f64() * 1e3).collect();
     millis.sort_by(f64::total_cmp);
-    let at = |q: f64| millis[((millis.len() - 1) as f64 * q).round() as usize];
+    // A starved fast hook may have received nothing.
+    let at =
+        |q: f64| millis.get((millis.len().saturating_sub(1) as f64 * q).round() as usize).copied().unwrap_or(f64::NAN);
     SlowReceiver {
         slow_hooks: SLOW_HOOKS,
         events,
+        fast_received,
         fast_p50_ms: at(0.5),
         fast_p99_ms: at(0.99),
         fast_done_after_last_save_s: last.saturating_duration_since(last_save).as_secs_f64(),
@@ -1361,6 +1404,8 @@ struct Isolation {
     single_saves: Vec<SingleSaves>,
     update_saves: Option<UpdateSaves>,
     slow_receiver: Option<SlowReceiver>,
+    /// The same with the fast hook on the slow hooks' host.
+    slow_same_host: Option<SlowReceiver>,
     takeover_s: Option<f64>,
     /// Deliveries per second of updates to a few instances, in order and not.
     ordering: Option<(f64, f64)>,
@@ -1387,7 +1432,12 @@ impl Isolation {
         if options.runs("slow_receiver") {
             eprintln!("[{}] one fast hook beside 50 hooks of a receiver that answers after 60 s …", backend.name());
             let slow = Receiver::answering_after(Duration::from_secs(60));
-            isolation.slow_receiver = Some(slow_receiver_run(backend, options, receiver, &slow).await);
+            isolation.slow_receiver = Some(slow_receiver_run(backend, options, receiver, "h0", &slow).await);
+        }
+        if options.runs("slow_same_host") {
+            eprintln!("[{}] one fast hook on the host of 50 hooks that answer after 60 s …", backend.name());
+            let mixed = Receiver::mixed("fast", Duration::from_secs(60));
+            isolation.slow_same_host = Some(slow_receiver_run(backend, options, &mixed, "fast", &mixed).await);
         }
         if options.runs("takeover") {
             eprintln!("[{}] a delivering process killed with requests under way …", backend.name());
@@ -1434,6 +1484,18 @@ impl Isolation {
                 slow.retry_late_max_s.map_or_else(|| "(none started yet)".to_owned(), |late| format!("{late:.1} s"))
             );
         }
+        if let Some(same) = &self.slow_same_host {
+            println!(
+                "  1 fast hook on the host of {} hooks that answer after 60 s, {} events: {} received, fast p50 \
+                 {:.1} ms, p99 {:.1} ms; done {:.2} s after the last save",
+                same.slow_hooks,
+                same.events,
+                same.fast_received,
+                same.fast_p50_ms,
+                same.fast_p99_ms,
+                same.fast_done_after_last_save_s,
+            );
+        }
         if let Some(takeover) = self.takeover_s {
             println!("  a delivering process killed with requests under way: taken over in {takeover:.1} s");
         }
@@ -1467,6 +1529,16 @@ impl Isolation {
                     "slow_hooks": slow.slow_hooks, "events": slow.events, "fast_p50_ms": slow.fast_p50_ms,
                     "fast_p99_ms": slow.fast_p99_ms, "fast_done_after_last_save_s": slow.fast_done_after_last_save_s,
                     "retry_late_max_s": slow.retry_late_max_s,
+                }),
+            );
+        }
+        if let Some(same) = &self.slow_same_host {
+            json.insert(
+                "slow_same_host".to_owned(),
+                json!({
+                    "slow_hooks": same.slow_hooks, "events": same.events, "fast_received": same.fast_received,
+                    "fast_p50_ms": same.fast_p50_ms, "fast_p99_ms": same.fast_p99_ms,
+                    "fast_done_after_last_save_s": same.fast_done_after_last_save_s,
                 }),
             );
         }
