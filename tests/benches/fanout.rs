@@ -1090,7 +1090,7 @@ fn new_item_previous(i: usize) -> item_previous::ActiveModel {
     }
 }
 
-/// What one fast hook sees while 50 hooks of one receiver answer after 60 s.
+/// What one fast hook sees while hooks of one receiver answer after 60 s.
 struct SlowReceiver {
     slow_hooks: usize,
     events: usize,
@@ -1102,8 +1102,8 @@ struct SlowReceiver {
     retry_late_max_s: Option<f64>,
 }
 
-/// Saves one at a time, as in [`single_saves`], while 50 hooks on a receiver that answers after
-/// 60 s and one hook on the fast receiver take every event.
+/// Saves one at a time, as in [`single_saves`], while `slow_hooks` hooks on a receiver that answers
+/// after 60 s and one hook on the fast receiver take every event.
 ///
 /// The fast hook is at `fast_path` of `receiver`, which may be the slow receiver itself (a mixed one,
 /// [`Receiver::mixed`]): the `slow_same_host` phase.
@@ -1113,14 +1113,14 @@ async fn slow_receiver_run(
     receiver: &Receiver,
     fast_path: &str,
     slow: &Receiver,
+    slow_hooks: usize,
 ) -> SlowReceiver {
-    const SLOW_HOOKS: usize = 50;
     let events = if options.quick { 500 } else { 2_000 };
     let scratch = fresh(backend).await;
     drop(scratch.db);
     let db = Database::connect(&scratch.url).await.unwrap();
     let engine = engine(true).start(db.clone()).unwrap();
-    for h in 0..SLOW_HOOKS {
+    for h in 0..slow_hooks {
         engine.subscribe(&db, Some(1.into()), EVENT, &slow.url(&format!("s{h}"))).await.unwrap();
     }
     engine.subscribe(&db, Some(1.into()), EVENT, &receiver.url(fast_path)).await.unwrap();
@@ -1155,7 +1155,7 @@ async fn slow_receiver_run(
     let at =
         |q: f64| millis.get((millis.len().saturating_sub(1) as f64 * q).round() as usize).copied().unwrap_or(f64::NAN);
     SlowReceiver {
-        slow_hooks: SLOW_HOOKS,
+        slow_hooks,
         events,
         fast_received,
         fast_p50_ms: at(0.5),
@@ -1432,12 +1432,12 @@ impl Isolation {
         if options.runs("slow_receiver") {
             eprintln!("[{}] one fast hook beside 50 hooks of a receiver that answers after 60 s …", backend.name());
             let slow = Receiver::answering_after(Duration::from_secs(60));
-            isolation.slow_receiver = Some(slow_receiver_run(backend, options, receiver, "h0", &slow).await);
+            isolation.slow_receiver = Some(slow_receiver_run(backend, options, receiver, "h0", &slow, 50).await);
         }
         if options.runs("slow_same_host") {
-            eprintln!("[{}] one fast hook on the host of 50 hooks that answer after 60 s …", backend.name());
+            eprintln!("[{}] one fast hook on the host of a hook that answers after 60 s …", backend.name());
             let mixed = Receiver::mixed("fast", Duration::from_secs(60));
-            isolation.slow_same_host = Some(slow_receiver_run(backend, options, &mixed, "fast", &mixed).await);
+            isolation.slow_same_host = Some(slow_receiver_run(backend, options, &mixed, "fast", &mixed, 1).await);
         }
         if options.runs("takeover") {
             eprintln!("[{}] a delivering process killed with requests under way …", backend.name());
@@ -1486,7 +1486,7 @@ impl Isolation {
         }
         if let Some(same) = &self.slow_same_host {
             println!(
-                "  1 fast hook on the host of {} hooks that answer after 60 s, {} events: {} received, fast p50 \
+                "  1 fast hook on the host of {} hook(s) that answer after 60 s, {} events: {} received, fast p50 \
                  {:.1} ms, p99 {:.1} ms; done {:.2} s after the last save",
                 same.slow_hooks,
                 same.events,
