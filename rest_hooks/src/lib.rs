@@ -86,7 +86,7 @@ pub use engine::ping::TestDelivery;
 pub use engine::record::{ActionEvent, RawEvent, prepare_delete, prepare_save, record_delete, record_save};
 pub use foundation::changes::Changes;
 pub use foundation::delivery::Disabled;
-pub use foundation::delivery::{Deliverer, HttpDeliverer, Request, Response, Sent};
+pub use foundation::delivery::{Deliverer, HttpDeliverer, Request, Response, Sent, install_crypto_provider};
 pub use foundation::error::{BuildError, DeliveryError, RecordError, ReplayError, SubscribeError, ValidationError};
 pub use foundation::event::{Action, Event};
 pub use foundation::event_map::{EventInfo, EventMap, EventMapBuilder, EventMapError, EventsConfig, Mapping};
@@ -99,6 +99,10 @@ pub use foundation::store::transitions::Purged;
 /// Derives [`Hookable`](trait@Hookable) for an entity's `Model` and generates the entity's
 /// `ActiveModelBehavior`: `insert` records `created`, `update` records `updated`, `delete` records
 /// `deleted`, each for the [event map](guide::event_map) to turn into events.
+///
+/// So do not also write SeaORM's usual `impl ActiveModelBehavior for ActiveModel {}`: the two
+/// implementations conflict (rustc's E0119). An entity with a behaviour of its own says
+/// `#[hookable(custom_behavior)]` and calls the recording functions from it (see below).
 ///
 /// ```
 /// mod book {

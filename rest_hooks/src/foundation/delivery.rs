@@ -108,12 +108,28 @@ impl HttpDeliverer {
     }
 }
 
-/// Installs ring as the process's rustls crypto provider when none is installed, so that other
-/// reqwest clients built without a TLS feature of their own keep working beside this crate.
-pub(crate) fn ensure_crypto_provider() {
+/// Installs ring as the process's rustls crypto provider, unless one is installed already.
+///
+/// This crate builds reqwest without a crypto provider of its own, and cargo builds one reqwest for
+/// the whole program: the application's own reqwest clients so have none either, and panic with
+/// "No provider set" when they are built before one is installed. [`Builder::start`](crate::Builder::start)
+/// installs ring; a program that uses reqwest itself and starts no engine (a receiver, a command-line
+/// tool) calls this first.
+///
+/// ```
+/// rest_hooks::install_crypto_provider();
+/// let client = reqwest::Client::builder().build();
+/// assert!(client.is_ok());
+/// ```
+pub fn install_crypto_provider() {
     if rustls::crypto::CryptoProvider::get_default().is_none() {
         let _ = rustls::crypto::ring::default_provider().install_default();
     }
+}
+
+/// What `start` calls: see [`install_crypto_provider`].
+pub(crate) fn ensure_crypto_provider() {
+    install_crypto_provider();
 }
 
 /// rustls with the process's crypto provider if one is installed, else ring; the platform's roots.

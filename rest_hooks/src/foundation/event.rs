@@ -84,6 +84,60 @@ pub struct Event {
     pub changes: Option<Changes>,
 }
 
+impl Event {
+    /// A raw event named `name` carrying `data`, to every owner, with id 0 and recorded at time 0:
+    /// for an application's own tests of its finders and serializers. The `with_` methods fill in
+    /// the rest.
+    ///
+    /// ```
+    /// use rest_hooks::{Action, Audience, Event};
+    /// use serde_json::json;
+    ///
+    /// let event = Event::new("book.added", json!({"fields": {"title": "Dune"}}))
+    ///     .with_model("bookstore.Book", Action::Created)
+    ///     .with_audience(Audience::Owner(7.into()));
+    /// assert_eq!(event.action, Some(Action::Created));
+    /// ```
+    pub fn new(name: impl Into<String>, data: Value) -> Self {
+        Self {
+            id: 0,
+            name: name.into(),
+            model: None,
+            action: None,
+            audience: Audience::All,
+            data,
+            recorded_at: 0,
+            changes: None,
+        }
+    }
+
+    /// The model label and action that fired it. Default: none (a raw event).
+    pub fn with_model(mut self, model: impl Into<String>, action: Action) -> Self {
+        self.model = Some(model.into());
+        self.action = Some(action);
+        self
+    }
+
+    /// Whose hooks receive it. Default: every owner's.
+    pub fn with_audience(mut self, audience: Audience) -> Self {
+        self.audience = audience;
+        self
+    }
+
+    /// What the update changed. Default: none.
+    pub fn with_changes(mut self, changes: Changes) -> Self {
+        self.changes = Some(changes);
+        self
+    }
+
+    /// Its outbox row id and when it was recorded (Unix ms). Default: 0 and 0.
+    pub fn with_id(mut self, id: i64, recorded_at: i64) -> Self {
+        self.id = id;
+        self.recorded_at = recorded_at;
+        self
+    }
+}
+
 /// The longest event name accepted, in bytes.
 pub(crate) const MAX_EVENT_NAME_LEN: usize = 200;
 
