@@ -24,6 +24,8 @@
 //! | `POST /{id}/replay` | send again: `{"delivery": id}`, `{"from", "to"}`, or an empty body for every failed delivery (`202`) |
 //! | `POST /{id}/rotate-secret` | a new secret; the old one signs beside it for the grace period |
 //! | `GET /stats` | the owner's delivery attempts of the last 24 hours, by hour and outcome |
+//! | `GET /failed-events` | the owner's events that could not be dispatched, with the reason (a panic in the application's serializer, say), newest first |
+//! | `POST /failed-events/{event_id}/replay` | dispatch one of them again once the cause is fixed (`202`) |
 //! | `GET /openapi.json` | the OpenAPI 3.1 description of all of the above and of itself, derived from the handlers; no credentials asked |
 //! | `GET /portal` | the owner portal: a page that does all of the above in a browser ([`HooksApi::portal`]); no credentials asked to load it |
 //!
@@ -62,6 +64,7 @@ mod actions;
 mod auth;
 mod body;
 mod error;
+mod failed;
 mod hooks;
 mod keep_alive;
 mod portal;
@@ -289,6 +292,8 @@ fn documented() -> (Router<ApiState>, utoipa::openapi::OpenApi) {
         .routes(routes!(actions::replay))
         .routes(routes!(actions::rotate_secret))
         .routes(routes!(stats::stats))
+        .routes(routes!(failed::list))
+        .routes(routes!(failed::replay))
         .split_for_parts()
 }
 

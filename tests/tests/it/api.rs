@@ -515,7 +515,7 @@ async fn the_openapi_description_matches_the_routes() {
             }
         }
     }
-    assert_eq!(operations, 12, "{:?}", paths.keys().collect::<Vec<_>>());
+    assert_eq!(operations, 14, "{:?}", paths.keys().collect::<Vec<_>>());
     // Every routed operation of the API is among them.
     for (method, path) in [
         ("post", "/"),
@@ -528,6 +528,8 @@ async fn the_openapi_description_matches_the_routes() {
         ("get", "/{id}/attempts"),
         ("post", "/{id}/replay"),
         ("post", "/{id}/rotate-secret"),
+        ("get", "/failed-events"),
+        ("post", "/failed-events/{event_id}/replay"),
         ("get", "/stats"),
         ("get", "/openapi.json"),
     ] {
@@ -1167,4 +1169,51 @@ async fn the_portal_is_served_with_a_strict_policy_and_no_credentials() {
 
     let without = ApiServer::serve(HooksApi::new(h.engine.clone(), bearer).unwrap().portal(false)).await;
     assert_eq!(without.call(Method::GET, "/portal", Some(1), None).await.status, 404, "a hook that does not exist");
+}
+
+#[tokio::test]
+async fn an_owner_lists_its_failed_events_and_replays_one_once_the_cause_is_fixed() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let broken = Arc::new(AtomicBool::new(true));
+    let serializer_broken = Arc::clone(&broken);
+    let h = Harness::with(move |b| {
+        b.serializer(move |_, event| {
+            assert!(!serializer_broken.load(Ordering::SeqCst), "the serializer is broken");
+            event.data.clone()
+        })
+    })
+    .await;
+    let api = ApiServer::of(&h).await;
+    api.subscribe(1, "book.added", &h.receiver.url("one")).await;
+    api.subscribe(2, "book.added", &h.receiver.url("two")).await;
+    h.run(new_book(1, "Unlucky").insert(&h.db)).await.unwrap();
+    h.run(new_book(2, "Also unlucky").insert(&h.db)).await.unwrap();
+
+    let listed = rest_hooks_tests::eventually("owner 1's failed event", || async {
+        let answer = api.get("/failed-events", 1).await;
+        (answer.status == 200 && answer.body["events"].as_array().is_some_and(|events| !events.is_empty()))
+            .then_some(answer.body)
+    })
+    .await;
+    let events = listed["events"].as_array().unwrap();
+    assert_eq!(events.len(), 1, "only the caller's: {listed}");
+    assert_eq!(events[0]["event"], "book.added");
+    assert!(events[0]["error"].as_str().unwrap().contains("the serializer panicked"), "{listed}");
+    let id = events[0]["id"].as_i64().unwrap();
+
+    // Another owner's failed event, a non-canonical id and an unknown one are not found.
+    let theirs = api.get("/failed-events", 2).await.body["events"][0]["id"].as_i64().unwrap();
+    assert_eq!(api.post(&format!("/failed-events/{theirs}/replay"), 1, json!({})).await.status, 404);
+    assert_eq!(api.post(&format!("/failed-events/0{id}/replay"), 1, json!({})).await.status, 404);
+    assert_eq!(api.post("/failed-events/999999/replay", 1, json!({})).await.status, 404);
+
+    broken.store(false, Ordering::SeqCst);
+    let replayed = api.post(&format!("/failed-events/{id}/replay"), 1, json!({})).await;
+    assert_eq!(replayed.status, 202, "{replayed:?}");
+    assert_eq!(replayed.body["replayed"], true);
+    let received = h.receiver.wait_for(1).await;
+    assert_eq!(received[0].path, "/one");
+    assert_eq!(api.post(&format!("/failed-events/{id}/replay"), 1, json!({})).await.status, 404, "dispatched now");
+    assert_eq!(api.get("/failed-events", 1).await.body["events"], json!([]));
 }
