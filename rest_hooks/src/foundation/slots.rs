@@ -12,15 +12,7 @@
 //! the dispatcher claims more of that receiver's work. So a slow receiver holds only its own slots
 //! and its own queue places, whatever its backlog, and a backlog costs no memory.
 //!
-//! A receiver is one hook at one host: its *lane* ([`lane_of`]), the target's origin (scheme, host
-//! and port) and the hook's id. Queues, the time requests take, and work waiting in the database are
-//! per lane, and the running slots are capped twice: per lane and per host (`per_target_concurrency`
-//! each). A host's slots are shared between its lanes with work: each lane runs at most its share
-//! (the host's slots divided among them), no lane holds all of several slots until its requests
-//! are known to be quick, and a request that ends hands its slot to the lane of its host that runs
-//! the fewest. So one hook whose requests time out holds only its share of its host,
-//! and every other hook on that host (every Zap of every customer posts to one Zapier host) keeps
-//! going.
+//! A receiver is a target's origin: scheme, host and port.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -28,42 +20,12 @@ use std::time::{Duration, Instant};
 
 use uuid::Uuid;
 
-/// The host of `target`: its origin, or the target itself when it is not a URL.
+/// The receiver of `target`: its origin, or the target itself when it is not a URL.
 pub(crate) fn receiver_of(target: &str) -> String {
     match reqwest::Url::parse(target) {
         Ok(url) if url.origin().is_tuple() => url.origin().ascii_serialization(),
         _ => target.to_owned(),
     }
-}
-
-/// What separates a lane's host from its hook; an origin never contains it.
-const LANE_MARK: char = '#';
-
-/// The longest lane: what the delivery table's `receiver` column holds.
-const MAX_LANE: usize = 300;
-
-/// The lane of hook `hook` at `target`: its host ([`receiver_of`]), `#`, the hook's id. A lane too
-/// long for the delivery table names its host by a hash.
-pub(crate) fn lane_of(target: &str, hook: &str) -> String {
-    let host = receiver_of(target);
-    let lane = format!("{host}{LANE_MARK}{hook}");
-    if lane.len() <= MAX_LANE {
-        return lane;
-    }
-    let digest = ring::digest::digest(&ring::digest::SHA256, host.as_bytes());
-    let short: String = digest.as_ref()[..12].iter().map(|byte| format!("{byte:02x}")).collect();
-    let lane = format!("host-{short}{LANE_MARK}{hook}");
-    // A hook id too long to fit is cut at a character boundary: lanes only group work.
-    let mut end = lane.len().min(MAX_LANE);
-    while !lane.is_char_boundary(end) {
-        end -= 1;
-    }
-    lane[..end].to_owned()
-}
-
-/// The host part of `lane`; a lane written before lanes carried hooks is a host alone.
-fn host_of(lane: &str) -> &str {
-    lane.split_once(LANE_MARK).map_or(lane, |(host, _)| host)
 }
 
 /// Queue places per running slot of a receiver, at most.
@@ -87,29 +49,11 @@ struct State<Q> {
     running: usize,
     /// Queue places taken, reserved ones included.
     queued: usize,
-    /// The lanes with work running, queued or waiting.
     receivers: HashMap<String, Receiver<Q>>,
-    /// The hosts of those lanes.
-    hosts: HashMap<String, Host>,
     /// The deliveries running or queued here: never claimed again by this process meanwhile.
     deliveries: HashSet<Uuid>,
     /// How many receivers have work waiting in the database.
     waiting: usize,
-}
-
-/// One host's running requests and how many lanes it has.
-#[derive(Debug, Default)]
-struct Host {
-    running: usize,
-    lanes: usize,
-}
-
-impl Host {
-    /// How many running slots each of its lanes may hold: the host's `per_host` divided among its
-    /// lanes, rounded up.
-    fn share(&self, per_host: usize) -> usize {
-        per_host.div_ceil(self.lanes.max(1))
-    }
 }
 
 #[derive(Debug)]
@@ -131,16 +75,6 @@ impl<Q> Default for Receiver<Q> {
 }
 
 impl<Q> Receiver<Q> {
-    /// Whether it may run one more request, holding `running` of its host's `per_host` slots with
-    /// `share` its share: below its share, and never all of several slots unless its requests are
-    /// known to be quick. A lane with no work is forgotten at once, so a share alone would let a
-    /// hook that is momentarily alone on its host take every slot with requests that hang; the
-    /// last slot so stays for the hook that comes next.
-    fn may_run(&self, share: usize, per_host: usize) -> bool {
-        let quick = self.mean.is_some_and(|mean| mean < QUEUE_WINDOW.as_secs_f64());
-        self.running < share && (per_host <= 1 || self.running + 1 < per_host || quick)
-    }
-
     fn idle(&self) -> bool {
         self.running == 0 && self.reserved == 0 && self.queue.is_empty() && !self.waiting
     }
@@ -224,7 +158,6 @@ impl<Q> Slots<Q> {
                 running: 0,
                 queued: 0,
                 receivers: HashMap::new(),
-                hosts: HashMap::new(),
                 deliveries: HashSet::new(),
                 waiting: 0,
             }),
@@ -237,28 +170,25 @@ impl<Q> Slots<Q> {
         self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Finds `delivery` to `receiver` (a lane) a running slot, else a queue place, else marks the
-    /// lane as having work waiting. A delivery already running or queued here gets nothing.
+    /// Finds `delivery` to `receiver` a running slot, else a queue place, else marks the receiver
+    /// as having work waiting. A delivery already running or queued here gets nothing.
     pub(crate) fn place(self: &Arc<Self>, receiver: &str, delivery: Uuid) -> Place<Q> {
         let mut state = self.state();
         if state.deliveries.contains(&delivery) {
             return Place::Wait;
         }
         let (running, queued) = (state.running, state.queued);
-        let State { receivers, hosts, .. } = &mut *state;
-        let (entry, host) = lane(receivers, hosts, receiver);
-        let share = host.share(self.per_receiver);
+        let entry = state.receivers.entry(receiver.to_owned()).or_default();
         let place = if running < self.total
-            && host.running < self.per_receiver
-            && entry.may_run(share, self.per_receiver)
+            && entry.running < self.per_receiver
             && entry.queue.is_empty()
             && entry.reserved == 0
         {
             entry.running += 1;
-            host.running += 1;
             state.running += 1;
             Place::Run(Slot { slots: Arc::clone(self), receiver: receiver.to_owned(), delivery, since: Instant::now() })
-        } else if queued < self.queue_total && entry.queued() < entry.places(share, self.queue_per_receiver) {
+        } else if queued < self.queue_total && entry.queued() < entry.places(self.per_receiver, self.queue_per_receiver)
+        {
             entry.reserved += 1;
             state.queued += 1;
             Place::Queue(Reserved { slots: Arc::clone(self), receiver: receiver.to_owned(), delivery, used: false })
@@ -299,49 +229,16 @@ impl<Q> Slots<Q> {
             entry.running = entry.running.saturating_sub(1);
             entry.took(took);
         }
-        if let Some(host) = state.hosts.get_mut(host_of(receiver)) {
-            host.running = host.running.saturating_sub(1);
-        }
         forget_if_idle(&mut state, receiver);
     }
 
-    /// The next delivery for `slot` when its request ended: from the queue of the lane of its host
-    /// that runs the fewest requests (its own lane on a tie), which then runs in `slot`.
+    /// The next delivery of `slot`'s receiver's queue, which then runs in `slot`.
     pub(crate) fn next(&self, slot: &mut Slot<Q>) -> Option<(Uuid, Q)> {
         let mut state = self.state();
         let entry = state.receivers.get_mut(&slot.receiver)?;
         entry.took(slot.since.elapsed());
         slot.since = Instant::now();
-        let own = (!entry.queue.is_empty()).then(|| entry.running.saturating_sub(1));
-        let host = state.hosts.get(host_of(&slot.receiver));
-        let (lanes, share) = host.map_or((1, self.per_receiver), |host| (host.lanes, host.share(self.per_receiver)));
-        let mut chosen: Option<(usize, String)> = own.map(|running| (running, slot.receiver.clone()));
-        if lanes > 1 {
-            let host = host_of(&slot.receiver);
-            for (lane, other) in &state.receivers {
-                // Another lane takes the slot only where it may run one more.
-                if lane != &slot.receiver
-                    && !other.queue.is_empty()
-                    && other.may_run(share, self.per_receiver)
-                    && host_of(lane) == host
-                    && chosen.as_ref().is_none_or(|(fewest, _)| other.running < *fewest)
-                {
-                    chosen = Some((other.running, lane.clone()));
-                }
-            }
-        }
-        let (_, lane) = chosen?;
-        if lane != slot.receiver {
-            if let Some(entry) = state.receivers.get_mut(&slot.receiver) {
-                entry.running = entry.running.saturating_sub(1);
-            }
-            let left = std::mem::replace(&mut slot.receiver, lane.clone());
-            if let Some(entry) = state.receivers.get_mut(&lane) {
-                entry.running += 1;
-            }
-            forget_if_idle(&mut state, &left);
-        }
-        let (id, item) = state.receivers.get_mut(&lane)?.queue.pop_front()?;
+        let (id, item) = entry.queue.pop_front()?;
         state.queued = state.queued.saturating_sub(1);
         state.deliveries.remove(&slot.delivery);
         slot.delivery = id;
@@ -354,14 +251,10 @@ impl<Q> Slots<Q> {
         let mut state = self.state();
         let mut found = Vec::new();
         let mut running = state.running;
-        let State { receivers, hosts, .. } = &mut *state;
-        for (receiver, entry) in receivers.iter_mut() {
-            let Some(host) = hosts.get_mut(host_of(receiver)) else { continue };
-            let share = host.share(self.per_receiver);
-            while running < self.total && host.running < self.per_receiver && entry.may_run(share, self.per_receiver) {
+        for (receiver, entry) in &mut state.receivers {
+            while running < self.total && entry.running < self.per_receiver {
                 let Some((delivery, item)) = entry.queue.pop_front() else { break };
                 entry.running += 1;
-                host.running += 1;
                 running += 1;
                 let slot =
                     Slot { slots: Arc::clone(self), receiver: receiver.clone(), delivery, since: Instant::now() };
@@ -373,19 +266,13 @@ impl<Q> Slots<Q> {
         found
     }
 
-    /// Whether a queued delivery could run now: its lane and host have a free slot, and the engine
-    /// too (all slots were taken when it was queued, by other receivers).
+    /// Whether a queued delivery could run now: its receiver has a free slot, and the engine too
+    /// (all slots were taken when it was queued, by other receivers).
     pub(crate) fn any_runnable(&self) -> bool {
         let state = self.state();
         state.queued > 0
             && state.running < self.total
-            && state.receivers.iter().any(|(receiver, entry)| {
-                !entry.queue.is_empty()
-                    && state.hosts.get(host_of(receiver)).is_some_and(|host| {
-                        host.running < self.per_receiver
-                            && entry.may_run(host.share(self.per_receiver), self.per_receiver)
-                    })
-            })
+            && state.receivers.values().any(|entry| !entry.queue.is_empty() && entry.running < self.per_receiver)
     }
 
     /// Takes queued delivery `id` out of its queue, if it is there.
@@ -443,19 +330,8 @@ impl<Q> Slots<Q> {
             }
             let queued = entry.queue.len() + entry.reserved;
             if entry.waiting && queued <= self.queue_per_receiver / 2 {
-                // What it can take now: free slots of its share (and of its host), and free places
-                // of its queue. A lane with none (its host full, its requests slow) spends nothing
-                // of `limit`, which so goes to the lanes that can use it.
-                let (share, host_free) =
-                    state.hosts.get(host_of(receiver)).map_or((self.per_receiver, self.per_receiver), |host| {
-                        (host.share(self.per_receiver), self.per_receiver.saturating_sub(host.running))
-                    });
-                let run = share.saturating_sub(entry.running).min(host_free);
-                let places = entry.places(share, self.queue_per_receiver).saturating_sub(queued);
-                let room = (run + places).min(left);
-                if room == 0 {
-                    continue;
-                }
+                let room =
+                    (self.queue_per_receiver - queued + self.per_receiver.saturating_sub(entry.running)).min(left);
                 left -= room;
                 found.push((receiver.clone(), room));
             }
@@ -470,13 +346,10 @@ impl<Q> Slots<Q> {
         state
             .receivers
             .iter()
-            .filter(|(receiver, entry)| {
-                let host = state.hosts.get(host_of(receiver));
-                let share = host.map_or(self.per_receiver, |host| host.share(self.per_receiver));
-                let host_full = host.is_some_and(|host| host.running >= self.per_receiver);
+            .filter(|(_, entry)| {
                 entry.waiting
-                    || ((entry.running >= share || host_full)
-                        && entry.queued() >= entry.places(share, self.queue_per_receiver))
+                    || (entry.running >= self.per_receiver
+                        && entry.queued() >= entry.places(self.per_receiver, self.queue_per_receiver))
             })
             .map(|(receiver, _)| receiver.clone())
             .collect()
@@ -498,32 +371,10 @@ impl<Q> Slots<Q> {
     }
 }
 
-/// The entry of lane `receiver` and of its host, made (and the lane counted) if missing.
-fn lane<'s, Q>(
-    receivers: &'s mut HashMap<String, Receiver<Q>>,
-    hosts: &'s mut HashMap<String, Host>,
-    receiver: &str,
-) -> (&'s mut Receiver<Q>, &'s mut Host) {
-    let host = hosts.entry(host_of(receiver).to_owned()).or_default();
-    let entry = receivers.entry(receiver.to_owned()).or_insert_with(|| {
-        host.lanes += 1;
-        Receiver::default()
-    });
-    (entry, host)
-}
-
-/// Drops the entry of `receiver` when nothing of it runs, waits or is queued, and its host's when
-/// it has no lane left.
+/// Drops the entry of `receiver` when nothing of it runs, waits or is queued.
 fn forget_if_idle<Q>(state: &mut State<Q>, receiver: &str) {
     if state.receivers.get(receiver).is_some_and(Receiver::idle) {
         state.receivers.remove(receiver);
-        let host = host_of(receiver);
-        if let Some(entry) = state.hosts.get_mut(host) {
-            entry.lanes = entry.lanes.saturating_sub(1);
-            if entry.lanes == 0 && entry.running == 0 {
-                state.hosts.remove(host);
-            }
-        }
     }
 }
 
@@ -554,8 +405,7 @@ mod tests {
     /// Makes `receiver`'s requests look as if they took `took` each.
     fn taking(slots: &Slots<&'static str>, receiver: &str, took: Duration) {
         let mut state = slots.state();
-        let State { receivers, hosts, .. } = &mut *state;
-        let (entry, _) = lane(receivers, hosts, receiver);
+        let entry = state.receivers.entry(receiver.to_owned()).or_default();
         entry.mean = None;
         entry.took(took);
     }
@@ -564,9 +414,8 @@ mod tests {
     fn a_receiver_at_its_limit_holds_only_its_own_slots_and_places() {
         // Two running slots per receiver; a fast receiver's queue has up to 32 places, 40 in all.
         let slots = slots(4, 2, 40);
-        // Its requests are known to be quick: it may hold all of its host's slots.
-        taking(&slots, "http://busy", Duration::from_millis(1));
         let running: Vec<_> = (0..2).map(|_| run(slots.place("http://busy", Uuid::now_v7()))).collect();
+        taking(&slots, "http://busy", Duration::from_millis(1));
         for _ in 0..32 {
             queue(&slots, slots.place("http://busy", Uuid::now_v7()), "busy");
         }
@@ -586,7 +435,6 @@ mod tests {
     #[test]
     fn a_queue_holds_what_its_receiver_gets_through_in_a_quarter_second() {
         let slots = slots(8, 4, 1000);
-        taking(&slots, "http://r", Duration::from_millis(1));
         let _running: Vec<_> = (0..4).map(|_| run(slots.place("http://r", Uuid::now_v7()))).collect();
         let places = |took: Duration| {
             taking(&slots, "http://r", took);
@@ -616,7 +464,6 @@ mod tests {
         drop(slot);
         assert!(!slots.holds(second));
         assert!(slots.state().receivers.is_empty(), "idle receivers are forgotten");
-        assert!(slots.state().hosts.is_empty(), "and their hosts");
     }
 
     #[test]
@@ -650,56 +497,6 @@ mod tests {
         assert!(!slots.has_room());
         drop(reserved);
         assert!(slots.has_room(), "an unused reservation gives its place back");
-    }
-
-    #[test]
-    fn a_slow_hook_holds_only_its_share_of_its_host_and_an_ending_request_serves_the_lane_running_fewest() {
-        // Four slots per host; two hooks on one host: two slots each.
-        let slots = slots(16, 4, 100);
-        let (slow, fast) = ("http://zap#1", "http://zap#2");
-        let mut held: Vec<_> = (0..2).map(|_| run(slots.place(slow, Uuid::now_v7()))).collect();
-        let first_fast = run(slots.place(fast, Uuid::now_v7()));
-        assert!(!matches!(slots.place(slow, Uuid::now_v7()), Place::Run(_)), "the slow hook has its share");
-        let second_fast = run(slots.place(fast, Uuid::now_v7()));
-        queue(&slots, slots.place(fast, Uuid::now_v7()), "fast");
-        drop(first_fast);
-        drop(second_fast);
-        // A slow request ends: the fast lane runs fewer, so the slot goes to it.
-        let mut slot = held.pop().unwrap();
-        let (_, item) = slots.next(&mut slot).unwrap();
-        assert_eq!(item, "fast");
-        assert_eq!(slot.receiver, fast);
-    }
-
-    #[test]
-    fn a_hook_not_known_to_be_quick_never_holds_all_of_its_hosts_slots() {
-        let alone = slots(16, 1, 0);
-        let slots = slots(16, 2, 0);
-        let _first = run(slots.place("http://h#slow", Uuid::now_v7()));
-        assert!(matches!(slots.place("http://h#slow", Uuid::now_v7()), Place::Wait), "the last slot stays free");
-        let _other = run(slots.place("http://h#next", Uuid::now_v7()));
-        let _only = run(alone.place("http://one#a", Uuid::now_v7()));
-        assert!(matches!(alone.place("http://one#a", Uuid::now_v7()), Place::Wait), "one slot is all there is");
-    }
-
-    #[test]
-    fn a_hosts_slots_bound_all_its_lanes_together() {
-        let slots = slots(16, 2, 0);
-        let _a = run(slots.place("http://h#a", Uuid::now_v7()));
-        let _b = run(slots.place("http://h#b", Uuid::now_v7()));
-        assert!(matches!(slots.place("http://h#c", Uuid::now_v7()), Place::Wait), "the host runs two at most");
-        let _other = run(slots.place("http://other#a", Uuid::now_v7()));
-    }
-
-    #[test]
-    fn lanes_are_a_hook_at_its_origin_and_fit_the_delivery_table() {
-        assert_eq!(lane_of("https://Example.com:443/hooks?x=1", "42"), "https://example.com#42");
-        assert_eq!(host_of("https://example.com#4#2"), "https://example.com");
-        assert_eq!(host_of("https://example.com"), "https://example.com", "a lane written before hooks had lanes");
-        let long = format!("https://{}.example.com/", vec!["a".repeat(60); 5].join("."));
-        let lane = lane_of(&long, "7");
-        assert!(lane.len() <= MAX_LANE && lane.starts_with("host-") && lane.ends_with("#7"), "{lane}");
-        assert_eq!(host_of(&lane), host_of(&lane_of(&format!("{long}other"), "8")), "one host, one hash");
     }
 
     #[test]

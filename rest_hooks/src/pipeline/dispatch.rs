@@ -27,7 +27,7 @@ use crate::foundation::hook::{HookId, HookTarget};
 use crate::foundation::hookable::{Audience, Owner};
 use crate::foundation::job::{Job, Leased, Ready};
 use crate::foundation::panics::{catch, catch_async};
-use crate::foundation::slots::{Place, lane_of};
+use crate::foundation::slots::{Place, receiver_of};
 use crate::foundation::store::outbox::{self, Format};
 use crate::foundation::store::{delivery, hook_state};
 use crate::pipeline::deferred::Deferred;
@@ -226,7 +226,7 @@ impl Dispatcher {
     fn start_or_wait(&self, jobs: Vec<Job>, rows: &mut Vec<delivery::ActiveModel>, now: i64) -> Vec<Ready> {
         let mut ready = Vec::new();
         for job in jobs {
-            let receiver = lane_of(&job.hook.target, &job.hook.id.to_string());
+            let receiver = receiver_of(&job.hook.target);
             if job.order_key.is_some() {
                 // Recorded unleased: the claim that follows the pass leases it once every earlier
                 // delivery about its instance is done.

@@ -74,8 +74,11 @@ async fn a_slow_receivers_backlog_waits_in_the_database_and_a_fast_receiver_is_n
         leased <= 2 + 8,
         "only the requests under way and the queue's places are leased, not {leased}; the rest wait in the database"
     );
-    assert!(slow_rows.iter().all(|d| d.state == delivery::state::PENDING
-        && d.receiver == format!("{}#{}", slow.url("").trim_end_matches('/'), d.hook_id)));
+    assert!(
+        slow_rows
+            .iter()
+            .all(|d| d.state == delivery::state::PENDING && d.receiver == slow.url("").trim_end_matches('/'))
+    );
     h.engine.shutdown().await;
 }
 
