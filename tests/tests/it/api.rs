@@ -1203,7 +1203,10 @@ async fn an_owner_lists_its_failed_events_and_replays_one_once_the_cause_is_fixe
     let id = events[0]["id"].as_i64().unwrap();
 
     // Another owner's failed event, a non-canonical id and an unknown one are not found.
-    let theirs = api.get("/failed-events", 2).await.body["events"][0]["id"].as_i64().unwrap();
+    let theirs = rest_hooks_tests::eventually("owner 2's failed event", || async {
+        api.get("/failed-events", 2).await.body["events"][0]["id"].as_i64()
+    })
+    .await;
     assert_eq!(api.post(&format!("/failed-events/{theirs}/replay"), 1, json!({})).await.status, 404);
     assert_eq!(api.post(&format!("/failed-events/0{id}/replay"), 1, json!({})).await.status, 404);
     assert_eq!(api.post("/failed-events/999999/replay", 1, json!({})).await.status, 404);
