@@ -155,7 +155,7 @@ pub(crate) async fn change(
         // Retries and replays of its deliveries go where the hook points now.
         delivery::Entity::update_many()
             .col_expr(delivery::Column::Target, Expr::value(target.clone()))
-            .col_expr(delivery::Column::Receiver, Expr::value(crate::foundation::slots::receiver_of(target)))
+            .col_expr(delivery::Column::Receiver, Expr::value(crate::foundation::slots::lane_of(target, &key)))
             .filter(delivery::Column::HookId.eq(key.as_str()))
             .filter(delivery::Column::State.ne(delivery::state::DELIVERED))
             .exec(&txn)

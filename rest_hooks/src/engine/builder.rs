@@ -272,11 +272,12 @@ impl Builder {
         self
     }
 
-    /// How many requests run at once to one receiver (the same scheme, host and port), so that a
-    /// slow receiver cannot take every slot of [`concurrency`](Self::concurrency). A receiver at
-    /// its limit holds only its own slots: its other deliveries wait in the database, unleased,
-    /// and are claimed as its requests end, while other receivers' deliveries go out at once.
-    /// Default: 16.
+    /// How many requests run at once to one host (the same scheme, host and port), so that a
+    /// slow receiver cannot take every slot of [`concurrency`](Self::concurrency). A host at its
+    /// limit holds only its own slots: its other deliveries wait in the database, unleased, and
+    /// are claimed as its requests end, while other hosts' deliveries go out at once. The hooks of
+    /// one host share its slots: each runs at most its share, and never the last of several (see
+    /// the [delivery guide](crate::guide::delivery)). Default: 16.
     pub fn per_target_concurrency(mut self, requests: usize) -> Self {
         self.config.per_target_concurrency = requests;
         self

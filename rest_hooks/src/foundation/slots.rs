@@ -12,7 +12,15 @@
 //! the dispatcher claims more of that receiver's work. So a slow receiver holds only its own slots
 //! and its own queue places, whatever its backlog, and a backlog costs no memory.
 //!
-//! A receiver is a target's origin: scheme, host and port.
+//! A receiver is one hook at one host: its *lane* ([`lane_of`]), the target's origin (scheme, host
+//! and port) and the hook's id. Queues, the time requests take, and work waiting in the database are
+//! per lane, and the running slots are capped twice: per lane and per host (`per_target_concurrency`
+//! each). A host's slots are shared between its lanes with work: each lane runs at most its share
+//! (the host's slots divided among them), no lane holds all of several slots until its requests
+//! are known to be quick, and a request that ends hands its slot to the lane of its host that runs
+//! the fewest. So one hook whose requests time out holds only its share of its host,
+//! and every other hook on that host (every Zap of every customer posts to one Zapier host) keeps
+//! going.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -20,12 +28,42 @@ use std::time::{Duration, Instant};
 
 use uuid::Uuid;
 
-/// The receiver of `target`: its origin, or the target itself when it is not a URL.
+/// The host of `target`: its origin, or the target itself when it is not a URL.
 pub(crate) fn receiver_of(target: &str) -> String {
     match reqwest::Url::parse(target) {
         Ok(url) if url.origin().is_tuple() => url.origin().ascii_serialization(),
         _ => target.to_owned(),
     }
+}
+
+/// What separates a lane's host from its hook; an origin never contains it.
+const LANE_MARK: char = '#';
+
+/// The longest lane: what the delivery table's `receiver` column holds.
+const MAX_LANE: usize = 300;
+
+/// The lane of hook `hook` at `target`: its host ([`receiver_of`]), `#`, the hook's id. A lane too
+/// long for the delivery table names its host by a hash.
+pub(crate) fn lane_of(target: &str, hook: &str) -> String {
+    let host = receiver_of(target);
+    let lane = format!("{host}{LANE_MARK}{hook}");
+    if lane.len() <= MAX_LANE {
+        return lane;
+    }
+    let digest = ring::digest::digest(&ring::digest::SHA256, host.as_bytes());
+    let short: String = digest.as_ref()[..12].iter().map(|byte| format!("{byte:02x}")).collect();
+    let lane = format!("host-{short}{LANE_MARK}{hook}");
+    // A hook id too long to fit is cut at a character boundary: lanes only group work.
+    let mut end = lane.len().min(MAX_LANE);
+    while !lane.is_char_boundary(end) {
+        end -= 1;
+    }
+    lane[..end].to_owned()
+}
+
+/// The host part of `lane`; a lane written before lanes carried hooks is a host alone.
+fn host_of(lane: &str) -> &str {
+    lane.split_once(LANE_MARK).map_or(lane, |(host, _)| host)
 }
 
 /// Queue places per running slot of a receiver, at most.
@@ -49,11 +87,64 @@ struct State<Q> {
     running: usize,
     /// Queue places taken, reserved ones included.
     queued: usize,
+    /// The lanes with work running, queued or waiting.
     receivers: HashMap<String, Receiver<Q>>,
+    /// The hosts of those lanes.
+    hosts: HashMap<String, Host>,
     /// The deliveries running or queued here: never claimed again by this process meanwhile.
     deliveries: HashSet<Uuid>,
     /// How many receivers have work waiting in the database.
     waiting: usize,
+}
+
+/// One host: its running requests, its queue places taken (reserved ones included), how many
+/// lanes it has, and how long its requests take.
+#[derive(Debug, Default)]
+struct Host {
+    running: usize,
+    queued: usize,
+    lanes: usize,
+    /// How long its requests take, on a moving average over all its lanes (seconds); `None`
+    /// until one has ended.
+    mean: Option<f64>,
+}
+
+impl Host {
+    /// How many running slots each of its lanes may hold: the host's `per_host` divided among its
+    /// lanes, rounded up.
+    fn share(&self, per_host: usize) -> usize {
+        per_host.div_ceil(self.lanes.max(1))
+    }
+
+    /// How many queue places its lanes have together: what its `per_host` slots get through in
+    /// [`QUEUE_WINDOW`], at most `most`. Without this bound, a host with many hooks would queue a
+    /// lane's worth for each, and a retry claimed for it would wait behind all of them.
+    fn places(&self, per_host: usize, most: usize) -> usize {
+        places(self.mean, per_host, most)
+    }
+
+    /// Records that one of its requests took `took`.
+    fn took(&mut self, took: Duration) {
+        self.mean = Some(moving(self.mean, took));
+    }
+}
+
+/// `mean` (seconds) moved toward `took`.
+fn moving(mean: Option<f64>, took: Duration) -> f64 {
+    let took = took.as_secs_f64();
+    mean.map_or(took, |mean| mean + (took - mean) / 5.0)
+}
+
+/// What `slots` slots get through in [`QUEUE_WINDOW`] when a request takes `mean` seconds (one
+/// place per slot while that is not known), at most `most`.
+fn places(mean: Option<f64>, slots: usize, most: usize) -> usize {
+    match mean {
+        None => slots.min(most),
+        Some(mean) => {
+            let places = slots as f64 * QUEUE_WINDOW.as_secs_f64() / mean.max(1e-6);
+            if places >= most as f64 { most } else { places as usize }
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -75,14 +166,23 @@ impl<Q> Default for Receiver<Q> {
 }
 
 impl<Q> Receiver<Q> {
+    /// Whether it may run one more request, holding `running` of its host's `per_host` slots with
+    /// `share` its share: below its share, and never all of several slots unless its requests are
+    /// known to be quick. A lane with no work is forgotten at once, so a share alone would let a
+    /// hook that is momentarily alone on its host take every slot with requests that hang; the
+    /// last slot so stays for the hook that comes next.
+    fn may_run(&self, share: usize, per_host: usize) -> bool {
+        let quick = self.mean.is_some_and(|mean| mean < QUEUE_WINDOW.as_secs_f64());
+        self.running < share && (per_host <= 1 || self.running + 1 < per_host || quick)
+    }
+
     fn idle(&self) -> bool {
         self.running == 0 && self.reserved == 0 && self.queue.is_empty() && !self.waiting
     }
 
     /// Records that one of its requests took `took`.
     fn took(&mut self, took: Duration) {
-        let took = took.as_secs_f64();
-        self.mean = Some(self.mean.map_or(took, |mean| mean + (took - mean) / 5.0));
+        self.mean = Some(moving(self.mean, took));
     }
 
     /// Its queue places, reserved ones included.
@@ -93,13 +193,7 @@ impl<Q> Receiver<Q> {
     /// How many places its queue has: what its `per_receiver` slots get through in
     /// [`QUEUE_WINDOW`], at most `most`.
     fn places(&self, per_receiver: usize, most: usize) -> usize {
-        match self.mean {
-            None => per_receiver.min(most),
-            Some(mean) => {
-                let places = per_receiver as f64 * QUEUE_WINDOW.as_secs_f64() / mean.max(1e-6);
-                if places >= most as f64 { most } else { places as usize }
-            }
-        }
+        places(self.mean, per_receiver, most)
     }
 }
 
@@ -158,6 +252,7 @@ impl<Q> Slots<Q> {
                 running: 0,
                 queued: 0,
                 receivers: HashMap::new(),
+                hosts: HashMap::new(),
                 deliveries: HashSet::new(),
                 waiting: 0,
             }),
@@ -170,26 +265,33 @@ impl<Q> Slots<Q> {
         self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Finds `delivery` to `receiver` a running slot, else a queue place, else marks the receiver
-    /// as having work waiting. A delivery already running or queued here gets nothing.
+    /// Finds `delivery` to `receiver` (a lane) a running slot, else a queue place, else marks the
+    /// lane as having work waiting. A delivery already running or queued here gets nothing.
     pub(crate) fn place(self: &Arc<Self>, receiver: &str, delivery: Uuid) -> Place<Q> {
         let mut state = self.state();
         if state.deliveries.contains(&delivery) {
             return Place::Wait;
         }
         let (running, queued) = (state.running, state.queued);
-        let entry = state.receivers.entry(receiver.to_owned()).or_default();
+        let State { receivers, hosts, .. } = &mut *state;
+        let (entry, host) = lane(receivers, hosts, receiver);
+        let share = host.share(self.per_receiver);
         let place = if running < self.total
-            && entry.running < self.per_receiver
+            && host.running < self.per_receiver
+            && entry.may_run(share, self.per_receiver)
             && entry.queue.is_empty()
             && entry.reserved == 0
         {
             entry.running += 1;
+            host.running += 1;
             state.running += 1;
             Place::Run(Slot { slots: Arc::clone(self), receiver: receiver.to_owned(), delivery, since: Instant::now() })
-        } else if queued < self.queue_total && entry.queued() < entry.places(self.per_receiver, self.queue_per_receiver)
+        } else if queued < self.queue_total
+            && entry.queued() < entry.places(share, self.queue_per_receiver)
+            && host.queued < host.places(self.per_receiver, self.queue_per_receiver)
         {
             entry.reserved += 1;
+            host.queued += 1;
             state.queued += 1;
             Place::Queue(Reserved { slots: Arc::clone(self), receiver: receiver.to_owned(), delivery, used: false })
         } else {
@@ -215,6 +317,7 @@ impl<Q> Slots<Q> {
         let mut state = self.state();
         state.queued = state.queued.saturating_sub(1);
         state.deliveries.remove(&delivery);
+        unqueued(&mut state, receiver, 1);
         if let Some(entry) = state.receivers.get_mut(receiver) {
             entry.reserved = entry.reserved.saturating_sub(1);
         }
@@ -229,17 +332,56 @@ impl<Q> Slots<Q> {
             entry.running = entry.running.saturating_sub(1);
             entry.took(took);
         }
+        if let Some(host) = state.hosts.get_mut(host_of(receiver)) {
+            host.running = host.running.saturating_sub(1);
+            host.took(took);
+        }
         forget_if_idle(&mut state, receiver);
     }
 
-    /// The next delivery of `slot`'s receiver's queue, which then runs in `slot`.
+    /// The next delivery for `slot` when its request ended: from the queue of the lane of its host
+    /// that runs the fewest requests (its own lane on a tie), which then runs in `slot`.
     pub(crate) fn next(&self, slot: &mut Slot<Q>) -> Option<(Uuid, Q)> {
         let mut state = self.state();
+        let took = slot.since.elapsed();
+        if let Some(host) = state.hosts.get_mut(host_of(&slot.receiver)) {
+            host.took(took);
+        }
         let entry = state.receivers.get_mut(&slot.receiver)?;
-        entry.took(slot.since.elapsed());
+        entry.took(took);
         slot.since = Instant::now();
-        let (id, item) = entry.queue.pop_front()?;
+        let own = (!entry.queue.is_empty()).then(|| entry.running.saturating_sub(1));
+        let host = state.hosts.get(host_of(&slot.receiver));
+        let (lanes, share) = host.map_or((1, self.per_receiver), |host| (host.lanes, host.share(self.per_receiver)));
+        let mut chosen: Option<(usize, String)> = own.map(|running| (running, slot.receiver.clone()));
+        if lanes > 1 {
+            let host = host_of(&slot.receiver);
+            for (lane, other) in &state.receivers {
+                // Another lane takes the slot only where it may run one more.
+                if lane != &slot.receiver
+                    && !other.queue.is_empty()
+                    && other.may_run(share, self.per_receiver)
+                    && host_of(lane) == host
+                    && chosen.as_ref().is_none_or(|(fewest, _)| other.running < *fewest)
+                {
+                    chosen = Some((other.running, lane.clone()));
+                }
+            }
+        }
+        let (_, lane) = chosen?;
+        if lane != slot.receiver {
+            if let Some(entry) = state.receivers.get_mut(&slot.receiver) {
+                entry.running = entry.running.saturating_sub(1);
+            }
+            let left = std::mem::replace(&mut slot.receiver, lane.clone());
+            if let Some(entry) = state.receivers.get_mut(&lane) {
+                entry.running += 1;
+            }
+            forget_if_idle(&mut state, &left);
+        }
+        let (id, item) = state.receivers.get_mut(&lane)?.queue.pop_front()?;
         state.queued = state.queued.saturating_sub(1);
+        unqueued(&mut state, &lane, 1);
         state.deliveries.remove(&slot.delivery);
         slot.delivery = id;
         Some((id, item))
@@ -251,10 +393,15 @@ impl<Q> Slots<Q> {
         let mut state = self.state();
         let mut found = Vec::new();
         let mut running = state.running;
-        for (receiver, entry) in &mut state.receivers {
-            while running < self.total && entry.running < self.per_receiver {
+        let State { receivers, hosts, .. } = &mut *state;
+        for (receiver, entry) in receivers.iter_mut() {
+            let Some(host) = hosts.get_mut(host_of(receiver)) else { continue };
+            let share = host.share(self.per_receiver);
+            while running < self.total && host.running < self.per_receiver && entry.may_run(share, self.per_receiver) {
                 let Some((delivery, item)) = entry.queue.pop_front() else { break };
                 entry.running += 1;
+                host.running += 1;
+                host.queued = host.queued.saturating_sub(1);
                 running += 1;
                 let slot =
                     Slot { slots: Arc::clone(self), receiver: receiver.clone(), delivery, since: Instant::now() };
@@ -266,13 +413,19 @@ impl<Q> Slots<Q> {
         found
     }
 
-    /// Whether a queued delivery could run now: its receiver has a free slot, and the engine too
-    /// (all slots were taken when it was queued, by other receivers).
+    /// Whether a queued delivery could run now: its lane and host have a free slot, and the engine
+    /// too (all slots were taken when it was queued, by other receivers).
     pub(crate) fn any_runnable(&self) -> bool {
         let state = self.state();
         state.queued > 0
             && state.running < self.total
-            && state.receivers.values().any(|entry| !entry.queue.is_empty() && entry.running < self.per_receiver)
+            && state.receivers.iter().any(|(receiver, entry)| {
+                !entry.queue.is_empty()
+                    && state.hosts.get(host_of(receiver)).is_some_and(|host| {
+                        host.running < self.per_receiver
+                            && entry.may_run(host.share(self.per_receiver), self.per_receiver)
+                    })
+            })
     }
 
     /// Takes queued delivery `id` out of its queue, if it is there.
@@ -284,6 +437,7 @@ impl<Q> Slots<Q> {
             .find_map(|(receiver, entry)| Some((receiver.clone(), entry.queue.iter().position(|(d, _)| *d == id)?)))?;
         let (_, item) = state.receivers.get_mut(&receiver)?.queue.remove(at)?;
         state.queued = state.queued.saturating_sub(1);
+        unqueued(&mut state, &receiver, 1);
         state.deliveries.remove(&id);
         forget_if_idle(&mut state, &receiver);
         Some(item)
@@ -318,23 +472,44 @@ impl<Q> Slots<Q> {
     }
 
     /// Receivers with work waiting in the database whose queue is at most half full, with how many
-    /// deliveries each can take now. At most `limit` in all.
+    /// deliveries each can take now. At most `limit` in all, and for the lanes of one host together
+    /// no more than the host's free slots and queue places.
     pub(crate) fn waiting_with_room(&self, limit: usize) -> Vec<(String, usize)> {
         let state = self.state();
         let mut left =
             limit.min(self.queue_total.saturating_sub(state.queued) + self.total.saturating_sub(state.running));
+        // What each host has left to give its lanes: free slots, free queue places.
+        let mut hosts: HashMap<&str, (usize, usize)> = HashMap::new();
         let mut found = Vec::new();
         for (receiver, entry) in &state.receivers {
             if left == 0 {
                 break;
             }
             let queued = entry.queue.len() + entry.reserved;
-            if entry.waiting && queued <= self.queue_per_receiver / 2 {
-                let room =
-                    (self.queue_per_receiver - queued + self.per_receiver.saturating_sub(entry.running)).min(left);
-                left -= room;
-                found.push((receiver.clone(), room));
+            if !entry.waiting || queued > self.queue_per_receiver / 2 {
+                continue;
             }
+            let Some(host) = state.hosts.get(host_of(receiver)) else { continue };
+            let share = host.share(self.per_receiver);
+            let (host_free, host_places) = hosts.entry(host_of(receiver)).or_insert_with(|| {
+                (
+                    self.per_receiver.saturating_sub(host.running),
+                    host.places(self.per_receiver, self.queue_per_receiver).saturating_sub(host.queued),
+                )
+            });
+            // What it can take now: free slots of its share (and of its host), and free places of
+            // its queue (and of its host's). A lane with none (its host full, its requests slow)
+            // spends nothing of `limit`, which so goes to the lanes that can use it.
+            let run = share.saturating_sub(entry.running).min(*host_free);
+            let places = entry.places(share, self.queue_per_receiver).saturating_sub(queued).min(*host_places);
+            let room = (run + places).min(left);
+            if room == 0 {
+                continue;
+            }
+            *host_free -= run.min(room);
+            *host_places -= room - run.min(room);
+            left -= room;
+            found.push((receiver.clone(), room));
         }
         found
     }
@@ -346,10 +521,15 @@ impl<Q> Slots<Q> {
         state
             .receivers
             .iter()
-            .filter(|(_, entry)| {
+            .filter(|(receiver, entry)| {
+                let host = state.hosts.get(host_of(receiver));
+                let share = host.map_or(self.per_receiver, |host| host.share(self.per_receiver));
+                let host_full = host.is_some_and(|host| host.running >= self.per_receiver);
+                let host_queue_full = host
+                    .is_some_and(|host| host.queued >= host.places(self.per_receiver, self.queue_per_receiver));
                 entry.waiting
-                    || (entry.running >= self.per_receiver
-                        && entry.queued() >= entry.places(self.per_receiver, self.queue_per_receiver))
+                    || ((entry.running >= share || host_full)
+                        && (entry.queued() >= entry.places(share, self.queue_per_receiver) || host_queue_full))
             })
             .map(|(receiver, _)| receiver.clone())
             .collect()
@@ -371,10 +551,39 @@ impl<Q> Slots<Q> {
     }
 }
 
-/// Drops the entry of `receiver` when nothing of it runs, waits or is queued.
+/// The entry of lane `receiver` and of its host, made (and the lane counted) if missing.
+fn lane<'s, Q>(
+    receivers: &'s mut HashMap<String, Receiver<Q>>,
+    hosts: &'s mut HashMap<String, Host>,
+    receiver: &str,
+) -> (&'s mut Receiver<Q>, &'s mut Host) {
+    let host = hosts.entry(host_of(receiver).to_owned()).or_default();
+    let entry = receivers.entry(receiver.to_owned()).or_insert_with(|| {
+        host.lanes += 1;
+        Receiver::default()
+    });
+    (entry, host)
+}
+
+/// Gives `count` queue places of lane `receiver` back to its host.
+fn unqueued<Q>(state: &mut State<Q>, receiver: &str, count: usize) {
+    if let Some(host) = state.hosts.get_mut(host_of(receiver)) {
+        host.queued = host.queued.saturating_sub(count);
+    }
+}
+
+/// Drops the entry of `receiver` when nothing of it runs, waits or is queued, and its host's when
+/// it has no lane left.
 fn forget_if_idle<Q>(state: &mut State<Q>, receiver: &str) {
     if state.receivers.get(receiver).is_some_and(Receiver::idle) {
         state.receivers.remove(receiver);
+        let host = host_of(receiver);
+        if let Some(entry) = state.hosts.get_mut(host) {
+            entry.lanes = entry.lanes.saturating_sub(1);
+            if entry.lanes == 0 && entry.running == 0 {
+                state.hosts.remove(host);
+            }
+        }
     }
 }
 
@@ -402,20 +611,23 @@ mod tests {
         }
     }
 
-    /// Makes `receiver`'s requests look as if they took `took` each.
+    /// Makes `receiver`'s requests, and its host's, look as if they took `took` each.
     fn taking(slots: &Slots<&'static str>, receiver: &str, took: Duration) {
         let mut state = slots.state();
-        let entry = state.receivers.entry(receiver.to_owned()).or_default();
-        entry.mean = None;
+        let State { receivers, hosts, .. } = &mut *state;
+        let (entry, host) = lane(receivers, hosts, receiver);
+        (entry.mean, host.mean) = (None, None);
         entry.took(took);
+        host.took(took);
     }
 
     #[test]
     fn a_receiver_at_its_limit_holds_only_its_own_slots_and_places() {
         // Two running slots per receiver; a fast receiver's queue has up to 32 places, 40 in all.
         let slots = slots(4, 2, 40);
-        let running: Vec<_> = (0..2).map(|_| run(slots.place("http://busy", Uuid::now_v7()))).collect();
+        // Its requests are known to be quick: it may hold all of its host's slots.
         taking(&slots, "http://busy", Duration::from_millis(1));
+        let running: Vec<_> = (0..2).map(|_| run(slots.place("http://busy", Uuid::now_v7()))).collect();
         for _ in 0..32 {
             queue(&slots, slots.place("http://busy", Uuid::now_v7()), "busy");
         }
@@ -435,6 +647,7 @@ mod tests {
     #[test]
     fn a_queue_holds_what_its_receiver_gets_through_in_a_quarter_second() {
         let slots = slots(8, 4, 1000);
+        taking(&slots, "http://r", Duration::from_millis(1));
         let _running: Vec<_> = (0..4).map(|_| run(slots.place("http://r", Uuid::now_v7()))).collect();
         let places = |took: Duration| {
             taking(&slots, "http://r", took);
@@ -464,6 +677,7 @@ mod tests {
         drop(slot);
         assert!(!slots.holds(second));
         assert!(slots.state().receivers.is_empty(), "idle receivers are forgotten");
+        assert!(slots.state().hosts.is_empty(), "and their hosts");
     }
 
     #[test]
@@ -497,6 +711,84 @@ mod tests {
         assert!(!slots.has_room());
         drop(reserved);
         assert!(slots.has_room(), "an unused reservation gives its place back");
+    }
+
+    #[test]
+    fn a_slow_hook_holds_only_its_share_of_its_host_and_an_ending_request_serves_the_lane_running_fewest() {
+        // Four slots per host; two hooks on one host: two slots each.
+        let slots = slots(16, 4, 100);
+        let (slow, fast) = ("http://zap#1", "http://zap#2");
+        let mut held: Vec<_> = (0..2).map(|_| run(slots.place(slow, Uuid::now_v7()))).collect();
+        let first_fast = run(slots.place(fast, Uuid::now_v7()));
+        assert!(!matches!(slots.place(slow, Uuid::now_v7()), Place::Run(_)), "the slow hook has its share");
+        let second_fast = run(slots.place(fast, Uuid::now_v7()));
+        queue(&slots, slots.place(fast, Uuid::now_v7()), "fast");
+        drop(first_fast);
+        drop(second_fast);
+        // A slow request ends: the fast lane runs fewer, so the slot goes to it.
+        let mut slot = held.pop().unwrap();
+        let (_, item) = slots.next(&mut slot).unwrap();
+        assert_eq!(item, "fast");
+        assert_eq!(slot.receiver, fast);
+    }
+
+    #[test]
+    fn a_hook_not_known_to_be_quick_never_holds_all_of_its_hosts_slots() {
+        let alone = slots(16, 1, 0);
+        let slots = slots(16, 2, 0);
+        let _first = run(slots.place("http://h#slow", Uuid::now_v7()));
+        assert!(matches!(slots.place("http://h#slow", Uuid::now_v7()), Place::Wait), "the last slot stays free");
+        let _other = run(slots.place("http://h#next", Uuid::now_v7()));
+        let _only = run(alone.place("http://one#a", Uuid::now_v7()));
+        assert!(matches!(alone.place("http://one#a", Uuid::now_v7()), Place::Wait), "one slot is all there is");
+    }
+
+    #[test]
+    fn a_hosts_slots_bound_all_its_lanes_together() {
+        let slots = slots(16, 2, 0);
+        let _a = run(slots.place("http://h#a", Uuid::now_v7()));
+        let _b = run(slots.place("http://h#b", Uuid::now_v7()));
+        assert!(matches!(slots.place("http://h#c", Uuid::now_v7()), Place::Wait), "the host runs two at most");
+        let _other = run(slots.place("http://other#a", Uuid::now_v7()));
+    }
+
+    #[test]
+    fn the_lanes_of_a_host_share_its_queue_and_a_claim_gives_them_no_more_than_it_has() {
+        // One slot per host, requests of 100 ms: the host gets through two in a quarter second,
+        // however many hooks it has.
+        let slots = slots(16, 1, 1000);
+        taking(&slots, "http://zap#a", Duration::from_millis(100));
+        let _running = run(slots.place("http://zap#a", Uuid::now_v7()));
+        let lanes: Vec<String> = (0..20).map(|hook| format!("http://zap#{hook}")).collect();
+        let mut queued = 0;
+        for lane in &lanes {
+            taking(&slots, lane, Duration::from_millis(100));
+            match slots.place(lane, Uuid::now_v7()) {
+                Place::Queue(reserved) => {
+                    slots.enqueue(reserved, "zap");
+                    queued += 1;
+                }
+                Place::Wait => {}
+                Place::Run(_) => panic!("the host's one slot is taken"),
+            }
+        }
+        assert_eq!(queued, 2, "twenty hooks queue what their host gets through, not a queue each");
+        assert_eq!(slots.waiting_with_room(100), [], "the host's queue is full: no claim for its lanes");
+        let first = slots.state().receivers.values().find_map(|entry| entry.queue.front().map(|(id, _)| *id));
+        assert_eq!(slots.unqueue(first.unwrap()), Some("zap"));
+        let rooms = slots.waiting_with_room(100);
+        assert_eq!(rooms.iter().map(|(_, room)| room).sum::<usize>(), 1, "one place came free: {rooms:?}");
+    }
+
+    #[test]
+    fn lanes_are_a_hook_at_its_origin_and_fit_the_delivery_table() {
+        assert_eq!(lane_of("https://Example.com:443/hooks?x=1", "42"), "https://example.com#42");
+        assert_eq!(host_of("https://example.com#4#2"), "https://example.com");
+        assert_eq!(host_of("https://example.com"), "https://example.com", "a lane written before hooks had lanes");
+        let long = format!("https://{}.example.com/", vec!["a".repeat(60); 5].join("."));
+        let lane = lane_of(&long, "7");
+        assert!(lane.len() <= MAX_LANE && lane.starts_with("host-") && lane.ends_with("#7"), "{lane}");
+        assert_eq!(host_of(&lane), host_of(&lane_of(&format!("{long}other"), "8")), "one host, one hash");
     }
 
     #[test]

@@ -27,7 +27,7 @@ use crate::foundation::hook::{HookId, HookTarget};
 use crate::foundation::hookable::{Audience, Owner};
 use crate::foundation::job::{Job, Leased, Ready};
 use crate::foundation::panics::{catch, catch_async};
-use crate::foundation::slots::{Place, receiver_of};
+use crate::foundation::slots::{Place, lane_of};
 use crate::foundation::store::outbox::{self, Format};
 use crate::foundation::store::{delivery, hook_state};
 use crate::pipeline::deferred::Deferred;
@@ -226,7 +226,7 @@ impl Dispatcher {
     fn start_or_wait(&self, jobs: Vec<Job>, rows: &mut Vec<delivery::ActiveModel>, now: i64) -> Vec<Ready> {
         let mut ready = Vec::new();
         for job in jobs {
-            let receiver = receiver_of(&job.hook.target);
+            let receiver = lane_of(&job.hook.target, &job.hook.id.to_string());
             if job.order_key.is_some() {
                 // Recorded unleased: the claim that follows the pass leases it once every earlier
                 // delivery about its instance is done.
@@ -320,15 +320,38 @@ impl Dispatcher {
     }
 
     /// Claims due deliveries, at most `limit`, while slots are free: first the work waiting for
-    /// receivers that now have room, receiver by receiver (oldest due first), then any other due
-    /// delivery no live process holds, of receivers with room.
+    /// receivers that now have room — their retries first, across all of them, then their first
+    /// attempts receiver by receiver (oldest due first) — then any other due delivery no live
+    /// process holds, of receivers with room. So the retry of one hook at a host goes before the
+    /// backlog of first attempts of every hook there.
     async fn claim_due(&self, limit: usize) -> Result<Vec<Ready>, DbErr> {
         let slots = &self.shared.slots;
         let mut ready = Vec::new();
-        for (receiver, room) in slots.waiting_with_room(limit) {
-            let rows = self.due(Due::Of(&receiver), room).await?;
+        let lanes = slots.waiting_with_room(limit);
+        let mut rooms: HashMap<&str, usize> = lanes.iter().map(|(lane, room)| (lane.as_str(), *room)).collect();
+        for chunk in lanes.chunks(MAX_LEFT_OUT) {
+            let names: Vec<String> = chunk.iter().map(|(lane, _)| lane.clone()).collect();
+            let room = chunk.iter().map(|(_, room)| room).sum();
+            let rows = self.due(Due::RetriesOf(&names), room).await?;
+            let mut claims = Vec::with_capacity(rows.len());
+            for row in rows {
+                if let Some(room) = rooms.get_mut(row.receiver.as_str())
+                    && *room > 0
+                {
+                    *room -= 1;
+                    claims.push(row);
+                }
+            }
+            ready.extend(self.lease(claims).await?);
+        }
+        for (receiver, _) in &lanes {
+            let room = rooms.get(receiver.as_str()).copied().unwrap_or(0);
+            if room == 0 {
+                continue;
+            }
+            let rows = self.due(Due::FirstOf(receiver), room).await?;
             if rows.len() < room {
-                slots.drained(&receiver);
+                slots.drained(receiver);
             }
             ready.extend(self.lease(rows).await?);
         }
@@ -356,24 +379,21 @@ impl Dispatcher {
                 .order_by_asc(delivery::Column::NextAttemptAt)
         };
         match which {
-            Due::Of(receiver) => {
-                // Retries first: a receiver's backlog of first attempts does not hold them back.
-                let of =
-                    |query: sea_orm::Select<delivery::Entity>| query.filter(delivery::Column::Receiver.eq(receiver));
-                let mut rows = of(query())
+            Due::RetriesOf(receivers) => {
+                query()
+                    .filter(delivery::Column::Receiver.is_in(receivers.iter().cloned()))
                     .filter(delivery::Column::Attempts.gt(0))
                     .limit(limit as u64)
                     .all(&self.shared.db)
-                    .await?;
-                if rows.len() < limit {
-                    let first = of(query())
-                        .filter(delivery::Column::Attempts.eq(0))
-                        .limit((limit - rows.len()) as u64)
-                        .all(&self.shared.db)
-                        .await?;
-                    rows.extend(first);
-                }
-                Ok(rows)
+                    .await
+            }
+            Due::FirstOf(receiver) => {
+                query()
+                    .filter(delivery::Column::Receiver.eq(receiver))
+                    .filter(delivery::Column::Attempts.eq(0))
+                    .limit(limit as u64)
+                    .all(&self.shared.db)
+                    .await
             }
             Due::Except(receivers) if receivers.len() <= MAX_LEFT_OUT => {
                 let mut query = query();
@@ -482,8 +502,10 @@ impl Dispatcher {
 
 /// Which due deliveries a claim reads.
 enum Due<'a> {
-    /// Those of one receiver.
-    Of(&'a str),
+    /// The retries (deliveries attempted before) of these receivers.
+    RetriesOf(&'a [String]),
+    /// The first attempts of one receiver.
+    FirstOf(&'a str),
     /// Those of every receiver but these.
     Except(&'a [String]),
 }

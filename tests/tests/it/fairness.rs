@@ -1,4 +1,5 @@
-//! Bounds: one slow receiver cannot take every request slot; old rows are purged.
+//! Bounds: one slow receiver cannot take every request slot, one slow hook not every slot of its
+//! host; old rows are purged.
 
 use std::time::Duration;
 
@@ -25,6 +26,22 @@ async fn a_slow_receiver_gets_one_request_at_a_time_and_the_others_go_on() {
     assert!(slow.received().len() <= 1, "the slow receiver gets one request at a time, the fast one need not wait");
     eventually("the slow receiver's three requests", || async { (slow.received().len() == 3).then_some(()) }).await;
     assert!(started.elapsed() >= Duration::from_millis(800), "they came one after another: {:?}", started.elapsed());
+}
+
+#[tokio::test]
+async fn a_hook_whose_requests_hang_holds_only_its_share_of_its_host_and_a_fast_hook_there_goes_on() {
+    // Two requests at once per host; both hooks post to the same host.
+    let h = Harness::with(|b| b.concurrency(8).per_target_concurrency(2)).await;
+    h.receiver.reply("slow", Reply::status(200).after(Duration::from_secs(5)));
+    h.subscribe(Some(1), "book.added", "slow").await;
+    h.subscribe(Some(1), "book.added", "fast").await;
+    for i in 0..20 {
+        h.run(new_book(1, &format!("Book {i}")).insert(&h.db)).await.unwrap();
+    }
+
+    eventually("the fast hook's 20 deliveries", || async { (h.receiver.count("fast") == 20).then_some(()) }).await;
+    // The slow hook runs one request at a time (its share of the host's two), each for 5 s.
+    assert!(h.receiver.count("slow") <= 2, "the slow hook started {} requests", h.receiver.count("slow"));
 }
 
 #[tokio::test(start_paused = true)]

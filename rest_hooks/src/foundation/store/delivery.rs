@@ -23,8 +23,10 @@ pub struct Model {
     /// The URL it is sent to.
     #[sea_orm(column_type = "Text")]
     pub target: String,
-    /// The receiver: the target's origin (scheme, host and port). Requests to one receiver share
-    /// its concurrency limit, and deliveries waiting for a slot are claimed receiver by receiver.
+    /// The receiver lane: the target's origin (scheme, host and port), `#`, the hook's id. Requests
+    /// to one host share its concurrency limit, each hook its share of it, and deliveries waiting
+    /// for a slot are claimed lane by lane. (Rows written before lanes carried the hook hold the
+    /// origin alone.)
     #[sea_orm(column_type = "String(StringLen::N(300))")]
     pub receiver: String,
     /// The exact body sent.
