@@ -541,11 +541,13 @@ impl Builder {
         };
         crate::foundation::metrics::Metrics::describe();
         let (process_wide, deliver) = (config.process_wide, config.deliver);
-        let db = match self.engine_db {
+        let mut db = match self.engine_db {
             Some(engine_db) => engine_db,
             None if deliver => crate::runtime::pool::own_pool(&db).unwrap_or(db),
             None => db,
         };
+        // On the engine's handle only: the application's own statements are not counted.
+        db.set_metric_callback(config.metrics.statement_counter());
         let shared = Shared::new(db, runtime, map, self.finder, deliverer, self.renderer, self.callbacks, config);
         let (shared, hooks) = (Arc::new(shared), self.hook_table);
         let engine = if deliver { Engine::spawn(shared, hooks)? } else { Engine::record_only(shared, hooks) };

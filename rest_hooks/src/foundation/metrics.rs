@@ -41,6 +41,10 @@ pub(crate) const HOOKS_DISABLED: &str = "rest_hooks_hooks_disabled_total";
 /// be dispatched: it is marked failed, and can be replayed once the cause is fixed).
 pub(crate) const DISPATCH_ERRORS: &str = "rest_hooks_dispatch_errors_total";
 
+/// Statements the engine ran on its own connection: dispatching, claiming, outcomes, leases,
+/// retention and the subscription API (not the outbox inserts, made through the application's).
+pub(crate) const ENGINE_STATEMENTS: &str = "rest_hooks_engine_statements_total";
+
 /// A metric's kind, for its description.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Kind {
@@ -72,6 +76,12 @@ pub(crate) const ALL: &[(&str, Kind, Unit, &str)] = &[
         Kind::Counter,
         Unit::Count,
         "Events not dispatched by outcome: deferred (a database error, tried again) or failed (replayable).",
+    ),
+    (
+        ENGINE_STATEMENTS,
+        Kind::Counter,
+        Unit::Count,
+        "Statements the engine ran on its own connection (the outbox inserts of saves excluded).",
     ),
 ];
 
@@ -201,6 +211,13 @@ impl Metrics {
         let mut labels = self.labels.clone();
         labels.push(Label::from_static_parts("outcome", if failed { "failed" } else { "deferred" }));
         metrics::counter!(DISPATCH_ERRORS, labels).increment(1);
+    }
+
+    /// What counts the statements of the engine's connection: a callback for
+    /// [`DatabaseConnection::set_metric_callback`](sea_orm::DatabaseConnection::set_metric_callback).
+    pub(crate) fn statement_counter(&self) -> impl Fn(&sea_orm::metric::Info<'_>) + Send + Sync + 'static {
+        let labels = self.labels.clone();
+        move |_| metrics::counter!(ENGINE_STATEMENTS, labels.clone()).increment(1)
     }
 
     /// The engine disabled `count` hooks.

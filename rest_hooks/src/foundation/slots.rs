@@ -20,7 +20,13 @@
 //! are known to be quick, and a request that ends hands its slot to the lane of its host that runs
 //! the fewest. So one hook whose requests time out holds only its share of its host,
 //! and every other hook on that host (every Zap of every customer posts to one Zapier host) keeps
-//! going.
+//! going. The lanes of a host share its queue as well: together they queue what the host's slots
+//! get through in [`QUEUE_WINDOW`].
+//!
+//! Retries have room of their own: while a host runs requests of lanes not known to be quick
+//! (which may hang until they time out), its first attempts hold at most three quarters of its
+//! slots, and the rest is kept for retries and replays — else a retry due 5 s after a timeout
+//! would wait for the next round of first attempts to time out too.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -102,6 +108,10 @@ struct State<Q> {
 #[derive(Debug, Default)]
 struct Host {
     running: usize,
+    /// Of `running`, the first attempts.
+    first_running: usize,
+    /// Of `running`, those of lanes not known to be quick when they started.
+    unsure_running: usize,
     queued: usize,
     lanes: usize,
     /// How long its requests take, on a moving average over all its lanes (seconds); `None`
@@ -127,7 +137,19 @@ impl Host {
     fn took(&mut self, took: Duration) {
         self.mean = Some(moving(self.mean, took));
     }
+
+    /// Whether one more first attempt may run beside `first_running` others, with `unsure` requests
+    /// running (or about to) in lanes not known to be quick. While it has such requests, a host
+    /// keeps a quarter of its `per_host` slots for retries: those requests may hang until they time
+    /// out, and the retries of the ones that did would otherwise wait behind the next round of
+    /// first attempts. The slots of a host whose requests are all quick turn over anyway.
+    fn first_may_run(first_running: usize, unsure: usize, per_host: usize) -> bool {
+        unsure == 0 || first_running < per_host - per_host / RETRY_SHARE
+    }
 }
+
+/// A host not known to be quick keeps one in this many of its slots for retries.
+const RETRY_SHARE: usize = 4;
 
 /// `mean` (seconds) moved toward `took`.
 fn moving(mean: Option<f64>, took: Duration) -> f64 {
@@ -152,7 +174,8 @@ struct Receiver<Q> {
     running: usize,
     /// Queue places reserved by a claim not yet committed.
     reserved: usize,
-    queue: VecDeque<(Uuid, Q)>,
+    /// Each queued delivery, with whether it is a retry.
+    queue: VecDeque<(Uuid, bool, Q)>,
     /// Deliveries of this receiver were left in the database for want of a slot or a place.
     waiting: bool,
     /// How long its requests take, on a moving average (seconds); `None` until one has ended.
@@ -166,14 +189,18 @@ impl<Q> Default for Receiver<Q> {
 }
 
 impl<Q> Receiver<Q> {
+    /// Whether its requests are known to be quick: they take less than [`QUEUE_WINDOW`].
+    fn quick(&self) -> bool {
+        self.mean.is_some_and(|mean| mean < QUEUE_WINDOW.as_secs_f64())
+    }
+
     /// Whether it may run one more request, holding `running` of its host's `per_host` slots with
     /// `share` its share: below its share, and never all of several slots unless its requests are
     /// known to be quick. A lane with no work is forgotten at once, so a share alone would let a
     /// hook that is momentarily alone on its host take every slot with requests that hang; the
     /// last slot so stays for the hook that comes next.
     fn may_run(&self, share: usize, per_host: usize) -> bool {
-        let quick = self.mean.is_some_and(|mean| mean < QUEUE_WINDOW.as_secs_f64());
-        self.running < share && (per_host <= 1 || self.running + 1 < per_host || quick)
+        self.running < share && (per_host <= 1 || self.running + 1 < per_host || self.quick())
     }
 
     fn idle(&self) -> bool {
@@ -214,12 +241,16 @@ pub(crate) struct Slot<Q> {
     slots: Arc<Slots<Q>>,
     receiver: String,
     delivery: Uuid,
+    /// Whether the delivery in it is a retry (else a first attempt).
+    retry: bool,
+    /// Whether its lane was not known to be quick when it started.
+    unsure: bool,
     since: Instant,
 }
 
 impl<Q> Drop for Slot<Q> {
     fn drop(&mut self) {
-        self.slots.free(&self.receiver, self.delivery, self.since.elapsed());
+        self.slots.free(&self.receiver, self.delivery, (self.retry, self.unsure), self.since.elapsed());
     }
 }
 
@@ -230,6 +261,7 @@ pub(crate) struct Reserved<Q> {
     slots: Arc<Slots<Q>>,
     receiver: String,
     delivery: Uuid,
+    retry: bool,
     used: bool,
 }
 
@@ -267,7 +299,8 @@ impl<Q> Slots<Q> {
 
     /// Finds `delivery` to `receiver` (a lane) a running slot, else a queue place, else marks the
     /// lane as having work waiting. A delivery already running or queued here gets nothing.
-    pub(crate) fn place(self: &Arc<Self>, receiver: &str, delivery: Uuid) -> Place<Q> {
+    /// `retry` says whether it was attempted before: a slow host keeps some slots for retries.
+    pub(crate) fn place(self: &Arc<Self>, receiver: &str, delivery: Uuid, retry: bool) -> Place<Q> {
         let mut state = self.state();
         if state.deliveries.contains(&delivery) {
             return Place::Wait;
@@ -279,13 +312,29 @@ impl<Q> Slots<Q> {
         let place = if running < self.total
             && host.running < self.per_receiver
             && entry.may_run(share, self.per_receiver)
+            && (retry
+                || Host::first_may_run(
+                    host.first_running,
+                    host.unsure_running + usize::from(!entry.quick()),
+                    self.per_receiver,
+                ))
             && entry.queue.is_empty()
             && entry.reserved == 0
         {
+            let unsure = !entry.quick();
             entry.running += 1;
             host.running += 1;
+            host.first_running += usize::from(!retry);
+            host.unsure_running += usize::from(unsure);
             state.running += 1;
-            Place::Run(Slot { slots: Arc::clone(self), receiver: receiver.to_owned(), delivery, since: Instant::now() })
+            Place::Run(Slot {
+                slots: Arc::clone(self),
+                receiver: receiver.to_owned(),
+                delivery,
+                retry,
+                unsure,
+                since: Instant::now(),
+            })
         } else if queued < self.queue_total
             && entry.queued() < entry.places(share, self.queue_per_receiver)
             && host.queued < host.places(self.per_receiver, self.queue_per_receiver)
@@ -293,7 +342,13 @@ impl<Q> Slots<Q> {
             entry.reserved += 1;
             host.queued += 1;
             state.queued += 1;
-            Place::Queue(Reserved { slots: Arc::clone(self), receiver: receiver.to_owned(), delivery, used: false })
+            Place::Queue(Reserved {
+                slots: Arc::clone(self),
+                receiver: receiver.to_owned(),
+                delivery,
+                retry,
+                used: false,
+            })
         } else {
             let newly = !std::mem::replace(&mut entry.waiting, true);
             state.waiting += usize::from(newly);
@@ -309,7 +364,7 @@ impl<Q> Slots<Q> {
         let mut state = self.state();
         if let Some(entry) = state.receivers.get_mut(&reserved.receiver) {
             entry.reserved = entry.reserved.saturating_sub(1);
-            entry.queue.push_back((reserved.delivery, item));
+            entry.queue.push_back((reserved.delivery, reserved.retry, item));
         }
     }
 
@@ -324,7 +379,7 @@ impl<Q> Slots<Q> {
         forget_if_idle(&mut state, receiver);
     }
 
-    fn free(&self, receiver: &str, delivery: Uuid, took: Duration) {
+    fn free(&self, receiver: &str, delivery: Uuid, (retry, unsure): (bool, bool), took: Duration) {
         let mut state = self.state();
         state.running = state.running.saturating_sub(1);
         state.deliveries.remove(&delivery);
@@ -334,34 +389,44 @@ impl<Q> Slots<Q> {
         }
         if let Some(host) = state.hosts.get_mut(host_of(receiver)) {
             host.running = host.running.saturating_sub(1);
+            host.first_running = host.first_running.saturating_sub(usize::from(!retry));
+            host.unsure_running = host.unsure_running.saturating_sub(usize::from(unsure));
             host.took(took);
         }
         forget_if_idle(&mut state, receiver);
     }
 
     /// The next delivery for `slot` when its request ended: from the queue of the lane of its host
-    /// that runs the fewest requests (its own lane on a tie), which then runs in `slot`.
+    /// that runs the fewest requests (its own lane on a tie), which then runs in `slot`. A first
+    /// attempt at the head of a queue does not take a slot its host keeps for retries.
     pub(crate) fn next(&self, slot: &mut Slot<Q>) -> Option<(Uuid, Q)> {
         let mut state = self.state();
         let took = slot.since.elapsed();
-        if let Some(host) = state.hosts.get_mut(host_of(&slot.receiver)) {
-            host.took(took);
-        }
+        let host_name = host_of(&slot.receiver).to_owned();
+        let host = state.hosts.get_mut(&host_name)?;
+        host.took(took);
+        // What runs once this slot's request is counted out.
+        let first_running = host.first_running.saturating_sub(usize::from(!slot.retry));
+        let unsure_running = host.unsure_running.saturating_sub(usize::from(slot.unsure));
+        let (lanes, share) = (host.lanes, host.share(self.per_receiver));
         let entry = state.receivers.get_mut(&slot.receiver)?;
         entry.took(took);
         slot.since = Instant::now();
-        let own = (!entry.queue.is_empty()).then(|| entry.running.saturating_sub(1));
-        let host = state.hosts.get(host_of(&slot.receiver));
-        let (lanes, share) = host.map_or((1, self.per_receiver), |host| (host.lanes, host.share(self.per_receiver)));
+        let per_host = self.per_receiver;
+        let may_start = |lane: &Receiver<Q>| {
+            lane.queue.front().is_some_and(|(_, retry, _)| {
+                *retry || Host::first_may_run(first_running, unsure_running + usize::from(!lane.quick()), per_host)
+            })
+        };
+        let own = may_start(entry).then(|| entry.running.saturating_sub(1));
         let mut chosen: Option<(usize, String)> = own.map(|running| (running, slot.receiver.clone()));
         if lanes > 1 {
-            let host = host_of(&slot.receiver);
             for (lane, other) in &state.receivers {
                 // Another lane takes the slot only where it may run one more.
                 if lane != &slot.receiver
-                    && !other.queue.is_empty()
+                    && may_start(other)
                     && other.may_run(share, self.per_receiver)
-                    && host_of(lane) == host
+                    && host_of(lane) == host_name
                     && chosen.as_ref().is_none_or(|(fewest, _)| other.running < *fewest)
                 {
                     chosen = Some((other.running, lane.clone()));
@@ -379,11 +444,17 @@ impl<Q> Slots<Q> {
             }
             forget_if_idle(&mut state, &left);
         }
-        let (id, item) = state.receivers.get_mut(&lane)?.queue.pop_front()?;
+        let next = state.receivers.get_mut(&lane)?;
+        let unsure = !next.quick();
+        let (id, retry, item) = next.queue.pop_front()?;
         state.queued = state.queued.saturating_sub(1);
-        unqueued(&mut state, &lane, 1);
+        if let Some(host) = state.hosts.get_mut(&host_name) {
+            host.queued = host.queued.saturating_sub(1);
+            host.first_running = first_running + usize::from(!retry);
+            host.unsure_running = unsure_running + usize::from(unsure);
+        }
         state.deliveries.remove(&slot.delivery);
-        slot.delivery = id;
+        (slot.delivery, slot.retry, slot.unsure) = (id, retry, unsure);
         Some((id, item))
     }
 
@@ -397,14 +468,34 @@ impl<Q> Slots<Q> {
         for (receiver, entry) in receivers.iter_mut() {
             let Some(host) = hosts.get_mut(host_of(receiver)) else { continue };
             let share = host.share(self.per_receiver);
-            while running < self.total && host.running < self.per_receiver && entry.may_run(share, self.per_receiver) {
-                let Some((delivery, item)) = entry.queue.pop_front() else { break };
+            while running < self.total
+                && host.running < self.per_receiver
+                && entry.may_run(share, self.per_receiver)
+                && entry.queue.front().is_some_and(|(_, retry, _)| {
+                    *retry
+                        || Host::first_may_run(
+                            host.first_running,
+                            host.unsure_running + usize::from(!entry.quick()),
+                            self.per_receiver,
+                        )
+                })
+            {
+                let unsure = !entry.quick();
+                let Some((delivery, retry, item)) = entry.queue.pop_front() else { break };
                 entry.running += 1;
                 host.running += 1;
+                host.first_running += usize::from(!retry);
+                host.unsure_running += usize::from(unsure);
                 host.queued = host.queued.saturating_sub(1);
                 running += 1;
-                let slot =
-                    Slot { slots: Arc::clone(self), receiver: receiver.clone(), delivery, since: Instant::now() };
+                let slot = Slot {
+                    slots: Arc::clone(self),
+                    receiver: receiver.clone(),
+                    delivery,
+                    retry,
+                    unsure,
+                    since: Instant::now(),
+                };
                 found.push((slot, item));
             }
         }
@@ -420,11 +511,18 @@ impl<Q> Slots<Q> {
         state.queued > 0
             && state.running < self.total
             && state.receivers.iter().any(|(receiver, entry)| {
-                !entry.queue.is_empty()
-                    && state.hosts.get(host_of(receiver)).is_some_and(|host| {
-                        host.running < self.per_receiver
-                            && entry.may_run(host.share(self.per_receiver), self.per_receiver)
-                    })
+                state.hosts.get(host_of(receiver)).is_some_and(|host| {
+                    host.running < self.per_receiver
+                        && entry.may_run(host.share(self.per_receiver), self.per_receiver)
+                        && entry.queue.front().is_some_and(|(_, retry, _)| {
+                            *retry
+                                || Host::first_may_run(
+                                    host.first_running,
+                                    host.unsure_running + usize::from(!entry.quick()),
+                                    self.per_receiver,
+                                )
+                        })
+                })
             })
     }
 
@@ -434,8 +532,8 @@ impl<Q> Slots<Q> {
         let (receiver, at) = state
             .receivers
             .iter()
-            .find_map(|(receiver, entry)| Some((receiver.clone(), entry.queue.iter().position(|(d, _)| *d == id)?)))?;
-        let (_, item) = state.receivers.get_mut(&receiver)?.queue.remove(at)?;
+            .find_map(|(receiver, entry)| Some((receiver.clone(), entry.queue.iter().position(|(d, ..)| *d == id)?)))?;
+        let (_, _, item) = state.receivers.get_mut(&receiver)?.queue.remove(at)?;
         state.queued = state.queued.saturating_sub(1);
         unqueued(&mut state, &receiver, 1);
         state.deliveries.remove(&id);
@@ -525,8 +623,8 @@ impl<Q> Slots<Q> {
                 let host = state.hosts.get(host_of(receiver));
                 let share = host.map_or(self.per_receiver, |host| host.share(self.per_receiver));
                 let host_full = host.is_some_and(|host| host.running >= self.per_receiver);
-                let host_queue_full = host
-                    .is_some_and(|host| host.queued >= host.places(self.per_receiver, self.queue_per_receiver));
+                let host_queue_full =
+                    host.is_some_and(|host| host.queued >= host.places(self.per_receiver, self.queue_per_receiver));
                 entry.waiting
                     || ((entry.running >= share || host_full)
                         && (entry.queued() >= entry.places(share, self.queue_per_receiver) || host_queue_full))
@@ -627,13 +725,13 @@ mod tests {
         let slots = slots(4, 2, 40);
         // Its requests are known to be quick: it may hold all of its host's slots.
         taking(&slots, "http://busy", Duration::from_millis(1));
-        let running: Vec<_> = (0..2).map(|_| run(slots.place("http://busy", Uuid::now_v7()))).collect();
+        let running: Vec<_> = (0..2).map(|_| run(slots.place("http://busy", Uuid::now_v7(), false))).collect();
         for _ in 0..32 {
-            queue(&slots, slots.place("http://busy", Uuid::now_v7()), "busy");
+            queue(&slots, slots.place("http://busy", Uuid::now_v7(), false), "busy");
         }
-        assert!(matches!(slots.place("http://busy", Uuid::now_v7()), Place::Wait));
+        assert!(matches!(slots.place("http://busy", Uuid::now_v7(), false), Place::Wait));
         assert!(slots.is_waiting("http://busy") && slots.any_waiting());
-        let other = run(slots.place("http://other", Uuid::now_v7()));
+        let other = run(slots.place("http://other", Uuid::now_v7(), false));
         assert_eq!(slots.left_out(), ["http://busy"]);
         assert!(slots.waiting_with_room(100).is_empty(), "the busy receiver's queue is full");
         drop(other);
@@ -648,7 +746,7 @@ mod tests {
     fn a_queue_holds_what_its_receiver_gets_through_in_a_quarter_second() {
         let slots = slots(8, 4, 1000);
         taking(&slots, "http://r", Duration::from_millis(1));
-        let _running: Vec<_> = (0..4).map(|_| run(slots.place("http://r", Uuid::now_v7()))).collect();
+        let _running: Vec<_> = (0..4).map(|_| run(slots.place("http://r", Uuid::now_v7(), false))).collect();
         let places = |took: Duration| {
             taking(&slots, "http://r", took);
             let state = slots.state();
@@ -660,17 +758,23 @@ mod tests {
         assert_eq!(slots.state().receivers["http://r"].places(4, 64), 0);
         let unknown = Receiver::<&str>::default();
         assert_eq!(unknown.places(4, 64), 4, "one place per slot until a request has ended");
-        assert!(matches!(slots.place("http://r", Uuid::now_v7()), Place::Wait), "the slow receiver's work waits");
+        assert!(
+            matches!(slots.place("http://r", Uuid::now_v7(), false), Place::Wait),
+            "the slow receiver's work waits"
+        );
     }
 
     #[test]
     fn an_ending_request_starts_the_next_of_its_queue_in_its_slot() {
         let slots = slots(2, 1, 16);
         let first = Uuid::now_v7();
-        let mut slot = run(slots.place("http://a", first));
+        let mut slot = run(slots.place("http://a", first, false));
         let second = Uuid::now_v7();
-        queue(&slots, slots.place("http://a", second), "second");
-        assert!(matches!(slots.place("http://a", first), Place::Wait), "a running delivery gets no second place");
+        queue(&slots, slots.place("http://a", second, false), "second");
+        assert!(
+            matches!(slots.place("http://a", first, false), Place::Wait),
+            "a running delivery gets no second place"
+        );
         assert_eq!(slots.next(&mut slot), Some((second, "second")));
         assert!(!slots.holds(first) && slots.holds(second));
         assert_eq!(slots.next(&mut slot), None);
@@ -683,14 +787,14 @@ mod tests {
     #[test]
     fn a_half_empty_queue_asks_for_more_and_a_short_claim_ends_the_wait() {
         let slots = slots(1, 1, 100);
-        let _slot = run(slots.place("http://a", Uuid::now_v7()));
+        let _slot = run(slots.place("http://a", Uuid::now_v7(), false));
         taking(&slots, "http://a", Duration::from_millis(1));
         for _ in 0..16 {
-            queue(&slots, slots.place("http://a", Uuid::now_v7()), "a");
+            queue(&slots, slots.place("http://a", Uuid::now_v7(), false), "a");
         }
-        assert!(matches!(slots.place("http://a", Uuid::now_v7()), Place::Wait));
+        assert!(matches!(slots.place("http://a", Uuid::now_v7(), false), Place::Wait));
         assert!(slots.waiting_with_room(100).is_empty(), "a full queue asks for nothing");
-        let ids: Vec<Uuid> = slots.state().receivers["http://a"].queue.iter().map(|(id, _)| *id).collect();
+        let ids: Vec<Uuid> = slots.state().receivers["http://a"].queue.iter().map(|(id, ..)| *id).collect();
         for id in &ids[..8] {
             assert_eq!(slots.unqueue(*id), Some("a"));
         }
@@ -703,11 +807,11 @@ mod tests {
     #[test]
     fn the_totals_bound_every_receiver() {
         let slots = slots(2, 2, 1);
-        let _a = run(slots.place("http://a", Uuid::now_v7()));
-        let _b = run(slots.place("http://b", Uuid::now_v7()));
-        let reserved = slots.place("http://c", Uuid::now_v7());
+        let _a = run(slots.place("http://a", Uuid::now_v7(), false));
+        let _b = run(slots.place("http://b", Uuid::now_v7(), false));
+        let reserved = slots.place("http://c", Uuid::now_v7(), false);
         assert!(matches!(reserved, Place::Queue(_)));
-        assert!(matches!(slots.place("http://c", Uuid::now_v7()), Place::Wait));
+        assert!(matches!(slots.place("http://c", Uuid::now_v7(), false), Place::Wait));
         assert!(!slots.has_room());
         drop(reserved);
         assert!(slots.has_room(), "an unused reservation gives its place back");
@@ -718,13 +822,14 @@ mod tests {
         // Four slots per host; two hooks on one host: two slots each.
         let slots = slots(16, 4, 100);
         let (slow, fast) = ("http://zap#1", "http://zap#2");
-        let mut held: Vec<_> = (0..2).map(|_| run(slots.place(slow, Uuid::now_v7()))).collect();
-        let first_fast = run(slots.place(fast, Uuid::now_v7()));
-        assert!(!matches!(slots.place(slow, Uuid::now_v7()), Place::Run(_)), "the slow hook has its share");
-        let second_fast = run(slots.place(fast, Uuid::now_v7()));
-        queue(&slots, slots.place(fast, Uuid::now_v7()), "fast");
+        let mut held: Vec<_> = (0..2).map(|_| run(slots.place(slow, Uuid::now_v7(), false))).collect();
+        let first_fast = run(slots.place(fast, Uuid::now_v7(), false));
+        assert!(!matches!(slots.place(slow, Uuid::now_v7(), false), Place::Run(_)), "the slow hook has its share");
+        // The host's last slot is kept for retries: a first attempt queues, a retry runs.
+        queue(&slots, slots.place(fast, Uuid::now_v7(), false), "fast");
+        let retry = run(slots.place("http://zap#3", Uuid::now_v7(), true));
         drop(first_fast);
-        drop(second_fast);
+        drop(retry);
         // A slow request ends: the fast lane runs fewer, so the slot goes to it.
         let mut slot = held.pop().unwrap();
         let (_, item) = slots.next(&mut slot).unwrap();
@@ -733,23 +838,58 @@ mod tests {
     }
 
     #[test]
+    fn a_host_with_requests_not_known_to_be_quick_keeps_a_quarter_of_its_slots_for_retries() {
+        let slots = slots(16, 4, 1);
+        // Its requests take half a second: not quick, and a queue of two places.
+        taking(&slots, "http://h#1", Duration::from_millis(500));
+        let _first: Vec<_> =
+            (1..=3).map(|hook| run(slots.place(&format!("http://h#{hook}"), Uuid::now_v7(), false))).collect();
+        let waiting = Uuid::now_v7();
+        queue(&slots, slots.place("http://h#4", waiting, false), "first");
+        assert!(
+            slots.runnable().is_empty() && !slots.any_runnable(),
+            "a queued first attempt does not take the last slot"
+        );
+        let retry = run(slots.place("http://h#5", Uuid::now_v7(), true));
+        assert!(matches!(slots.place("http://h#6", Uuid::now_v7(), true), Place::Wait), "the host is full");
+        // The retry ends: its slot does not go to the first attempt either.
+        let mut retry = retry;
+        assert!(slots.next(&mut retry).is_none());
+        drop(retry);
+
+        // Once the requests running are of lanes known to be quick, first attempts take every slot.
+        drop(_first);
+        let _quick: Vec<_> = (1..=3)
+            .map(|hook| {
+                let lane = format!("http://h#{hook}");
+                taking(&slots, &lane, Duration::from_millis(1));
+                run(slots.place(&lane, Uuid::now_v7(), false))
+            })
+            .collect();
+        taking(&slots, "http://h#4", Duration::from_millis(1));
+        let started = slots.runnable();
+        assert_eq!(started.len(), 1);
+        assert!(slots.holds(waiting));
+    }
+
+    #[test]
     fn a_hook_not_known_to_be_quick_never_holds_all_of_its_hosts_slots() {
         let alone = slots(16, 1, 0);
         let slots = slots(16, 2, 0);
-        let _first = run(slots.place("http://h#slow", Uuid::now_v7()));
-        assert!(matches!(slots.place("http://h#slow", Uuid::now_v7()), Place::Wait), "the last slot stays free");
-        let _other = run(slots.place("http://h#next", Uuid::now_v7()));
-        let _only = run(alone.place("http://one#a", Uuid::now_v7()));
-        assert!(matches!(alone.place("http://one#a", Uuid::now_v7()), Place::Wait), "one slot is all there is");
+        let _first = run(slots.place("http://h#slow", Uuid::now_v7(), false));
+        assert!(matches!(slots.place("http://h#slow", Uuid::now_v7(), false), Place::Wait), "the last slot stays free");
+        let _other = run(slots.place("http://h#next", Uuid::now_v7(), false));
+        let _only = run(alone.place("http://one#a", Uuid::now_v7(), false));
+        assert!(matches!(alone.place("http://one#a", Uuid::now_v7(), false), Place::Wait), "one slot is all there is");
     }
 
     #[test]
     fn a_hosts_slots_bound_all_its_lanes_together() {
         let slots = slots(16, 2, 0);
-        let _a = run(slots.place("http://h#a", Uuid::now_v7()));
-        let _b = run(slots.place("http://h#b", Uuid::now_v7()));
-        assert!(matches!(slots.place("http://h#c", Uuid::now_v7()), Place::Wait), "the host runs two at most");
-        let _other = run(slots.place("http://other#a", Uuid::now_v7()));
+        let _a = run(slots.place("http://h#a", Uuid::now_v7(), false));
+        let _b = run(slots.place("http://h#b", Uuid::now_v7(), false));
+        assert!(matches!(slots.place("http://h#c", Uuid::now_v7(), false), Place::Wait), "the host runs two at most");
+        let _other = run(slots.place("http://other#a", Uuid::now_v7(), false));
     }
 
     #[test]
@@ -758,12 +898,12 @@ mod tests {
         // however many hooks it has.
         let slots = slots(16, 1, 1000);
         taking(&slots, "http://zap#a", Duration::from_millis(100));
-        let _running = run(slots.place("http://zap#a", Uuid::now_v7()));
+        let _running = run(slots.place("http://zap#a", Uuid::now_v7(), false));
         let lanes: Vec<String> = (0..20).map(|hook| format!("http://zap#{hook}")).collect();
         let mut queued = 0;
         for lane in &lanes {
             taking(&slots, lane, Duration::from_millis(100));
-            match slots.place(lane, Uuid::now_v7()) {
+            match slots.place(lane, Uuid::now_v7(), false) {
                 Place::Queue(reserved) => {
                     slots.enqueue(reserved, "zap");
                     queued += 1;
@@ -774,7 +914,7 @@ mod tests {
         }
         assert_eq!(queued, 2, "twenty hooks queue what their host gets through, not a queue each");
         assert_eq!(slots.waiting_with_room(100), [], "the host's queue is full: no claim for its lanes");
-        let first = slots.state().receivers.values().find_map(|entry| entry.queue.front().map(|(id, _)| *id));
+        let first = slots.state().receivers.values().find_map(|entry| entry.queue.front().map(|(id, ..)| *id));
         assert_eq!(slots.unqueue(first.unwrap()), Some("zap"));
         let rooms = slots.waiting_with_room(100);
         assert_eq!(rooms.iter().map(|(_, room)| room).sum::<usize>(), 1, "one place came free: {rooms:?}");

@@ -233,7 +233,7 @@ impl Dispatcher {
                 rows.push(new_delivery(&job, &receiver, None, now));
                 continue;
             }
-            match self.shared.slots.place(&receiver, job.id) {
+            match self.shared.slots.place(&receiver, job.id, false) {
                 Place::Wait => rows.push(new_delivery(&job, &receiver, None, now)),
                 place => {
                     rows.push(new_delivery(&job, &receiver, Some(job.lease_until), now));
@@ -422,7 +422,7 @@ impl Dispatcher {
             if slots.holds(row.id) {
                 continue;
             }
-            match slots.place(&row.receiver, row.id) {
+            match slots.place(&row.receiver, row.id, row.attempts > 0) {
                 Place::Wait => {}
                 place => claims.push((row, place)),
             }

@@ -186,3 +186,31 @@ async fn a_retry_is_not_held_back_by_its_receivers_backlog_of_first_attempts() {
     let second = paths.iter().enumerate().filter(|(_, p)| *p == "/flaky").nth(1).map(|(at, _)| at);
     assert!(second.is_some_and(|at| at < 21), "the retry went out before the backlog did, not after it: {paths:?}");
 }
+
+#[tokio::test]
+async fn a_retry_gets_a_slot_while_first_attempts_at_its_host_hang() {
+    // Four requests at once per host; six hooks there hang for 20 s, one answers 500 at once. While
+    // requests of hooks not known to be quick run, the host keeps one slot for retries: the failed
+    // delivery's retry goes out after its 200 ms backoff, not once the hanging requests end.
+    let h = Harness::with(|b| {
+        b.per_target_concurrency(4).retry_policy(rest_hooks::RetryPolicy::new([
+            Duration::ZERO,
+            Duration::from_millis(200),
+            Duration::from_secs(60),
+        ]))
+    })
+    .await;
+    h.receiver.respond("flaky", 500);
+    h.receiver.reply("hang", Reply::status(200).after(Duration::from_secs(20)));
+    h.subscribe(Some(1), "book.added", "flaky").await;
+    for _ in 0..6 {
+        h.subscribe(Some(1), "book.added", "hang").await;
+    }
+    let started = Instant::now();
+    h.run(new_book(1, "Hanging").insert(&h.db)).await.unwrap();
+
+    eventually("the retry", || async { (h.receiver.count("flaky") >= 2).then_some(()) }).await;
+    assert!(started.elapsed() < Duration::from_secs(10), "the retry waited {:?}", started.elapsed());
+    assert_eq!(h.receiver.count("hang"), 3, "first attempts hold three of the host's four slots");
+    h.engine.shutdown().await;
+}

@@ -232,3 +232,34 @@ async fn backlog_gauges_show_the_deliveries_a_held_receiver_keeps_waiting() {
     let per_receiver = format!("receiver={receiver},{labels}");
     assert_eq!(gauge("rest_hooks_receiver_requests_in_flight", &per_receiver), Some(1.0));
 }
+
+fn statements(test: &str) -> u64 {
+    let key = format!("rest_hooks_engine_statements_total{{test={test}}}");
+    seen().counters.lock().unwrap().get(&key).copied().unwrap_or(0)
+}
+
+#[tokio::test]
+async fn the_engines_own_statements_are_counted_and_the_applications_saves_are_not() {
+    let test = "statements";
+    let h = labelled(test, |b| b.deliver(false)).await;
+    h.subscribe(Some(1), "book.added", "ok").await;
+    let subscribing = statements(test);
+    for i in 0..20 {
+        h.run(new_book(1, &format!("Saved {i}")).insert(&h.db)).await.unwrap();
+    }
+    assert_eq!(
+        statements(test),
+        subscribing,
+        "the saves and their outbox rows went through the application's connection"
+    );
+
+    let delivering = "statements-delivering";
+    let worker = rest_hooks_tests::bookstore_events(rest_hooks::Engine::builder())
+        .allow_targets(["127.0.0.1/32"])
+        .metrics_label("test", delivering)
+        .start(h.db.clone())
+        .unwrap();
+    h.receiver.wait_for(20).await;
+    eventually("the outcomes written", || async { (statements(delivering) > 0).then_some(()) }).await;
+    worker.shutdown().await;
+}
