@@ -177,5 +177,5 @@ pub(crate) async fn rotate_secret(
         other => ApiError::internal(&other),
     })?;
     let hook_state = state_of(&state, &rotated.id).await?;
-    Ok(Json(HookView::with_secret(rotated, hook_state.as_ref())))
+    Ok(Json(HookView::with_secret(rotated, hook_state.as_ref(), &state.engine.shared().config.ordered_events)))
 }

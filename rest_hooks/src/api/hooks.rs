@@ -56,7 +56,7 @@ pub(crate) async fn subscribe(
             other => ApiError::internal(&other),
         })?;
     let location = format!("{}/{}", uri.path().trim_end_matches('/'), hook.id);
-    let view = HookView::with_secret(hook, None);
+    let view = HookView::with_secret(hook, None, &state.engine.shared().config.ordered_events);
     Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(view)).into_response())
 }
 
@@ -88,12 +88,13 @@ pub(crate) async fn list(
         .filter(hook_state::Column::DisabledAt.is_not_null().or(hook_state::Column::Ordered.eq(true)))
         .all(state.engine.db())
         .await?;
+    let ordered_events = &state.engine.shared().config.ordered_events;
     let hooks = hooks
         .into_iter()
         .map(|hook| {
             let key = hook.id.to_string();
             let state = states.iter().find(|state| state.hook_id == key);
-            HookView::new(hook, state)
+            HookView::new(hook, state, ordered_events)
         })
         .collect();
     Ok(Json(HookPage { hooks, has_more }))
@@ -115,7 +116,7 @@ pub(crate) async fn get(
 ) -> Result<Json<HookView>, ApiError> {
     let hook = owned(&state, &owner, &id).await?;
     let hook_state = state_of(&state, &hook.id).await?;
-    Ok(Json(HookView::new(hook, hook_state.as_ref())))
+    Ok(Json(HookView::new(hook, hook_state.as_ref(), &state.engine.shared().config.ordered_events)))
 }
 
 /// Changes a hook's event or target, or turns it off and on.
@@ -188,7 +189,7 @@ pub(crate) async fn change(
         Some(true) => engine.shared().hook_enabled(&key),
         None => {}
     }
-    Ok(Json(HookView::new(hook, hook_state.as_ref())))
+    Ok(Json(HookView::new(hook, hook_state.as_ref(), &state.engine.shared().config.ordered_events)))
 }
 
 /// Deletes a hook: nothing more is sent to it, pending retries included. Of deletions made at the

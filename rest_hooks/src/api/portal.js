@@ -214,6 +214,10 @@
     );
     const stateCell = cell('state');
     stateCell.append(state);
+    if (hook.ordered) {
+      const why = hook.ordered_by === 'event' ? 'in order: every hook of this event' : 'in order';
+      stateCell.append(el('span', ' · ' + why, 'ordered'));
+    }
     row.append(cell('id', id), cell('event', hook.event), cell('target', hook.target, 'target'), stateCell, actions);
     return row;
   }

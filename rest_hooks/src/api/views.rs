@@ -137,6 +137,10 @@ pub(crate) struct HookView {
     pub(crate) active: bool,
     /// Whether its deliveries about one instance are sent in order.
     pub(crate) ordered: bool,
+    /// Why they are: `event` (the server sends every hook of this event in order) or `hook` (set on
+    /// this hook with `PATCH` `{"ordered": true}`). Absent when they are not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) ordered_by: Option<OrderedBy>,
     /// Why it is not active: disabled by its owner, a `410 Gone` answer, failing for too long, or
     /// turned off by the application.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -156,19 +160,39 @@ pub(crate) struct HookView {
     pub(crate) previous_secret_until: Option<DateTime<Utc>>,
 }
 
+/// Why a hook's deliveries go in order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum OrderedBy {
+    /// The server sends every hook of the hook's event in order.
+    Event,
+    /// The hook itself was set to go in order.
+    Hook,
+}
+
 impl HookView {
-    /// The hook without its secret.
-    pub(crate) fn new(hook: HookRow, state: Option<&hook_state::Model>) -> Self {
+    /// The hook without its secret; `ordered_events` are the events the server sends in order.
+    pub(crate) fn new(
+        hook: HookRow,
+        state: Option<&hook_state::Model>,
+        ordered_events: &std::collections::HashSet<String>,
+    ) -> Self {
         let disabled_reason = state
             .filter(|state| state.disabled_at.is_some())
             .map(|state| state.disabled_reason.clone().unwrap_or_else(|| "disabled".to_owned()))
             .or_else(|| (!hook.in_scope).then(|| TURNED_OFF.to_owned()));
+        let ordered_by = if ordered_events.contains(&hook.event) {
+            Some(OrderedBy::Event)
+        } else {
+            state.is_some_and(|state| state.ordered).then_some(OrderedBy::Hook)
+        };
         HookView {
             id: hook.id.into(),
             event: hook.event,
             target: hook.target,
             active: disabled_reason.is_none(),
-            ordered: state.is_some_and(|state| state.ordered),
+            ordered: ordered_by.is_some(),
+            ordered_by,
             disabled_reason,
             created: hook.created,
             updated: hook.updated,
@@ -178,10 +202,14 @@ impl HookView {
     }
 
     /// The hook with its current secret, for the answers that show it.
-    pub(crate) fn with_secret(hook: HookRow, state: Option<&hook_state::Model>) -> Self {
+    pub(crate) fn with_secret(
+        hook: HookRow,
+        state: Option<&hook_state::Model>,
+        ordered_events: &std::collections::HashSet<String>,
+    ) -> Self {
         let secret = hook.secret.as_ref().map(|secret| secret.expose().to_owned());
         let previous_secret_until = hook.previous_until;
-        HookView { secret, previous_secret_until, ..HookView::new(hook, state) }
+        HookView { secret, previous_secret_until, ..HookView::new(hook, state, ordered_events) }
     }
 }
 

@@ -107,6 +107,20 @@ pub enum RecordError {
         /// The actions the map has for this model.
         mapped: String,
     },
+    /// The outbox table is not in the database the save went to: the engine's tables were not
+    /// created there.
+    #[error(
+        "cannot record event `{event}`: table `rest_hooks_outbox` is missing ({cause}); create the engine's \
+         tables with `rest_hooks::store::setup(&db)` (`store::setup_store` when the hooks live in the \
+         application's own entity) or the migrations `rest_hooks::migration::Migration::steps()` \
+         (`StoreMigration::steps()`), and start the engine with `start_checked` to hear of it at startup"
+    )]
+    NoOutbox {
+        /// The event the save recorded.
+        event: String,
+        /// The database's answer.
+        cause: String,
+    },
     /// The payload could not be serialized.
     #[error("cannot serialize the payload of `{event}`: {source}")]
     Payload {

@@ -6,7 +6,7 @@
 //! which never blocks and never fails the save. The functions a save calls, and the engine's
 //! methods that fire events, are the engine's (`engine::record`).
 
-use sea_orm::{ActiveValue::Set, ConnectionTrait, EntityTrait};
+use sea_orm::{ActiveValue::Set, ConnectionTrait, DbErr, EntityTrait};
 use serde_json::Value;
 
 use crate::foundation::changes::{Changes, stored_payload};
@@ -108,21 +108,40 @@ pub(crate) async fn write<C: ConnectionTrait>(
             return Err(RecordError::PayloadTooLarge { event: event.clone(), size: payload.len(), max });
         }
     }
-    match rows.pop() {
+    let event = match rows.last().map(|row| &row.event) {
+        Some(Set(event)) => event.clone(),
+        _ => String::new(),
+    };
+    let written = match rows.pop() {
         None => return Ok(0),
         // The save path: one row, inserted without copying it.
-        Some(row) if rows.is_empty() => {
-            outbox::Entity::insert(row).exec_without_returning(db).await?;
-        }
+        Some(row) if rows.is_empty() => outbox::Entity::insert(row).exec_without_returning(db).await.map(drop),
         Some(row) => {
             rows.push(row);
-            for chunk in rows.chunks(500) {
-                outbox::Entity::insert_many(chunk.to_vec()).exec_without_returning(db).await?;
-            }
+            insert_chunks(db, &rows).await
         }
-    }
+    };
+    written.map_err(|error| match missing_outbox(&error) {
+        true => RecordError::NoOutbox { event, cause: error.to_string() },
+        false => RecordError::Db(error),
+    })?;
     nudge(shared);
     Ok(count)
+}
+
+async fn insert_chunks<C: ConnectionTrait>(db: &C, rows: &[outbox::ActiveModel]) -> Result<(), DbErr> {
+    for chunk in rows.chunks(500) {
+        outbox::Entity::insert_many(chunk.to_vec()).exec_without_returning(db).await?;
+    }
+    Ok(())
+}
+
+/// Whether `error` says that the outbox table does not exist, in the words of SQLite (`no such
+/// table`), PostgreSQL (`relation … does not exist`) or MySQL and MariaDB (`Table … doesn't exist`).
+fn missing_outbox(error: &DbErr) -> bool {
+    let message = error.to_string();
+    message.contains("rest_hooks_outbox")
+        && ["no such table", "does not exist", "doesn't exist"].iter().any(|words| message.contains(words))
 }
 
 /// Asks the dispatcher to look: the rows commit with the caller, maybe only later.

@@ -24,6 +24,10 @@
 //! MariaDB the current database, SQL mode and time zone. On SQLite SeaORM sets nothing per
 //! connection (its SQLCipher key is a connect option, and so copied).
 //!
+//! The engine's connections log each statement at `debug` (sqlx logs at `info` by default, and the
+//! engine's idle poll would fill an application's log at its usual level); slow statements are
+//! still logged as the application's connect options say.
+//!
 //! [`Builder::engine_connection`](crate::Builder::engine_connection) hands the engine a connection
 //! of the application's choosing instead.
 
@@ -60,13 +64,19 @@ pub(crate) fn own_pool(db: &DatabaseConnection) -> Option<DatabaseConnection> {
     }
 }
 
+/// `options`, logging each statement at `debug`.
+#[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
+fn quiet<O: sea_orm::sqlx::ConnectOptions>(options: O) -> O {
+    options.log_statements(log::LevelFilter::Debug)
+}
+
 /// The engine's PostgreSQL pool: the application's connect options, and on each new connection
 /// the session settings the application's own connections carry (see [`session_settings`]).
 #[cfg(feature = "postgres")]
 fn postgres(db: &DatabaseConnection) -> DatabaseConnection {
     use sea_orm::sqlx::postgres::PgPoolOptions;
     let app = db.get_postgres_connection_pool().clone();
-    let options = (*app.connect_options()).clone();
+    let options = quiet((*app.connect_options()).clone());
     let settings: Arc<OnceCell<Vec<(String, String)>>> = Arc::default();
     // One more connection: the listener for recorded events keeps one.
     let pool = PgPoolOptions::new()
@@ -109,7 +119,7 @@ fn mysql(db: &DatabaseConnection) -> DatabaseConnection {
     use sea_orm::sqlx::mysql::MySqlPoolOptions;
     type Session = (Option<String>, String, String);
     let app = db.get_mysql_connection_pool().clone();
-    let options = (*app.connect_options()).clone();
+    let options = quiet((*app.connect_options()).clone());
     let session: Arc<OnceCell<Session>> = Arc::default();
     let pool = MySqlPoolOptions::new()
         .max_connections(CONNECTIONS)
@@ -156,7 +166,7 @@ fn sqlite(db: &DatabaseConnection) -> Option<DatabaseConnection> {
     {
         return None;
     }
-    let options = options.busy_timeout(BUSY_TIMEOUT).synchronous(SqliteSynchronous::Normal);
+    let options = quiet(options.busy_timeout(BUSY_TIMEOUT).synchronous(SqliteSynchronous::Normal));
     let pool = SqlitePoolOptions::new().max_connections(CONNECTIONS).connect_lazy_with(options);
     Some(sea_orm::SqlxSqliteConnector::from_sqlx_sqlite_pool(pool))
 }

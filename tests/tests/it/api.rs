@@ -1220,3 +1220,27 @@ async fn an_owner_lists_its_failed_events_and_replays_one_once_the_cause_is_fixe
     assert_eq!(api.post(&format!("/failed-events/{id}/replay"), 1, json!({})).await.status, 404, "dispatched now");
     assert_eq!(api.get("/failed-events", 1).await.body["events"], json!([]));
 }
+
+#[tokio::test]
+async fn a_hook_shows_whether_its_deliveries_go_in_order_and_why() {
+    let h = Harness::with(|b| b.ordered_events(["book.changed"])).await;
+    let api = ApiServer::of(&h).await;
+    let by_event = api.post("", 1, json!({"event": "book.changed", "target": h.receiver.url("changed")})).await;
+    assert_eq!((by_event.body["ordered"].as_bool(), by_event.body["ordered_by"].as_str()), (Some(true), Some("event")));
+    let plain = api.post("", 1, json!({"event": "book.added", "target": h.receiver.url("added")})).await;
+    let id = plain.body["id"].as_i64().unwrap();
+    assert_eq!(plain.body["ordered"].as_bool(), Some(false));
+    assert!(plain.body.get("ordered_by").is_none(), "{:?}", plain.body);
+
+    let patched = api.call(Method::PATCH, &format!("/{id}"), Some(1), Some(json!({"ordered": true}))).await;
+    assert_eq!(patched.status, 200, "{patched:?}");
+    assert_eq!((patched.body["ordered"].as_bool(), patched.body["ordered_by"].as_str()), (Some(true), Some("hook")));
+    let listed = api.get("", 1).await;
+    let shown: Vec<(Option<bool>, Option<&str>)> = listed.body["hooks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|hook| (hook["ordered"].as_bool(), hook["ordered_by"].as_str()))
+        .collect();
+    assert_eq!(shown, [(Some(true), Some("event")), (Some(true), Some("hook"))]);
+}

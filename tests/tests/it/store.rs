@@ -120,3 +120,20 @@ async fn a_checked_start_with_an_own_hook_entity_needs_no_crate_hook_table() {
     let refused = builder().start_checked(test_db.db.clone()).await.unwrap_err().to_string();
     assert!(refused.starts_with("table `rest_hooks_hook` cannot be read"), "{refused}");
 }
+
+#[tokio::test]
+async fn a_save_without_the_outbox_table_says_how_to_create_it() {
+    use rest_hooks::Engine;
+    use sea_orm::ActiveModelTrait;
+    let test_db = rest_hooks_tests::TestDb::new().await;
+    test_db.db.execute_unprepared("DROP TABLE rest_hooks_outbox").await.unwrap();
+    // `start` checks nothing: the first save is the first to hear of it.
+    let engine = rest_hooks_tests::bookstore_events(Engine::builder()).start(test_db.db.clone()).unwrap();
+
+    let refused = engine.scope(crate::lifecycle::new_book(1, "Lost").insert(&test_db.db)).await.unwrap_err();
+
+    let message = refused.to_string();
+    assert!(message.contains("cannot record event `book.added`: table `rest_hooks_outbox` is missing"), "{message}");
+    assert!(message.contains("rest_hooks::store::setup(&db)") && message.contains("Migration::steps()"), "{message}");
+    engine.shutdown().await;
+}
