@@ -5,6 +5,7 @@
 //! ```text
 //! cargo bench -p rest_hooks_tests --bench fanout                       # SQLite, full run
 //! cargo bench -p rest_hooks_tests --bench fanout -- --quick            # a smaller, faster run
+//! cargo bench -p rest_hooks_tests --bench fanout -- --smoke            # every phase, least sizes (CI)
 //! cargo bench -p rest_hooks_tests --bench fanout -- --only update_saves  # update cost, with and without previous values
 //! cargo bench -p rest_hooks_tests --bench fanout -- \
 //!     --postgres postgres://postgres@127.0.0.1/test --mysql mysql://root@127.0.0.1/test
@@ -135,8 +136,37 @@ const SPREAD: usize = 10;
 /// How long any phase may wait for its deliveries before the run fails.
 const PATIENCE: Duration = Duration::from_secs(1800);
 
+/// How big a run is.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Size {
+    /// Every figure at its documented size.
+    Full,
+    /// A smaller, faster run (`--quick`).
+    Quick,
+    /// Every phase at the least size that exercises it (`--smoke`): what CI runs, on every
+    /// backend, so that no phase can stop working unnoticed. Its figures mean little.
+    Smoke,
+}
+
+impl Size {
+    /// The figure for this size: `full`, `quick` or `smoke`.
+    fn pick<T>(self, full: T, quick: T, smoke: T) -> T {
+        match self {
+            Size::Full => full,
+            Size::Quick => quick,
+            Size::Smoke => smoke,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        self.pick("full", "quick", "smoke")
+    }
+}
+
 struct Options {
+    /// Whether the run is smaller than a full one (`--quick` or `--smoke`).
     quick: bool,
+    size: Size,
     postgres: Option<String>,
     mysql: Option<String>,
     svg: PathBuf,
@@ -151,6 +181,7 @@ impl Options {
     fn parse(args: &[String]) -> Options {
         let mut options = Options {
             quick: false,
+            size: Size::Full,
             postgres: None,
             mysql: None,
             svg: workspace().join("target/fanout.svg"),
@@ -165,8 +196,13 @@ impl Options {
             match arg.as_str() {
                 "--bench" => {}
                 "--quick" => {
-                    options.quick = true;
+                    (options.quick, options.size) = (true, Size::Quick);
                     options.backlog_events = 10_000;
+                    options.reps = 1;
+                }
+                "--smoke" => {
+                    (options.quick, options.size) = (true, Size::Smoke);
+                    options.backlog_events = 200;
                     options.reps = 1;
                 }
                 "--postgres" => options.postgres = Some(value("--postgres")),
@@ -185,7 +221,7 @@ impl Options {
 
     /// Deliveries per throughput run.
     fn deliveries(&self) -> usize {
-        if self.quick { 4_000 } else { 20_000 }
+        self.size.pick(20_000, 4_000, 400)
     }
 
     /// Whether phase `name` runs.
@@ -195,12 +231,12 @@ impl Options {
 
     /// Sequential single saves per run of [`single_saves`].
     fn single_saves(&self) -> usize {
-        if self.quick { 1_000 } else { 5_000 }
+        self.size.pick(5_000, 1_000, 100)
     }
 
     /// Inserts per save-cost round.
     fn saves(&self) -> usize {
-        if self.quick { 500 } else { 2_000 }
+        self.size.pick(2_000, 500, 100)
     }
 }
 
@@ -212,7 +248,7 @@ fn workspace() -> PathBuf {
 
 fn usage(problem: &str) -> ! {
     eprintln!(
-        "fanout: {problem}\nusage: cargo bench -p rest_hooks_tests --bench fanout -- [--quick] [--postgres URL] \
+        "fanout: {problem}\nusage: cargo bench -p rest_hooks_tests --bench fanout -- [--quick | --smoke] [--postgres URL] \
          [--mysql URL] [--svg PATH] [--backlog-events N] [--only PHASE,…]"
     );
     std::process::exit(2)
@@ -670,7 +706,7 @@ struct Latency {
 /// of the events through PostgreSQL's notification or its idle poll.
 async fn latency(backend: &Backend, options: &Options, receiver: &Receiver, elsewhere: bool) -> Latency {
     let rate = 500;
-    let seconds = if options.quick { 2 } else { 10 };
+    let seconds = options.size.pick(10, 2, 1);
     let events = rate as usize * seconds;
     let scratch = fresh(backend).await;
     let delivering = engine(true).start(scratch.db.clone()).unwrap();
@@ -764,7 +800,7 @@ async fn backlog(backend: &Backend, options: &Options, receiver: &Receiver) -> B
 /// runs one dispatcher.
 async fn scale_out(backend: &Backend, options: &Options, receiver: &Receiver) -> Vec<(usize, f64)> {
     const SCALE_HOOKS: usize = 4;
-    let events = if options.quick { 1_000 } else { 5_000 };
+    let events = options.size.pick(5_000, 1_000, 200);
     let mut rates = Vec::new();
     for workers in 1..=3 {
         let scratch = fresh(backend).await;
@@ -1143,7 +1179,7 @@ async fn slow_receiver_run(
     slow: &Receiver,
     slow_hooks: usize,
 ) -> SlowReceiver {
-    let events = if options.quick { 500 } else { 2_000 };
+    let events = options.size.pick(2_000, 500, 50);
     let scratch = fresh(backend).await;
     drop(scratch.db);
     let db = Database::connect(&scratch.url).await.unwrap();
@@ -1171,7 +1207,7 @@ async fn slow_receiver_run(
     let last = last.unwrap_or(last_save);
     // The slow receiver's first requests time out after 30 s; their retries are due 5 s later, and
     // start when slots free up again and are logged when they end (a quick run sees none).
-    let watch = Duration::from_secs(if options.quick { 40 } else { 100 });
+    let watch = Duration::from_secs(options.size.pick(100, 40, 0));
     tokio::time::sleep(watch.saturating_sub(started.elapsed())).await;
     let retry_late_max_s = retry_lateness(&db).await;
     drop(engine);
@@ -1636,7 +1672,8 @@ async fn run(options: Options) {
     backends.extend(options.postgres.clone().map(Backend::Postgres));
     backends.extend(options.mysql.clone().map(Backend::MySql));
     let machine = machine();
-    println!("rest_hooks benchmark on {machine}; release build; {} run", if options.quick { "quick" } else { "full" });
+    let build = if cfg!(debug_assertions) { "debug build: its figures compare with nothing" } else { "release build" };
+    println!("rest_hooks benchmark on {machine}; {build}; {} run", options.size.name());
     if options.only.is_some() {
         let mut json = serde_json::Map::new();
         for backend in &backends {
@@ -1644,7 +1681,10 @@ async fn run(options: Options) {
             isolation.print(backend.name());
             json.insert(backend.name().to_owned(), Value::Object(isolation.to_json()));
         }
-        println!("{}", json!({"machine": machine, "quick": options.quick, "backends": json}));
+        println!(
+            "{}",
+            json!({"machine": machine, "quick": options.quick, "size": options.size.name(), "backends": json})
+        );
         return;
     }
     let mut reports = Vec::new();
@@ -1698,7 +1738,10 @@ async fn run(options: Options) {
     println!("chart: {}", options.svg.display());
     let backends: serde_json::Map<String, Value> =
         reports.iter().map(|report| (report.backend.to_owned(), to_json(report))).collect();
-    println!("{}", json!({"machine": machine, "quick": options.quick, "backends": backends}));
+    println!(
+        "{}",
+        json!({"machine": machine, "quick": options.quick, "size": options.size.name(), "backends": backends})
+    );
 }
 
 fn machine() -> String {

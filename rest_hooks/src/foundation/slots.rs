@@ -101,17 +101,22 @@ struct State<Q> {
     deliveries: HashSet<Uuid>,
     /// How many receivers have work waiting in the database.
     waiting: usize,
+    /// How long the requests of lanes and hosts forgotten while idle took (their `mean`), so that
+    /// a hook whose requests are quick is known to be quick again when its next delivery comes. At
+    /// most [`KNOWN`] entries; emptied when full.
+    known: HashMap<String, f64>,
 }
+
+/// How many idle lanes and hosts the slots remember the request times of.
+const KNOWN: usize = 65_536;
 
 /// One host: its running requests, its queue places taken (reserved ones included), how many
 /// lanes it has, and how long its requests take.
 #[derive(Debug, Default)]
 struct Host {
     running: usize,
-    /// Of `running`, the first attempts.
-    first_running: usize,
-    /// Of `running`, those of lanes not known to be quick when they started.
-    unsure_running: usize,
+    /// Of `running`, the first attempts of lanes not known to be quick when they started.
+    unsure_first: usize,
     queued: usize,
     lanes: usize,
     /// How long its requests take, on a moving average over all its lanes (seconds); `None`
@@ -138,13 +143,18 @@ impl Host {
         self.mean = Some(moving(self.mean, took));
     }
 
-    /// Whether one more first attempt may run beside `first_running` others, with `unsure` requests
-    /// running (or about to) in lanes not known to be quick. While it has such requests, a host
-    /// keeps a quarter of its `per_host` slots for retries: those requests may hang until they time
-    /// out, and the retries of the ones that did would otherwise wait behind the next round of
-    /// first attempts. The slots of a host whose requests are all quick turn over anyway.
-    fn first_may_run(first_running: usize, unsure: usize, per_host: usize) -> bool {
-        unsure == 0 || first_running < per_host - per_host / RETRY_SHARE
+    /// Whether a delivery may start beside `unsure_first` first attempts of lanes not known to be
+    /// quick: a retry, or the first attempt of a lane known to be quick, always (as far as the
+    /// other bounds allow); the first attempt of another lane while fewer than three quarters of the
+    /// host's `per_host` slots run such first attempts. Those requests may hang until they time
+    /// out, and the rest of the host's slots is so kept for the retries of the ones that did (else
+    /// they would wait for the next round of hanging first attempts to time out too) and for the
+    /// hooks whose requests are quick. A hook not heard from yet (`probe`: nothing of it runs, and
+    /// how long its requests take is not known) may start one request even so, as long as that
+    /// does not take the host's last slot: else a new hook would wait for the hanging requests of
+    /// another to time out before its speed could be known.
+    fn may_start(unsure_first: usize, counted: bool, probe: bool, per_host: usize) -> bool {
+        !counted || unsure_first < per_host - per_host / RETRY_SHARE || probe
     }
 }
 
@@ -189,6 +199,12 @@ impl<Q> Default for Receiver<Q> {
 }
 
 impl<Q> Receiver<Q> {
+    /// Whether it may start a request as a hook not heard from yet, on a host running `host_running`
+    /// of its `per_host` slots (see [`Host::may_start`]).
+    fn probe(&self, host_running: usize, per_host: usize) -> bool {
+        self.running == 0 && self.mean.is_none() && host_running + 1 < per_host
+    }
+
     /// Whether its requests are known to be quick: they take less than [`QUEUE_WINDOW`].
     fn quick(&self) -> bool {
         self.mean.is_some_and(|mean| mean < QUEUE_WINDOW.as_secs_f64())
@@ -241,16 +257,15 @@ pub(crate) struct Slot<Q> {
     slots: Arc<Slots<Q>>,
     receiver: String,
     delivery: Uuid,
-    /// Whether the delivery in it is a retry (else a first attempt).
-    retry: bool,
-    /// Whether its lane was not known to be quick when it started.
-    unsure: bool,
+    /// Whether its delivery is a first attempt of a lane not known to be quick when it started
+    /// (counted in its host's `unsure_first`).
+    counted: bool,
     since: Instant,
 }
 
 impl<Q> Drop for Slot<Q> {
     fn drop(&mut self) {
-        self.slots.free(&self.receiver, self.delivery, (self.retry, self.unsure), self.since.elapsed());
+        self.slots.free(&self.receiver, self.delivery, self.counted, self.since.elapsed());
     }
 }
 
@@ -287,6 +302,7 @@ impl<Q> Slots<Q> {
                 hosts: HashMap::new(),
                 deliveries: HashSet::new(),
                 waiting: 0,
+                known: HashMap::new(),
             }),
         }
     }
@@ -306,33 +322,31 @@ impl<Q> Slots<Q> {
             return Place::Wait;
         }
         let (running, queued) = (state.running, state.queued);
-        let State { receivers, hosts, .. } = &mut *state;
-        let (entry, host) = lane(receivers, hosts, receiver);
+        let State { receivers, hosts, known, .. } = &mut *state;
+        let (entry, host) = lane(receivers, hosts, known, receiver);
         let share = host.share(self.per_receiver);
         let place = if running < self.total
             && host.running < self.per_receiver
             && entry.may_run(share, self.per_receiver)
-            && (retry
-                || Host::first_may_run(
-                    host.first_running,
-                    host.unsure_running + usize::from(!entry.quick()),
-                    self.per_receiver,
-                ))
+            && Host::may_start(
+                host.unsure_first,
+                !retry && !entry.quick(),
+                entry.probe(host.running, self.per_receiver),
+                self.per_receiver,
+            )
             && entry.queue.is_empty()
             && entry.reserved == 0
         {
-            let unsure = !entry.quick();
+            let counted = !retry && !entry.quick();
             entry.running += 1;
             host.running += 1;
-            host.first_running += usize::from(!retry);
-            host.unsure_running += usize::from(unsure);
+            host.unsure_first += usize::from(counted);
             state.running += 1;
             Place::Run(Slot {
                 slots: Arc::clone(self),
                 receiver: receiver.to_owned(),
                 delivery,
-                retry,
-                unsure,
+                counted,
                 since: Instant::now(),
             })
         } else if queued < self.queue_total
@@ -379,7 +393,7 @@ impl<Q> Slots<Q> {
         forget_if_idle(&mut state, receiver);
     }
 
-    fn free(&self, receiver: &str, delivery: Uuid, (retry, unsure): (bool, bool), took: Duration) {
+    fn free(&self, receiver: &str, delivery: Uuid, counted: bool, took: Duration) {
         let mut state = self.state();
         state.running = state.running.saturating_sub(1);
         state.deliveries.remove(&delivery);
@@ -389,8 +403,7 @@ impl<Q> Slots<Q> {
         }
         if let Some(host) = state.hosts.get_mut(host_of(receiver)) {
             host.running = host.running.saturating_sub(1);
-            host.first_running = host.first_running.saturating_sub(usize::from(!retry));
-            host.unsure_running = host.unsure_running.saturating_sub(usize::from(unsure));
+            host.unsure_first = host.unsure_first.saturating_sub(usize::from(counted));
             host.took(took);
         }
         forget_if_idle(&mut state, receiver);
@@ -406,16 +419,16 @@ impl<Q> Slots<Q> {
         let host = state.hosts.get_mut(&host_name)?;
         host.took(took);
         // What runs once this slot's request is counted out.
-        let first_running = host.first_running.saturating_sub(usize::from(!slot.retry));
-        let unsure_running = host.unsure_running.saturating_sub(usize::from(slot.unsure));
+        let unsure_first = host.unsure_first.saturating_sub(usize::from(slot.counted));
         let (lanes, share) = (host.lanes, host.share(self.per_receiver));
+        let host_running = host.running.saturating_sub(1);
         let entry = state.receivers.get_mut(&slot.receiver)?;
         entry.took(took);
         slot.since = Instant::now();
         let per_host = self.per_receiver;
         let may_start = |lane: &Receiver<Q>| {
             lane.queue.front().is_some_and(|(_, retry, _)| {
-                *retry || Host::first_may_run(first_running, unsure_running + usize::from(!lane.quick()), per_host)
+                Host::may_start(unsure_first, !*retry && !lane.quick(), lane.probe(host_running, per_host), per_host)
             })
         };
         let own = may_start(entry).then(|| entry.running.saturating_sub(1));
@@ -445,16 +458,16 @@ impl<Q> Slots<Q> {
             forget_if_idle(&mut state, &left);
         }
         let next = state.receivers.get_mut(&lane)?;
-        let unsure = !next.quick();
+        let quick = next.quick();
         let (id, retry, item) = next.queue.pop_front()?;
+        let counted = !retry && !quick;
         state.queued = state.queued.saturating_sub(1);
         if let Some(host) = state.hosts.get_mut(&host_name) {
             host.queued = host.queued.saturating_sub(1);
-            host.first_running = first_running + usize::from(!retry);
-            host.unsure_running = unsure_running + usize::from(unsure);
+            host.unsure_first = unsure_first + usize::from(counted);
         }
         state.deliveries.remove(&slot.delivery);
-        (slot.delivery, slot.retry, slot.unsure) = (id, retry, unsure);
+        (slot.delivery, slot.counted) = (id, counted);
         Some((id, item))
     }
 
@@ -472,28 +485,27 @@ impl<Q> Slots<Q> {
                 && host.running < self.per_receiver
                 && entry.may_run(share, self.per_receiver)
                 && entry.queue.front().is_some_and(|(_, retry, _)| {
-                    *retry
-                        || Host::first_may_run(
-                            host.first_running,
-                            host.unsure_running + usize::from(!entry.quick()),
-                            self.per_receiver,
-                        )
+                    Host::may_start(
+                        host.unsure_first,
+                        !*retry && !entry.quick(),
+                        entry.probe(host.running, self.per_receiver),
+                        self.per_receiver,
+                    )
                 })
             {
-                let unsure = !entry.quick();
+                let quick = entry.quick();
                 let Some((delivery, retry, item)) = entry.queue.pop_front() else { break };
+                let counted = !retry && !quick;
                 entry.running += 1;
                 host.running += 1;
-                host.first_running += usize::from(!retry);
-                host.unsure_running += usize::from(unsure);
+                host.unsure_first += usize::from(counted);
                 host.queued = host.queued.saturating_sub(1);
                 running += 1;
                 let slot = Slot {
                     slots: Arc::clone(self),
                     receiver: receiver.clone(),
                     delivery,
-                    retry,
-                    unsure,
+                    counted,
                     since: Instant::now(),
                 };
                 found.push((slot, item));
@@ -515,12 +527,12 @@ impl<Q> Slots<Q> {
                     host.running < self.per_receiver
                         && entry.may_run(host.share(self.per_receiver), self.per_receiver)
                         && entry.queue.front().is_some_and(|(_, retry, _)| {
-                            *retry
-                                || Host::first_may_run(
-                                    host.first_running,
-                                    host.unsure_running + usize::from(!entry.quick()),
-                                    self.per_receiver,
-                                )
+                            Host::may_start(
+                                host.unsure_first,
+                                !*retry && !entry.quick(),
+                                entry.probe(host.running, self.per_receiver),
+                                self.per_receiver,
+                            )
                         })
                 })
             })
@@ -653,12 +665,15 @@ impl<Q> Slots<Q> {
 fn lane<'s, Q>(
     receivers: &'s mut HashMap<String, Receiver<Q>>,
     hosts: &'s mut HashMap<String, Host>,
+    known: &HashMap<String, f64>,
     receiver: &str,
 ) -> (&'s mut Receiver<Q>, &'s mut Host) {
-    let host = hosts.entry(host_of(receiver).to_owned()).or_default();
+    let name = host_of(receiver);
+    let host =
+        hosts.entry(name.to_owned()).or_insert_with(|| Host { mean: known.get(name).copied(), ..Host::default() });
     let entry = receivers.entry(receiver.to_owned()).or_insert_with(|| {
         host.lanes += 1;
-        Receiver::default()
+        Receiver { mean: known.get(receiver).copied(), ..Receiver::default() }
     });
     (entry, host)
 }
@@ -673,16 +688,28 @@ fn unqueued<Q>(state: &mut State<Q>, receiver: &str, count: usize) {
 /// Drops the entry of `receiver` when nothing of it runs, waits or is queued, and its host's when
 /// it has no lane left.
 fn forget_if_idle<Q>(state: &mut State<Q>, receiver: &str) {
-    if state.receivers.get(receiver).is_some_and(Receiver::idle) {
-        state.receivers.remove(receiver);
-        let host = host_of(receiver);
-        if let Some(entry) = state.hosts.get_mut(host) {
-            entry.lanes = entry.lanes.saturating_sub(1);
-            if entry.lanes == 0 && entry.running == 0 {
-                state.hosts.remove(host);
-            }
+    if !state.receivers.get(receiver).is_some_and(Receiver::idle) {
+        return;
+    }
+    let mean = state.receivers.remove(receiver).and_then(|entry| entry.mean);
+    remember(&mut state.known, receiver, mean);
+    let host = host_of(receiver);
+    if let Some(entry) = state.hosts.get_mut(host) {
+        entry.lanes = entry.lanes.saturating_sub(1);
+        if entry.lanes == 0 && entry.running == 0 {
+            let mean = state.hosts.remove(host).and_then(|entry| entry.mean);
+            remember(&mut state.known, host, mean);
         }
     }
+}
+
+/// Keeps `mean`, how long the requests of lane or host `name` took, for when it comes back.
+fn remember(known: &mut HashMap<String, f64>, name: &str, mean: Option<f64>) {
+    let Some(mean) = mean else { return };
+    if known.len() >= KNOWN && !known.contains_key(name) {
+        known.clear();
+    }
+    known.insert(name.to_owned(), mean);
 }
 
 #[cfg(test)]
@@ -712,8 +739,8 @@ mod tests {
     /// Makes `receiver`'s requests, and its host's, look as if they took `took` each.
     fn taking(slots: &Slots<&'static str>, receiver: &str, took: Duration) {
         let mut state = slots.state();
-        let State { receivers, hosts, .. } = &mut *state;
-        let (entry, host) = lane(receivers, hosts, receiver);
+        let State { receivers, hosts, known, .. } = &mut *state;
+        let (entry, host) = lane(receivers, hosts, known, receiver);
         (entry.mean, host.mean) = (None, None);
         entry.took(took);
         host.took(took);
@@ -918,6 +945,26 @@ mod tests {
         assert_eq!(slots.unqueue(first.unwrap()), Some("zap"));
         let rooms = slots.waiting_with_room(100);
         assert_eq!(rooms.iter().map(|(_, room)| room).sum::<usize>(), 1, "one place came free: {rooms:?}");
+    }
+
+    #[test]
+    fn a_quick_hook_beside_hanging_ones_goes_on_and_is_known_to_be_quick_when_it_comes_back() {
+        let slots = slots(64, 16, 0);
+        // The fast hook was heard from, then idle (forgotten, but not its speed).
+        drop(run(slots.place("http://zap#fast", Uuid::now_v7(), false)));
+        taking(&slots, "http://zap#fast", Duration::from_millis(1));
+        slots.drained("http://zap#fast");
+        assert!(!slots.state().receivers.contains_key("http://zap#fast"), "idle lanes are forgotten");
+        // A hook whose requests hang, alone on the host: twelve first attempts of sixteen slots.
+        let _hanging: Vec<_> = (0..12).map(|_| run(slots.place("http://zap#slow", Uuid::now_v7(), false))).collect();
+        assert!(matches!(slots.place("http://zap#slow", Uuid::now_v7(), false), Place::Wait));
+        // The fast hook comes back known to be quick: the slots kept for retries do not hold it back.
+        let fast: Vec<_> = (0..4).map(|_| run(slots.place("http://zap#fast", Uuid::now_v7(), false))).collect();
+        assert_eq!(fast.len(), 4);
+        // A hook not heard from yet may start one request, but not in the host's last slot.
+        drop(fast);
+        let _probe = run(slots.place("http://zap#new", Uuid::now_v7(), false));
+        assert!(matches!(slots.place("http://zap#new", Uuid::now_v7(), false), Place::Wait));
     }
 
     #[test]

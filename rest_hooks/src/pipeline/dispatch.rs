@@ -44,13 +44,16 @@ pub(crate) struct Pass {
 
 pub(crate) struct Dispatcher {
     shared: Arc<Shared>,
+    /// When the last general claim (of receivers not known to have work waiting) found nothing
+    /// (`None` if it found work), and whether a pass is asked for when it may run again.
+    general_claimed: std::sync::Mutex<(Option<std::time::Instant>, bool)>,
     /// Events a database error kept from being dispatched, left pending until their next try.
     deferred: std::sync::Mutex<Deferred>,
 }
 
 impl Dispatcher {
     pub(crate) fn new(shared: Arc<Shared>) -> Self {
-        Self { shared, deferred: std::sync::Mutex::default() }
+        Self { shared, general_claimed: std::sync::Mutex::default(), deferred: std::sync::Mutex::default() }
     }
 
     fn deferred(&self) -> std::sync::MutexGuard<'_, Deferred> {
@@ -328,24 +331,13 @@ impl Dispatcher {
         let slots = &self.shared.slots;
         let mut ready = Vec::new();
         let lanes = slots.waiting_with_room(limit);
-        let mut rooms: HashMap<&str, usize> = lanes.iter().map(|(lane, room)| (lane.as_str(), *room)).collect();
-        for chunk in lanes.chunks(MAX_LEFT_OUT) {
-            let names: Vec<String> = chunk.iter().map(|(lane, _)| lane.clone()).collect();
-            let room = chunk.iter().map(|(_, room)| room).sum();
-            let rows = self.due(Due::RetriesOf(&names), room).await?;
-            let mut claims = Vec::with_capacity(rows.len());
-            for row in rows {
-                if let Some(room) = rooms.get_mut(row.receiver.as_str())
-                    && *room > 0
-                {
-                    *room -= 1;
-                    claims.push(row);
-                }
-            }
-            ready.extend(self.lease(claims).await?);
+        let mut rooms = Vec::with_capacity(lanes.len());
+        for (receiver, room) in &lanes {
+            let rows = self.due(Due::RetriesOf(receiver), *room).await?;
+            rooms.push(room - rows.len());
+            ready.extend(self.lease(rows).await?);
         }
-        for (receiver, _) in &lanes {
-            let room = rooms.get(receiver.as_str()).copied().unwrap_or(0);
+        for ((receiver, _), room) in lanes.iter().zip(rooms) {
             if room == 0 {
                 continue;
             }
@@ -356,15 +348,50 @@ impl Dispatcher {
             ready.extend(self.lease(rows).await?);
         }
         let room = limit.saturating_sub(ready.len());
-        if room > 0 && slots.has_room() {
+        if room > 0 && slots.has_room() && self.general_claim_due() {
             let left_out = slots.left_out();
             let rows = self.due(Due::Except(&left_out), room).await?;
+            if !rows.is_empty() {
+                self.general_claim_found();
+            }
             ready.extend(self.lease(rows).await?);
         }
         let mut jobs: Vec<&mut Job> = ready.iter_mut().map(Ready::job_mut).collect();
         self.sign_with_current_secrets(&mut jobs).await;
         self.with_recording_times(&mut jobs).await;
         Ok(ready)
+    }
+
+    /// Whether the general claim runs in this pass: always while it finds work, else at most every
+    /// [`GENERAL_CLAIM_EVERY`]. It reads due deliveries by due time, leaving out the receivers
+    /// claimed one by one, so behind a large backlog of theirs it reads far, and it finds only
+    /// work no process holds: retries of receivers with nothing else waiting, replays, the
+    /// deliveries of a process that died.
+    /// A pass that skips it asks for one when it may run again, so that what it would have found
+    /// waits no longer than that.
+    fn general_claim_due(&self) -> bool {
+        let mut claimed = self.general_claimed.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let (last, asked) = &mut *claimed;
+        let now = std::time::Instant::now();
+        if let Some(last) = *last {
+            let since = now.duration_since(last);
+            if since < GENERAL_CLAIM_EVERY {
+                if !std::mem::replace(asked, true)
+                    && let Some(signals) = self.shared.signals()
+                {
+                    signals.due.do_send(crate::runtime::signals::Due(GENERAL_CLAIM_EVERY - since));
+                }
+                return false;
+            }
+        }
+        // Until it finds work.
+        (*last, *asked) = (Some(now), false);
+        true
+    }
+
+    /// Records that the general claim found work: it runs again in the next pass.
+    fn general_claim_found(&self) {
+        self.general_claimed.lock().unwrap_or_else(std::sync::PoisonError::into_inner).0 = None;
     }
 
     /// Up to `limit` pending deliveries that are due and not under a live lease, oldest due first.
@@ -379,10 +406,19 @@ impl Dispatcher {
                 .order_by_asc(delivery::Column::NextAttemptAt)
         };
         match which {
-            Due::RetriesOf(receivers) => {
-                query()
-                    .filter(delivery::Column::Receiver.is_in(receivers.iter().cloned()))
+            Due::RetriesOf(receiver) => {
+                // Ordered as the receiver's index is (attempts, then due time), so that the
+                // database walks that index: ordered by due time alone, SQLite scans the whole
+                // backlog by due time for the few retries.
+                delivery::Entity::find()
+                    .filter(delivery::Column::State.eq(delivery::state::PENDING))
+                    .filter(delivery::Column::Receiver.eq(receiver))
                     .filter(delivery::Column::Attempts.gt(0))
+                    .filter(delivery::Column::NextAttemptAt.lte(now))
+                    .filter(delivery::Column::LeaseUntil.is_null().or(delivery::Column::LeaseUntil.lt(now)))
+                    .filter(delivery::Column::OrderKey.is_null().or(Expr::cust(in_turn())))
+                    .order_by_asc(delivery::Column::Attempts)
+                    .order_by_asc(delivery::Column::NextAttemptAt)
                     .limit(limit as u64)
                     .all(&self.shared.db)
                     .await
@@ -502,13 +538,16 @@ impl Dispatcher {
 
 /// Which due deliveries a claim reads.
 enum Due<'a> {
-    /// The retries (deliveries attempted before) of these receivers.
-    RetriesOf(&'a [String]),
+    /// The retries (deliveries attempted before) of one receiver.
+    RetriesOf(&'a str),
     /// The first attempts of one receiver.
     FirstOf(&'a str),
     /// Those of every receiver but these.
     Except(&'a [String]),
 }
+
+/// How often, at most, the general claim runs while it finds nothing.
+const GENERAL_CLAIM_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// How many receivers a claim names in its query to leave them out.
 const MAX_LEFT_OUT: usize = 200;
