@@ -173,7 +173,8 @@ struct Options {
     backlog_events: usize,
     reps: usize,
     /// Runs only the phases named (comma-separated), e.g. `single_saves,slow_receiver`; the phases:
-    /// `single_saves`, `update_saves`, `slow_receiver`, `slow_same_host`, `takeover`, `ordering`, `metrics`.
+    /// `single_saves`, `update_saves`, `slow_receiver`, `slow_same_host`, `takeover`, `ordering`, `metrics`,
+    /// `backlog`.
     only: Option<Vec<String>>,
 }
 
@@ -1679,7 +1680,24 @@ async fn run(options: Options) {
         for backend in &backends {
             let isolation = Isolation::measure(backend, &options, &receiver).await;
             isolation.print(backend.name());
-            json.insert(backend.name().to_owned(), Value::Object(isolation.to_json()));
+            let mut figures = isolation.to_json();
+            if options.runs("backlog") {
+                eprintln!("[{}] backlog of {} deliveries …", backend.name(), options.backlog_events * BACKLOG_HOOKS);
+                let b = backlog(backend, &options, &receiver).await;
+                println!(
+                    "  backlog of {} deliveries: recorded in {:.1} s, drained in {:.1} s ({:.0}/s), peak RSS {:.1} MB",
+                    b.deliveries,
+                    b.record_s,
+                    b.drain_s,
+                    b.deliveries as f64 / b.drain_s,
+                    b.drain_rss_mb
+                );
+                figures.insert(
+                    "backlog".to_owned(),
+                    json!({"deliveries": b.deliveries, "drain_s": b.drain_s, "drain_per_s": b.deliveries as f64 / b.drain_s, "drain_peak_rss_mb": b.drain_rss_mb}),
+                );
+            }
+            json.insert(backend.name().to_owned(), Value::Object(figures));
         }
         println!(
             "{}",

@@ -559,15 +559,20 @@ impl<Q> Slots<Q> {
         self.state().waiting > 0
     }
 
-    /// Whether `slot`'s receiver has work waiting in the database and its queue is at most half
-    /// full: time to claim more of its work.
+    /// Whether `slot`'s receiver has work waiting in the database and its queue, and its host's,
+    /// are at most half full: time to claim more of its work. (Asked at the end of every request:
+    /// a claim per request would cost a claim's queries per delivery.)
     pub(crate) fn wants_more(&self, slot: &Slot<Q>) -> bool {
         let state = self.state();
+        let host_half_empty = state
+            .hosts
+            .get(host_of(&slot.receiver))
+            .is_none_or(|host| host.queued <= host.places(self.per_receiver, self.queue_per_receiver) / 2);
         state.waiting > 0
-            && state
-                .receivers
-                .get(&slot.receiver)
-                .is_some_and(|entry| entry.waiting && entry.queue.len() + entry.reserved <= self.queue_per_receiver / 2)
+            && host_half_empty
+            && state.receivers.get(&slot.receiver).is_some_and(|entry| {
+                entry.waiting && entry.queued() <= entry.places(self.per_receiver, self.queue_per_receiver) / 2
+            })
     }
 
     /// Whether `delivery` is running or queued here.

@@ -44,8 +44,8 @@ pub(crate) struct Pass {
 
 pub(crate) struct Dispatcher {
     shared: Arc<Shared>,
-    /// When the last general claim (of receivers not known to have work waiting) found nothing
-    /// (`None` if it found work), and whether a pass is asked for when it may run again.
+    /// When the last general claim (of receivers not known to have work waiting) ran, and whether a
+    /// pass is asked for when it may run again.
     general_claimed: std::sync::Mutex<(Option<std::time::Instant>, bool)>,
     /// Events a database error kept from being dispatched, left pending until their next try.
     deferred: std::sync::Mutex<Deferred>,
@@ -331,11 +331,11 @@ impl Dispatcher {
         let slots = &self.shared.slots;
         let mut ready = Vec::new();
         let lanes = slots.waiting_with_room(limit);
-        let mut rooms = Vec::with_capacity(lanes.len());
+        let (mut rooms, mut claims) = (Vec::with_capacity(lanes.len()), Vec::new());
         for (receiver, room) in &lanes {
             let rows = self.due(Due::RetriesOf(receiver), *room).await?;
             rooms.push(room - rows.len());
-            ready.extend(self.lease(rows).await?);
+            claims.extend(rows);
         }
         for ((receiver, _), room) in lanes.iter().zip(rooms) {
             if room == 0 {
@@ -345,15 +345,14 @@ impl Dispatcher {
             if rows.len() < room {
                 slots.drained(receiver);
             }
-            ready.extend(self.lease(rows).await?);
+            claims.extend(rows);
         }
+        // One lease transaction for all of them, retries placed first.
+        ready.extend(self.lease(claims).await?);
         let room = limit.saturating_sub(ready.len());
         if room > 0 && slots.has_room() && self.general_claim_due() {
             let left_out = slots.left_out();
             let rows = self.due(Due::Except(&left_out), room).await?;
-            if !rows.is_empty() {
-                self.general_claim_found();
-            }
             ready.extend(self.lease(rows).await?);
         }
         let mut jobs: Vec<&mut Job> = ready.iter_mut().map(Ready::job_mut).collect();
@@ -362,13 +361,13 @@ impl Dispatcher {
         Ok(ready)
     }
 
-    /// Whether the general claim runs in this pass: always while it finds work, else at most every
-    /// [`GENERAL_CLAIM_EVERY`]. It reads due deliveries by due time, leaving out the receivers
-    /// claimed one by one, so behind a large backlog of theirs it reads far, and it finds only
-    /// work no process holds: retries of receivers with nothing else waiting, replays, the
-    /// deliveries of a process that died.
-    /// A pass that skips it asks for one when it may run again, so that what it would have found
-    /// waits no longer than that.
+    /// Whether the general claim runs in this pass: at most every [`GENERAL_CLAIM_EVERY`]. It reads
+    /// due deliveries by due time, leaving out the receivers claimed one by one, so behind a large
+    /// backlog of theirs it reads far (run in every pass, it took most of a backlog's drain). What
+    /// it finds — retries of receivers not known to have work waiting, replays, the deliveries of a
+    /// process that died — then waits that much longer at most; their receivers, once known to
+    /// have work waiting, are claimed one by one in every pass. A pass that skips it asks for one
+    /// when it may run again.
     fn general_claim_due(&self) -> bool {
         let mut claimed = self.general_claimed.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let (last, asked) = &mut *claimed;
@@ -384,14 +383,8 @@ impl Dispatcher {
                 return false;
             }
         }
-        // Until it finds work.
         (*last, *asked) = (Some(now), false);
         true
-    }
-
-    /// Records that the general claim found work: it runs again in the next pass.
-    fn general_claim_found(&self) {
-        self.general_claimed.lock().unwrap_or_else(std::sync::PoisonError::into_inner).0 = None;
     }
 
     /// Up to `limit` pending deliveries that are due and not under a live lease, oldest due first.
@@ -546,7 +539,7 @@ enum Due<'a> {
     Except(&'a [String]),
 }
 
-/// How often, at most, the general claim runs while it finds nothing.
+/// How often, at most, the general claim runs.
 const GENERAL_CLAIM_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// How many receivers a claim names in its query to leave them out.
