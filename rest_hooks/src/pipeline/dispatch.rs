@@ -491,7 +491,7 @@ impl Dispatcher {
                 let claimed = delivery::Entity::update_many()
                     .col_expr(delivery::Column::LeaseUntil, Expr::value(lease_until))
                     .filter(delivery::Column::Id.is_in(chunk.iter().copied()))
-                    .filter(delivery::Column::State.eq(delivery::state::PENDING))
+                    .filter(delivery::still_pending())
                     .filter(lease_matches(lease))
                     .exec(&txn)
                     .await?;

@@ -146,7 +146,7 @@ async fn write_delivered(txn: &DatabaseTransaction, batch: &[Outcome], now: i64)
                 .col_expr(delivery::Column::DeliveredAt, Expr::value(now))
                 .filter(delivery::Column::Id.is_in(chunk.iter().copied()))
                 .filter(delivery::Column::LeaseUntil.eq(lease_until))
-                .filter(delivery::Column::State.eq(delivery::state::PENDING))
+                .filter(delivery::still_pending())
                 .exec(txn)
                 .await?;
         }

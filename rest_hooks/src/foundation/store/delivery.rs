@@ -72,3 +72,12 @@ pub mod state {
     /// again.
     pub const FAILED: i16 = 2;
 }
+
+/// `state = PENDING`, written so that no index on `state` serves it: for a statement that picks
+/// deliveries by id (`id IN (…)`). With the plain condition, SQLite searches the index on
+/// `(state, next_attempt_at)` instead of the primary key, and so reads every pending delivery: a
+/// backlog of 100,000 made each such statement take some 70 ms.
+pub(crate) fn still_pending() -> sea_orm::sea_query::SimpleExpr {
+    use sea_orm::sea_query::ExprTrait;
+    Expr::col(Column::State).add(0).eq(state::PENDING)
+}
