@@ -1804,9 +1804,9 @@ fn print_table(r: &Report, options: &Options) {
         "  {:>6}{:>8}{:>12}{:>12}{:>12}{:>9}{:>14}",
         "hooks", "events", "deliveries", "rest_hooks", "reqwest", "ratio", "save loop/s"
     );
-    for t in &r.throughput {
+    let row = |t: &Throughput, note: &str| {
         println!(
-            "  {:>6}{:>8}{:>12}{:>12.0}{:>12.0}{:>8.2}×{:>14.0}",
+            "  {:>6}{:>8}{:>12}{:>12.0}{:>12.0}{:>8.2}×{:>14.0}{note}",
             t.hooks,
             t.events,
             t.hooks * t.events,
@@ -1815,18 +1815,12 @@ fn print_table(r: &Report, options: &Options) {
             t.engine / t.ceiling,
             t.saves
         );
+    };
+    for t in &r.throughput {
+        row(t, "");
     }
+    row(&r.spread, &format!("   spread over {SPREAD} receivers"));
     let t = &r.spread;
-    println!(
-        "  {:>6}{:>8}{:>12}{:>12.0}{:>12.0}{:>8.2}×{:>14.0}   spread over {SPREAD} receivers",
-        t.hooks,
-        t.events,
-        t.hooks * t.events,
-        t.engine,
-        t.ceiling,
-        t.engine / t.ceiling,
-        t.saves
-    );
     println!(
         "  targets (10 hooks on {SPREAD} receivers): ≥ 0.5× ceiling {}; ≥ 10,000/s {}",
         verdict(t.engine / t.ceiling >= 0.5),

@@ -484,14 +484,7 @@ impl<Q> Slots<Q> {
             while running < self.total
                 && host.running < self.per_receiver
                 && entry.may_run(share, self.per_receiver)
-                && entry.queue.front().is_some_and(|(_, retry, _)| {
-                    Host::may_start(
-                        host.unsure_first,
-                        !*retry && !entry.quick(),
-                        entry.probe(host.running, self.per_receiver),
-                        self.per_receiver,
-                    )
-                })
+                && self.head_may_start(entry, host)
             {
                 let quick = entry.quick();
                 let Some((delivery, retry, item)) = entry.queue.pop_front() else { break };
@@ -526,16 +519,22 @@ impl<Q> Slots<Q> {
                 state.hosts.get(host_of(receiver)).is_some_and(|host| {
                     host.running < self.per_receiver
                         && entry.may_run(host.share(self.per_receiver), self.per_receiver)
-                        && entry.queue.front().is_some_and(|(_, retry, _)| {
-                            Host::may_start(
-                                host.unsure_first,
-                                !*retry && !entry.quick(),
-                                entry.probe(host.running, self.per_receiver),
-                                self.per_receiver,
-                            )
-                        })
+                        && self.head_may_start(entry, host)
                 })
             })
+    }
+
+    /// Whether the head of `entry`'s queue may start on `host` as it runs now (see
+    /// [`Host::may_start`]).
+    fn head_may_start(&self, entry: &Receiver<Q>, host: &Host) -> bool {
+        entry.queue.front().is_some_and(|(_, retry, _)| {
+            Host::may_start(
+                host.unsure_first,
+                !*retry && !entry.quick(),
+                entry.probe(host.running, self.per_receiver),
+                self.per_receiver,
+            )
+        })
     }
 
     /// Takes queued delivery `id` out of its queue, if it is there.
