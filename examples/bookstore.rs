@@ -23,7 +23,7 @@ mod book {
     /// A book on a user's shelf.
     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, Hookable)]
     #[sea_orm(table_name = "book")]
-    #[hookable(model = "bookstore.Book", owner = "user_id")]
+    #[hookable(model = "bookstore.Book", owner = "user_id", actions(read))]
     pub struct Model {
         /// The book's id.
         #[sea_orm(primary_key)]

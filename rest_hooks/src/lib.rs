@@ -139,6 +139,7 @@ pub use foundation::store::transitions::Purged;
 /// | `serialize_with = path` | a `fn(&Model) -> serde_json::Value` that shapes `data` instead of the default |
 /// | `serialize_with_db = path` | an `async fn(&Model, &C) -> Result<serde_json::Value, DbErr>` that shapes `data` from the database too, such as a related row; `C: ConnectionTrait` is the save's connection or transaction, and an error fails the save. Not with `serialize_with` |
 /// | `previous_values` | an update reads the row first (one `SELECT` by primary key, through the save's connection) so that the `updated` body's `previous` holds the changed fields' previous values, and a field set to the value it had is not `changed`; every field that is not skipped must then be `Serialize`, also with `serialize_with` |
+/// | `actions(read, archived)` | the model's custom actions, fired with [`Engine::action`]: the event map refuses at start an action the model does not declare (`"bookstore.Book.upated"`: did you mean `updated`?) |
 /// | `custom_behavior` | generate no `ActiveModelBehavior`: the entity has its own and calls [`prepare_save`], [`record_save`], [`prepare_delete`] and [`record_delete`] from it |
 /// | `crate = "path"` | the path generated code names this crate by, for an application that re-exports it under another name (`crate = "my_reexport::rest_hooks"`); default: `::rest_hooks` |
 ///

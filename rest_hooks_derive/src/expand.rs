@@ -69,13 +69,14 @@ fn expand(input: &Input, private: &TokenStream) -> TokenStream {
     let active = active_model(input, private);
     let reported = input.fields.iter().filter(|field| field.reported()).map(Field::name);
     let skipped = input.fields.iter().filter(|field| field.skip.is_some()).map(Field::name);
+    let actions = input.attrs.actions.iter().map(|action| &action.value);
     quote! {
         #hookable
 
         #active
 
         #private::inventory::submit! {
-            #private::ModelRegistration::new(#label, &[#(#reported),*], &[#(#skipped),*])
+            #private::ModelRegistration::new(#label, &[#(#reported),*], &[#(#skipped),*], &[#(#actions),*])
         }
 
         #behavior

@@ -62,6 +62,8 @@ pub(crate) struct Attrs {
     pub(crate) all_owners: Option<Span>,
     /// `previous_values`: an update reads the row first, to send the changed fields' previous values.
     pub(crate) previous_values: Option<Span>,
+    /// `actions(read, archived)`: the model's custom actions, each with where it was written.
+    pub(crate) actions: Vec<At<String>>,
     /// `crate = "path"`: the path of `rest_hooks` in an application that re-exports it.
     pub(crate) root: Option<Path>,
     /// Whether `owner` or `owner_with` was written, well formed or not: a malformed one is
@@ -121,7 +123,7 @@ impl Errors {
 }
 
 /// The keys `#[hookable(...)]` takes on the struct.
-const CONTAINER_KEYS: [&str; 9] = [
+const CONTAINER_KEYS: [&str; 10] = [
     "model",
     "owner",
     "owner_with",
@@ -130,6 +132,7 @@ const CONTAINER_KEYS: [&str; 9] = [
     "serialize_with_db",
     "previous_values",
     "custom_behavior",
+    "actions",
     "crate",
 ];
 
@@ -209,6 +212,7 @@ fn container_key(
         "custom_behavior" => attrs.custom_behavior = Some(flag(meta, errors)?),
         "all_owners" => attrs.all_owners = Some(flag(meta, errors)?),
         "previous_values" => attrs.previous_values = Some(flag(meta, errors)?),
+        "actions" => attrs.actions = actions(meta, errors)?,
         "crate" => attrs.root = module_path(meta, r#"crate = "my_reexport::rest_hooks""#, errors)?,
         "skip" => unknown(meta, "`skip` goes on a field, not on the struct", errors)?,
         _ => {
@@ -331,6 +335,45 @@ fn module_path(meta: &ParseNestedMeta<'_>, example: &str, errors: &mut Errors) -
         };
         parsed.map_err(|error| errors.push(error)).ok()
     }))
+}
+
+/// The custom actions of `actions(read, archived)`, each a name as `"app.Model.read"` ends. A
+/// name that is not one, a built-in action (`created`, `updated`, `deleted`) or a repeat is
+/// reported at itself.
+fn actions(meta: &ParseNestedMeta<'_>, errors: &mut Errors) -> syn::Result<Vec<At<String>>> {
+    const EXAMPLE: &str = "actions(read, archived)";
+    if !meta.input.peek(syn::token::Paren) {
+        errors.push(Error::new_spanned(
+            &meta.path,
+            format!("`actions` lists the model's custom actions: write `{EXAMPLE}`"),
+        ));
+        skip_value(meta)?;
+        return Ok(Vec::new());
+    }
+    let mut found: Vec<At<String>> = Vec::new();
+    meta.parse_nested_meta(|action| {
+        let span = action.path.span();
+        let name = match action.path.get_ident() {
+            Some(ident) => ident.unraw().to_string(),
+            None => {
+                errors.push(Error::new(span, format!("expected an action name: write `{EXAMPLE}`")));
+                return skip_value(&action);
+            }
+        };
+        if action.input.peek(Token![=]) || action.input.peek(syn::token::Paren) {
+            errors.push(Error::new(span, format!("an action is a bare name: write `{EXAMPLE}`")));
+            skip_value(&action)?;
+        }
+        if matches!(name.as_str(), "created" | "updated" | "deleted") {
+            errors.push(Error::new(span, format!("`{name}` is a built-in action; `actions` lists custom ones only")));
+        } else if found.iter().any(|earlier| earlier.value == name) {
+            errors.push(Error::new(span, format!("action `{name}` is listed twice")));
+        } else {
+            found.push(At { value: name, span });
+        }
+        Ok(())
+    })?;
+    Ok(found)
 }
 
 /// A flag, `key` alone. A value is reported at the value, and the flag still counts as given.

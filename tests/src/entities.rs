@@ -13,7 +13,7 @@ pub mod book {
     /// A book.
     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, Hookable, Serialize)]
     #[sea_orm(table_name = "book")]
-    #[hookable(model = "bookstore.Book", owner = "user_id")]
+    #[hookable(model = "bookstore.Book", owner = "user_id", actions(read, featured))]
     pub struct Model {
         /// Id.
         #[sea_orm(primary_key)]
@@ -70,7 +70,7 @@ pub mod author {
     /// An author.
     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, Hookable)]
     #[sea_orm(table_name = "author")]
-    #[hookable(model = "bookstore.Author", all_owners)]
+    #[hookable(model = "bookstore.Author", all_owners, actions(featured))]
     pub struct Model {
         /// Id.
         #[sea_orm(primary_key)]
@@ -153,7 +153,7 @@ pub mod comment {
     /// A comment.
     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, Hookable)]
     #[sea_orm(table_name = "comment")]
-    #[hookable(model = "bookstore.Comment", all_owners, serialize_with_db = with_author)]
+    #[hookable(model = "bookstore.Comment", all_owners, serialize_with_db = with_author, actions(flagged))]
     pub struct Model {
         /// Id.
         #[sea_orm(primary_key)]

@@ -279,6 +279,12 @@ impl EventMapBuilder {
                 problems.push(undeclared(&name, &spec.model, declared));
                 continue;
             }
+            if let Some(model) = declared.as_ref().and_then(|declared| declared.get(spec.model.as_str()))
+                && let Some(problem) = undeclared_action(&name, &spec_text, &spec, model)
+            {
+                problems.push(problem);
+                continue;
+            }
             if let Some(fields) = &spec.fields {
                 let declared = declared.as_ref().and_then(|declared| declared.get(spec.model.as_str()));
                 let found = field_problems(&name, &spec_text, &spec.action, fields, declared);
@@ -362,6 +368,24 @@ fn field_problems(
             message
         })
         .collect()
+}
+
+/// What is wrong with the action of event `name`'s spec, if anything: a custom action the model
+/// does not declare (most often a typo of a built-in one).
+fn undeclared_action(name: &str, text: &str, spec: &Spec, model: &DeclaredFields) -> Option<String> {
+    const BUILT_IN: [&str; 3] = ["created", "updated", "deleted"];
+    let action = spec.action.as_str();
+    if BUILT_IN.contains(&action) || model.actions.contains(&action) {
+        return None;
+    }
+    let known = || BUILT_IN.iter().chain(model.actions).copied();
+    let mut message = format!("event `{name}` maps `{text}`, but `{}` has no action `{action}`", spec.model);
+    match closest(action, known()) {
+        Some(guess) => message.push_str(&format!(" (did you mean `{guess}`?)")),
+        None => message.push_str(&format!("; its actions: {}", known().collect::<Vec<_>>().join(", "))),
+    }
+    message.push_str(&format!("; a custom action is declared on the entity: `#[hookable(actions({action}))]`"));
+    Some(message)
 }
 
 fn undeclared(name: &str, model: &str, declared: &HashMap<&'static str, DeclaredFields>) -> String {
@@ -528,8 +552,32 @@ mod tests {
     }
 
     #[test]
+    fn a_custom_action_the_model_does_not_declare_is_refused_with_the_nearest_one() {
+        let model = DeclaredFields { fields: &["title"], skipped: &[], actions: &["read"] };
+        let problem = |text: &str| undeclared_action("ticket.x", text, &Spec::parse(text).unwrap(), &model);
+        assert_eq!(problem("tracker.Ticket.updated"), None);
+        assert_eq!(problem("tracker.Ticket.read+"), None);
+        assert_eq!(
+            problem("tracker.Ticket.upated").unwrap(),
+            "event `ticket.x` maps `tracker.Ticket.upated`, but `tracker.Ticket` has no action `upated` (did you mean \
+             `updated`?); a custom action is declared on the entity: `#[hookable(actions(upated))]`"
+        );
+        assert_eq!(
+            problem("tracker.Ticket.reed").unwrap(),
+            "event `ticket.x` maps `tracker.Ticket.reed`, but `tracker.Ticket` has no action `reed` (did you mean \
+             `read`?); a custom action is declared on the entity: `#[hookable(actions(reed))]`"
+        );
+        assert_eq!(
+            problem("tracker.Ticket.archived").unwrap(),
+            "event `ticket.x` maps `tracker.Ticket.archived`, but `tracker.Ticket` has no action `archived`; its \
+             actions: created, updated, deleted, read; a custom action is declared on the entity: \
+             `#[hookable(actions(archived))]`"
+        );
+    }
+
+    #[test]
     fn names_the_nearest_field() {
-        let declared = DeclaredFields { fields: &["title", "pages"], skipped: &["secret"] };
+        let declared = DeclaredFields { fields: &["title", "pages"], skipped: &["secret"], actions: &[] };
         let problems = field_problems(
             "e.x",
             "a.B.updated(titel, secret, zzz)",

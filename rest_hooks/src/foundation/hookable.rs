@@ -203,12 +203,18 @@ pub struct ModelRegistration {
     label: &'static str,
     fields: &'static [&'static str],
     skipped: &'static [&'static str],
+    actions: &'static [&'static str],
 }
 
 impl ModelRegistration {
     #[doc(hidden)]
-    pub const fn new(label: &'static str, fields: &'static [&'static str], skipped: &'static [&'static str]) -> Self {
-        Self { label, fields, skipped }
+    pub const fn new(
+        label: &'static str,
+        fields: &'static [&'static str],
+        skipped: &'static [&'static str],
+        actions: &'static [&'static str],
+    ) -> Self {
+        Self { label, fields, skipped, actions }
     }
 }
 
@@ -221,13 +227,19 @@ pub(crate) struct DeclaredFields {
     pub(crate) fields: &'static [&'static str],
     /// The fields `#[hookable(skip)]` leaves out.
     pub(crate) skipped: &'static [&'static str],
+    /// The custom actions `#[hookable(actions(...))]` declares.
+    pub(crate) actions: &'static [&'static str],
 }
 
 /// Every model label declared by a Hookable entity linked into this program, with its fields.
 pub(crate) fn declared_models() -> HashMap<&'static str, DeclaredFields> {
     let mut declared = HashMap::new();
     for registration in inventory::iter::<ModelRegistration> {
-        let fields = DeclaredFields { fields: registration.fields, skipped: registration.skipped };
+        let fields = DeclaredFields {
+            fields: registration.fields,
+            skipped: registration.skipped,
+            actions: registration.actions,
+        };
         declared.entry(registration.label).or_insert(fields);
     }
     declared

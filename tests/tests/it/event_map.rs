@@ -36,6 +36,34 @@ async fn duplicates_typos_and_malformed_specs_fail_the_start() {
 }
 
 #[tokio::test]
+async fn an_action_the_entity_does_not_declare_fails_the_start_with_the_nearest_one() {
+    let db = TestDb::sqlite().await;
+    let error = Engine::builder()
+        .event("book.read", "bookstore.Book.read")
+        .event("book.changed", "bookstore.Book.upated")
+        .event("book.shelved", "bookstore.Book.shelved+")
+        .event("author.read", "bookstore.Author.read")
+        .process_wide(false)
+        .start(db.db.clone())
+        .unwrap_err();
+
+    let BuildError::EventMap(map_error) = &error else { panic!("expected an event map error, got {error:?}") };
+    assert_eq!(
+        map_error.problems(),
+        [
+            "event `book.changed` maps `bookstore.Book.upated`, but `bookstore.Book` has no action `upated` (did you \
+             mean `updated`?); a custom action is declared on the entity: `#[hookable(actions(upated))]`",
+            "event `book.shelved` maps `bookstore.Book.shelved+`, but `bookstore.Book` has no action `shelved`; its \
+             actions: created, updated, deleted, read, featured; a custom action is declared on the entity: \
+             `#[hookable(actions(shelved))]`",
+            "event `author.read` maps `bookstore.Author.read`, but `bookstore.Author` has no action `read`; its \
+             actions: created, updated, deleted, featured; a custom action is declared on the entity: \
+             `#[hookable(actions(read))]`",
+        ]
+    );
+}
+
+#[tokio::test]
 async fn a_config_file_map_works_like_the_builder() {
     let db = TestDb::sqlite().await;
     let config: EventsConfig = serde_json::from_str(
