@@ -388,6 +388,69 @@ pub mod bare_webhook {
     }
 }
 
+/// Hooks for one book's chapters or for every book's: an own hook entity with an extra filter
+/// column, narrowed by the event itself in SQL, and a check in Rust beside it.
+pub mod book_webhook {
+    use rest_hooks::{Event, HookEntity, HookTarget};
+    use sea_orm::entity::prelude::*;
+    use sea_orm::{Condition, Select};
+
+    /// A hook on the chapters of one book, or of all books when `book_id` is empty.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "book_webhook")]
+    pub struct Model {
+        /// Id.
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        /// The owner.
+        pub user_id: i32,
+        /// The book, or none for every book.
+        pub book_id: Option<i32>,
+        /// Event name.
+        pub event: String,
+        /// Target URL.
+        pub target: String,
+        /// A word the chapter's title must contain, checked in Rust; none for any title.
+        pub title_word: Option<String>,
+    }
+
+    /// Relations.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+
+    impl HookEntity for Entity {
+        fn event_column() -> Column {
+            Column::Event
+        }
+
+        fn owner_column() -> Column {
+            Column::UserId
+        }
+
+        fn to_target(hook: Model) -> HookTarget {
+            HookTarget::new(hook.id, hook.event, hook.target).with_owner(Some(hook.user_id.into()))
+        }
+
+        fn target_column() -> Option<Column> {
+            Some(Column::Target)
+        }
+
+        fn scope_event(query: Select<Entity>, event: &Event) -> Select<Entity> {
+            let book = event.field("book_id").and_then(serde_json::Value::as_i64);
+            query.filter(Condition::any().add(Column::BookId.is_null()).add(Column::BookId.eq(book)))
+        }
+
+        fn keep() -> Option<fn(&Model, &Event) -> bool> {
+            Some(|hook, event| {
+                let title = event.field("title").and_then(serde_json::Value::as_str).unwrap_or_default();
+                hook.title_word.as_ref().is_none_or(|word| title.contains(word.as_str()))
+            })
+        }
+    }
+}
+
 /// Creates the tables of every test entity.
 pub async fn create_tables(db: &DatabaseConnection) {
     let schema = Schema::new(db.get_database_backend());
@@ -401,6 +464,7 @@ pub async fn create_tables(db: &DatabaseConnection) {
         schema.create_table_from_entity(tag::Entity),
         schema.create_table_from_entity(webhook::Entity),
         schema.create_table_from_entity(subscription::Entity),
+        schema.create_table_from_entity(book_webhook::Entity),
     ];
     for statement in &statements {
         db.execute(statement).await.expect("create test table");

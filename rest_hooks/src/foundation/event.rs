@@ -130,6 +130,27 @@ impl Event {
         self
     }
 
+    /// The value of field `name` of the instance the event is about, as the body carries it: under
+    /// `data.fields` in the default shape (`{"model", "pk", "fields": {…}}`), else at the top of a
+    /// `data` object shaped by a serializer of the application's; `None` when there is none.
+    ///
+    /// ```
+    /// use rest_hooks::Event;
+    /// use serde_json::json;
+    ///
+    /// let event = Event::new("ticket.opened", json!({"model": "tracker.ticket", "pk": 7, "fields": {"project_id": 2}}));
+    /// assert_eq!(event.field("project_id"), Some(&json!(2)));
+    /// assert_eq!(event.field("label"), None);
+    /// let shaped = Event::new("ticket.opened", json!({"ticket": 7, "project_id": 2}));
+    /// assert_eq!(shaped.field("project_id"), Some(&json!(2)));
+    /// ```
+    pub fn field(&self, name: &str) -> Option<&Value> {
+        match self.data.get("fields").and_then(Value::as_object) {
+            Some(fields) => fields.get(name),
+            None => self.data.get(name),
+        }
+    }
+
     /// Its outbox row id and when it was recorded (Unix ms). Default: 0 and 0.
     pub fn with_id(mut self, id: i64, recorded_at: i64) -> Self {
         self.id = id;

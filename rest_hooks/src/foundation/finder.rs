@@ -17,11 +17,13 @@ pub trait Finder: Send + Sync + 'static {
     /// The hooks that receive `event`.
     async fn find(&self, db: &DatabaseTransaction, event: &Event) -> Result<Vec<HookTarget>, DbErr>;
 
-    /// Whether the hooks found depend on nothing but the event's name and audience, so that one
-    /// lookup serves every event of a dispatch pass with the same name and audience. Default:
-    /// `false` (each event is looked up); the [`EntityFinder`] says `true`.
-    fn by_name_and_audience(&self) -> bool {
-        false
+    /// A key under which the hooks found for `event` serve every event of the same dispatch pass
+    /// with the same key: one lookup for all of them. Default: `None` (each event is looked up).
+    /// The [`EntityFinder`] gives the query it would run, so that events with the same name,
+    /// audience and [scope](HookEntity::scope_event) share it.
+    fn lookup_key(&self, event: &Event) -> Option<String> {
+        let _ = event;
+        None
     }
 
     /// The hook with id `id`, read again when a delivery is taken over from a process that died,
@@ -64,14 +66,20 @@ where
     E::Model: Sync,
 {
     async fn find(&self, db: &DatabaseTransaction, event: &Event) -> Result<Vec<HookTarget>, DbErr> {
-        let mut query = E::scope(E::find().filter(E::event_column().eq(event.name.as_str())));
-        let owner = E::owner_column();
-        query = match &event.audience {
-            Audience::Owner(key) => query.filter(owner.eq(owner_value(owner, key)?)),
-            Audience::Unowned => query.filter(owner.is_null()),
-            Audience::All => query,
-        };
-        Ok(query.all(db).await?.into_iter().map(target_of::<E>).collect())
+        let hooks = query::<E>(event)?.all(db).await?;
+        Ok(match E::keep() {
+            Some(keep) => hooks.into_iter().filter(|hook| keep(hook, event)).map(target_of::<E>).collect(),
+            None => hooks.into_iter().map(target_of::<E>).collect(),
+        })
+    }
+
+    fn lookup_key(&self, event: &Event) -> Option<String> {
+        if E::keep().is_some() {
+            return None;
+        }
+        // An owner that is not a valid key is refused by `find` itself.
+        let query = query::<E>(event).ok()?;
+        Some(sea_orm::QueryTrait::build(&query, sea_orm::DbBackend::Postgres).to_string())
     }
 
     async fn find_hook(&self, db: &DatabaseTransaction, id: &HookId) -> Result<Option<HookTarget>, DbErr> {
@@ -79,10 +87,6 @@ where
         let column = key.into_column();
         let value = column_value(column, "hook id", &id.to_string())?;
         Ok(E::find().filter(column.eq(value)).one(db).await?.map(target_of::<E>))
-    }
-
-    fn by_name_and_audience(&self) -> bool {
-        true
     }
 
     async fn disable(&self, db: &DatabaseConnection, id: &HookId, reason: &str) -> Result<(), DbErr> {
@@ -94,6 +98,18 @@ where
         }
         Ok(())
     }
+}
+
+/// The query for the hooks of `event` in entity `E`: its name, its audience, the entity's scopes.
+fn query<E: HookEntity>(event: &Event) -> Result<sea_orm::Select<E>, DbErr> {
+    let query = E::scope(E::find().filter(E::event_column().eq(event.name.as_str())));
+    let owner = E::owner_column();
+    let query = match &event.audience {
+        Audience::Owner(key) => query.filter(owner.eq(owner_value(owner, key)?)),
+        Audience::Unowned => query.filter(owner.is_null()),
+        Audience::All => query,
+    };
+    Ok(E::scope_event(query, event))
 }
 
 /// What the engine needs of a hook row, its secrets included.

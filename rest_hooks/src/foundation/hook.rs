@@ -219,6 +219,8 @@ impl HookTarget {
 ///     pub event: String,
 ///     pub target: String,
 ///     pub is_active: bool,
+///     /// A hook for one project, or for all of the organisation's projects.
+///     pub project_id: Option<i32>,
 /// }
 ///
 /// #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -235,6 +237,11 @@ impl HookTarget {
 ///     fn scope(query: Select<Entity>) -> Select<Entity> {
 ///         query.filter(Column::IsActive.eq(true))
 ///     }
+///     // A ticket's event reaches the hooks of its project and those for every project.
+///     fn scope_event(query: Select<Entity>, event: &rest_hooks::Event) -> Select<Entity> {
+///         let mine = Column::ProjectId.eq(event.field("project_id").and_then(|id| id.as_i64()));
+///         query.filter(sea_orm::Condition::any().add(Column::ProjectId.is_null()).add(mine))
+///     }
 /// }
 /// ```
 pub trait HookEntity: EntityTrait {
@@ -247,6 +254,24 @@ pub trait HookEntity: EntityTrait {
     /// Narrows the hooks considered, e.g. to active ones. Default: all of them.
     fn scope(query: Select<Self>) -> Select<Self> {
         query
+    }
+    /// Narrows the hooks of one `event` by the event itself, in SQL: its fields
+    /// ([`Event::field`](crate::Event::field)), its model, action or owner. Applied after
+    /// [`scope`](Self::scope). Default: the query unchanged.
+    ///
+    /// A dispatch pass looks up the hooks of the events that give the same query once: events
+    /// whose name, audience and scope are alike share a lookup, and an event that narrows by its
+    /// own fields costs one query.
+    fn scope_event(query: Select<Self>, event: &crate::Event) -> Select<Self> {
+        let _ = event;
+        query
+    }
+    /// A check in Rust of each hook the query found for an event, for what SQL cannot say: a hook
+    /// is kept when it returns `true`. `None` (the default) keeps them all. With a check, the
+    /// hooks of each event are looked up on their own (one query per event).
+    #[allow(clippy::type_complexity)]
+    fn keep() -> Option<fn(&Self::Model, &crate::Event) -> bool> {
+        None
     }
     /// The secrets that sign a hook's deliveries, the current one first, when
     /// [`to_target`](Self::to_target) leaves [`HookTarget::secrets`] empty. Default: the ones in

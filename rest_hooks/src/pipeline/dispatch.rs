@@ -142,7 +142,7 @@ impl Dispatcher {
             return Ok(Pass::default());
         }
         let lease_until = now.saturating_add(self.shared.config.lease_ms());
-        let mut hooks = HookCache::new(self.shared.finder.by_name_and_audience());
+        let mut hooks = HookCache::default();
         let mut pass = Pass::default();
         let mut dispatched = Vec::with_capacity(rows.len());
         let mut deliveries = Vec::new();
@@ -600,28 +600,25 @@ impl std::fmt::Display for EventError {
 /// Failures in a row after which a deferred event is logged as an error rather than a warning.
 const LOUD_AFTER: u32 = 5;
 
-/// The hooks found during one pass, by event name and audience, when the finder allows it.
+/// The hooks found during one pass, by the finder's [lookup key](Finder::lookup_key) when it gives
+/// one.
+#[derive(Default)]
 struct HookCache {
-    enabled: bool,
-    found: HashMap<(String, Audience), Found>,
+    found: HashMap<String, Found>,
 }
 
 /// The hooks of one event name and audience, each with whether its deliveries go in order.
 type Found = Arc<[(HookTarget, bool)]>;
 
 impl HookCache {
-    fn new(enabled: bool) -> Self {
-        Self { enabled, found: HashMap::new() }
-    }
-
     async fn find(
         &mut self,
         finder: &dyn Finder,
         txn: &DatabaseTransaction,
         event: &Event,
     ) -> Result<Found, EventError> {
-        let key = (event.name.clone(), event.audience.clone());
-        if let Some(hooks) = self.found.get(&key) {
+        let key = catch(|| finder.lookup_key(event)).ok().flatten();
+        if let Some(hooks) = key.as_ref().and_then(|key| self.found.get(key)) {
             return Ok(Arc::clone(hooks));
         }
         let found = catch_async(finder.find(txn, event))
@@ -632,7 +629,7 @@ impl HookCache {
             .await
             .map_err(|e| EventError::Database(format!("cannot read the hooks' states: {e}")))?
             .into();
-        if self.enabled {
+        if let Some(key) = key {
             self.found.insert(key, Arc::clone(&hooks));
         }
         Ok(hooks)

@@ -7,7 +7,7 @@ use rest_hooks::signing::{HeaderMap, Secret, Verifier};
 use rest_hooks::{Deliverer, DeliveryError, Event, Finder, HookTarget, Request, Response, Sent};
 use rest_hooks_tests::Harness;
 use rest_hooks_tests::entities::webhook;
-use sea_orm::{ActiveModelTrait, DatabaseTransaction, DbErr, EntityTrait, Set};
+use sea_orm::{ActiveModelTrait, DatabaseTransaction, DbErr, EntityTrait, Set, TransactionTrait};
 use serde_json::json;
 
 use crate::lifecycle::new_book;
@@ -43,6 +43,70 @@ async fn a_swapped_hook_entity_filters_on_its_own_columns() {
             request.headers.iter().map(|(k, v)| (k.parse().unwrap(), v.parse().unwrap())).collect();
         verifier.verify(&headers, request.raw.as_bytes()).unwrap();
     }
+}
+
+#[tokio::test]
+async fn an_own_hook_entity_narrows_an_events_hooks_by_the_event_in_sql_and_in_rust() {
+    use rest_hooks_tests::entities::{book_webhook, chapter};
+    let h = Harness::with(|b| {
+        b.event("chapter.added", "bookstore.Chapter.created").hook_entity::<book_webhook::Entity>().unsigned()
+    })
+    .await;
+    let first = h.run(new_book(1, "First").insert(&h.db)).await.unwrap();
+    let second = h.run(new_book(1, "Second").insert(&h.db)).await.unwrap();
+    for (user_id, book_id, title_word, path) in [
+        (1, Some(first.id), None, "first"),
+        (1, Some(second.id), None, "second"),
+        (1, None, None, "every-book"),
+        (1, None, Some("Epilogue"), "epilogues"),
+        (2, None, None, "another-owner"),
+    ] {
+        let hook = book_webhook::ActiveModel {
+            user_id: Set(user_id),
+            book_id: Set(book_id),
+            event: Set("chapter.added".into()),
+            target: Set(h.receiver.url(path)),
+            title_word: Set(title_word.map(str::to_owned)),
+            ..Default::default()
+        };
+        hook.insert(&h.db).await.unwrap();
+    }
+
+    // Both chapters in one transaction, so that one dispatch pass most likely sees them together:
+    // each still gets only its own book's hooks.
+    h.run(async {
+        let txn = h.db.begin().await?;
+        for (book_id, title) in [(first.id, "Prologue"), (second.id, "Epilogue")] {
+            chapter::ActiveModel { book_id: Set(book_id), title: Set(title.into()), ..Default::default() }
+                .insert(&txn)
+                .await?;
+        }
+        txn.commit().await
+    })
+    .await
+    .unwrap();
+
+    let mut received: Vec<(String, String)> = h
+        .receiver
+        .wait_for(5)
+        .await
+        .iter()
+        .map(|r| (r.path.clone(), r.body["data"]["fields"]["title"].as_str().unwrap().to_owned()))
+        .collect();
+    received.sort();
+    assert_eq!(
+        received,
+        [
+            ("/epilogues".to_owned(), "Epilogue".to_owned()),
+            ("/every-book".to_owned(), "Epilogue".to_owned()),
+            ("/every-book".to_owned(), "Prologue".to_owned()),
+            ("/first".to_owned(), "Prologue".to_owned()),
+            ("/second".to_owned(), "Epilogue".to_owned()),
+        ]
+    );
+    // The events' deliveries were recorded with the events' dispatch: these five and no more.
+    let recorded = rest_hooks::store::delivery::Entity::find().all(&h.db).await.unwrap();
+    assert_eq!(recorded.len(), 5);
 }
 
 struct EveryoneAt(String);
