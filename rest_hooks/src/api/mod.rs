@@ -123,13 +123,13 @@ impl ApiState {
 }
 
 /// [`HooksApi::new`] refused an engine that finds its hooks with a custom
-/// [`Finder`](crate::Finder): the API serves the hook entity the engine reads, and a finder does
-/// not say where its hooks are stored.
+/// [`Finder`](crate::Finder) alone: the API writes the hook entity the engine reads, and a finder
+/// does not say where its hooks are stored.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "the hooks API serves the hook entity the engine reads, but this engine finds hooks with {0}; \
-     start it with `.hook_entity::<YourHookEntity>()` (its `HookEntity::scope` narrows the hooks found), \
-     or write the application's own handlers with `Engine::check_event` and `Engine::check_target`"
+    "the hooks API writes the hook entity the engine reads, but this engine finds hooks with {0} and no \
+     entity was named; name it beside the finder with `.hook_entity::<YourHookEntity>()`, or drop the finder \
+     (`HookEntity::scope` and `HookEntity::scope_event` narrow the hooks found, by the event too)"
 )]
 pub struct HooksElsewhere(String);
 

@@ -56,8 +56,12 @@ pub struct Builder {
     resolver: Option<Arc<dyn Resolve>>,
     signing: Signing,
     engine_db: Option<DatabaseConnection>,
-    /// The hook entity the engine reads, for the subscription API; none with a custom finder.
+    /// The hook entity the engine reads, for the subscription API; none with a custom finder,
+    /// unless the entity was named too.
     hook_table: Option<TableOf>,
+    /// Whether [`finder`](Self::finder) and [`hook_entity`](Self::hook_entity) were called.
+    custom_finder: bool,
+    entity_named: bool,
 }
 
 /// How the HTTP deliverer signs.
@@ -83,6 +87,8 @@ impl Default for Builder {
             signing: Signing::Standard(None),
             engine_db: None,
             hook_table: Some(TableOf(EntityTable::<hook::Entity>::shared())),
+            custom_finder: false,
+            entity_named: false,
         }
     }
 }
@@ -142,14 +148,19 @@ impl Builder {
 
     /// Reads hooks from entity `E` instead of the crate's own (django-rest-hooks'
     /// `HOOK_CUSTOM_MODEL`). Default: [`hook::Entity`]. [`Engine::hooks`] writes hooks into it,
-    /// and the subscription API (`api::HooksApi`) serves it.
+    /// and the subscription API (`api::HooksApi`) serves it. Beside a [`finder`](Self::finder)
+    /// (in either order), the finder finds the hooks of each event and `E` is the entity that
+    /// [`Engine::hooks`] and the API write.
     pub fn hook_entity<E: HookEntity>(mut self) -> Self
     where
         E::Model: IntoActiveModel<E::ActiveModel> + Sync,
         E::ActiveModel: Send,
     {
-        self.finder = Arc::new(EntityFinder::<E>::new());
+        if !self.custom_finder {
+            self.finder = Arc::new(EntityFinder::<E>::new());
+        }
         self.hook_table = Some(TableOf(EntityTable::<E>::shared()));
+        self.entity_named = true;
         let name = std::any::type_name::<E>();
         self.config.hooks_elsewhere =
             (name != std::any::type_name::<hook::Entity>()).then(|| format!("entity `{name}`"));
@@ -157,11 +168,18 @@ impl Builder {
     }
 
     /// Finds hooks with `finder` (django-rest-hooks' `HOOK_FINDER`). Default: an
-    /// [`EntityFinder`] over [`hook::Entity`].
+    /// [`EntityFinder`] over [`hook::Entity`]. Alone, it turns off what writes hooks
+    /// ([`Engine::hooks`], the subscription API), since a finder does not say where its hooks are
+    /// stored; name that entity with [`hook_entity`](Self::hook_entity) to keep them.
+    /// [`hook_target`](crate::hook::hook_target) and [`find_hook`](crate::hook::find_hook) do what
+    /// a finder over an entity needs.
     pub fn finder(mut self, finder: impl Finder) -> Self {
         self.finder = Arc::new(finder);
-        self.config.hooks_elsewhere = Some("a custom finder".to_owned());
-        self.hook_table = None;
+        self.custom_finder = true;
+        if !self.entity_named {
+            self.config.hooks_elsewhere = Some("a custom finder".to_owned());
+            self.hook_table = None;
+        }
         self
     }
 
@@ -480,7 +498,8 @@ impl Builder {
                 .check_signing_length()
                 .map_err(|e| BuildError::Setting { name: "fallback_secret", problem: e.to_string() })?;
         }
-        if let Some(problem) = nothing_to_sign_with(&self.signing, self.deliverer.is_some(), self.hook_table.as_ref()) {
+        let read_by_entity = self.hook_table.as_ref().filter(|_| !self.custom_finder);
+        if let Some(problem) = nothing_to_sign_with(&self.signing, self.deliverer.is_some(), read_by_entity) {
             return Err(BuildError::Setting { name: "fallback_secret", problem });
         }
         for (name, value) in [

@@ -83,10 +83,7 @@ where
     }
 
     async fn find_hook(&self, db: &DatabaseTransaction, id: &HookId) -> Result<Option<HookTarget>, DbErr> {
-        let Some(key) = E::PrimaryKey::iter().next() else { return Ok(None) };
-        let column = key.into_column();
-        let value = column_value(column, "hook id", &id.to_string())?;
-        Ok(E::find().filter(column.eq(value)).one(db).await?.map(target_of::<E>))
+        crate::foundation::hook::find_hook::<E, _>(db, id).await
     }
 
     async fn disable(&self, db: &DatabaseConnection, id: &HookId, reason: &str) -> Result<(), DbErr> {
@@ -112,12 +109,4 @@ fn query<E: HookEntity>(event: &Event) -> Result<sea_orm::Select<E>, DbErr> {
     Ok(E::scope_event(query, event))
 }
 
-/// What the engine needs of a hook row, its secrets included.
-pub(crate) fn target_of<E: HookEntity>(hook: E::Model) -> HookTarget {
-    let secrets = E::secrets(&hook);
-    let mut target = E::to_target(hook);
-    if target.secrets.is_empty() {
-        target.secrets = secrets;
-    }
-    target
-}
+pub(crate) use crate::foundation::hook::hook_target as target_of;

@@ -330,6 +330,50 @@ pub trait HookEntity: EntityTrait {
     }
 }
 
+/// What the engine needs of a row of entity `E`: [`HookEntity::to_target`], with the secrets of
+/// [`HookEntity::secrets`] when `to_target` left them empty. What a [`Finder`](crate::Finder) of
+/// the application's own returns for the rows it reads, so that their deliveries are signed as the
+/// engine's own finder signs them.
+///
+/// ```
+/// use rest_hooks::{Event, Finder, HookEntity, HookId, HookTarget};
+/// use sea_orm::{DatabaseTransaction, DbErr, EntityTrait};
+///
+/// /// Every hook of the crate's table, whatever the event.
+/// struct Everyone;
+///
+/// #[async_trait::async_trait]
+/// impl Finder for Everyone {
+///     async fn find(&self, db: &DatabaseTransaction, _event: &Event) -> Result<Vec<HookTarget>, DbErr> {
+///         let rows = rest_hooks::hook::Entity::find().all(db).await?;
+///         Ok(rows.into_iter().map(rest_hooks::hook::hook_target::<rest_hooks::hook::Entity>).collect())
+///     }
+///
+///     async fn find_hook(&self, db: &DatabaseTransaction, id: &HookId) -> Result<Option<HookTarget>, DbErr> {
+///         rest_hooks::hook::find_hook::<rest_hooks::hook::Entity, _>(db, id).await
+///     }
+/// }
+/// ```
+pub fn hook_target<E: HookEntity>(hook: E::Model) -> HookTarget {
+    let secrets = E::secrets(&hook);
+    let mut target = E::to_target(hook);
+    if target.secrets.is_empty() {
+        target.secrets = secrets;
+    }
+    target
+}
+
+/// Hook `id` of entity `E`, as [`hook_target`] gives it, or `None` when there is none: what a
+/// [`Finder::find_hook`](crate::Finder::find_hook) of the application's own returns, so that
+/// deliveries taken over from a process that died are signed with the hook's current secrets. An
+/// id that is not a valid key for `E`'s primary key column is an error naming it.
+pub async fn find_hook<E: HookEntity, C: ConnectionTrait>(db: &C, id: &HookId) -> Result<Option<HookTarget>, DbErr> {
+    let Some(key) = <E::PrimaryKey as sea_orm::Iterable>::iter().next() else { return Ok(None) };
+    let column = sea_orm::PrimaryKeyToColumn::into_column(key);
+    let value = column_value(column, "hook id", &id.to_string())?;
+    Ok(E::find().filter(column.eq(value)).one(db).await?.map(hook_target::<E>))
+}
+
 impl HookEntity for Entity {
     fn event_column() -> Column {
         Column::Event

@@ -180,3 +180,61 @@ async fn the_api_refuses_an_engine_with_a_custom_finder_naming_the_way_out() {
 
     assert!(error.contains("a custom finder") && error.contains(".hook_entity::<YourHookEntity>()"), "{error}");
 }
+
+/// A finder of the application's own over the `subscription` entity: the hooks of the event's
+/// owner, whatever the event name (what a scope cannot say), through the crate's public pieces.
+struct AnyEventOfTheOwner;
+
+#[async_trait::async_trait]
+impl rest_hooks::Finder for AnyEventOfTheOwner {
+    async fn find(
+        &self,
+        db: &sea_orm::DatabaseTransaction,
+        event: &rest_hooks::Event,
+    ) -> Result<Vec<rest_hooks::HookTarget>, sea_orm::DbErr> {
+        let rest_hooks::Audience::Owner(owner) = &event.audience else { return Ok(Vec::new()) };
+        let Ok(owner) = owner.as_str().parse::<i32>() else { return Ok(Vec::new()) };
+        let rows = subscription::Entity::find()
+            .filter(subscription::Column::OrganizationId.eq(owner))
+            .filter(subscription::Column::IsActive.eq(true))
+            .all(db)
+            .await?;
+        Ok(rows.into_iter().map(rest_hooks::hook::hook_target::<subscription::Entity>).collect())
+    }
+
+    async fn find_hook(
+        &self,
+        db: &sea_orm::DatabaseTransaction,
+        id: &rest_hooks::HookId,
+    ) -> Result<Option<rest_hooks::HookTarget>, sea_orm::DbErr> {
+        rest_hooks::hook::find_hook::<subscription::Entity, _>(db, id).await
+    }
+}
+
+#[tokio::test]
+async fn a_custom_finder_beside_the_named_entity_keeps_the_api_which_writes_what_the_finder_reads() {
+    for finder_first in [true, false] {
+        let h = Harness::with(|b| match finder_first {
+            true => b.finder(AnyEventOfTheOwner).hook_entity::<subscription::Entity>(),
+            false => b.hook_entity::<subscription::Entity>().finder(AnyEventOfTheOwner),
+        })
+        .await;
+        let api = ApiServer::serve(HooksApi::new(h.engine.clone(), bearer).expect("the named entity is served")).await;
+
+        let created = api.post("", 7, json!({"event": "book.changed", "target": h.receiver.url("org7")})).await;
+        assert_eq!(created.status, 201, "{created:?}");
+        let id = created.body["id"].as_i64().unwrap();
+        let secret = created.body["secret"].as_str().unwrap().to_owned();
+        assert_eq!(row(&h, id).await.map(|row| row.organization_id), Some(7), "written to the named entity");
+
+        // The finder, not the event name, decides: a `book.added` reaches the `book.changed` hook,
+        // signed with the secret its row holds.
+        h.run(new_book(7, "Found by the finder").insert(&h.db)).await.unwrap();
+        let received = h.receiver.wait_for(1).await;
+        assert_eq!(
+            (received[0].body["hook"]["id"].as_i64(), received[0].body["hook"]["event"].as_str()),
+            (Some(id), Some("book.changed"))
+        );
+        assert!(signed_with(&received[0], &secret), "signed with the secret hook_target attached");
+    }
+}
