@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use actix::{Actor, ActorFutureExt, AsyncContext, Context, Handler, Message, WrapFuture};
+use actix::{Actor, ActorFutureExt, AsyncContext, Context, Handler, Message, SpawnHandle, WrapFuture};
 use tokio::task::AbortHandle;
 use uuid::Uuid;
 
@@ -43,18 +43,37 @@ pub(crate) struct OutcomeWriter {
     leases: HashMap<Uuid, (i64, Option<AbortHandle>)>,
     /// Set when the leases are due for renewal.
     renew: bool,
-    /// Set while outcomes are gathered for a batch (see [`GATHER`]).
-    gathering: bool,
+    /// The timer that ends the gathering of a batch (see [`GATHER`]), while one runs.
+    gathering: Option<SpawnHandle>,
+    /// How long the first outcome of a batch waits for others.
+    gather: Duration,
 }
 
 /// How long the first outcome of a batch waits for others to arrive: a few outcomes written in one
-/// transaction hold the database's write lock (on SQLite, the application's too) far less than as
-/// many transactions of one.
+/// transaction hold the database's write lock far less than as many transactions of one.
 const GATHER: Duration = Duration::from_millis(2);
+
+/// The same on SQLite, where each of the engine's write transactions takes the one write lock
+/// that the application's saves need too, and a save that finds it taken sleeps a millisecond or
+/// more: outcomes are written at most 50 times a second. An outcome that someone waits for (the
+/// turn of a delivery held in order) ends the gathering at once.
+const GATHER_SQLITE: Duration = Duration::from_millis(20);
 
 impl OutcomeWriter {
     pub(crate) fn new(shared: Arc<Shared>) -> Self {
-        Self { shared, buffer: Vec::new(), writing: false, leases: HashMap::new(), renew: false, gathering: false }
+        let gather = match shared.db.get_database_backend() {
+            sea_orm::DbBackend::Sqlite => GATHER_SQLITE,
+            _ => GATHER,
+        };
+        Self {
+            shared,
+            buffer: Vec::new(),
+            writing: false,
+            leases: HashMap::new(),
+            renew: false,
+            gathering: None,
+            gather,
+        }
     }
 
     fn flush(&mut self, ctx: &mut Context<Self>) {
@@ -183,14 +202,25 @@ impl Handler<Outcome> for OutcomeWriter {
     type Result = ();
 
     fn handle(&mut self, outcome: Outcome, ctx: &mut Context<Self>) {
+        let awaited = outcome.attempt.as_ref().is_some_and(|attempted| attempted.ordered);
         self.buffer.push(outcome);
         // While a batch is being written, the next gathers by itself.
-        if !self.writing && !self.gathering {
-            self.gathering = true;
-            ctx.run_later(GATHER, |writer, ctx| {
-                writer.gathering = false;
-                writer.flush(ctx);
-            });
+        if self.writing {
+            return;
+        }
+        match (self.gathering.take(), awaited) {
+            (Some(timer), true) => {
+                ctx.cancel_future(timer);
+                self.flush(ctx);
+            }
+            (Some(timer), false) => self.gathering = Some(timer),
+            (None, _) => {
+                let gather = if awaited { GATHER } else { self.gather };
+                self.gathering = Some(ctx.run_later(gather, |writer, ctx| {
+                    writer.gathering = None;
+                    writer.flush(ctx);
+                }));
+            }
         }
     }
 }

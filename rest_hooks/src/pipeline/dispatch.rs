@@ -15,8 +15,8 @@ use std::sync::atomic::Ordering;
 
 use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, EntityTrait, IsolationLevel,
-    QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+    ActiveValue::Set, ColumnTrait, DatabaseTransaction, DbBackend, DbErr, EntityTrait, IsolationLevel, QueryFilter,
+    QueryOrder, QuerySelect, TransactionTrait,
 };
 use uuid::Uuid;
 
@@ -117,13 +117,10 @@ impl Dispatcher {
             // Under REPEATABLE READ the locking scan would also lock the gap after the last row and
             // hold up every save that records an event until the pass commits.
             DbBackend::MySql => db.begin_with_config(Some(IsolationLevel::ReadCommitted), None).await?,
-            _ => db.begin().await?,
+            // With SQLite's write lock taken before reading: a deferred transaction that reads and
+            // then writes fails outright (it cannot wait) when another writer committed in between.
+            _ => crate::runtime::pool::begin_write(db).await?,
         };
-        if backend == DbBackend::Sqlite {
-            // Take SQLite's write lock before reading: a deferred transaction that reads and then
-            // writes fails outright (it cannot wait) when another writer committed in between.
-            txn.execute_unprepared("UPDATE rest_hooks_outbox SET state = state WHERE 1 = 0").await?;
-        }
         let now = self.shared.clock.now_ms();
         let waiting = self.deferred().waiting(now);
         let mut query = outbox::Entity::find()
@@ -485,7 +482,7 @@ impl Dispatcher {
         for (row, _) in claims {
             by_lease.entry(row.lease_until).or_default().push(row.id);
         }
-        let txn = self.shared.db.begin().await?;
+        let txn = crate::runtime::pool::begin_write(&self.shared.db).await?;
         for (lease, ids) in by_lease {
             for chunk in ids.chunks(CHUNK) {
                 let claimed = delivery::Entity::update_many()
@@ -512,7 +509,7 @@ impl Dispatcher {
         claims: &[(delivery::Model, Place<Leased>)],
         lease_until: i64,
     ) -> Result<Vec<bool>, DbErr> {
-        let txn = self.shared.db.begin().await?;
+        let txn = crate::runtime::pool::begin_write(&self.shared.db).await?;
         let mut claimed = Vec::with_capacity(claims.len());
         for (row, _) in claims {
             let done = delivery::Entity::update_many()

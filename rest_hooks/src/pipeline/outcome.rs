@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 
 use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{ActiveValue::Set, ColumnTrait, DatabaseTransaction, DbErr, EntityTrait, QueryFilter, TransactionTrait};
+use sea_orm::{ActiveValue::Set, ColumnTrait, DatabaseTransaction, DbErr, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
 use crate::foundation::delivery::Disabled;
@@ -28,7 +28,7 @@ pub(crate) async fn renew_leases(
     now: i64,
 ) -> Result<Vec<(Uuid, Option<i64>)>, DbErr> {
     let until = now.saturating_add(shared.config.lease_ms());
-    let txn = shared.db.begin().await?;
+    let txn = crate::runtime::pool::begin_write(&shared.db).await?;
     let mut renewed = Vec::with_capacity(held.len());
     for &(id, lease_until) in held {
         let done = delivery::Entity::update_many()
@@ -72,7 +72,7 @@ pub(crate) fn wake_for_retries(shared: &Shared, batch: &[Outcome]) {
 /// Writes one batch; returns the hooks it disabled.
 pub(crate) async fn write_outcomes(shared: &Shared, batch: &[Outcome]) -> Result<Vec<Disabled>, DbErr> {
     let now = shared.clock.now_ms();
-    let txn = shared.db.begin().await?;
+    let txn = crate::runtime::pool::begin_write(&shared.db).await?;
     log_attempts(&txn, batch).await?;
     release_leases(&txn, batch).await?;
     write_delivered(&txn, batch, now).await?;
