@@ -899,21 +899,21 @@ fn engine_with_map_of(size: usize) -> rest_hooks::Builder {
     filler(size).fold(engine(false).check_models(false), |builder, (name, spec)| builder.event(name, spec))
 }
 
-fn lookup_ns(map: &EventMap) -> f64 {
-    const N: u32 = 2_000_000;
+fn lookup_ns(map: &EventMap, n: u32) -> f64 {
     let start = Instant::now();
-    for _ in 0..N {
+    for _ in 0..n {
         std::hint::black_box(map.lookup(std::hint::black_box("bench.Item"), std::hint::black_box("created")));
     }
-    start.elapsed().as_secs_f64() * 1e9 / f64::from(N)
+    start.elapsed().as_secs_f64() * 1e9 / f64::from(n)
 }
 
 async fn lookup(backend: &Backend, options: &Options) -> Lookup {
     let (small, large) = (map_of(SMALL_MAP), map_of(LARGE_MAP));
     let (mut small_ns, mut large_ns) = (Vec::new(), Vec::new());
+    let n = options.size.pick(2_000_000, 2_000_000, 20_000);
     for _ in 0..5 {
-        small_ns.push(lookup_ns(&small));
-        large_ns.push(lookup_ns(&large));
+        small_ns.push(lookup_ns(&small, n));
+        large_ns.push(lookup_ns(&large, n));
     }
     let scratch = fresh(backend).await;
     let small_engine = engine_with_map_of(SMALL_MAP).start(scratch.db.clone()).unwrap();
