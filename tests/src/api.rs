@@ -104,6 +104,11 @@ impl ApiServer {
         self.call(Method::POST, path, Some(owner), Some(body)).await
     }
 
+    /// Shorthand: PATCH `body` as `owner`.
+    pub async fn patch(&self, path: &str, owner: i32, body: Value) -> Answer {
+        self.call(Method::PATCH, path, Some(owner), Some(body)).await
+    }
+
     /// Subscribes `target` to `event` as `owner` and returns the hook (with its secret).
     pub async fn subscribe(&self, owner: i32, event: &str, target: &str) -> Value {
         let answer = self.post("", owner, serde_json::json!({"event": event, "target": target})).await;

@@ -442,6 +442,22 @@ pub mod book_webhook {
             query.filter(Condition::any().add(Column::BookId.is_null()).add(Column::BookId.eq(book)))
         }
 
+        fn api_columns() -> Vec<Column> {
+            vec![Column::BookId, Column::TitleWord]
+        }
+
+        fn check_api_fields(
+            fields: &serde_json::Map<String, serde_json::Value>,
+            _owner: &rest_hooks::Owner,
+        ) -> Result<(), rest_hooks::hook::FieldError> {
+            match fields.get("title_word").and_then(serde_json::Value::as_str) {
+                Some(word) if word.trim().is_empty() => {
+                    Err(rest_hooks::hook::FieldError::new("title_word", "give a word, or null for any title"))
+                }
+                _ => Ok(()),
+            }
+        }
+
         fn keep() -> Option<fn(&Model, &Event) -> bool> {
             Some(|hook, event| {
                 let title = event.field("title").and_then(serde_json::Value::as_str).unwrap_or_default();

@@ -44,16 +44,19 @@ pub(crate) async fn subscribe(
     State(state): State<ApiState>,
     Caller(owner): Caller,
     OriginalUri(uri): OriginalUri,
-    JsonBody(body): JsonBody<Subscribe>,
+    JsonBody(body): JsonBody<serde_json::Map<String, serde_json::Value>>,
 ) -> Result<Response, ApiError> {
+    let (body, fields) = with_fields::<Subscribe>(&state, &owner, body)?;
     let target = one_target(body.target, body.target_url)?
         .ok_or_else(|| ApiError::validation(Some("target".to_owned()), "missing field `target`"))?;
     state.check_event(&body.event)?;
     let hook =
-        state.table.create(state.engine.shared(), &owner, &body.event, &target).await.map_err(|error| match error {
-            crate::foundation::error::SubscribeError::Invalid(invalid) => ApiError::from(invalid),
-            crate::foundation::error::SubscribeError::Db(error) => write_error(&state, &error),
-            other => ApiError::internal(&other),
+        state.table.create(state.engine.shared(), &owner, &body.event, &target, &fields).await.map_err(|error| {
+            match error {
+                crate::foundation::error::SubscribeError::Invalid(invalid) => ApiError::from(invalid),
+                crate::foundation::error::SubscribeError::Db(error) => write_error(&state, &error),
+                other => ApiError::internal(&other),
+            }
         })?;
     let location = format!("{}/{}", uri.path().trim_end_matches('/'), hook.id);
     let view = HookView::with_secret(hook, None, &state.engine.shared().config.ordered_events);
@@ -134,8 +137,9 @@ pub(crate) async fn change(
     State(state): State<ApiState>,
     Caller(owner): Caller,
     HookPath(id): HookPath,
-    JsonBody(change): JsonBody<Change>,
+    JsonBody(change): JsonBody<serde_json::Map<String, serde_json::Value>>,
 ) -> Result<Json<HookView>, ApiError> {
+    let (change, fields) = with_fields::<Change>(&state, &owner, change)?;
     let hook = owned(&state, &owner, &id).await?;
     let engine = &state.engine;
     let target = one_target(change.target, change.target_url)?;
@@ -149,7 +153,7 @@ pub(crate) async fn change(
     let txn = engine.db().begin().await?;
     state
         .table
-        .change(&txn, &hook.id, change.event.as_deref(), target.as_deref())
+        .change(&txn, &hook.id, change.event.as_deref(), target.as_deref(), &fields)
         .await
         .map_err(|error| write_error(&state, &error))?;
     if let Some(target) = &target {
@@ -215,6 +219,32 @@ pub(crate) async fn delete(
         return Err(not_found(&id));
     }
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// A request body read as `T`, less the application's own fields
+/// ([`HookEntity::api_columns`](crate::HookEntity::api_columns)), which are returned beside it once
+/// checked: a value of the wrong type, or one the application refuses, is a 422 naming its field.
+fn with_fields<T: serde::de::DeserializeOwned>(
+    state: &ApiState,
+    owner: &Owner,
+    mut body: serde_json::Map<String, serde_json::Value>,
+) -> Result<(T, serde_json::Map<String, serde_json::Value>), ApiError> {
+    let names = state.table.api_fields().map_err(|problem| ApiError::internal(&problem))?;
+    let mut fields = serde_json::Map::new();
+    for field in names {
+        if let Some(value) = body.remove(field.name) {
+            fields.insert(field.name.to_owned(), value);
+        }
+    }
+    let rest = serde_json::to_vec(&body).map_err(|error| ApiError::internal(&error))?;
+    let body = super::body::parse::<T>(&rest)?;
+    if !fields.is_empty() {
+        state
+            .table
+            .check_fields(&fields, owner)
+            .map_err(|refused| ApiError::validation(Some(refused.field), refused.message))?;
+    }
+    Ok((body, fields))
 }
 
 /// The caller's hook `id`, or 404 — the same 404 for a hook of another owner, a missing one and

@@ -228,7 +228,8 @@ impl HooksApi {
     /// answers without reading the request's body, and the client's next request on the same
     /// connection is lost.
     pub fn router<S: Clone + Send + Sync + 'static>(self) -> Router<S> {
-        let (router, document) = documented();
+        let (router, mut document) = documented();
+        with_fields(&mut document, &self.state.table.api_fields().unwrap_or_default());
         let document = Arc::new(document);
         let limit = self.state.body_limit;
         let router = if self.state.portal {
@@ -272,7 +273,41 @@ impl HooksApi {
     /// `GET /openapi.json` serves it, that adds the mount point as the server). For merging into
     /// the application's own description.
     pub fn openapi(&self) -> serde_json::Value {
-        serde_json::to_value(documented().1).unwrap_or_default()
+        let mut document = documented().1;
+        with_fields(&mut document, &self.state.table.api_fields().unwrap_or_default());
+        serde_json::to_value(document).unwrap_or_default()
+    }
+}
+
+/// The application's own hook fields ([`HookEntity::api_columns`](crate::HookEntity::api_columns))
+/// in the schemas of a hook and of the bodies that create and change one.
+fn with_fields(document: &mut utoipa::openapi::OpenApi, fields: &[crate::foundation::hook::ApiField]) {
+    use utoipa::openapi::RefOr;
+    use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, Schema, SchemaFormat, SchemaType, Type};
+    let Some(components) = document.components.as_mut().filter(|_| !fields.is_empty()) else { return };
+    for name in ["HookView", "Subscribe", "Change"] {
+        let Some(RefOr::T(Schema::Object(object))) = components.schemas.get_mut(name) else { continue };
+        for field in fields {
+            let kind = match field.kind.json_type() {
+                "integer" => Type::Integer,
+                "number" => Type::Number,
+                "boolean" => Type::Boolean,
+                _ => Type::String,
+            };
+            let types = if field.nullable { SchemaType::from_iter([kind, Type::Null]) } else { SchemaType::from(kind) };
+            let format = (field.kind == crate::foundation::hook::FieldKind::Uuid)
+                .then_some(SchemaFormat::KnownFormat(KnownFormat::Uuid));
+            let schema = ObjectBuilder::new()
+                .schema_type(types)
+                .format(format)
+                .description(Some(format!("The application's own field `{}`.", field.name)))
+                .build();
+            object.properties.insert(field.name.to_owned(), RefOr::T(Schema::Object(schema)));
+            if name == "HookView" {
+                // Shown on every hook, `null` when empty.
+                object.required.push(field.name.to_owned());
+            }
+        }
     }
 }
 

@@ -158,6 +158,11 @@ pub(crate) struct HookView {
     /// After a rotation: until when the previous secret still signs, beside the new one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) previous_secret_until: Option<DateTime<Utc>>,
+    /// The application's own fields ([`HookEntity::api_columns`](crate::HookEntity::api_columns)),
+    /// described in the document when there are any.
+    #[serde(flatten)]
+    #[schema(ignore)]
+    pub(crate) fields: serde_json::Map<String, serde_json::Value>,
 }
 
 /// Why a hook's deliveries go in order.
@@ -198,6 +203,7 @@ impl HookView {
             updated: hook.updated,
             secret: None,
             previous_secret_until: None,
+            fields: hook.fields,
         }
     }
 

@@ -498,6 +498,9 @@ impl Builder {
                 .check_signing_length()
                 .map_err(|e| BuildError::Setting { name: "fallback_secret", problem: e.to_string() })?;
         }
+        if let Some(problem) = self.hook_table.as_ref().and_then(|TableOf(table)| api_field_problem(table.as_ref())) {
+            return Err(BuildError::Setting { name: "hook_entity", problem });
+        }
         let read_by_entity = self.hook_table.as_ref().filter(|_| !self.custom_finder);
         if let Some(problem) = nothing_to_sign_with(&self.signing, self.deliverer.is_some(), read_by_entity) {
             return Err(BuildError::Setting { name: "fallback_secret", problem });
@@ -575,6 +578,38 @@ impl Builder {
         }
         Ok(engine)
     }
+}
+
+/// What is wrong with the hook entity's [`api_columns`](HookEntity::api_columns): a column type
+/// the API cannot carry, or a name the API gives a field of its own.
+fn api_field_problem(table: &dyn crate::engine::hook_table::HookTable) -> Option<String> {
+    const TAKEN: [&str; 13] = [
+        "id",
+        "event",
+        "target",
+        "target_url",
+        "subscription_url",
+        "active",
+        "ordered",
+        "ordered_by",
+        "disabled_reason",
+        "created",
+        "updated",
+        "secret",
+        "previous_secret_until",
+    ];
+    let entity = table.entity();
+    let fields = match table.api_fields() {
+        Ok(fields) => fields,
+        Err(problem) => return Some(format!("`HookEntity::api_columns` of `{entity}`: {problem}")),
+    };
+    fields.iter().find(|field| TAKEN.contains(&field.name)).map(|field| {
+        format!(
+            "`HookEntity::api_columns` of `{entity}` names column `{}`, a field the subscription API has already; \
+             leave it out (the API sets `event`, `target` and the owner itself)",
+            field.name
+        )
+    })
 }
 
 /// Why the engine's own signer would have no secret for any hook: it signs (Standard Webhooks,

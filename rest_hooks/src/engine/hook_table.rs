@@ -16,7 +16,10 @@ use sea_orm::{
 use crate::engine::own_hooks::{HookWriteError, Hooks, primary_key};
 use crate::foundation::error::SubscribeError;
 use crate::foundation::finder::target_of;
-use crate::foundation::hook::{HookEntity, HookId, HookTarget, column_value, owner_value};
+use crate::foundation::hook::{
+    ApiField, FieldError, HookEntity, HookId, HookTarget, api_field_json, api_field_value, api_fields, column_value,
+    owner_value,
+};
 use crate::foundation::hookable::Owner;
 use crate::foundation::signing::Secret;
 use crate::runtime::shared::Shared;
@@ -35,6 +38,8 @@ pub(crate) struct HookRow {
     pub(crate) previous_until: Option<DateTime<Utc>>,
     /// Whether [`HookEntity::scope`] lets the hook receive events.
     pub(crate) in_scope: bool,
+    /// The application's own fields ([`HookEntity::api_columns`]), by name.
+    pub(crate) fields: serde_json::Map<String, serde_json::Value>,
 }
 
 /// Which hooks of an owner to list: a page after `after`, in primary key order.
@@ -62,13 +67,28 @@ pub(crate) trait HookTable: Send + Sync + 'static {
     /// name: `target` (when the entity names its target column), then `event`.
     fn field_columns(&self) -> Vec<(&'static str, &'static str)>;
 
-    /// Creates a hook of `owner`, as [`Hooks::subscribe`](crate::engine::own_hooks::Hooks::subscribe) does.
+    /// The application's own fields the API carries ([`HookEntity::api_columns`]), or what is
+    /// wrong with one of their columns.
+    fn api_fields(&self) -> Result<Vec<ApiField>, String>;
+
+    /// Checks `fields`, named by a request of `owner`: each a field of
+    /// [`api_fields`](Self::api_fields) with a value of its type, then
+    /// [`HookEntity::check_api_fields`].
+    fn check_fields(
+        &self,
+        fields: &serde_json::Map<String, serde_json::Value>,
+        owner: &Owner,
+    ) -> Result<(), FieldError>;
+
+    /// Creates a hook of `owner` with the application's own `fields` (checked), as
+    /// [`Hooks::subscribe`](crate::engine::own_hooks::Hooks::subscribe) does.
     async fn create(
         &self,
         shared: &Arc<Shared>,
         owner: &Owner,
         event: &str,
         target: &str,
+        fields: &serde_json::Map<String, serde_json::Value>,
     ) -> Result<HookRow, SubscribeError>;
 
     /// A page of `owner`'s hooks.
@@ -87,13 +107,15 @@ pub(crate) trait HookTable: Send + Sync + 'static {
     /// Hook `id` as the engine sends to it, its secrets included.
     async fn target(&self, db: &DatabaseConnection, id: &HookId) -> Result<Option<HookTarget>, DbErr>;
 
-    /// Sets hook `id`'s event and target, those given, and its `updated` column.
+    /// Sets hook `id`'s event and target, those given, the application's own `fields` (checked),
+    /// and its `updated` column.
     async fn change(
         &self,
         txn: &DatabaseTransaction,
         id: &HookId,
         event: Option<&str>,
         target: Option<&str>,
+        fields: &serde_json::Map<String, serde_json::Value>,
     ) -> Result<(), DbErr>;
 
     /// Deletes hook `id` as [`Hooks::unsubscribe`](crate::engine::own_hooks::Hooks::unsubscribe) does.
@@ -134,6 +156,23 @@ where
             return Ok(None);
         };
         Ok(Self::scoped(db, vec![row]).await?.pop())
+    }
+
+    /// `fields` as column values, each checked against its column's type.
+    fn values(fields: &serde_json::Map<String, serde_json::Value>) -> Result<Vec<(E::Column, Value)>, FieldError> {
+        let columns = E::api_columns();
+        fields
+            .iter()
+            .map(|(name, json)| {
+                let column = columns
+                    .iter()
+                    .find(|column| column.as_str() == name)
+                    .ok_or_else(|| FieldError::new(name, format!("unknown field `{name}`")))?;
+                api_field_value(*column, json)
+                    .map(|value| (*column, value))
+                    .map_err(|problem| FieldError::new(name, problem))
+            })
+            .collect()
     }
 
     /// `rows` with [`HookRow::in_scope`] read from the entity's scope: one query for them all.
@@ -181,15 +220,31 @@ where
         target.into_iter().chain([("event", E::event_column().as_str())]).collect()
     }
 
+    fn api_fields(&self) -> Result<Vec<ApiField>, String> {
+        api_fields(&E::api_columns())
+    }
+
+    fn check_fields(
+        &self,
+        fields: &serde_json::Map<String, serde_json::Value>,
+        owner: &Owner,
+    ) -> Result<(), FieldError> {
+        Self::values(fields)?;
+        E::check_api_fields(fields, owner)
+    }
+
     async fn create(
         &self,
         shared: &Arc<Shared>,
         owner: &Owner,
         event: &str,
         target: &str,
+        fields: &serde_json::Map<String, serde_json::Value>,
     ) -> Result<HookRow, SubscribeError> {
-        let hook =
-            Hooks::<E>::new(Arc::clone(shared)).subscribe(&shared.db, Some(owner.clone()), event, target).await?;
+        let values = Self::values(fields).map_err(|e| DbErr::Custom(e.to_string()))?;
+        let hook = Hooks::<E>::new(Arc::clone(shared))
+            .subscribe_with(&shared.db, Some(owner.clone()), event, target, values)
+            .await?;
         let row = row_of::<E>(hook);
         Ok(HookRow { in_scope: true, ..row })
     }
@@ -234,9 +289,13 @@ where
         id: &HookId,
         event: Option<&str>,
         target: Option<&str>,
+        fields: &serde_json::Map<String, serde_json::Value>,
     ) -> Result<(), DbErr> {
         let key = primary_key::<E>().map_err(|e| DbErr::Custom(e.to_string()))?;
         let mut update = E::update_many().filter(key.eq(column_value(key, "hook id", &id.to_string())?));
+        for (column, value) in Self::values(fields).map_err(|e| DbErr::Custom(e.to_string()))? {
+            update = update.col_expr(column, Expr::value(value));
+        }
         if let Some(event) = event {
             update = update.col_expr(E::event_column(), Expr::value(event));
         }
@@ -281,6 +340,10 @@ fn row_of<E: HookEntity>(hook: E::Model) -> HookRow {
         .and_then(|columns| columns.previous)
         .filter(|(secret, _)| !matches!(hook.get(*secret), Value::String(None)))
         .and_then(|(_, until)| utc(hook.get(until)));
+    let fields = E::api_columns()
+        .into_iter()
+        .map(|column| (column.as_str().to_owned(), api_field_json(hook.get(column))))
+        .collect();
     let target = E::to_target(hook);
     HookRow {
         id: target.id,
@@ -291,6 +354,7 @@ fn row_of<E: HookEntity>(hook: E::Model) -> HookRow {
         secret,
         previous_until,
         in_scope: false,
+        fields,
     }
 }
 

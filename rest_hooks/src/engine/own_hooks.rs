@@ -109,6 +109,19 @@ where
         event: &str,
         target: &str,
     ) -> Result<E::Model, SubscribeError> {
+        self.subscribe_with(db, owner, event, target, Vec::new()).await
+    }
+
+    /// [`subscribe`](Self::subscribe), with the application's own `fields` set before
+    /// [`HookEntity::fill_new`] runs.
+    pub(crate) async fn subscribe_with<C: ConnectionTrait>(
+        &self,
+        db: &C,
+        owner: Option<Owner>,
+        event: &str,
+        target: &str,
+        fields: Vec<(E::Column, Value)>,
+    ) -> Result<E::Model, SubscribeError> {
         self.check_read()?;
         let target_column = E::target_column().ok_or(HookEntityError::NoTargetColumn(entity_name::<E>()))?;
         self.shared.check_event(event)?;
@@ -127,6 +140,9 @@ where
         let now = chrono::Utc::now();
         for column in [E::created_column(), E::updated_column()].into_iter().flatten() {
             hook.try_set(column, Value::from(now))?;
+        }
+        for (column, value) in fields {
+            hook.try_set(column, value)?;
         }
         E::fill_new(&mut hook, owner.as_ref());
         if std::any::TypeId::of::<E>() == std::any::TypeId::of::<hook::Entity>() {

@@ -319,6 +319,24 @@ pub trait HookEntity: EntityTrait {
     fn fill_new(hook: &mut Self::ActiveModel, owner: Option<&Owner>) {
         let _ = (hook, owner);
     }
+    /// The application's own columns that the subscription API carries beside `event` and
+    /// `target`, each under its column's name: `POST` and `PATCH` accept them, every answer that
+    /// shows a hook shows them, and `/openapi.json` describes them in the hook's schema. Their JSON
+    /// type is the column's (integers, numbers, booleans, text; UUIDs as text); a nullable column
+    /// also takes `null`. A hook created through the API has them set before
+    /// [`fill_new`](Self::fill_new) runs, which may read them. Default: none, and the API is
+    /// unchanged.
+    fn api_columns() -> Vec<Self::Column> {
+        Vec::new()
+    }
+    /// Checks the values of [`api_columns`](Self::api_columns) that a `POST` or `PATCH` of the
+    /// subscription API sets (by column name, as sent, each of the column's JSON type) before
+    /// anything is written; `owner` is the caller's. An error answers `422` naming its field.
+    /// Default: every value of the right type is accepted.
+    fn check_api_fields(fields: &serde_json::Map<String, serde_json::Value>, owner: &Owner) -> Result<(), FieldError> {
+        let _ = (fields, owner);
+        Ok(())
+    }
     /// Marks a hook disabled in this table, when the engine disables it (410 Gone, or failing for
     /// too long): `update` already selects the hook by its primary key; add the columns to set,
     /// e.g. `Some(update.col_expr(Column::IsActive, Expr::value(false)))`. The engine keeps its own
@@ -328,6 +346,150 @@ pub trait HookEntity: EntityTrait {
         let _ = (update, reason);
         None
     }
+}
+
+/// A value of one of the application's own hook fields that it refuses
+/// ([`HookEntity::check_api_fields`]): the subscription API answers `422` naming the field.
+///
+/// ```
+/// let refused = rest_hooks::hook::FieldError::new("project_id", "no project 9 in this organisation");
+/// assert_eq!(refused.to_string(), "`project_id`: no project 9 in this organisation");
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("`{field}`: {message}")]
+pub struct FieldError {
+    /// The field at fault, as the request names it.
+    pub field: String,
+    /// What is wrong, for the caller.
+    pub message: String,
+}
+
+impl FieldError {
+    /// Field `field` is refused because of `message`.
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self { field: field.into(), message: message.into() }
+    }
+}
+
+/// The JSON type of an API field, from its column's type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum FieldKind {
+    Integer,
+    Number,
+    Boolean,
+    String,
+    Uuid,
+}
+
+impl FieldKind {
+    /// The OpenAPI type name.
+    #[cfg_attr(not(feature = "api"), allow(dead_code))]
+    pub(crate) fn json_type(self) -> &'static str {
+        match self {
+            FieldKind::Integer => "integer",
+            FieldKind::Number => "number",
+            FieldKind::Boolean => "boolean",
+            FieldKind::String | FieldKind::Uuid => "string",
+        }
+    }
+}
+
+/// One of [`HookEntity::api_columns`], as the API reads and writes it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct ApiField {
+    /// The column's name, the field's name in requests and answers.
+    pub(crate) name: &'static str,
+    pub(crate) kind: FieldKind,
+    pub(crate) nullable: bool,
+}
+
+/// The API fields of `columns`, or what is wrong with one: a column type the API cannot carry.
+pub(crate) fn api_fields<C: ColumnTrait>(columns: &[C]) -> Result<Vec<ApiField>, String> {
+    columns
+        .iter()
+        .map(|column| {
+            let def = column.def();
+            let kind = match def.get_column_type() {
+                ColumnType::TinyInteger
+                | ColumnType::SmallInteger
+                | ColumnType::Integer
+                | ColumnType::BigInteger
+                | ColumnType::TinyUnsigned
+                | ColumnType::SmallUnsigned
+                | ColumnType::Unsigned
+                | ColumnType::BigUnsigned => FieldKind::Integer,
+                ColumnType::Float | ColumnType::Double => FieldKind::Number,
+                ColumnType::Boolean => FieldKind::Boolean,
+                ColumnType::Char(_) | ColumnType::String(_) | ColumnType::Text => FieldKind::String,
+                ColumnType::Uuid => FieldKind::Uuid,
+                other => {
+                    return Err(format!(
+                        "column `{}` is a {other:?} column; the API carries integer, number, boolean, text and UUID columns",
+                        column.as_str()
+                    ));
+                }
+            };
+            Ok(ApiField { name: column.as_str(), kind, nullable: def.is_null() })
+        })
+        .collect()
+}
+
+/// `json` as a value of `column`, or why it cannot be one (for the caller: the field's name is
+/// said beside it).
+pub(crate) fn api_field_value<C: ColumnTrait>(column: C, json: &serde_json::Value) -> Result<Value, String> {
+    use serde_json::Value as Json;
+    let def = column.def();
+    let ty = def.get_column_type();
+    if json.is_null() {
+        if !def.is_null() {
+            return Err("may not be null".to_owned());
+        }
+        return Ok(match ty {
+            ColumnType::TinyInteger => Value::TinyInt(None),
+            ColumnType::SmallInteger => Value::SmallInt(None),
+            ColumnType::Integer => Value::Int(None),
+            ColumnType::BigInteger => Value::BigInt(None),
+            ColumnType::TinyUnsigned => Value::TinyUnsigned(None),
+            ColumnType::SmallUnsigned => Value::SmallUnsigned(None),
+            ColumnType::Unsigned => Value::Unsigned(None),
+            ColumnType::BigUnsigned => Value::BigUnsigned(None),
+            ColumnType::Float => Value::Float(None),
+            ColumnType::Double => Value::Double(None),
+            ColumnType::Boolean => Value::Bool(None),
+            ColumnType::Uuid => Value::Uuid(None),
+            _ => Value::String(None),
+        });
+    }
+    let out_of_range = || "is out of range".to_owned();
+    let integer = || json.as_i64().ok_or_else(|| "must be an integer".to_owned());
+    let unsigned = || json.as_u64().ok_or_else(|| "must be an integer of 0 or more".to_owned());
+    Ok(match ty {
+        ColumnType::TinyInteger => Value::from(i8::try_from(integer()?).map_err(|_| out_of_range())?),
+        ColumnType::SmallInteger => Value::from(i16::try_from(integer()?).map_err(|_| out_of_range())?),
+        ColumnType::Integer => Value::from(i32::try_from(integer()?).map_err(|_| out_of_range())?),
+        ColumnType::BigInteger => Value::from(integer()?),
+        ColumnType::TinyUnsigned => Value::from(u8::try_from(unsigned()?).map_err(|_| out_of_range())?),
+        ColumnType::SmallUnsigned => Value::from(u16::try_from(unsigned()?).map_err(|_| out_of_range())?),
+        ColumnType::Unsigned => Value::from(u32::try_from(unsigned()?).map_err(|_| out_of_range())?),
+        ColumnType::BigUnsigned => Value::from(unsigned()?),
+        #[allow(clippy::cast_possible_truncation)]
+        ColumnType::Float => Value::from(json.as_f64().ok_or_else(|| "must be a number".to_owned())? as f32),
+        ColumnType::Double => Value::from(json.as_f64().ok_or_else(|| "must be a number".to_owned())?),
+        ColumnType::Boolean => Value::from(json.as_bool().ok_or_else(|| "must be true or false".to_owned())?),
+        ColumnType::Uuid => match json {
+            Json::String(text) => Value::from(text.parse::<Uuid>().map_err(|_| "must be a UUID".to_owned())?),
+            _ => return Err("must be a UUID".to_owned()),
+        },
+        _ => match json {
+            Json::String(text) => Value::from(text.as_str()),
+            _ => return Err("must be a string".to_owned()),
+        },
+    })
+}
+
+/// A column's value as the API shows it.
+pub(crate) fn api_field_json(value: Value) -> serde_json::Value {
+    sea_orm::sea_query::value::sea_value_to_json_value(&value)
 }
 
 /// What the engine needs of a row of entity `E`: [`HookEntity::to_target`], with the secrets of

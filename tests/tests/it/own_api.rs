@@ -238,3 +238,141 @@ async fn a_custom_finder_beside_the_named_entity_keeps_the_api_which_writes_what
         assert!(signed_with(&received[0], &secret), "signed with the secret hook_target attached");
     }
 }
+
+#[tokio::test]
+async fn the_applications_own_fields_are_set_shown_changed_checked_and_described() {
+    use rest_hooks_tests::entities::book_webhook;
+    let h = Harness::with(|b| {
+        b.event("chapter.added", "bookstore.Chapter.created").hook_entity::<book_webhook::Entity>().unsigned()
+    })
+    .await;
+    let api = ApiServer::serve(HooksApi::new(h.engine.clone(), bearer).unwrap()).await;
+    let first = h.run(new_book(1, "First").insert(&h.db)).await.unwrap();
+    let second = h.run(new_book(1, "Second").insert(&h.db)).await.unwrap();
+
+    // Set on creation, shown in the answer, stored in the application's columns.
+    let body = json!({"event": "chapter.added", "target": h.receiver.url("first"), "book_id": first.id});
+    let created = api.post("", 1, body).await;
+    assert_eq!(created.status, 201, "{created:?}");
+    assert_eq!(
+        (created.body["book_id"].as_i64(), &created.body["title_word"]),
+        (Some(i64::from(first.id)), &json!(null))
+    );
+    let id = created.body["id"].as_i64().unwrap();
+    let stored = book_webhook::Entity::find_by_id(id).one(&h.db).await.unwrap().unwrap();
+    assert_eq!((stored.book_id, stored.title_word), (Some(first.id), None));
+    let every = api.post("", 1, json!({"event": "chapter.added", "target": h.receiver.url("every")})).await;
+    assert_eq!((every.status, &every.body["book_id"]), (201, &json!(null)), "{every:?}");
+
+    // Changed with PATCH, shown by read and list.
+    let changed = api.patch(&format!("/{id}"), 1, json!({"title_word": "Epilogue"})).await;
+    assert_eq!((changed.status, changed.body["title_word"].as_str()), (200, Some("Epilogue")), "{changed:?}");
+    assert_eq!(api.get(&format!("/{id}"), 1).await.body["title_word"], "Epilogue");
+    let listed = api.get("", 1).await;
+    assert_eq!(listed.body["hooks"][0]["book_id"].as_i64(), Some(i64::from(first.id)), "{listed:?}");
+
+    // Refusals name the field and change nothing.
+    for (body, field) in [
+        (json!({"book_id": "two"}), "book_id"),
+        (json!({"book_id": 1.5}), "book_id"),
+        (json!({"title_word": 7}), "title_word"),
+        (json!({"title_word": "  "}), "title_word"),
+        (json!({"shelf": 3}), "shelf"),
+    ] {
+        let refused = api.patch(&format!("/{id}"), 1, body.clone()).await;
+        assert_eq!((refused.status, refused.body["field"].as_str()), (422, Some(field)), "{body}: {refused:?}");
+    }
+    let refused =
+        api.post("", 1, json!({"event": "chapter.added", "target": h.receiver.url("x"), "book_id": "one"})).await;
+    assert_eq!((refused.status, refused.body["field"].as_str()), (422, Some("book_id")), "{refused:?}");
+    assert_eq!(book_webhook::Entity::find().all(&h.db).await.unwrap().len(), 2, "nothing created by a refusal");
+    let unchanged = book_webhook::Entity::find_by_id(id).one(&h.db).await.unwrap().unwrap();
+    assert_eq!((unchanged.book_id, unchanged.title_word.as_deref()), (Some(first.id), Some("Epilogue")));
+    // Another owner's hook stays out of reach.
+    assert_eq!(api.patch(&format!("/{id}"), 2, json!({"book_id": second.id})).await.status, 404);
+
+    // The document describes them where a hook and its bodies are.
+    let document = api.get("/openapi.json", 1).await.body;
+    let schemas = &document["components"]["schemas"];
+    assert_eq!(schemas["HookView"]["properties"]["book_id"]["type"], json!(["integer", "null"]));
+    assert_eq!(schemas["Subscribe"]["properties"]["title_word"]["type"], json!(["string", "null"]));
+    assert!(schemas["Change"]["properties"]["book_id"].is_object());
+
+    // And the hooks they describe receive what they say.
+    h.run(async {
+        for (book_id, title) in [(first.id, "Prologue"), (first.id, "Epilogue"), (second.id, "Foreword")] {
+            let chapter = rest_hooks_tests::entities::chapter::ActiveModel {
+                book_id: sea_orm::Set(book_id),
+                title: sea_orm::Set(title.into()),
+                ..Default::default()
+            };
+            chapter.insert(&h.db).await?;
+        }
+        Ok::<_, sea_orm::DbErr>(())
+    })
+    .await
+    .unwrap();
+    let mut received: Vec<(String, String)> = h
+        .receiver
+        .wait_for(4)
+        .await
+        .iter()
+        .map(|r| (r.path.clone(), r.body["data"]["fields"]["title"].as_str().unwrap_or_default().to_owned()))
+        .collect();
+    received.sort();
+    let expected = [("/every", "Epilogue"), ("/every", "Foreword"), ("/every", "Prologue"), ("/first", "Epilogue")];
+    assert_eq!(received, expected.map(|(path, title)| (path.to_owned(), title.to_owned())));
+}
+
+/// A hook entity that offers the API a column the API has a field of its own for.
+mod clashing {
+    use rest_hooks::{HookEntity, HookTarget};
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "clashing_hook")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub owner_id: i64,
+        pub event: String,
+        pub target: String,
+        pub secret: String,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+
+    impl HookEntity for Entity {
+        fn event_column() -> Column {
+            Column::Event
+        }
+        fn owner_column() -> Column {
+            Column::OwnerId
+        }
+        fn to_target(hook: Model) -> HookTarget {
+            HookTarget::new(hook.id, hook.event, hook.target).with_owner(Some(hook.owner_id.into()))
+        }
+        fn api_columns() -> Vec<Column> {
+            vec![Column::Secret]
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_entity_offering_the_api_a_field_it_has_already_is_refused_at_start() {
+    let db = rest_hooks_tests::TestDb::sqlite().await;
+    let error = rest_hooks::Engine::builder()
+        .hook_entity::<clashing::Entity>()
+        .unsigned()
+        .process_wide(false)
+        .start(db.db.clone())
+        .unwrap_err();
+    assert!(
+        matches!(&error, rest_hooks::BuildError::Setting { name: "hook_entity", problem }
+            if problem.contains("names column `secret`, a field the subscription API has already")),
+        "{error}"
+    );
+}
