@@ -14,6 +14,9 @@
   let selected = null; // the hook whose attempts are shown
   let stats = null; // the last `GET /stats`, drawn again when the window is resized
   let epoch = 0; // bumped by forgetOwner: answers to requests made before are thrown away
+  // The application's own hook fields, from the API's description: [{ name, type }].
+  let fields = [];
+  const API_FIELDS = new Set(['event', 'target', 'target_url', 'subscription_url']);
 
   // An answer to a request made under earlier credentials: dropped without a word.
   class Stale extends Error {}
@@ -125,7 +128,7 @@
       note = el('tr', null, 'note');
       note.dataset.note = id;
       const td = el('td');
-      td.colSpan = 5;
+      td.colSpan = row.children.length;
       note.append(td);
       row.after(note);
     }
@@ -168,6 +171,56 @@
       option.value = event.name;
       select.append(option);
     }
+  }
+
+  // The application's own hook fields: the properties of the create body's schema that are not the
+  // API's own, each an input of its JSON type in the create form and on every hook.
+  async function loadFields() {
+    const response = await fetch(base + '/openapi.json', { cache: 'no-store' });
+    const document_ = response.ok ? await response.json() : {};
+    const schemas = (document_.components && document_.components.schemas) || {};
+    const properties = (schemas.Subscribe && schemas.Subscribe.properties) || {};
+    fields = Object.entries(properties)
+      .filter(([name]) => !API_FIELDS.has(name))
+      .map(([name, schema]) => ({ name, type: [].concat(schema.type).find((type) => type !== 'null') || 'string' }));
+    $('create-fields').replaceChildren(...fields.map((field) => fieldInput(field, null)));
+    $('fields-head').hidden = fields.length === 0;
+  }
+
+  function fieldInput(field, value) {
+    const input = el('input');
+    input.dataset.field = field.name;
+    input.setAttribute('aria-label', field.name);
+    input.placeholder = field.name;
+    if (field.type === 'boolean') {
+      input.type = 'checkbox';
+      input.checked = value === true;
+    } else {
+      input.type = field.type === 'integer' || field.type === 'number' ? 'number' : 'text';
+      if (field.type === 'integer') input.step = '1';
+      input.value = value === null || value === undefined ? '' : String(value);
+    }
+    return input;
+  }
+
+  // The values of the field inputs in `container`: an empty one is left out, or sent as null when
+  // `emptyIsNull` (a change clears it).
+  function fieldValues(container, emptyIsNull) {
+    const values = {};
+    for (const input of container.querySelectorAll('input[data-field]')) {
+      const field = fields.find((known) => known.name === input.dataset.field);
+      if (!field) continue;
+      if (field.type === 'boolean') values[field.name] = input.checked;
+      else if (input.value.trim() === '') { if (emptyIsNull) values[field.name] = null; }
+      else values[field.name] = field.type === 'string' ? input.value : Number(input.value);
+    }
+    return values;
+  }
+
+  async function saveFields(id, container) {
+    await api('PATCH', '/' + encodeURIComponent(id), fieldValues(container, true));
+    await loadHooks();
+    noteOf(id).replaceChildren(el('span', 'Hook ' + id + ' saved.', 'done'));
   }
 
   async function loadHooks() {
@@ -218,7 +271,18 @@
       const why = hook.ordered_by === 'event' ? 'in order: every hook of this event' : 'in order';
       stateCell.append(el('span', ' · ' + why, 'ordered'));
     }
-    row.append(cell('id', id), cell('event', hook.event), cell('target', hook.target, 'target'), stateCell, actions);
+    row.append(cell('id', id), cell('event', hook.event), cell('target', hook.target, 'target'), stateCell);
+    if (fields.length > 0) {
+      const own = cell('fields', null, 'fields');
+      for (const field of fields) {
+        const label = el('label', field.name + ' ');
+        label.append(fieldInput(field, hook[field.name]));
+        own.append(label);
+      }
+      own.append(button('Save', 'save-fields', onHook(id, () => saveFields(id, own))));
+      row.append(own);
+    }
+    row.append(actions);
     return row;
   }
 
@@ -323,8 +387,12 @@
   }
 
   async function create() {
-    const hook = await api('POST', '', { event: $('event').value, target: $('target').value });
+    const body = Object.assign({ event: $('event').value, target: $('target').value }, fieldValues($('create-fields'), false));
+    const hook = await api('POST', '', body);
     $('target').value = '';
+    for (const input of $('create-fields').querySelectorAll('input')) {
+      if (input.type === 'checkbox') input.checked = false; else input.value = '';
+    }
     await loadHooks();
     const note = $('create-note');
     note.replaceChildren(el('span', 'Hook ' + hook.id + ' created.', 'done'));
@@ -400,6 +468,7 @@
 
   async function start() {
     say('');
+    await loadFields();
     await loadEvents();
     await refresh();
   }

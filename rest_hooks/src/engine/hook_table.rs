@@ -170,7 +170,7 @@ where
                     .ok_or_else(|| FieldError::new(name, format!("unknown field `{name}`")))?;
                 api_field_value(*column, json)
                     .map(|value| (*column, value))
-                    .map_err(|problem| FieldError::new(name, problem))
+                    .map_err(|problem| FieldError::new(name, format!("`{name}` {problem}")))
             })
             .collect()
     }

@@ -230,3 +230,64 @@ async fn an_owner_manages_hooks_in_the_portal() {
     assert_eq!(browser.script(shown, json!([])).await, json!([0, true, ""]), "hooks, attempts, chart");
     browser.save_screenshot("8-refused").await;
 }
+
+#[tokio::test]
+#[cfg_attr(
+    not(rest_hooks_chromedriver),
+    ignore = "set REST_HOOKS_CHROMEDRIVER to the chromedriver binary to test the portal in headless Chromium"
+)]
+async fn the_portal_shows_and_edits_the_applications_own_hook_fields() {
+    use rest_hooks_tests::entities::book_webhook;
+    let h = Harness::with(|b| {
+        b.event("chapter.added", "bookstore.Chapter.created").hook_entity::<book_webhook::Entity>().unsigned()
+    })
+    .await;
+    let api =
+        ApiServer::serve(rest_hooks::api::HooksApi::new(h.engine.clone(), rest_hooks_tests::api::bearer).unwrap())
+            .await;
+    let browser = Browser::start(&chromedriver()).await;
+    browser.open(&api.url("/portal")).await;
+    browser.type_into("#token", "token-1").await;
+    browser.click("#token-use").await;
+
+    // The create form has an input per field, of the field's type.
+    browser
+        .until("the field inputs", || async {
+            browser.has(r#"#create-fields input[data-field="book_id"]"#).await.then_some(())
+        })
+        .await;
+    let kind = browser
+        .script(r#"return document.querySelector('#create-fields input[data-field="book_id"]').type"#, json!([]))
+        .await;
+    assert_eq!(kind, "number");
+    browser.type_into("#target", &h.receiver.url("first")).await;
+    browser.type_into(r#"#create-fields input[data-field="book_id"]"#, "7").await;
+    browser.click("#create-button").await;
+    let created = browser.text_of("#create-note .done", |text| text.ends_with(" created.")).await;
+    let id = created.strip_prefix("Hook ").and_then(|rest| rest.strip_suffix(" created.")).unwrap().to_owned();
+    assert_eq!(api.get(&format!("/{id}"), 1).await.body["book_id"], 7, "sent as a number");
+
+    // The hook's row shows the values and saves a change; an empty input clears its field.
+    let input = |name: &str| format!(r#"#hooks tr[data-hook="{id}"] td.fields input[data-field="{name}"]"#);
+    browser.until("the hook's fields", || async { browser.has(&input("title_word")).await.then_some(()) }).await;
+    let shown = browser
+        .script(&format!("return document.querySelector('{}').value", input("book_id").replace('\'', "\\'")), json!([]))
+        .await;
+    assert_eq!(shown, "7");
+    browser.type_into(&input("title_word"), "Epilogue").await;
+    browser
+        .script(&format!("document.querySelector('{}').value = ''", input("book_id").replace('\'', "\\'")), json!([]))
+        .await;
+    browser.click(&row(&id, "save-fields")).await;
+    browser.text_of(&note(&id), |text| text.ends_with(" saved.")).await;
+    let hook = api.get(&format!("/{id}"), 1).await.body;
+    assert_eq!((&hook["title_word"], &hook["book_id"]), (&json!("Epilogue"), &json!(null)), "{hook}");
+
+    // A value the API refuses is said beside the hook, and nothing changes.
+    browser.type_into(&input("book_id"), "99999999999").await;
+    browser.click(&row(&id, "save-fields")).await;
+    let refused = browser.text_of(&note(&id), |text| text.contains("out of range")).await;
+    assert!(refused.contains("book_id"), "{refused}");
+    assert_eq!(api.get(&format!("/{id}"), 1).await.body["book_id"], json!(null));
+    browser.save_screenshot("own-fields").await;
+}
