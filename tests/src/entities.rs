@@ -446,16 +446,23 @@ pub mod book_webhook {
             vec![Column::BookId, Column::TitleWord]
         }
 
-        fn check_api_fields(
+        /// A word must be a word; a book must be the caller's.
+        async fn check_api_fields(
+            db: &DatabaseConnection,
             fields: &serde_json::Map<String, serde_json::Value>,
-            _owner: &rest_hooks::Owner,
-        ) -> Result<(), rest_hooks::hook::FieldError> {
-            match fields.get("title_word").and_then(serde_json::Value::as_str) {
-                Some(word) if word.trim().is_empty() => {
-                    Err(rest_hooks::hook::FieldError::new("title_word", "give a word, or null for any title"))
-                }
-                _ => Ok(()),
+            owner: &rest_hooks::Owner,
+        ) -> Result<Result<(), rest_hooks::hook::FieldError>, DbErr> {
+            use rest_hooks::hook::FieldError;
+            if fields.get("title_word").and_then(serde_json::Value::as_str).is_some_and(|word| word.trim().is_empty()) {
+                return Ok(Err(FieldError::new("title_word", "give a word, or null for any title")));
             }
+            if let Some(book) = fields.get("book_id").and_then(serde_json::Value::as_i64) {
+                let found = super::book::Entity::find_by_id(i32::try_from(book).unwrap_or(-1)).one(db).await?;
+                if !found.is_some_and(|book| book.user_id.to_string() == owner.as_str()) {
+                    return Ok(Err(FieldError::new("book_id", format!("you have no book {book}"))));
+                }
+            }
+            Ok(Ok(()))
         }
 
         fn keep() -> Option<fn(&Model, &Event) -> bool> {

@@ -46,7 +46,7 @@ pub(crate) async fn subscribe(
     OriginalUri(uri): OriginalUri,
     JsonBody(body): JsonBody<serde_json::Map<String, serde_json::Value>>,
 ) -> Result<Response, ApiError> {
-    let (body, fields) = with_fields::<Subscribe>(&state, &owner, body)?;
+    let (body, fields) = with_fields::<Subscribe>(&state, &owner, body).await?;
     let target = one_target(body.target, body.target_url)?
         .ok_or_else(|| ApiError::validation(Some("target".to_owned()), "missing field `target`"))?;
     state.check_event(&body.event)?;
@@ -139,8 +139,8 @@ pub(crate) async fn change(
     HookPath(id): HookPath,
     JsonBody(change): JsonBody<serde_json::Map<String, serde_json::Value>>,
 ) -> Result<Json<HookView>, ApiError> {
-    let (change, fields) = with_fields::<Change>(&state, &owner, change)?;
     let hook = owned(&state, &owner, &id).await?;
+    let (change, fields) = with_fields::<Change>(&state, &owner, change).await?;
     let engine = &state.engine;
     let target = one_target(change.target, change.target_url)?;
     if let Some(event) = &change.event {
@@ -224,7 +224,7 @@ pub(crate) async fn delete(
 /// A request body read as `T`, less the application's own fields
 /// ([`HookEntity::api_columns`](crate::HookEntity::api_columns)), which are returned beside it once
 /// checked: a value of the wrong type, or one the application refuses, is a 422 naming its field.
-fn with_fields<T: serde::de::DeserializeOwned>(
+async fn with_fields<T: serde::de::DeserializeOwned>(
     state: &ApiState,
     owner: &Owner,
     mut body: serde_json::Map<String, serde_json::Value>,
@@ -241,7 +241,8 @@ fn with_fields<T: serde::de::DeserializeOwned>(
     if !fields.is_empty() {
         state
             .table
-            .check_fields(&fields, owner)
+            .check_fields(state.engine.db(), &fields, owner)
+            .await?
             .map_err(|refused| ApiError::validation(Some(refused.field), refused.message))?;
     }
     Ok((body, fields))

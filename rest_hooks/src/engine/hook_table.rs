@@ -74,11 +74,12 @@ pub(crate) trait HookTable: Send + Sync + 'static {
     /// Checks `fields`, named by a request of `owner`: each a field of
     /// [`api_fields`](Self::api_fields) with a value of its type, then
     /// [`HookEntity::check_api_fields`].
-    fn check_fields(
+    async fn check_fields(
         &self,
+        db: &DatabaseConnection,
         fields: &serde_json::Map<String, serde_json::Value>,
         owner: &Owner,
-    ) -> Result<(), FieldError>;
+    ) -> Result<Result<(), FieldError>, DbErr>;
 
     /// Creates a hook of `owner` with the application's own `fields` (checked), as
     /// [`Hooks::subscribe`](crate::engine::own_hooks::Hooks::subscribe) does.
@@ -224,13 +225,16 @@ where
         api_fields(&E::api_columns())
     }
 
-    fn check_fields(
+    async fn check_fields(
         &self,
+        db: &DatabaseConnection,
         fields: &serde_json::Map<String, serde_json::Value>,
         owner: &Owner,
-    ) -> Result<(), FieldError> {
-        Self::values(fields)?;
-        E::check_api_fields(fields, owner)
+    ) -> Result<Result<(), FieldError>, DbErr> {
+        if let Err(refused) = Self::values(fields) {
+            return Ok(Err(refused));
+        }
+        E::check_api_fields(db, fields, owner).await
     }
 
     async fn create(

@@ -331,11 +331,17 @@ pub trait HookEntity: EntityTrait {
     }
     /// Checks the values of [`api_columns`](Self::api_columns) that a `POST` or `PATCH` of the
     /// subscription API sets (by column name, as sent, each of the column's JSON type) before
-    /// anything is written; `owner` is the caller's. An error answers `422` naming its field.
-    /// Default: every value of the right type is accepted.
-    fn check_api_fields(fields: &serde_json::Map<String, serde_json::Value>, owner: &Owner) -> Result<(), FieldError> {
-        let _ = (fields, owner);
-        Ok(())
+    /// anything is written; `owner` is the caller's, and `db` the engine's connection, to read
+    /// what a check needs (is project 2 the caller's?). `Ok(Err(…))` refuses a field: `422`
+    /// naming it; `Err(…)`, a failed read, answers `500`. Default: every value of the right type is
+    /// accepted.
+    fn check_api_fields(
+        db: &DatabaseConnection,
+        fields: &serde_json::Map<String, serde_json::Value>,
+        owner: &Owner,
+    ) -> impl Future<Output = Result<Result<(), FieldError>, DbErr>> + Send {
+        let _ = (db, fields, owner);
+        async { Ok(Ok(())) }
     }
     /// Marks a hook disabled in this table, when the engine disables it (410 Gone, or failing for
     /// too long): `update` already selects the hook by its primary key; add the columns to set,

@@ -288,6 +288,11 @@ async fn the_applications_own_fields_are_set_shown_changed_checked_and_described
     assert_eq!(book_webhook::Entity::find().all(&h.db).await.unwrap().len(), 2, "nothing created by a refusal");
     let unchanged = book_webhook::Entity::find_by_id(id).one(&h.db).await.unwrap().unwrap();
     assert_eq!((unchanged.book_id, unchanged.title_word.as_deref()), (Some(first.id), Some("Epilogue")));
+    // A book of another owner's is refused, by the application's own check.
+    let theirs = h.run(new_book(2, "Theirs").insert(&h.db)).await.unwrap();
+    let refused = api.patch(&format!("/{id}"), 1, json!({"book_id": theirs.id})).await;
+    assert_eq!((refused.status, refused.body["field"].as_str()), (422, Some("book_id")), "{refused:?}");
+    assert_eq!(refused.body["message"], format!("you have no book {}", theirs.id));
     // Another owner's hook stays out of reach.
     assert_eq!(api.patch(&format!("/{id}"), 2, json!({"book_id": second.id})).await.status, 404);
 

@@ -261,11 +261,12 @@ async fn the_portal_shows_and_edits_the_applications_own_hook_fields() {
         .await;
     assert_eq!(kind, "number");
     browser.type_into("#target", &h.receiver.url("first")).await;
-    browser.type_into(r#"#create-fields input[data-field="book_id"]"#, "7").await;
+    let book = h.run(new_book(1, "Mine").insert(&h.db)).await.unwrap();
+    browser.type_into(r#"#create-fields input[data-field="book_id"]"#, &book.id.to_string()).await;
     browser.click("#create-button").await;
     let created = browser.text_of("#create-note .done", |text| text.ends_with(" created.")).await;
     let id = created.strip_prefix("Hook ").and_then(|rest| rest.strip_suffix(" created.")).unwrap().to_owned();
-    assert_eq!(api.get(&format!("/{id}"), 1).await.body["book_id"], 7, "sent as a number");
+    assert_eq!(api.get(&format!("/{id}"), 1).await.body["book_id"], book.id, "sent as a number");
 
     // The hook's row shows the values and saves a change; an empty input clears its field.
     let input = |name: &str| format!(r#"#hooks tr[data-hook="{id}"] td.fields input[data-field="{name}"]"#);
@@ -273,7 +274,7 @@ async fn the_portal_shows_and_edits_the_applications_own_hook_fields() {
     let shown = browser
         .script(&format!("return document.querySelector('{}').value", input("book_id").replace('\'', "\\'")), json!([]))
         .await;
-    assert_eq!(shown, "7");
+    assert_eq!(shown, book.id.to_string());
     browser.type_into(&input("title_word"), "Epilogue").await;
     browser
         .script(&format!("document.querySelector('{}').value = ''", input("book_id").replace('\'', "\\'")), json!([]))
