@@ -195,9 +195,16 @@ pub(crate) async fn begin_write(db: &DatabaseConnection) -> Result<sea_orm::Data
         let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
         loop {
             let txn = db.begin().await?;
+            // What the connection waits otherwise: the engine's own, or the application's where
+            // the engine shares its connection (an in-memory database).
+            let waits = txn
+                .query_one_raw(sea_orm::Statement::from_string(DbBackend::Sqlite, "PRAGMA busy_timeout"))
+                .await?
+                .and_then(|row| row.try_get_by_index::<i64>(0).ok())
+                .unwrap_or(BUSY_TIMEOUT.as_millis() as i64);
             txn.execute_unprepared("PRAGMA busy_timeout = 0").await?;
             let taken = txn.execute_unprepared("UPDATE rest_hooks_outbox SET state = state WHERE 1 = 0").await;
-            let restored = txn.execute_unprepared(&format!("PRAGMA busy_timeout = {}", BUSY_TIMEOUT.as_millis())).await;
+            let restored = txn.execute_unprepared(&format!("PRAGMA busy_timeout = {waits}")).await;
             match taken {
                 Ok(_) => return restored.map(|_| txn),
                 Err(error) if is_busy(&error) && std::time::Instant::now() < deadline => {
