@@ -74,23 +74,25 @@ pub(crate) async fn attempts(
 }
 
 /// Sends deliveries of the hook again now: one (`delivery`), those created in a time range
-/// (`from`, `to`), or, with an empty body, every failed one.
+/// (`from`, `to`), or, with an empty body (or `null`), every failed one.
 #[utoipa::path(
     post, path = "/{id}/replay", tag = "hooks", operation_id = "replay_hook",
     params(("id" = String, Path, description = "The hook's id")),
     request_body(content = Option<Replay>, description = "What to send again; none for every failed delivery"),
     responses(
         (status = 202, description = "How many deliveries were put back in the queue, and how many failed ones still wait for a scheduled retry", body = Replayed),
+        (status = 404, description = "No such hook for this owner (another owner's hook answers the same), or the hook has no such `delivery`", body = ErrorBody),
         (status = 409, description = "The hook is disabled: enable it first", body = ErrorBody),
-        Always, HookErrors, BodyErrors,
+        Always, BodyErrors,
     )
 )]
 pub(crate) async fn replay(
     State(state): State<ApiState>,
     Caller(owner): Caller,
     HookPath(id): HookPath,
-    JsonBody(replay): JsonBody<Replay>,
+    JsonBody(replay): JsonBody<Option<Replay>>,
 ) -> Result<(StatusCode, Json<Replayed>), ApiError> {
+    let replay = replay.unwrap_or_default();
     let hook = owned(&state, &owner, &id).await?;
     let key = hook.id;
     let engine = &state.engine;

@@ -88,6 +88,7 @@ use crate::engine::Engine;
 use crate::engine::hook_table::{HookTable, TableOf};
 use crate::foundation::error::ValidationError;
 use crate::foundation::event_map::EventInfo;
+use crate::foundation::hook::KeyForm;
 use auth::ErasedAuth;
 use error::ApiError;
 
@@ -228,7 +229,7 @@ impl HooksApi {
     /// answers without reading the request's body, and the client's next request on the same
     /// connection is lost.
     pub fn router<S: Clone + Send + Sync + 'static>(self) -> Router<S> {
-        let (router, mut document) = documented();
+        let (router, mut document) = documented(self.state.table.id_form());
         with_fields(&mut document, &self.state.table.api_fields().unwrap_or_default());
         let document = Arc::new(document);
         let limit = self.state.body_limit;
@@ -273,7 +274,7 @@ impl HooksApi {
     /// `GET /openapi.json` serves it, that adds the mount point as the server). For merging into
     /// the application's own description.
     pub fn openapi(&self) -> serde_json::Value {
-        let mut document = documented().1;
+        let mut document = documented(self.state.table.id_form()).1;
         with_fields(&mut document, &self.state.table.api_fields().unwrap_or_default());
         serde_json::to_value(document).unwrap_or_default()
     }
@@ -286,7 +287,18 @@ fn with_fields(document: &mut utoipa::openapi::OpenApi, fields: &[crate::foundat
     use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, Schema, SchemaFormat, SchemaType, Type};
     let Some(components) = document.components.as_mut().filter(|_| !fields.is_empty()) else { return };
     for name in ["HookView", "Subscribe", "Change"] {
-        let Some(RefOr::T(Schema::Object(object))) = components.schemas.get_mut(name) else { continue };
+        // The object itself, or the object of an `allOf` that adds a rule beside it.
+        let object = match components.schemas.get_mut(name) {
+            Some(RefOr::T(Schema::Object(object))) => object,
+            Some(RefOr::T(Schema::AllOf(all))) => match all.items.iter_mut().find_map(|item| match item {
+                RefOr::T(Schema::Object(object)) => Some(object),
+                _ => None,
+            }) {
+                Some(object) => object,
+                None => continue,
+            },
+            _ => continue,
+        };
         for field in fields {
             let kind = match field.kind.json_type() {
                 "integer" => Type::Integer,
@@ -311,14 +323,15 @@ fn with_fields(document: &mut utoipa::openapi::OpenApi, fields: &[crate::foundat
     }
 }
 
-/// The routes and the document, from the same handlers.
-fn documented() -> (Router<ApiState>, utoipa::openapi::OpenApi) {
+/// The routes and the document, from the same handlers; `ids` is the form of the hook table's
+/// keys.
+fn documented(ids: KeyForm) -> (Router<ApiState>, utoipa::openapi::OpenApi) {
     let mut document = Document::openapi();
     document.info.version = env!("CARGO_PKG_VERSION").to_owned();
     // The API is the application's: this crate's license and authors are not its.
     document.info.license = None;
     document.info.contact = None;
-    OpenApiRouter::with_openapi(document)
+    let (router, mut document) = OpenApiRouter::with_openapi(document)
         .routes(routes!(hooks::subscribe, hooks::list))
         .routes(routes!(hooks::get, hooks::change, hooks::delete))
         .routes(routes!(actions::events))
@@ -329,7 +342,78 @@ fn documented() -> (Router<ApiState>, utoipa::openapi::OpenApi) {
         .routes(routes!(stats::stats))
         .routes(routes!(failed::list))
         .routes(routes!(failed::replay))
-        .split_for_parts()
+        .split_for_parts();
+    describe_ids(&mut document, ids);
+    describe_bodies(&mut document);
+    (router, document)
+}
+
+/// `GET /?starting_after=` takes a hook id of the table the API serves, and refuses any other
+/// text with `400`: its schema is that of the table's keys.
+fn describe_ids(document: &mut utoipa::openapi::OpenApi, ids: KeyForm) {
+    use utoipa::openapi::RefOr;
+    use utoipa::openapi::schema::{KnownFormat, Object, SchemaFormat, Type};
+
+    let int64 =
+        || Object::builder().schema_type(Type::Integer).format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64)));
+    let schema = match ids {
+        KeyForm::Integer => int64(),
+        KeyForm::Unsigned => int64().minimum(Some(0)),
+        KeyForm::Uuid => {
+            Object::builder().schema_type(Type::String).format(Some(SchemaFormat::KnownFormat(KnownFormat::Uuid)))
+        }
+        KeyForm::Text => Object::builder().schema_type(Type::String),
+    }
+    .build();
+    let list = document.paths.paths.get_mut("/").and_then(|item| item.get.as_mut());
+    for parameter in list.and_then(|operation| operation.parameters.as_mut()).into_iter().flatten() {
+        if let RefOr::T(parameter) = parameter
+            && parameter.name == "starting_after"
+        {
+            parameter.schema = Some(schema.clone().into());
+        }
+    }
+}
+
+/// What the bodies' types do not say, and the API refuses with `422`: a subscription gives its
+/// target as `target` or as Zapier's `target_url`, exactly one of them; a change gives it at most
+/// once; a replay names a `delivery`, or a range with both `from` and `to`, or nothing.
+fn describe_bodies(document: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::RefOr;
+    use utoipa::openapi::schema::{AllOfBuilder, AnyOfBuilder, Object, ObjectBuilder, OneOfBuilder, Schema, Type};
+
+    let Some(components) = document.components.as_mut() else { return };
+    // An object whose fields `given` are there, as text, and whose fields `absent` are left out or
+    // `null`.
+    let shape = |given: &[&str], absent: &[&str]| -> RefOr<Schema> {
+        let object = given.iter().fold(ObjectBuilder::new(), |object, field| {
+            object.property(*field, Object::with_type(Type::String)).required(*field)
+        });
+        let object = absent.iter().fold(object, |object, field| object.property(*field, Object::with_type(Type::Null)));
+        object.build().into()
+    };
+    let rules: [(&str, Schema); 3] = [
+        (
+            "Subscribe",
+            OneOfBuilder::new().item(shape(&["target"], &[])).item(shape(&["target_url"], &[])).build().into(),
+        ),
+        ("Change", AnyOfBuilder::new().item(shape(&[], &["target"])).item(shape(&[], &["target_url"])).build().into()),
+        (
+            "Replay",
+            OneOfBuilder::new()
+                .item(shape(&["delivery"], &["from", "to"]))
+                .item(shape(&["from", "to"], &["delivery"]))
+                .item(shape(&[], &["delivery", "from", "to"]))
+                .build()
+                .into(),
+        ),
+    ];
+    for (body, rule) in rules {
+        if let Some(RefOr::T(schema)) = components.schemas.get_mut(body) {
+            let derived = std::mem::take(schema);
+            *schema = AllOfBuilder::new().item(derived).item(rule).build().into();
+        }
+    }
 }
 
 /// The OpenAPI 3.1 description of this API, this operation included.

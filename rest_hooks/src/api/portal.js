@@ -179,7 +179,10 @@
     const response = await fetch(base + '/openapi.json', { cache: 'no-store' });
     const document_ = response.ok ? await response.json() : {};
     const schemas = (document_.components && document_.components.schemas) || {};
-    const properties = (schemas.Subscribe && schemas.Subscribe.properties) || {};
+    // The create body's object: the schema itself, or the object of an `allOf` beside a rule.
+    const subscribe = schemas.Subscribe || {};
+    const object = subscribe.properties ? subscribe : (subscribe.allOf || []).find((part) => part.properties) || {};
+    const properties = object.properties || {};
     fields = Object.entries(properties)
       .filter(([name]) => !API_FIELDS.has(name))
       .map(([name, schema]) => ({ name, type: [].concat(schema.type).find((type) => type !== 'null') || 'string' }));

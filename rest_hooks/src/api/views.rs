@@ -18,7 +18,8 @@ pub(crate) struct Subscribe {
     /// An event of the catalogue (`GET /events`).
     #[schema(example = "book.added")]
     pub(crate) event: String,
-    /// The absolute http(s) URL to POST the event to. Required, unless `target_url` is given.
+    /// The absolute http(s) URL to POST the event to. Required, unless `target_url` is given
+    /// instead (not both).
     #[schema(example = "https://example.com/hooks/books")]
     pub(crate) target: Option<String>,
     /// Zapier's name for `target`.
@@ -36,7 +37,7 @@ pub(crate) struct Change {
     pub(crate) event: Option<String>,
     /// A new target URL.
     pub(crate) target: Option<String>,
-    /// Zapier's name for `target`.
+    /// Zapier's name for `target` (not both).
     pub(crate) target_url: Option<String>,
     /// `false` disables the hook (nothing is sent to it, its pending deliveries fail); `true`
     /// enables it again, also after the engine disabled it.
@@ -56,7 +57,8 @@ pub(crate) fn one_target(target: Option<String>, target_url: Option<String>) -> 
     }
 }
 
-/// `POST /{id}/replay`: what to send again. An empty body sends every failed delivery again.
+/// `POST /{id}/replay`: what to send again. An empty body, or `null`, sends every failed delivery
+/// again.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct Replay {

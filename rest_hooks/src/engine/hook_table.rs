@@ -17,8 +17,8 @@ use crate::engine::own_hooks::{HookWriteError, Hooks, primary_key};
 use crate::foundation::error::SubscribeError;
 use crate::foundation::finder::target_of;
 use crate::foundation::hook::{
-    ApiField, FieldError, HookEntity, HookId, HookTarget, api_field_json, api_field_value, api_fields, column_value,
-    owner_value,
+    ApiField, FieldError, HookEntity, HookId, HookTarget, KeyForm, api_field_json, api_field_value, api_fields,
+    column_value, owner_value,
 };
 use crate::foundation::hookable::Owner;
 use crate::foundation::signing::Secret;
@@ -58,6 +58,9 @@ pub(crate) trait HookTable: Send + Sync + 'static {
 
     /// Whether `id` can be a key of this table (a page's `after`).
     fn accepts_id(&self, id: &str) -> bool;
+
+    /// The form of this table's keys, as [`accepts_id`](Self::accepts_id) reads them.
+    fn id_form(&self) -> KeyForm;
 
     /// Whether the entity names [secret columns](HookEntity::secret_columns): each hook then has
     /// a secret of its own to sign with.
@@ -210,6 +213,10 @@ where
 
     fn accepts_id(&self, id: &str) -> bool {
         primary_key::<E>().is_ok_and(|key| column_value(key, "hook id", id).is_ok())
+    }
+
+    fn id_form(&self) -> KeyForm {
+        primary_key::<E>().map_or(KeyForm::Text, KeyForm::of)
     }
 
     fn has_secret_columns(&self) -> bool {

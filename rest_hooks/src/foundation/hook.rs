@@ -591,16 +591,41 @@ pub(crate) fn column_value<C: ColumnTrait>(column: C, what: &str, text: &str) ->
     let mismatch = |kind: &str| {
         DbErr::Custom(format!("{what} `{text}` is not a valid {kind} for hook column `{}`", column.as_str()))
     };
-    Ok(match column.def().get_column_type() {
-        ColumnType::TinyInteger | ColumnType::SmallInteger | ColumnType::Integer | ColumnType::BigInteger => {
-            Value::from(text.parse::<i64>().map_err(|_| mismatch("integer"))?)
-        }
-        ColumnType::TinyUnsigned | ColumnType::SmallUnsigned | ColumnType::Unsigned | ColumnType::BigUnsigned => {
-            Value::from(text.parse::<u64>().map_err(|_| mismatch("unsigned integer"))?)
-        }
-        ColumnType::Uuid => Value::from(text.parse::<Uuid>().map_err(|_| mismatch("UUID"))?),
-        _ => Value::from(text),
+    Ok(match KeyForm::of(column) {
+        KeyForm::Integer => Value::from(text.parse::<i64>().map_err(|_| mismatch("integer"))?),
+        KeyForm::Unsigned => Value::from(text.parse::<u64>().map_err(|_| mismatch("unsigned integer"))?),
+        KeyForm::Uuid => Value::from(text.parse::<Uuid>().map_err(|_| mismatch("UUID"))?),
+        KeyForm::Text => Value::from(text),
     })
+}
+
+/// The text a key column takes: what [`column_value`] reads for it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum KeyForm {
+    /// A signed integer.
+    Integer,
+    /// An unsigned integer.
+    Unsigned,
+    /// A UUID.
+    Uuid,
+    /// Any text.
+    Text,
+}
+
+impl KeyForm {
+    /// The form of `column`'s keys.
+    pub(crate) fn of<C: ColumnTrait>(column: C) -> Self {
+        match column.def().get_column_type() {
+            ColumnType::TinyInteger | ColumnType::SmallInteger | ColumnType::Integer | ColumnType::BigInteger => {
+                Self::Integer
+            }
+            ColumnType::TinyUnsigned | ColumnType::SmallUnsigned | ColumnType::Unsigned | ColumnType::BigUnsigned => {
+                Self::Unsigned
+            }
+            ColumnType::Uuid => Self::Uuid,
+            _ => Self::Text,
+        }
+    }
 }
 
 /// The columns of a hook entity that hold each hook's own secrets ([`HookEntity::secret_columns`]).

@@ -547,6 +547,11 @@ async fn the_openapi_description_matches_the_routes() {
             assert_eq!(answer.status, 405, "{method} {path}: {answer:?}");
         }
     }
+    // A page starts after a hook id of the table served, and another text is refused: the crate's
+    // table has integer ids.
+    let list = document["paths"]["/"]["get"]["parameters"].as_array().unwrap();
+    let after = list.iter().find(|parameter| parameter["name"] == "starting_after").unwrap();
+    assert_eq!(after["schema"], json!({"type": "integer", "format": "int64"}));
     let schemas = document["components"]["schemas"].as_object().unwrap();
     for schema in ["HookView", "Subscribe", "ErrorBody", "EventList", "TestOutcome"] {
         assert!(schemas.contains_key(schema), "schema {schema}: {:?}", schemas.keys().collect::<Vec<_>>());
@@ -678,6 +683,31 @@ async fn a_new_target_takes_the_retries_and_replays_with_it() {
     let received = h.receiver.wait_for(2).await;
     assert_eq!(received[1].path, "/new", "the replay went where the hook points now");
     verify(hook["secret"].as_str().unwrap(), &received[1]);
+}
+
+/// `null`, which a client generated from the OpenAPI description may send for the optional body,
+/// replays every failure as no body does.
+#[tokio::test]
+async fn a_null_replay_body_replays_every_failure() {
+    let h = Harness::with(|b| b.retry_policy(RetryPolicy::no_retries())).await;
+    let api = ApiServer::of(&h).await;
+    h.receiver.respond("down", 500);
+    let hook = api.subscribe(1, "book.added", &h.receiver.url("down")).await;
+    let id = hook["id"].as_i64().unwrap();
+    h.run(new_book(1, "Persuasion").insert(&h.db)).await.unwrap();
+    h.receiver.wait_for(1).await;
+    rest_hooks_tests::eventually("the failed attempt", || async {
+        let answer = api.get(&format!("/{id}/attempts"), 1).await;
+        (answer.body["attempts"].as_array().map(Vec::len) == Some(1)).then_some(())
+    })
+    .await;
+
+    h.receiver.respond("down", 200);
+    let replay = api.post(&format!("/{id}/replay"), 1, Value::Null).await;
+    assert_eq!((replay.status, replay.body["replayed"].as_u64()), (202, Some(1)), "{replay:?}");
+    h.receiver.wait_for(2).await;
+    let refused = api.post(&format!("/{id}/replay"), 1, json!([])).await;
+    assert_eq!(refused.status, 422, "JSON of another shape is still refused: {refused:?}");
 }
 
 #[tokio::test]
