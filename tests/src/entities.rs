@@ -458,7 +458,7 @@ pub mod book_webhook {
             }
             if let Some(book) = fields.get("book_id").and_then(serde_json::Value::as_i64) {
                 let found = super::book::Entity::find_by_id(i32::try_from(book).unwrap_or(-1)).one(db).await?;
-                if !found.is_some_and(|book| book.user_id.to_string() == owner.as_str()) {
+                if found.is_none_or(|book| book.user_id.to_string() != owner.as_str()) {
                     return Ok(Err(FieldError::new("book_id", format!("you have no book {book}"))));
                 }
             }
