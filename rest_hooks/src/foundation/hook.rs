@@ -262,7 +262,7 @@ pub trait HookEntity: EntityTrait {
     /// A dispatch pass looks up the hooks of the events that give the same query once: events
     /// whose name, audience and scope are alike share a lookup, and an event that narrows by its
     /// own fields costs one query.
-    fn scope_event(query: Select<Self>, event: &crate::Event) -> Select<Self> {
+    fn scope_event(query: Select<Self>, event: &crate::foundation::event::Event) -> Select<Self> {
         let _ = event;
         query
     }
@@ -270,7 +270,7 @@ pub trait HookEntity: EntityTrait {
     /// is kept when it returns `true`. `None` (the default) keeps them all. With a check, the
     /// hooks of each event are looked up on their own (one query per event).
     #[allow(clippy::type_complexity)]
-    fn keep() -> Option<fn(&Self::Model, &crate::Event) -> bool> {
+    fn keep() -> Option<fn(&Self::Model, &crate::foundation::event::Event) -> bool> {
         None
     }
     /// The secrets that sign a hook's deliveries, the current one first, when
