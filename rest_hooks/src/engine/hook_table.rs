@@ -254,7 +254,7 @@ where
     ) -> Result<HookRow, SubscribeError> {
         let values = Self::values(fields).map_err(|e| DbErr::Custom(e.to_string()))?;
         let hook = Hooks::<E>::new(Arc::clone(shared))
-            .subscribe_with(&shared.db, Some(owner.clone()), event, target, values)
+            .subscribe_fields(&shared.db, Some(owner.clone()), event, target, values)
             .await?;
         let row = row_of::<E>(hook);
         Ok(HookRow { in_scope: true, ..row })

@@ -109,18 +109,50 @@ where
         event: &str,
         target: &str,
     ) -> Result<E::Model, SubscribeError> {
-        self.subscribe_with(db, owner, event, target, Vec::new()).await
+        self.subscribe_setting(db, owner, event, target, |_| Ok(())).await
     }
 
-    /// [`subscribe`](Self::subscribe), with the application's own `fields` set before
+    /// [`subscribe`](Self::subscribe), with the application's own columns of the new hook set by
+    /// `set` before [`HookEntity::fill_new`] runs (which may read them):
+    /// `hooks.subscribe_with(&db, owner, "ticket.opened", url, |hook| hook.project_id = Set(Some(2)))`.
+    pub async fn subscribe_with<C: ConnectionTrait>(
+        &self,
+        db: &C,
+        owner: Option<Owner>,
+        event: &str,
+        target: &str,
+        set: impl FnOnce(&mut E::ActiveModel) + Send,
+    ) -> Result<E::Model, SubscribeError> {
+        self.subscribe_setting(db, owner, event, target, |hook| {
+            set(hook);
+            Ok(())
+        })
+        .await
+    }
+
+    /// The subscription API's: `fields` (checked against their columns' types) set before
     /// [`HookEntity::fill_new`] runs.
-    pub(crate) async fn subscribe_with<C: ConnectionTrait>(
+    pub(crate) async fn subscribe_fields<C: ConnectionTrait>(
         &self,
         db: &C,
         owner: Option<Owner>,
         event: &str,
         target: &str,
         fields: Vec<(E::Column, Value)>,
+    ) -> Result<E::Model, SubscribeError> {
+        self.subscribe_setting(db, owner, event, target, |hook| {
+            fields.into_iter().try_for_each(|(column, value)| hook.try_set(column, value))
+        })
+        .await
+    }
+
+    async fn subscribe_setting<C: ConnectionTrait>(
+        &self,
+        db: &C,
+        owner: Option<Owner>,
+        event: &str,
+        target: &str,
+        set: impl FnOnce(&mut E::ActiveModel) -> Result<(), DbErr> + Send,
     ) -> Result<E::Model, SubscribeError> {
         self.check_read()?;
         let target_column = E::target_column().ok_or(HookEntityError::NoTargetColumn(entity_name::<E>()))?;
@@ -141,9 +173,7 @@ where
         for column in [E::created_column(), E::updated_column()].into_iter().flatten() {
             hook.try_set(column, Value::from(now))?;
         }
-        for (column, value) in fields {
-            hook.try_set(column, value)?;
-        }
+        set(&mut hook)?;
         E::fill_new(&mut hook, owner.as_ref());
         if std::any::TypeId::of::<E>() == std::any::TypeId::of::<hook::Entity>() {
             // The crate's table: checked and stamped above. Its `before_save` would only resolve

@@ -337,3 +337,32 @@ async fn an_own_entity_without_a_target_column_cannot_be_subscribed_to() {
 
     assert!(refused.contains("names no target column: implement `HookEntity::target_column`"), "{refused}");
 }
+
+#[tokio::test]
+async fn subscribing_with_the_applications_own_columns_sets_them_before_fill_new() {
+    use rest_hooks_tests::entities::{book_webhook, chapter};
+    let h = Harness::with(|b| {
+        b.event("chapter.added", "bookstore.Chapter.created").hook_entity::<book_webhook::Entity>().unsigned()
+    })
+    .await;
+    let book = h.run(new_book(1, "Mine").insert(&h.db)).await.unwrap();
+    let other = h.run(new_book(1, "Other").insert(&h.db)).await.unwrap();
+    let hook = h
+        .engine
+        .hooks::<book_webhook::Entity>()
+        .subscribe_with(&h.db, Some(1.into()), "chapter.added", &h.receiver.url("mine"), |hook| {
+            hook.book_id = Set(Some(book.id));
+        })
+        .await
+        .unwrap();
+    assert_eq!((hook.book_id, hook.user_id), (Some(book.id), 1));
+
+    for book_id in [other.id, book.id] {
+        let chapter = chapter::ActiveModel { book_id: Set(book_id), title: Set("One".into()), ..Default::default() };
+        h.run(chapter.insert(&h.db)).await.unwrap();
+    }
+    let received = h.receiver.wait_for(1).await;
+    assert_eq!(received[0].body["data"]["fields"]["book_id"], book.id, "only the chapter of its book");
+    let recorded = rest_hooks::store::delivery::Entity::find().all(&h.db).await.unwrap();
+    assert_eq!(recorded.len(), 1, "no delivery for the other book's chapter");
+}
