@@ -384,6 +384,29 @@ impl Harness {
             .expect("subscribe")
     }
 
+    /// The delivery rows, once there are `count` or more. A delivery that started at once gets its
+    /// row with its outcome, a moment after its receiver got it.
+    pub async fn deliveries(&self, count: usize) -> Vec<rest_hooks::store::delivery::Model> {
+        use sea_orm::EntityTrait;
+        eventually(&format!("{count} delivery rows"), || async {
+            let rows = rest_hooks::store::delivery::Entity::find().all(&self.db).await.expect("read deliveries");
+            (rows.len() >= count).then_some(rows)
+        })
+        .await
+    }
+
+    /// The outbox rows, once none is pending: every event's deliveries have their row (an event
+    /// is held, pending, while first attempts started without one are under way).
+    pub async fn dispatched(&self) -> Vec<rest_hooks::store::outbox::Model> {
+        use rest_hooks::store::outbox;
+        use sea_orm::{EntityTrait, QueryOrder};
+        eventually("every event dispatched", || async {
+            let rows = outbox::Entity::find().order_by_asc(outbox::Column::Id).all(&self.db).await.expect("read outbox");
+            rows.iter().all(|row| row.state != outbox::state::PENDING).then_some(rows)
+        })
+        .await
+    }
+
     /// How many outbox rows exist.
     pub async fn outbox_rows(&self) -> u64 {
         use sea_orm::{EntityTrait, PaginatorTrait};

@@ -47,10 +47,10 @@ impl Handler<Deliver> for DeliveryActor {
             match ready {
                 Ready::Run(slot, leased) => start(&self.shared, &self.writer, slot, leased),
                 Ready::Queue(place, leased) => {
-                    let (id, lease_until) = (leased.job.id, leased.job.lease_until);
+                    let (id, lease_until, event) = (leased.job.id, leased.job.lease_until, held_by(&leased));
                     self.shared.slots.enqueue(place, leased);
                     // Its lease is renewed while it waits.
-                    self.writer.do_send(Started { id, lease_until, task: None });
+                    self.writer.do_send(Started { id, lease_until, task: None, event });
                 }
             }
         }
@@ -60,6 +60,7 @@ impl Handler<Deliver> for DeliveryActor {
 /// Starts `leased` in `slot` as a task of its own; when it ends, the next delivery of its
 /// receiver's queue starts in the same slot.
 fn start(shared: &Arc<Shared>, writer: &Addr<OutcomeWriter>, mut slot: Slot<Leased>, leased: Leased) {
+    let event = held_by(&leased);
     let Leased { job, in_flight } = leased;
     let (id, lease_until) = (job.id, job.lease_until);
     let task = {
@@ -83,5 +84,10 @@ fn start(shared: &Arc<Shared>, writer: &Addr<OutcomeWriter>, mut slot: Slot<Leas
             }
         })
     };
-    writer.do_send(Started { id, lease_until, task: Some(task.abort_handle()) });
+    writer.do_send(Started { id, lease_until, task: Some(task.abort_handle()), event });
+}
+
+/// The event holding `leased`, for a delivery without a row.
+fn held_by(leased: &Leased) -> Option<i64> {
+    (!leased.job.recorded).then_some(leased.job.outbox_id)
 }

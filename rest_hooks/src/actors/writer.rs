@@ -2,8 +2,9 @@
 //! whatever arrived while the last one ran, see [`write_outcomes`]) and keeps the leases of the
 //! deliveries queued or under way.
 //!
-//! Every quarter of a lease it renews them all in one transaction ([`renew_leases`]), so a lease
-//! runs out only when its process stopped renewing it — died, or lost its database. A request
+//! Every quarter of a lease it renews them all in one transaction ([`renew_leases`]) — a delivery's
+//! own lease, or for a delivery started without a row its event's — so a lease runs out only when
+//! its process stopped renewing it — died, or lost its database. A request
 //! whose lease could not be renewed is aborted before the lease runs out, so that no delivery is
 //! ever sent by two live processes at once; another process (or this one, later) takes it over.
 //! Renewals and outcome writes take turns, so an outcome is always written under the lease its
@@ -24,13 +25,25 @@ use crate::pipeline::outcome::{renew_leases, wake_for_retries, write_outcomes};
 use crate::runtime::shared::Shared;
 
 /// A delivery leased under `lease_until`, queued (`task` is `None`) or started: its lease is
-/// renewed until its outcome is written, and it is stopped if the lease cannot be.
+/// renewed until its outcome is written, and it is stopped if the lease cannot be. A delivery
+/// without a row (`event` is its outbox row) is held by its event, whose lease is renewed instead.
 #[derive(Debug, Message)]
 #[rtype(result = "()")]
 pub(crate) struct Started {
     pub(crate) id: Uuid,
     pub(crate) lease_until: i64,
     pub(crate) task: Option<AbortHandle>,
+    pub(crate) event: Option<i64>,
+}
+
+/// A delivery queued or under way here.
+struct Held {
+    /// Its own lease as it stands; for a delivery held by its event, the lease it was started under.
+    lease_until: i64,
+    /// Its task, once started.
+    task: Option<AbortHandle>,
+    /// The event holding it, for a delivery without a row.
+    event: Option<i64>,
 }
 
 /// Writes outcomes in batches (one transaction for whatever arrived while the last one ran) and
@@ -39,8 +52,8 @@ pub(crate) struct OutcomeWriter {
     shared: Arc<Shared>,
     buffer: Vec<Outcome>,
     writing: bool,
-    /// The deliveries queued or under way: their lease as it stands, and their task once started.
-    leases: HashMap<Uuid, (i64, Option<AbortHandle>)>,
+    /// The deliveries queued or under way.
+    leases: HashMap<Uuid, Held>,
     /// Set when the leases are due for renewal.
     renew: bool,
     /// The timer that ends the gathering of a batch (see [`GATHER`]), while one runs.
@@ -90,9 +103,18 @@ impl OutcomeWriter {
         }
         self.writing = true;
         let mut batch = std::mem::take(&mut self.buffer);
-        for outcome in &mut batch {
-            if let Some((lease_until, _)) = self.leases.remove(&outcome.id) {
-                outcome.under(lease_until);
+        {
+            let holds = self.shared.held();
+            for outcome in &mut batch {
+                let held = self.leases.remove(&outcome.id);
+                let event = outcome.unrecorded.as_ref().map(|unrecorded| unrecorded.outbox_id);
+                let lease = match event {
+                    Some(outbox_id) => holds.lease_of(outbox_id),
+                    None => held.map(|held| held.lease_until),
+                };
+                if let Some(lease_until) = lease {
+                    outcome.under(lease_until);
+                }
             }
         }
         let count = batch.len();
@@ -133,7 +155,12 @@ impl OutcomeWriter {
     fn renew_leases(&mut self, ctx: &mut Context<Self>) {
         self.writing = true;
         self.renew = false;
-        let held: Vec<(Uuid, i64)> = self.leases.iter().map(|(id, (until, _))| (*id, *until)).collect();
+        let held: Vec<(Uuid, i64)> = self
+            .leases
+            .iter()
+            .filter(|(_, held)| held.event.is_none())
+            .map(|(id, held)| (*id, held.lease_until))
+            .collect();
         let shared = Arc::clone(&self.shared);
         let task = self.shared.runtime.spawn(async move {
             let now = shared.clock.now_ms();
@@ -143,16 +170,22 @@ impl OutcomeWriter {
             writer.writing = false;
             match result {
                 Ok((_, Ok(renewed))) => {
-                    for (id, lease) in renewed {
+                    for (id, lease) in renewed.deliveries {
                         match lease {
                             Some(until) => {
                                 if let Some(entry) = writer.leases.get_mut(&id) {
-                                    entry.0 = until;
+                                    entry.lease_until = until;
                                 }
                             }
                             // Not pending under this lease any more (its hook was disabled, or its
                             // outcome came before its start was registered): nothing to send.
                             None => writer.abort(id),
+                        }
+                    }
+                    for (outbox_id, lease) in renewed.events {
+                        if lease.is_none() {
+                            tracing::warn!(outbox_id, "an event held here was taken over; its requests under way are stopped");
+                            writer.abort_event(outbox_id);
                         }
                     }
                 }
@@ -162,12 +195,19 @@ impl OutcomeWriter {
                     let expiring: Vec<Uuid> = writer
                         .leases
                         .iter()
-                        .filter(|(_, (until, _))| until.saturating_sub(now) < margin)
+                        .filter(|(_, held)| held.event.is_none() && held.lease_until.saturating_sub(now) < margin)
                         .map(|(id, _)| *id)
                         .collect();
                     for id in expiring {
                         tracing::warn!(delivery_id = %id, "aborting a request whose lease is running out; it will be taken over");
                         writer.abort(id);
+                    }
+                    let events = writer.shared.held().leases();
+                    for (outbox_id, until) in events {
+                        if until.saturating_sub(now) < margin {
+                            tracing::warn!(outbox_id, "aborting the requests of an event whose lease is running out; it will be dispatched again");
+                            writer.abort_event(outbox_id);
+                        }
                     }
                 }
                 Err(join) => tracing::error!(%join, "lease renewal task failed"),
@@ -180,9 +220,17 @@ impl OutcomeWriter {
     /// forgets its lease.
     fn abort(&mut self, id: Uuid) {
         match self.leases.remove(&id) {
-            Some((_, Some(task))) => task.abort(),
-            Some((_, None)) => drop(self.shared.slots.unqueue(id)),
+            Some(Held { task: Some(task), .. }) => task.abort(),
+            Some(Held { task: None, .. }) => drop(self.shared.slots.unqueue(id)),
             None => {}
+        }
+    }
+
+    /// Stops every delivery of event `outbox_id` held here, which this process no longer holds.
+    fn abort_event(&mut self, outbox_id: i64) {
+        let open = self.shared.held().release(outbox_id);
+        for id in open {
+            self.abort(id);
         }
     }
 }
@@ -231,11 +279,12 @@ impl Handler<Started> for OutcomeWriter {
     fn handle(&mut self, started: Started, _: &mut Context<Self>) {
         match (self.leases.get_mut(&started.id), started.task) {
             // A queued delivery starts: its lease may have been renewed while it waited.
-            (Some(entry), Some(task)) => entry.1 = Some(task),
+            (Some(entry), Some(task)) => entry.task = Some(task),
             (Some(_), None) => {}
             (None, Some(task)) if task.is_finished() => {}
             (None, task) => {
-                self.leases.insert(started.id, (started.lease_until, task));
+                let held = Held { lease_until: started.lease_until, task, event: started.event };
+                self.leases.insert(started.id, held);
             }
         }
     }

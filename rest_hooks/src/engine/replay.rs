@@ -75,6 +75,7 @@ impl Engine {
             .col_expr(outbox::Column::State, Expr::value(outbox::state::PENDING))
             .col_expr(outbox::Column::Error, Expr::value(Option::<String>::None))
             .col_expr(outbox::Column::DispatchedAt, Expr::value(Option::<i64>::None))
+            .col_expr(outbox::Column::LeaseUntil, Expr::value(Option::<i64>::None))
             .filter(outbox::Column::Id.eq(outbox_id))
             .filter(outbox::Column::State.eq(outbox::state::FAILED))
             .exec(self.db())

@@ -42,7 +42,7 @@ pub struct Migration;
 impl Migration {
     /// Every step of the store with the crate's hook table, in order: what a `Migrator` lists.
     pub fn steps() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(Migration)]
+        vec![Box::new(Migration), Box::new(Step2)]
     }
 }
 
@@ -86,7 +86,7 @@ pub struct StoreMigration;
 impl StoreMigration {
     /// Every step of the store without the crate's hook table, in order: what a `Migrator` lists.
     pub fn steps() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(StoreMigration)]
+        vec![Box::new(StoreMigration), Box::new(StoreStep2)]
     }
 }
 
@@ -104,6 +104,50 @@ impl MigrationTrait for StoreMigration {
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         drop_store(manager).await
+    }
+}
+
+/// Step 2 (0.2.0), with the crate's hook table: the outbox's lease (`rest_hooks_outbox.lease_until`),
+/// under which a process holds an event while its first attempts are under way. Applies step 1
+/// first where the database lacks it. `down` leaves the column (step 1's code ignores it).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Step2;
+
+impl MigrationName for Step2 {
+    fn name(&self) -> &str {
+        "m20261207_000002_rest_hooks_outbox_lease"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for Step2 {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        steps::apply(manager.get_connection(), true, 2).await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        steps::forget(manager.get_connection(), 2).await
+    }
+}
+
+/// Step 2 without the crate's hook table: as [`Step2`], for [`StoreMigration::steps`].
+#[derive(Clone, Copy, Debug, Default)]
+pub struct StoreStep2;
+
+impl MigrationName for StoreStep2 {
+    fn name(&self) -> &str {
+        "m20261207_000002_rest_hooks_store_outbox_lease"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for StoreStep2 {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        steps::apply(manager.get_connection(), false, 2).await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        steps::forget(manager.get_connection(), 2).await
     }
 }
 

@@ -35,8 +35,12 @@ pub(crate) fn measure_if_due(shared: &Arc<Shared>) {
 /// The backlog at `now` (engine clock, Unix ms): one count per gauge, each on an indexed column.
 async fn measure(shared: &Shared, now: i64) -> Result<Backlog, DbErr> {
     let db = &shared.db;
-    let outbox_pending =
-        outbox::Entity::find().filter(outbox::Column::State.eq(outbox::state::PENDING)).count(db).await?;
+    // Events held by a live process are dispatched: their first attempts are under way.
+    let outbox_pending = outbox::Entity::find()
+        .filter(outbox::Column::State.eq(outbox::state::PENDING))
+        .filter(outbox::Column::LeaseUntil.is_null().or(outbox::Column::LeaseUntil.lt(now)))
+        .count(db)
+        .await?;
     let pending = || delivery::Entity::find().filter(delivery::Column::State.eq(delivery::state::PENDING));
     Ok(Backlog {
         outbox_pending,

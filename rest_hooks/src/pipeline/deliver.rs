@@ -30,11 +30,11 @@ use crate::runtime::shared::Shared;
 /// after it was leased (disabling fails its row), else makes the attempt.
 pub(crate) async fn run(shared: &Arc<Shared>, job: Job) -> Outcome {
     if shared.stopped.load(Ordering::Acquire) {
-        return Outcome::released(job.id, job.lease_until);
+        return Outcome::released(job);
     }
     let leased_at = job.lease_until.saturating_sub(shared.config.lease_ms());
     if shared.disabled_until(&job.hook.id.to_string()).is_some_and(|until| leased_at <= until) {
-        return Outcome::skipped(job.id);
+        return Outcome::skipped(job);
     }
     let span = tracing::info_span!(
         "rest_hooks.attempt",
@@ -60,7 +60,8 @@ pub(crate) async fn send(shared: &Shared, request: &Request) -> Result<Response,
 
 /// Makes one attempt, tells the application, and asks the retry policy what follows.
 async fn attempt(shared: Arc<Shared>, job: Job) -> Outcome {
-    let Job { id, hook, event, body, attempt, lease_until, outbox_id, created_at, recorded_at, order_key } = job;
+    let Job { id, hook, event, body, attempt, lease_until, outbox_id, created_at, recorded_at, order_key, recorded } =
+        job;
     let request = Request { delivery_id: id, hook, event: event.to_string(), body, attempt };
     let metrics = &shared.config.metrics;
     let first_after = (attempt == 1).then(|| since(recorded_at, shared.clock.now_ms()));
@@ -94,10 +95,21 @@ async fn attempt(shared: Arc<Shared>, job: Job) -> Outcome {
         Ok(response) => (Some(response.status), None, Some(response.body)),
         Err(error) => (None, Some(error), None),
     };
+    let unrecorded = (!recorded).then(|| {
+        Box::new(Unrecorded {
+            outbox_id,
+            hook_id: sent.hook.id.to_string(),
+            event: sent.event,
+            target: sent.hook.target.clone(),
+            body: sent.body,
+            created_at,
+        })
+    });
     Outcome {
         id: sent.delivery_id,
         lease_until: Some(lease_until),
         in_flight: None,
+        unrecorded,
         attempt: Some(Attempted {
             hook: sent.hook,
             outbox_id,
@@ -130,6 +142,36 @@ pub(crate) struct Outcome {
     pub(crate) lease_until: Option<i64>,
     /// Counts the delivery in flight until the outcome is written.
     pub(crate) in_flight: Option<InFlight>,
+    /// For a delivery started without a row (its event held): what its row is written with.
+    pub(crate) unrecorded: Option<Box<Unrecorded>>,
+}
+
+/// What the row of a delivery started without one is written with, beside its outcome.
+#[derive(Debug)]
+pub(crate) struct Unrecorded {
+    /// The event, which holds the delivery until its row is written.
+    pub(crate) outbox_id: i64,
+    pub(crate) hook_id: String,
+    pub(crate) event: String,
+    pub(crate) target: String,
+    pub(crate) body: String,
+    /// When the delivery was created (Unix ms).
+    pub(crate) created_at: i64,
+}
+
+impl Unrecorded {
+    fn of(job: Job) -> Option<Box<Self>> {
+        (!job.recorded).then(|| {
+            Box::new(Self {
+                outbox_id: job.outbox_id,
+                hook_id: job.hook.id.to_string(),
+                event: job.event.to_string(),
+                target: job.hook.target,
+                body: job.body,
+                created_at: job.created_at,
+            })
+        })
+    }
 }
 
 /// One attempt that was made.
@@ -151,19 +193,20 @@ pub(crate) struct Attempted {
 }
 
 impl Outcome {
-    /// A job that was not attempted and whose lease stays (another process took it, or the lease
-    /// could not be renewed): nothing to write.
-    pub(crate) fn skipped(id: Uuid) -> Self {
-        Self { id, attempt: None, lease_until: None, in_flight: None }
+    /// A job not attempted because its hook was disabled after it was leased: the disabling failed
+    /// its row, or, for a delivery without one, its row is written failed.
+    pub(crate) fn skipped(job: Job) -> Self {
+        Self { id: job.id, attempt: None, lease_until: None, in_flight: None, unrecorded: Unrecorded::of(job) }
     }
 
-    /// A job not attempted because the engine stopped: its lease is given back so that the next
-    /// start takes it at once.
-    pub(crate) fn released(id: Uuid, lease_until: i64) -> Self {
-        Self { id, attempt: None, lease_until: Some(lease_until), in_flight: None }
+    /// A job not attempted because the engine stopped: its lease is given back (a delivery without
+    /// a row gets one, unleased) so that the next start takes it at once.
+    pub(crate) fn released(job: Job) -> Self {
+        let (id, lease_until) = (job.id, job.lease_until);
+        Self { id, attempt: None, lease_until: Some(lease_until), in_flight: None, unrecorded: Unrecorded::of(job) }
     }
 
-    /// The outcome as written under `lease_until`, the lease its delivery holds now.
+    /// The outcome as written under `lease_until`, the lease its delivery (or its event) holds now.
     pub(crate) fn under(&mut self, lease_until: i64) {
         if self.lease_until.is_some() {
             self.lease_until = Some(lease_until);

@@ -1,13 +1,20 @@
 //! The dispatcher: committed outbox rows in, leased deliveries out.
 //!
-//! One pass claims a batch of committed outbox rows, finds the hooks of each, renders one body per
-//! hook, records the deliveries and marks the rows dispatched, all in one transaction: a process
-//! that dies mid-pass leaves the rows pending for the next pass. A new delivery is leased to this
-//! process only when a request [slot](crate::foundation::slots) is free for its receiver; the others are
-//! recorded unleased and wait in the database. The pass then claims due deliveries while slots
-//! are free: first those of receivers known to have work waiting, one receiver at a time, then any
-//! other due delivery (retries, replays, the work of a process that died). The registry actor
-//! decides when passes run.
+//! One pass claims a batch of committed outbox rows, finds the hooks of each and renders one body
+//! per hook, all in one transaction: a process that dies mid-pass leaves the rows pending for the
+//! next pass. A new delivery that a request [slot](crate::foundation::slots) is free for starts at
+//! once and gets no row: its event is held instead (the outbox row's lease), and the delivery's row
+//! is written with its outcome — one write on the happy path. The others (no slot free, held in
+//! order) are recorded unleased and wait in the database. An event is marked dispatched when it
+//! has no delivery left under way without a row: at once, or with its last outcome.
+//!
+//! Delivery ids derive from the event and the hook ([`delivery::id_for`]): an event whose holder
+//! died is dispatched again once its lease runs out, keeps the deliveries that have their row, and
+//! sends the others again under the same `webhook-id`.
+//!
+//! The pass then claims due deliveries while slots are free: first those of receivers known to
+//! have work waiting, one receiver at a time, then any other due delivery (retries, replays, the
+//! work of a process that died). The registry actor decides when passes run.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -125,6 +132,7 @@ impl Dispatcher {
         let waiting = self.deferred().waiting(now);
         let mut query = outbox::Entity::find()
             .filter(outbox::Column::State.eq(outbox::state::PENDING))
+            .filter(not_held(now))
             .order_by_asc(outbox::Column::Id)
             .limit(limit as u64);
         if !waiting.is_empty() {
@@ -133,7 +141,13 @@ impl Dispatcher {
         if backend != DbBackend::Sqlite {
             query = query.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
         }
-        let rows = query.all(&txn).await?;
+        let mut rows = query.all(&txn).await?;
+        // An event whose lease ran out in the database while this process still holds it (its
+        // renewal late): not dispatched twice here.
+        {
+            let held = self.shared.held();
+            rows.retain(|row| row.lease_until.is_none() || held.lease_of(row.id).is_none());
+        }
         if rows.is_empty() {
             txn.commit().await?;
             return Ok(Pass::default());
@@ -143,6 +157,8 @@ impl Dispatcher {
         let mut pass = Pass::default();
         let mut dispatched = Vec::with_capacity(rows.len());
         let mut deliveries = Vec::new();
+        // The deliveries started without a row, by event.
+        let mut held: HashMap<i64, Vec<Uuid>> = HashMap::new();
         for row in rows {
             pass.events += 1;
             let id = row.id;
@@ -154,6 +170,7 @@ impl Dispatcher {
                     };
                     let ready = self.start_or_wait(jobs, &mut deliveries, now);
                     dispatched.push(id);
+                    hold(&mut held, id, &ready);
                     pass.jobs.extend(ready);
                 }
                 Mode::EventByEvent => {
@@ -163,6 +180,7 @@ impl Dispatcher {
                             savepoint.commit().await?;
                             self.deferred().forget(id);
                             dispatched.push(id);
+                            hold(&mut held, id, &ready);
                             pass.jobs.extend(ready);
                         }
                         Err(EventError::Database(error)) => {
@@ -190,15 +208,29 @@ impl Dispatcher {
             txn.rollback().await?;
             return Err(Failed::Event);
         }
-        for chunk in dispatched.chunks(CHUNK) {
+        // Events with deliveries under way without a row are held; the others are dispatched.
+        let (holding, done): (Vec<i64>, Vec<i64>) = dispatched.into_iter().partition(|id| held.contains_key(id));
+        for chunk in done.chunks(CHUNK) {
             outbox::Entity::update_many()
                 .col_expr(outbox::Column::State, Expr::value(outbox::state::DISPATCHED))
                 .col_expr(outbox::Column::DispatchedAt, Expr::value(now))
+                .col_expr(outbox::Column::LeaseUntil, Expr::value(Option::<i64>::None))
+                .filter(outbox::Column::Id.is_in(chunk.iter().copied()))
+                .exec(&txn)
+                .await?;
+        }
+        for chunk in holding.chunks(CHUNK) {
+            outbox::Entity::update_many()
+                .col_expr(outbox::Column::LeaseUntil, Expr::value(lease_until))
                 .filter(outbox::Column::Id.is_in(chunk.iter().copied()))
                 .exec(&txn)
                 .await?;
         }
         txn.commit().await?;
+        let mut holds = self.shared.held();
+        for (outbox_id, deliveries) in held {
+            holds.hold(outbox_id, lease_until, deliveries);
+        }
         Ok(pass)
     }
 
@@ -221,11 +253,12 @@ impl Dispatcher {
     }
 
     /// Gives each job a running slot or a queue place when its receiver has one (see
-    /// [`slots`](crate::foundation::slots)); the job is then recorded leased and returned. The others are
-    /// recorded unleased, to wait in the database for their receiver's turn.
+    /// [`slots`](crate::foundation::slots)); the job is then returned, without a row (its event
+    /// holds it). The others are recorded unleased, to wait in the database for their receiver's
+    /// turn.
     fn start_or_wait(&self, jobs: Vec<Job>, rows: &mut Vec<delivery::ActiveModel>, now: i64) -> Vec<Ready> {
         let mut ready = Vec::new();
-        for job in jobs {
+        for mut job in jobs {
             let receiver = lane_of(&job.hook.target, &job.hook.id.to_string());
             if job.order_key.is_some() {
                 // Recorded unleased: the claim that follows the pass leases it once every earlier
@@ -236,7 +269,7 @@ impl Dispatcher {
             match self.shared.slots.place(&receiver, job.id, false) {
                 Place::Wait => rows.push(new_delivery(&job, &receiver, None, now)),
                 place => {
-                    rows.push(new_delivery(&job, &receiver, Some(job.lease_until), now));
+                    job.recorded = false;
                     ready.extend(self.ready(place, job));
                 }
             }
@@ -260,7 +293,8 @@ impl Dispatcher {
         let mut query = outbox::Entity::find()
             .select_only()
             .column(outbox::Column::Id)
-            .filter(outbox::Column::State.eq(outbox::state::PENDING));
+            .filter(outbox::Column::State.eq(outbox::state::PENDING))
+            .filter(not_held(self.shared.clock.now_ms()));
         if !waiting.is_empty() {
             query = query.filter(outbox::Column::Id.is_not_in(waiting));
         }
@@ -287,7 +321,7 @@ impl Dispatcher {
         now: i64,
         lease_until: i64,
     ) -> Result<Vec<Job>, EventError> {
-        let (outbox_id, recorded_at) = (row.id, row.created_at);
+        let (outbox_id, recorded_at, again) = (row.id, row.created_at, row.lease_until.is_some());
         let format = Format::parse(&row.format)
             .ok_or_else(|| EventError::Unusable(format!("unknown stored format `{}`", row.format)))?;
         let object = row.object.clone();
@@ -295,16 +329,28 @@ impl Dispatcher {
         let targets = hooks.find(&*self.shared.finder, txn, &event).await?;
         let event_name: Arc<str> = Arc::from(event.name.as_str());
         let ordered_event = self.shared.config.ordered_events.contains(&event.name);
+        let ids: Vec<Uuid> =
+            targets.iter().map(|(hook, _)| delivery::id_for(outbox_id, &hook.id.to_string(), recorded_at)).collect();
+        // Dispatched before by a process whose hold ran out: the deliveries that have their row
+        // are accounted for.
+        let recorded = match again {
+            true => recorded_among(txn, &ids)
+                .await
+                .map_err(|e| EventError::Database(format!("cannot read its deliveries: {e}")))?,
+            false => HashSet::new(),
+        };
         targets
             .iter()
-            .map(|(hook, ordered_hook)| {
+            .zip(ids)
+            .filter(|(_, id)| !recorded.contains(id))
+            .map(|((hook, ordered_hook), id)| {
                 let order_key = object.clone().filter(|_| ordered_event || *ordered_hook);
                 let body = catch(|| self.shared.renderer.render(hook, &event, format))
                     .map_err(|panic| EventError::Unusable(format!("the serializer panicked: {panic}")))?;
                 let body = serde_json::to_string(&body)
                     .map_err(|e| EventError::Unusable(format!("cannot encode the body: {e}")))?;
                 Ok(Job {
-                    id: Uuid::now_v7(),
+                    id,
                     hook: hook.clone(),
                     event: Arc::clone(&event_name),
                     body,
@@ -314,6 +360,7 @@ impl Dispatcher {
                     created_at: now,
                     recorded_at,
                     order_key,
+                    recorded: true,
                 })
             })
             .collect()
@@ -762,7 +809,8 @@ impl Dispatcher {
 /// The condition under which a delivery held in order is due in turn: no earlier delivery of its
 /// hook about its instance is pending (under way, waiting for a retry or not yet sent), and no
 /// earlier event about its instance waits for dispatch (another process may be recording its
-/// deliveries right now). Earlier means recorded earlier: for changes to one row, the order in
+/// deliveries right now; an event held has recorded its ordered deliveries, which are never
+/// started without a row). Earlier means recorded earlier: for changes to one row, the order in
 /// which they committed, since each waited for the row lock of the one before.
 fn in_turn() -> &'static str {
     static CONDITION: std::sync::OnceLock<String> = std::sync::OnceLock::new();
@@ -772,7 +820,8 @@ fn in_turn() -> &'static str {
              AND earlier.hook_id = rest_hooks_delivery.hook_id AND earlier.state = {pending} \
              AND earlier.outbox_id < rest_hooks_delivery.outbox_id) \
              AND NOT EXISTS (SELECT 1 FROM rest_hooks_outbox undispatched WHERE undispatched.object = rest_hooks_delivery.order_key \
-             AND undispatched.state = {undispatched} AND undispatched.id < rest_hooks_delivery.outbox_id)",
+             AND undispatched.state = {undispatched} AND undispatched.lease_until IS NULL \
+             AND undispatched.id < rest_hooks_delivery.outbox_id)",
             pending = delivery::state::PENDING,
             undispatched = outbox::state::PENDING,
         )
@@ -862,5 +911,36 @@ fn job_from_row(row: delivery::Model, lease_until: i64) -> Job {
         // Until the claim reads its event's (see `with_recording_times`).
         recorded_at: row.created_at,
         order_key: row.order_key,
+        recorded: true,
     }
+}
+
+/// An outbox row no live process holds.
+fn not_held(now: i64) -> sea_orm::Condition {
+    sea_orm::Condition::any().add(outbox::Column::LeaseUntil.is_null()).add(outbox::Column::LeaseUntil.lt(now))
+}
+
+/// Adds to `held` the deliveries of event `outbox_id` that start without a row.
+fn hold(held: &mut HashMap<i64, Vec<Uuid>>, outbox_id: i64, ready: &[Ready]) {
+    let started = ready.iter().map(Ready::job).filter(|job| !job.recorded).map(|job| job.id);
+    let started: Vec<Uuid> = started.collect();
+    if !started.is_empty() {
+        held.entry(outbox_id).or_default().extend(started);
+    }
+}
+
+/// Which of `ids` have their delivery row.
+async fn recorded_among(txn: &DatabaseTransaction, ids: &[Uuid]) -> Result<HashSet<Uuid>, DbErr> {
+    let mut found = HashSet::new();
+    for chunk in ids.chunks(CHUNK) {
+        let rows = delivery::Entity::find()
+            .select_only()
+            .column(delivery::Column::Id)
+            .filter(delivery::Column::Id.is_in(chunk.iter().copied()))
+            .into_tuple::<Uuid>()
+            .all(txn)
+            .await?;
+        found.extend(rows);
+    }
+    Ok(found)
 }

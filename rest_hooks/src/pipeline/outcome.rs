@@ -2,6 +2,10 @@
 //! or dead), and each hook's health ([`health`]); and renewing the leases of the deliveries under
 //! way. [`write_outcomes`] writes one batch in one transaction and returns the hooks it disabled,
 //! which are reported to the application after it commits. The outcome writer actor decides when.
+//!
+//! A delivery started at dispatch has no row yet: its row is inserted with its outcome (one
+//! multi-row statement for the batch), and its event, held until then, is marked dispatched in the
+//! transaction that writes its last such outcome.
 
 use std::collections::HashMap;
 
@@ -11,8 +15,9 @@ use uuid::Uuid;
 
 use crate::foundation::delivery::Disabled;
 use crate::foundation::retry::Verdict;
-use crate::foundation::store::{attempt, delivery};
-use crate::pipeline::deliver::{Attempted, Outcome};
+use crate::foundation::slots::lane_of;
+use crate::foundation::store::{attempt, delivery, outbox};
+use crate::pipeline::deliver::{Attempted, Outcome, Unrecorded};
 use crate::pipeline::health;
 use crate::runtime::shared::Shared;
 use crate::runtime::signals::{Due, Room};
@@ -20,15 +25,33 @@ use crate::runtime::signals::{Due, Room};
 /// Rows per multi-row statement.
 const CHUNK: usize = 500;
 
-/// Renews the leases `held` (delivery, lease) until a lease from `now`, in one transaction;
-/// returns each delivery's new lease, or `None` where it no longer held that lease.
-pub(crate) async fn renew_leases(
-    shared: &Shared,
-    held: &[(Uuid, i64)],
-    now: i64,
-) -> Result<Vec<(Uuid, Option<i64>)>, DbErr> {
+/// What a renewal of leases found: each delivery's and each held event's new lease, or `None`
+/// where it no longer held the lease.
+pub(crate) struct Renewed {
+    pub(crate) deliveries: Vec<(Uuid, Option<i64>)>,
+    pub(crate) events: Vec<(i64, Option<i64>)>,
+}
+
+/// Renews the leases `held` (delivery, lease) and those of the events held here until a lease from
+/// `now`, in one transaction.
+pub(crate) async fn renew_leases(shared: &Shared, held: &[(Uuid, i64)], now: i64) -> Result<Renewed, DbErr> {
     let until = now.saturating_add(shared.config.lease_ms());
+    let events = shared.held().leases();
+    if held.is_empty() && events.is_empty() {
+        return Ok(Renewed { deliveries: Vec::new(), events: Vec::new() });
+    }
     let txn = crate::runtime::pool::begin_write(&shared.db).await?;
+    let mut renewed_events = Vec::with_capacity(events.len());
+    for (outbox_id, lease_until) in events {
+        let done = outbox::Entity::update_many()
+            .col_expr(outbox::Column::LeaseUntil, Expr::value(until))
+            .filter(outbox::Column::Id.eq(outbox_id))
+            .filter(outbox::Column::State.eq(outbox::state::PENDING))
+            .filter(outbox::Column::LeaseUntil.eq(lease_until))
+            .exec(&txn)
+            .await?;
+        renewed_events.push((outbox_id, (done.rows_affected == 1).then_some(until)));
+    }
     let mut renewed = Vec::with_capacity(held.len());
     for &(id, lease_until) in held {
         let done = delivery::Entity::update_many()
@@ -41,7 +64,13 @@ pub(crate) async fn renew_leases(
         renewed.push((id, (done.rows_affected == 1).then_some(until)));
     }
     txn.commit().await?;
-    Ok(renewed)
+    let mut holds = shared.held();
+    for (outbox_id, lease) in &renewed_events {
+        if let Some(until) = lease {
+            holds.renewed(*outbox_id, *until);
+        }
+    }
+    Ok(Renewed { deliveries: renewed, events: renewed_events })
 }
 
 /// Asks the registry to look again when a retry of this batch is due before its next idle poll,
@@ -73,14 +102,134 @@ pub(crate) fn wake_for_retries(shared: &Shared, batch: &[Outcome]) {
 pub(crate) async fn write_outcomes(shared: &Shared, batch: &[Outcome]) -> Result<Vec<Disabled>, DbErr> {
     let now = shared.clock.now_ms();
     let txn = crate::runtime::pool::begin_write(&shared.db).await?;
+    let written = insert_rows(&txn, batch, now).await?;
     log_attempts(&txn, batch).await?;
     release_leases(&txn, batch).await?;
     write_delivered(&txn, batch, now).await?;
     write_failures(&txn, batch, now).await?;
+    let completed = shared.held().completed_by(&written);
+    mark_dispatched(&txn, completed, now).await?;
     let attempts: Vec<&Attempted> = batch.iter().filter_map(|outcome| outcome.attempt.as_ref()).collect();
     let disabled = health::update(&txn, &attempts, now, shared.config.disable_after).await?;
     txn.commit().await?;
+    shared.held().written(&written);
     Ok(disabled)
+}
+
+/// Inserts the rows of the deliveries of `batch` started without one, with their outcome: delivered,
+/// waiting for a retry, or dead (a hook disabled before the request started is dead too); one not
+/// attempted because the engine stopped waits, unleased, for the next start. Returns them
+/// (delivery, event). A row another process wrote meanwhile (it dispatched the event again
+/// after this process lost its hold) is kept.
+async fn insert_rows(txn: &DatabaseTransaction, batch: &[Outcome], now: i64) -> Result<Vec<(Uuid, i64)>, DbErr> {
+    let mut written = Vec::new();
+    let mut rows = Vec::new();
+    for outcome in batch {
+        let Some(unrecorded) = &outcome.unrecorded else { continue };
+        let row = match &outcome.attempt {
+            Some(attempted) => row_with_outcome(outcome.id, unrecorded, attempted, now),
+            None if outcome.lease_until.is_some() => new_row(outcome.id, unrecorded),
+            None => {
+                let mut row = new_row(outcome.id, unrecorded);
+                row.state = Set(delivery::state::FAILED);
+                row.last_error = Set(Some("the hook was disabled before the request started".to_owned()));
+                row
+            }
+        };
+        written.push((outcome.id, unrecorded.outbox_id));
+        rows.push(row);
+    }
+    for chunk in rows.chunks(CHUNK) {
+        delivery::Entity::insert_many(chunk.to_vec())
+            .on_conflict_do_nothing_on([delivery::Column::Id])
+            .exec_without_returning(txn)
+            .await?;
+    }
+    Ok(written)
+}
+
+/// The row of a delivery started without one, not attempted yet.
+fn new_row(id: Uuid, unrecorded: &Unrecorded) -> delivery::ActiveModel {
+    delivery::ActiveModel {
+        id: Set(id),
+        outbox_id: Set(unrecorded.outbox_id),
+        hook_id: Set(unrecorded.hook_id.clone()),
+        event: Set(unrecorded.event.clone()),
+        target: Set(unrecorded.target.clone()),
+        receiver: Set(lane_of(&unrecorded.target, &unrecorded.hook_id)),
+        body: Set(unrecorded.body.clone()),
+        state: Set(delivery::state::PENDING),
+        attempts: Set(0),
+        created_at: Set(unrecorded.created_at),
+        next_attempt_at: Set(unrecorded.created_at),
+        lease_until: Set(None),
+        last_status: Set(None),
+        last_error: Set(None),
+        delivered_at: Set(None),
+        order_key: Set(None),
+    }
+}
+
+/// The row of a delivery started without one, after `attempted`.
+fn row_with_outcome(id: Uuid, unrecorded: &Unrecorded, attempted: &Attempted, now: i64) -> delivery::ActiveModel {
+    let mut row = new_row(id, unrecorded);
+    row.attempts = Set(1);
+    row.last_status = Set(attempted.status.map(i32::from));
+    match failure(attempted, now) {
+        None => {
+            row.state = Set(delivery::state::DELIVERED);
+            row.delivered_at = Set(Some(now));
+        }
+        Some((state, error, next)) => {
+            row.state = Set(state);
+            row.last_error = Set(Some(error));
+            row.next_attempt_at = Set(next);
+        }
+    }
+    row
+}
+
+/// For a failed attempt whose outcome is written at `now`: the delivery's state after it, why it
+/// failed, and when it may next be attempted; `None` when it was delivered.
+fn failure(attempted: &Attempted, now: i64) -> Option<(i16, String, i64)> {
+    let failure = match (&attempted.error, attempted.status) {
+        (Some(error), _) => error.to_string(),
+        (None, Some(status)) => format!("HTTP {status}"),
+        (None, None) => "no answer".to_owned(),
+    };
+    match &attempted.verdict {
+        Verdict::Delivered => None,
+        Verdict::Retry { after } => {
+            let after = i64::try_from(after.as_millis()).unwrap_or(i64::MAX);
+            Some((delivery::state::PENDING, failure, now.saturating_add(after)))
+        }
+        Verdict::GiveUp { reason } | Verdict::Disable { reason } => {
+            Some((delivery::state::FAILED, format!("{failure}; gave up: {reason}"), now))
+        }
+    }
+}
+
+/// Marks dispatched the events `completed` (event, lease) whose last delivery without a row was
+/// just written, where this process still holds them.
+async fn mark_dispatched(txn: &DatabaseTransaction, completed: Vec<(i64, i64)>, now: i64) -> Result<(), DbErr> {
+    let mut by_lease: HashMap<i64, Vec<i64>> = HashMap::new();
+    for (outbox_id, lease_until) in completed {
+        by_lease.entry(lease_until).or_default().push(outbox_id);
+    }
+    for (lease_until, ids) in by_lease {
+        for chunk in ids.chunks(CHUNK) {
+            outbox::Entity::update_many()
+                .col_expr(outbox::Column::State, Expr::value(outbox::state::DISPATCHED))
+                .col_expr(outbox::Column::DispatchedAt, Expr::value(now))
+                .col_expr(outbox::Column::LeaseUntil, Expr::value(Option::<i64>::None))
+                .filter(outbox::Column::Id.is_in(chunk.iter().copied()))
+                .filter(outbox::Column::State.eq(outbox::state::PENDING))
+                .filter(outbox::Column::LeaseUntil.eq(lease_until))
+                .exec(txn)
+                .await?;
+        }
+    }
+    Ok(())
 }
 
 async fn log_attempts(txn: &DatabaseTransaction, batch: &[Outcome]) -> Result<(), DbErr> {
@@ -107,9 +256,10 @@ async fn log_attempts(txn: &DatabaseTransaction, batch: &[Outcome]) -> Result<()
     Ok(())
 }
 
-/// Gives back the leases of jobs not attempted because the engine stopped.
+/// Gives back the leases of jobs not attempted because the engine stopped (those without a row get
+/// one, see [`insert_rows`]).
 async fn release_leases(txn: &DatabaseTransaction, batch: &[Outcome]) -> Result<(), DbErr> {
-    for outcome in batch {
+    for outcome in batch.iter().filter(|outcome| outcome.unrecorded.is_none()) {
         if let (None, Some(lease_until)) = (&outcome.attempt, outcome.lease_until) {
             delivery::Entity::update_many()
                 .col_expr(delivery::Column::LeaseUntil, Expr::value(Option::<i64>::None))
@@ -126,7 +276,7 @@ async fn write_delivered(txn: &DatabaseTransaction, batch: &[Outcome], now: i64)
     // Deliveries made under the same lease with the same status (most often: 200 after one pass)
     // share one UPDATE.
     let mut groups: HashMap<(Option<u16>, i64), Vec<Uuid>> = HashMap::new();
-    for outcome in batch {
+    for outcome in batch.iter().filter(|outcome| outcome.unrecorded.is_none()) {
         if let Some(attempted) = &outcome.attempt
             && attempted.verdict == Verdict::Delivered
         {
@@ -155,23 +305,9 @@ async fn write_delivered(txn: &DatabaseTransaction, batch: &[Outcome], now: i64)
 }
 
 async fn write_failures(txn: &DatabaseTransaction, batch: &[Outcome], now: i64) -> Result<(), DbErr> {
-    for outcome in batch {
+    for outcome in batch.iter().filter(|outcome| outcome.unrecorded.is_none()) {
         let Some(attempted) = &outcome.attempt else { continue };
-        let failure = match (&attempted.error, attempted.status) {
-            (Some(error), _) => error.to_string(),
-            (None, Some(status)) => format!("HTTP {status}"),
-            (None, None) => "no answer".to_owned(),
-        };
-        let (state, error, next) = match &attempted.verdict {
-            Verdict::Delivered => continue,
-            Verdict::Retry { after } => {
-                let after = i64::try_from(after.as_millis()).unwrap_or(i64::MAX);
-                (delivery::state::PENDING, failure, now.saturating_add(after))
-            }
-            Verdict::GiveUp { reason } | Verdict::Disable { reason } => {
-                (delivery::state::FAILED, format!("{failure}; gave up: {reason}"), now)
-            }
-        };
+        let Some((state, error, next)) = failure(attempted, now) else { continue };
         // A delivery killed meanwhile (its hook disabled) is no longer pending: left as it is.
         delivery::Entity::update_many()
             .col_expr(delivery::Column::State, Expr::value(state))

@@ -15,7 +15,7 @@ use crate::foundation::error::ValidationError;
 use crate::foundation::event_map::EventMap;
 use crate::foundation::finder::Finder;
 use crate::foundation::hook::HookTarget;
-use crate::foundation::job::Leased;
+use crate::foundation::job::{HeldEvents, Leased};
 use crate::foundation::panics::catch;
 use crate::foundation::render::Renderer;
 use crate::foundation::retry::RetryPolicy;
@@ -54,6 +54,8 @@ pub(crate) struct Shared {
     pub(crate) in_flight: Arc<AtomicUsize>,
     /// Request slots, in all and per receiver.
     pub(crate) slots: Arc<Slots<Leased>>,
+    /// The events held here while their first attempts are under way.
+    held: std::sync::Mutex<HeldEvents>,
     /// Hooks disabled while this process ran: their deliveries leased before the given time
     /// (engine clock, Unix ms) and not yet started are not sent.
     disabled: std::sync::Mutex<HashMap<String, i64>>,
@@ -96,6 +98,7 @@ impl Shared {
             config,
             clock: Clock::new(),
             in_flight: Arc::new(AtomicUsize::new(0)),
+            held: std::sync::Mutex::default(),
             disabled: std::sync::Mutex::default(),
             prepared: tokio::sync::OnceCell::new(),
             last_purge: AtomicI64::new(i64::MIN),
@@ -166,6 +169,11 @@ impl Shared {
             })
         });
         ready.await.map(drop)
+    }
+
+    /// The events held here while their first attempts are under way.
+    pub(crate) fn held(&self) -> std::sync::MutexGuard<'_, HeldEvents> {
+        self.held.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Records that hook `id` is disabled: its deliveries leased until `until` (Unix ms) and not

@@ -7,7 +7,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use rest_hooks::Engine;
-use rest_hooks::store::delivery;
+use rest_hooks::store::{delivery, outbox};
 use rest_hooks_tests::entities::book;
 use rest_hooks_tests::{Harness, Receiver, Reply, TestDb, connect_sqlite, eventually, local_bookstore, real_sleep};
 use sea_orm::{ActiveModelTrait, EntityTrait, TransactionTrait};
@@ -171,4 +171,44 @@ async fn shutdown_lets_requests_in_flight_finish_and_gives_the_rest_back() {
     .await;
     assert_eq!(h.receiver.count("slow"), 3);
     next.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_event_whose_holder_stopped_renewing_is_dispatched_again_keeping_its_ids_and_what_was_delivered() {
+    let h = Harness::new().await;
+    h.receiver.reply("slow", Reply::status(200).after(Duration::from_secs(3)));
+    h.subscribe(Some(1), "book.added", "slow").await;
+    h.subscribe(Some(1), "book.added", "fast").await;
+    h.run(new_book(1, "Held").insert(&h.db)).await.unwrap();
+    // The fast delivery is done and has its row; the slow one is under way without one, its event
+    // held meanwhile.
+    eventually("the fast delivery written", || async {
+        let rows = delivery::Entity::find().all(&h.db).await.unwrap();
+        (rows.len() == 1).then_some(())
+    })
+    .await;
+    let held = outbox::Entity::find().one(&h.db).await.unwrap().unwrap();
+    assert_eq!(held.state, outbox::state::PENDING);
+    assert!(held.lease_until.is_some(), "held while the slow request runs: {held:?}");
+
+    // The holder stops renewing, as a process that died would: the lease runs out.
+    let mut expired: outbox::ActiveModel = held.into();
+    expired.lease_until = sea_orm::Set(Some(1));
+    expired.update(&h.db).await.unwrap();
+    let other = local_bookstore(Engine::builder()).start(h.db.clone()).unwrap();
+
+    eventually("the event dispatched", || async {
+        let event = outbox::Entity::find().one(&h.db).await.unwrap().unwrap();
+        (event.state == outbox::state::DISPATCHED).then_some(())
+    })
+    .await;
+    other.shutdown().await;
+    let received = h.receiver.received();
+    let slow: Vec<_> = received.iter().filter(|r| r.path == "/slow").collect();
+    assert_eq!(h.receiver.count("fast"), 1, "what was delivered is not sent again");
+    assert_eq!(slow.len(), 2, "the slow delivery sent again by the process that took the event over");
+    assert_eq!(slow[0].headers["webhook-id"], slow[1].headers["webhook-id"], "under the same id");
+    let rows = delivery::Entity::find().all(&h.db).await.unwrap();
+    assert_eq!(rows.len(), 2, "one row per delivery: {rows:#?}");
+    assert!(rows.iter().all(|d| d.state == delivery::state::DELIVERED), "{rows:#?}");
 }

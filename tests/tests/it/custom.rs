@@ -104,9 +104,11 @@ async fn an_own_hook_entity_narrows_an_events_hooks_by_the_event_in_sql_and_in_r
             ("/second".to_owned(), "Epilogue".to_owned()),
         ]
     );
-    // The events' deliveries were recorded with the events' dispatch: these five and no more.
-    let recorded = rest_hooks::store::delivery::Entity::find().all(&h.db).await.unwrap();
-    assert_eq!(recorded.len(), 5);
+    // The events' deliveries were recorded: these five and no more.
+    let recorded = h.deliveries(5).await;
+    h.dispatched().await;
+    let recorded_after = rest_hooks::store::delivery::Entity::find().all(&h.db).await.unwrap();
+    assert_eq!((recorded.len(), recorded_after.len()), (5, 5));
 }
 
 struct EveryoneAt(String);
@@ -363,6 +365,7 @@ async fn subscribing_with_the_applications_own_columns_sets_them_before_fill_new
     }
     let received = h.receiver.wait_for(1).await;
     assert_eq!(received[0].body["data"]["fields"]["book_id"], book.id, "only the chapter of its book");
+    h.dispatched().await;
     let recorded = rest_hooks::store::delivery::Entity::find().all(&h.db).await.unwrap();
     assert_eq!(recorded.len(), 1, "no delivery for the other book's chapter");
 }

@@ -36,8 +36,8 @@ async fn a_database_error_leaves_the_event_pending_until_the_database_answers_ag
     h.db.execute_unprepared("ALTER TABLE rest_hooks_hook_state_away RENAME TO rest_hooks_hook_state").await.unwrap();
     let received = h.receiver.wait_for(2).await;
     assert_eq!(received[1].body["data"]["fields"]["title"], "During");
-    let after = outbox::Entity::find_by_id(during[1].id).one(&h.db).await.unwrap().unwrap();
-    assert_eq!(after.state, outbox::state::DISPATCHED);
+    let after = h.dispatched().await;
+    assert_eq!(after[1].state, outbox::state::DISPATCHED);
 }
 
 /// Finds one hook at a receiver's URL, and panics while `broken` is set.

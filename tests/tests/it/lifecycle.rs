@@ -56,7 +56,7 @@ async fn requests_carry_json_headers_and_a_stable_id() {
     let headers = &received[0].headers;
     assert_eq!(headers["content-type"], "application/json");
     assert!(headers["user-agent"].starts_with("rest_hooks/"), "{headers:?}");
-    let delivery = delivery::Entity::find().one(&h.db).await.unwrap().unwrap();
+    let delivery = &h.deliveries(1).await[0];
     assert_eq!(headers["webhook-id"], format!("msg_{}", delivery.id.simple()));
     assert!(headers["webhook-timestamp"].parse::<i64>().is_ok());
 }

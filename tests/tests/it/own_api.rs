@@ -101,7 +101,8 @@ async fn a_hook_outside_the_entitys_scope_shows_inactive_and_receives_nothing() 
     h.run(new_book(1, "Scoped").insert(&h.db)).await.unwrap();
     let received = h.receiver.wait_for(1).await;
     assert_eq!(received[0].path, "/on");
-    // The event's deliveries are recorded together, before any is sent: none is the other hook's.
+    // Once the event is dispatched, none of its deliveries is the other hook's.
+    h.dispatched().await;
     let deliveries = rest_hooks::store::delivery::Entity::find().all(&h.db).await.unwrap();
     assert_eq!(deliveries.iter().map(|d| d.target.as_str()).collect::<Vec<_>>(), [h.receiver.url("on")]);
 }

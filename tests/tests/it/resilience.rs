@@ -59,7 +59,7 @@ async fn a_failing_event_in_a_busy_pass_fails_alone() {
     let mut titles: Vec<_> = received.iter().map(|r| r.body["title"].as_str().unwrap().to_owned()).collect();
     titles.sort();
     assert_eq!(titles, ["After", "Before"]);
-    let rows = outbox::Entity::find().order_by_asc(outbox::Column::Id).all(&h.db).await.unwrap();
+    let rows = h.dispatched().await;
     let states: Vec<_> = rows.iter().map(|r| r.state).collect();
     assert_eq!(states, [outbox::state::DISPATCHED, outbox::state::FAILED, outbox::state::DISPATCHED]);
     wait_until_settled(&h, 2).await;

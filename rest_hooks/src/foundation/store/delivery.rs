@@ -81,3 +81,36 @@ pub(crate) fn still_pending() -> sea_orm::sea_query::SimpleExpr {
     use sea_orm::sea_query::ExprTrait;
     Expr::col(Column::State).add(0).eq(state::PENDING)
 }
+
+/// The id of the delivery of event `outbox_id` (recorded at `recorded_at`, Unix ms) to hook
+/// `hook_id`: the same each time the event is dispatched, so that an event dispatched again after
+/// its process died sends its deliveries under the ids (`webhook-id`) they had, and receivers drop
+/// the duplicates. A UUID of version 8 laid out as version 7 is (the time first, to the
+/// millisecond), so that ids sort by their event's time; the rest is the SHA-256 of the outbox id
+/// and the hook id.
+pub(crate) fn id_for(outbox_id: i64, hook_id: &str, recorded_at: i64) -> Uuid {
+    let mut hash = ring::digest::Context::new(&ring::digest::SHA256);
+    hash.update(&outbox_id.to_be_bytes());
+    hash.update(hook_id.as_bytes());
+    let digest = hash.finish();
+    let mut bytes = [0u8; 16];
+    let millis = u64::try_from(recorded_at).unwrap_or(0).to_be_bytes();
+    bytes[..6].copy_from_slice(&millis[2..]);
+    bytes[6..].copy_from_slice(&digest.as_ref()[..10]);
+    Uuid::new_v8(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_deliverys_id_is_the_same_for_its_event_and_hook_and_sorts_by_time() {
+        let id = id_for(7, "42", 1_700_000_000_000);
+        assert_eq!(id, id_for(7, "42", 1_700_000_000_000));
+        assert_ne!(id, id_for(7, "43", 1_700_000_000_000));
+        assert_ne!(id, id_for(8, "42", 1_700_000_000_000));
+        assert_eq!(id.get_version_num(), 8);
+        assert!(id < id_for(1, "42", 1_700_000_000_001), "a later event's ids sort after");
+    }
+}

@@ -44,6 +44,12 @@ pub struct Model {
     /// deliveries of hooks that ask for order are sent in the order of these rows, per instance.
     #[sea_orm(column_type = "String(StringLen::N(64))", nullable)]
     pub object: Option<String>,
+    /// While the row is pending: until when a process holds the event (Unix ms), sending the
+    /// first attempts that started at dispatch. Those deliveries have no row of their own until
+    /// their outcome is written; once every one has, the event is marked dispatched. A process
+    /// that dies leaves the lease to run out, and the event is then dispatched again: the deliveries
+    /// with a row are kept, the others are sent again under the same ids. Added by schema step 2.
+    pub lease_until: Option<i64>,
 }
 
 /// This table has no relations.
@@ -54,9 +60,10 @@ impl ActiveModelBehavior for ActiveModel {}
 
 /// The states of an outbox row.
 pub mod state {
-    /// Recorded, not yet dispatched (or not yet committed: then nobody sees it).
+    /// Recorded, not yet dispatched (or not yet committed: then nobody sees it), or dispatched
+    /// and held (`lease_until`) while its first attempts are under way.
     pub const PENDING: i16 = 0;
-    /// Deliveries were created for every matching hook.
+    /// Every matching hook's delivery has its row.
     pub const DISPATCHED: i16 = 1;
     /// The finder or a serializer failed; `error` says why.
     pub const FAILED: i16 = 2;

@@ -4,7 +4,11 @@
 //! database lacks, in order, and an engine refuses to start on a store older or newer than its code.
 //!
 //! Step 1 is the schema of release 0.1.0. A store made by 0.1.0, before the steps were recorded, has
-//! the tables and no `rest_hooks_schema`: it counts as step 1.
+//! the tables and no `rest_hooks_schema`: it counts as step 1. Step 1 creates missing tables at
+//! their latest shape, so a later step that adds a column adds it only where it is missing.
+//!
+//! Step 2 (0.2.0) adds `rest_hooks_outbox.lease_until`: an event is held by the process sending
+//! its first attempts, which get their delivery rows with their outcome.
 
 use sea_orm::entity::prelude::*;
 use sea_orm::sea_query::OnConflict;
@@ -23,7 +27,7 @@ pub(crate) struct Step {
 
 /// Every step, in order. A change of the tables adds one here, with its statements in [`apply_step`],
 /// and a migration in [`migration`](crate::migration).
-pub(crate) const STEPS: &[Step] = &[Step { number: 1, release: "0.1.0" }];
+pub(crate) const STEPS: &[Step] = &[Step { number: 1, release: "0.1.0" }, Step { number: 2, release: "0.2.0" }];
 
 /// The step the code needs: the last one.
 pub(crate) fn latest() -> Step {
@@ -105,8 +109,43 @@ async fn apply_step<C: ConnectionTrait>(db: &C, number: i32, hooks: bool) -> Res
             }
             schema::create_store_tables(db).await
         }
+        // The outbox's lease: the event held while its first attempts are under way.
+        2 => add_column_if_missing(db, "rest_hooks_outbox", "lease_until", "BIGINT NULL").await,
         other => Err(DbErr::Custom(format!("rest_hooks knows no schema step {other}"))),
     }
+}
+
+/// Adds column `column` of `definition` to `table` unless it has it (step 1 makes missing tables
+/// at their latest shape). Asks the database's catalogue, not the table, so that nothing fails
+/// inside a migration's transaction.
+async fn add_column_if_missing<C: ConnectionTrait>(
+    db: &C,
+    table: &str,
+    column: &str,
+    definition: &str,
+) -> Result<(), DbErr> {
+    let backend = db.get_database_backend();
+    let add = format!("ALTER TABLE {table} ADD COLUMN {column} {definition}");
+    let count = match backend {
+        // PostgreSQL says it in the statement, and finds the table on the connection's search path.
+        sea_orm::DbBackend::Postgres => {
+            return db.execute_unprepared(&format!("ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {column} {definition}")).await.map(drop);
+        }
+        sea_orm::DbBackend::MySql => format!(
+            "SELECT COUNT(*) AS n FROM information_schema.columns \
+             WHERE table_schema = DATABASE() AND table_name = '{table}' AND column_name = '{column}'"
+        ),
+        _ => format!("SELECT COUNT(*) AS n FROM pragma_table_info('{table}') WHERE name = '{column}'"),
+    };
+    let found = db.query_one_raw(sea_orm::Statement::from_string(backend, count)).await?;
+    let found: i64 = match found {
+        Some(row) => row.try_get("", "n")?,
+        None => 0,
+    };
+    if found == 0 {
+        db.execute_unprepared(&add).await?;
+    }
+    Ok(())
 }
 
 /// The last step applied to `db`: `None` when it has no store at all. A store made by 0.1.0 (its
@@ -133,4 +172,10 @@ pub(crate) async fn version<C: ConnectionTrait>(db: &C) -> Result<Option<i32>, D
 pub(crate) async fn drop_record<C: ConnectionTrait>(db: &C) -> Result<(), DbErr> {
     let statement = sea_orm::sea_query::Table::drop().table(applied::Entity.table_ref()).if_exists().to_owned();
     db.execute(&statement).await.map(|_| ())
+}
+
+/// Forgets that step `number` was applied (a migration's `down` that leaves its change in place).
+#[cfg(feature = "migration")]
+pub(crate) async fn forget<C: ConnectionTrait>(db: &C, number: i32) -> Result<(), DbErr> {
+    applied::Entity::delete_many().filter(applied::Column::Step.eq(number)).exec(db).await.map(drop)
 }
