@@ -20,9 +20,11 @@ pub(crate) const DELIVERIES: &str = "rest_hooks_deliveries_total";
 pub(crate) const ATTEMPT_DURATION: &str = "rest_hooks_attempt_duration_seconds";
 /// From the event's recording (its outbox row) to the start of its delivery's first attempt.
 pub(crate) const FIRST_ATTEMPT_LATENCY: &str = "rest_hooks_first_attempt_latency_seconds";
-/// Events recorded and not yet dispatched.
+/// Events recorded and not yet dispatched (an event held while its first attempts are under way is
+/// not counted).
 pub(crate) const OUTBOX_PENDING: &str = "rest_hooks_outbox_pending";
-/// Deliveries not yet delivered nor given up.
+/// Delivery rows not yet delivered nor given up (a first attempt started at dispatch has its row
+/// once its outcome is written).
 pub(crate) const DELIVERIES_PENDING: &str = "rest_hooks_deliveries_pending";
 /// Pending deliveries due now that no process holds.
 pub(crate) const DELIVERIES_DUE: &str = "rest_hooks_deliveries_due";

@@ -13,7 +13,12 @@
 //! keeping every pending event and delivery. An engine started on a store older than its code, or
 //! newer, refuses to start ([`Builder::start_checked`](crate::Builder::start_checked)) and, started
 //! with [`Builder::start`](crate::Builder::start), dispatches nothing and logs why, naming the call that
-//! upgrades it. Step 1 is the schema of release 0.1.0.
+//! upgrades it.
+//!
+//! | step | release | change |
+//! |---|---|---|
+//! | 1 | 0.1.0 | the outbox, delivery, attempt and hook-state tables |
+//! | 2 | 0.2.0 | `rest_hooks_outbox.lease_until`: an event is held by the process sending its first attempts, which get their delivery rows with their outcome |
 //!
 //! # Stability
 //!
