@@ -401,7 +401,8 @@ impl Harness {
         use rest_hooks::store::outbox;
         use sea_orm::{EntityTrait, QueryOrder};
         eventually("every event dispatched", || async {
-            let rows = outbox::Entity::find().order_by_asc(outbox::Column::Id).all(&self.db).await.expect("read outbox");
+            let rows =
+                outbox::Entity::find().order_by_asc(outbox::Column::Id).all(&self.db).await.expect("read outbox");
             rows.iter().all(|row| row.state != outbox::state::PENDING).then_some(rows)
         })
         .await

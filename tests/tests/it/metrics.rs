@@ -224,8 +224,7 @@ async fn backlog_gauges_show_the_deliveries_a_held_receiver_keeps_waiting() {
         let [outbox, pending, due, leased] = backlog();
         let in_flight = gauge("rest_hooks_deliveries_in_flight", &labels);
         let all = pending.zip(in_flight).is_some_and(|(p, f)| p + f == 3.0 && f >= 1.0);
-        (outbox == Some(0.0) && all && due.zip(leased).zip(pending).is_some_and(|((d, l), p)| d + l == p))
-            .then_some(())
+        (outbox == Some(0.0) && all && due.zip(leased).zip(pending).is_some_and(|((d, l), p)| d + l == p)).then_some(())
     })
     .await;
     let receiver = h.receiver.url("").trim_end_matches('/').to_owned();

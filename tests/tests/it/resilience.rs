@@ -7,7 +7,7 @@ use rest_hooks::net::TargetPolicy;
 use rest_hooks::store::outbox;
 use rest_hooks::{Deliverer, DeliveryError, HttpDeliverer, Request, Response};
 use rest_hooks_tests::Harness;
-use sea_orm::{ActiveModelTrait, EntityTrait, QueryOrder, TransactionTrait};
+use sea_orm::{ActiveModelTrait, EntityTrait, TransactionTrait};
 use serde_json::json;
 
 use crate::lifecycle::{new_book, wait_until_settled};

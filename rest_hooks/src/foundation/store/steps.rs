@@ -129,7 +129,10 @@ async fn add_column_if_missing<C: ConnectionTrait>(
     let count = match backend {
         // PostgreSQL says it in the statement, and finds the table on the connection's search path.
         sea_orm::DbBackend::Postgres => {
-            return db.execute_unprepared(&format!("ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {column} {definition}")).await.map(drop);
+            return db
+                .execute_unprepared(&format!("ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {column} {definition}"))
+                .await
+                .map(drop);
         }
         sea_orm::DbBackend::MySql => format!(
             "SELECT COUNT(*) AS n FROM information_schema.columns \
