@@ -8,17 +8,22 @@ use std::sync::Arc;
 
 use actix::{Actor, Addr, Context, Handler, Message, Supervised};
 
-use crate::actors::writer::{OutcomeWriter, Started};
+use crate::actors::writer::{OutcomeWriter, Started, Waiting};
 use crate::foundation::job::{Leased, Ready};
 use crate::foundation::slots::Slot;
-use crate::pipeline::deliver::run;
+use crate::pipeline::deliver::{Outcome, run};
 use crate::runtime::shared::Shared;
 use crate::runtime::signals::Room;
 
-/// Jobs for the delivery actor, each holding its slot or queue place.
+/// What a dispatch pass produced, for the delivery actor.
 #[derive(Debug, Message)]
 #[rtype(result = "()")]
-pub(crate) struct Deliver(pub(crate) Vec<Ready>);
+pub(crate) struct Deliver {
+    /// Jobs, each holding its slot or queue place.
+    pub(crate) jobs: Vec<Ready>,
+    /// New deliveries waiting for their receiver, whose rows the outcome writer writes.
+    pub(crate) waiting: Vec<Outcome>,
+}
 
 /// Starts deliveries on the application's runtime as they come, or queues them behind their
 /// receiver's requests under way (see [`slots`](crate::foundation::slots)).
@@ -42,7 +47,10 @@ impl Supervised for DeliveryActor {}
 impl Handler<Deliver> for DeliveryActor {
     type Result = ();
 
-    fn handle(&mut self, Deliver(jobs): Deliver, _: &mut Context<Self>) {
+    fn handle(&mut self, Deliver { jobs, waiting }: Deliver, _: &mut Context<Self>) {
+        if !waiting.is_empty() {
+            self.writer.do_send(Waiting(waiting));
+        }
         for ready in jobs {
             match ready {
                 Ready::Run(slot, leased) => start(&self.shared, &self.writer, slot, leased),

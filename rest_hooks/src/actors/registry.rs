@@ -55,8 +55,8 @@ impl RegistryActor {
             let next = match result {
                 Ok(Ok(pass)) => {
                     let found = pass.events + pass.jobs.len() > 0;
-                    if !pass.jobs.is_empty() {
-                        registry.delivery.do_send(Deliver(pass.jobs));
+                    if !pass.jobs.is_empty() || !pass.waiting.is_empty() {
+                        registry.delivery.do_send(Deliver { jobs: pass.jobs, waiting: pass.waiting });
                     }
                     registry.schedule.finished(found, Instant::now())
                 }

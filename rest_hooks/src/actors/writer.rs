@@ -1,6 +1,7 @@
 //! The outcome writer: a thin actor that batches the outcomes of attempts (one transaction for
-//! whatever arrived while the last one ran, see [`write_outcomes`]) and keeps the leases of the
-//! deliveries queued or under way.
+//! whatever arrived while the last one ran, see [`write_outcomes`]), with the rows of new
+//! deliveries that wait for their receiver ([`Waiting`]), and keeps the leases of the deliveries
+//! queued or under way.
 //!
 //! Every quarter of a lease it renews them all in one transaction ([`renew_leases`]) — a delivery's
 //! own lease, or for a delivery started without a row its event's — so a lease runs out only when
@@ -21,7 +22,7 @@ use uuid::Uuid;
 
 use crate::pipeline::deliver::Outcome;
 use crate::pipeline::health;
-use crate::pipeline::outcome::{renew_leases, wake_for_retries, write_outcomes};
+use crate::pipeline::outcome::{renew_leases, wake_for_retries, wake_for_waiting, write_outcomes};
 use crate::runtime::shared::Shared;
 
 /// A delivery leased under `lease_until`, queued (`task` is `None`) or started: its lease is
@@ -35,6 +36,12 @@ pub(crate) struct Started {
     pub(crate) task: Option<AbortHandle>,
     pub(crate) event: Option<i64>,
 }
+
+/// New deliveries that wait for their receiver (see [`Outcome::waiting`]): their rows are written
+/// with the next batch of outcomes.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub(crate) struct Waiting(pub(crate) Vec<Outcome>);
 
 /// A delivery queued or under way here.
 struct Held {
@@ -124,6 +131,7 @@ impl OutcomeWriter {
                 Ok(disabled) => {
                     health::report_disabled(&shared, disabled).await;
                     wake_for_retries(&shared, &batch);
+                    wake_for_waiting(&shared, &batch);
                     // Their deliveries are no longer in flight once the batch is dropped.
                     drop(batch);
                     shared.config.metrics.in_flight(shared.in_flight.load(Ordering::Acquire));
@@ -269,6 +277,20 @@ impl Handler<Outcome> for OutcomeWriter {
                     writer.flush(ctx);
                 }));
             }
+        }
+    }
+}
+
+impl Handler<Waiting> for OutcomeWriter {
+    type Result = ();
+
+    fn handle(&mut self, Waiting(rows): Waiting, ctx: &mut Context<Self>) {
+        self.buffer.extend(rows);
+        if !self.writing && self.gathering.is_none() {
+            self.gathering = Some(ctx.run_later(self.gather, |writer, ctx| {
+                writer.gathering = None;
+                writer.flush(ctx);
+            }));
         }
     }
 }

@@ -127,7 +127,7 @@ impl Engine {
 
     /// Stops the engine gracefully: nothing new is claimed, passes under way finish, requests in
     /// flight get until the [shutdown deadline](crate::Builder::shutdown_deadline) to finish and have their
-    /// outcomes written, queued deliveries whose turn comes meanwhile give their lease back, then
+    /// outcomes written (and deliveries waiting for their receiver their rows), queued deliveries whose turn comes meanwhile give their lease back, then
     /// the actors stop. What is left waits in the database for the next start: events not yet
     /// dispatched, deliveries not yet due, and deliveries still running or queued at the deadline
     /// (taken over once their lease expires). The process-wide slot is cleared if it holds this engine.
@@ -142,7 +142,8 @@ impl Engine {
         drop(shared.passes.write().await);
         if self.inner.actors.is_some() {
             let deadline = std::time::Instant::now() + shared.config.shutdown_deadline;
-            while shared.in_flight.load(Ordering::Acquire) > 0 && std::time::Instant::now() < deadline {
+            let busy = || shared.in_flight.load(Ordering::Acquire) + shared.unwritten.load(Ordering::Acquire) > 0;
+            while busy() && std::time::Instant::now() < deadline {
                 tokio::time::sleep(std::time::Duration::from_millis(10)).await;
             }
         }

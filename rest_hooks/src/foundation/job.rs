@@ -152,13 +152,13 @@ impl Ready {
     }
 }
 
-/// One delivery counted in the engine's count of deliveries in flight until this is dropped: with its outcome once that
-/// is written, or with its task if that is aborted.
+/// One delivery counted (in the engine's count of deliveries in flight, or of rows to write) until
+/// this is dropped: with its outcome once that is written, or with its task if that is aborted.
 #[derive(Debug)]
 pub(crate) struct InFlight(Arc<AtomicUsize>);
 
 impl InFlight {
-    fn new(counter: &Arc<AtomicUsize>) -> Self {
+    pub(crate) fn new(counter: &Arc<AtomicUsize>) -> Self {
         counter.fetch_add(1, Ordering::AcqRel);
         Self(Arc::clone(counter))
     }

@@ -655,6 +655,16 @@ impl<Q> Slots<Q> {
         self.state().receivers.get(receiver).is_some_and(|entry| entry.waiting)
     }
 
+    /// Records that lane `receiver` has work waiting in the database: rows written after a claim
+    /// may have found it drained.
+    pub(crate) fn waits(&self, receiver: &str) {
+        let mut state = self.state();
+        let State { receivers, hosts, known, .. } = &mut *state;
+        let (entry, _) = lane(receivers, hosts, known, receiver);
+        let newly = !std::mem::replace(&mut entry.waiting, true);
+        state.waiting += usize::from(newly);
+    }
+
     /// Records that `receiver` has no more work waiting (a claim found less than it had room for).
     pub(crate) fn drained(&self, receiver: &str) {
         let mut state = self.state();

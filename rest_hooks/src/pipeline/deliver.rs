@@ -140,7 +140,8 @@ pub(crate) struct Outcome {
     pub(crate) attempt: Option<Attempted>,
     /// The lease the job held; a job not attempted because the engine stopped gives it back.
     pub(crate) lease_until: Option<i64>,
-    /// Counts the delivery in flight until the outcome is written.
+    /// Counts the delivery in flight (or, for one [waiting](Self::waiting), its row unwritten)
+    /// until the outcome is written.
     pub(crate) in_flight: Option<InFlight>,
     /// For a delivery started without a row (its event held): what its row is written with.
     pub(crate) unrecorded: Option<Box<Unrecorded>>,
@@ -204,6 +205,24 @@ impl Outcome {
     pub(crate) fn released(job: Job) -> Self {
         let (id, lease_until) = (job.id, job.lease_until);
         Self { id, attempt: None, lease_until: Some(lease_until), in_flight: None, unrecorded: Unrecorded::of(job) }
+    }
+
+    /// A new delivery that waits for its receiver (no slot or queue place free at dispatch), handed
+    /// to the outcome writer to be written unleased — its event held until then — so that the
+    /// dispatch pass does not wait for the rows of a slow receiver's backlog. `unwritten` counts it
+    /// until its row is written.
+    pub(crate) fn waiting(mut job: Job, unwritten: InFlight) -> Self {
+        job.recorded = false;
+        let mut outcome = Self::released(job);
+        outcome.in_flight = Some(unwritten);
+        outcome
+    }
+
+    /// Whether this is the row of a new delivery waiting for its receiver (see [`Self::waiting`]),
+    /// or of one given back at shutdown: once written, its receiver has work waiting in the
+    /// database.
+    pub(crate) fn waits(&self) -> bool {
+        self.attempt.is_none() && self.lease_until.is_some() && self.unrecorded.is_some()
     }
 
     /// The outcome as written under `lease_until`, the lease its delivery (or its event) holds now.

@@ -5,8 +5,11 @@
 //! next pass. A new delivery that a request [slot](crate::foundation::slots) is free for starts at
 //! once and gets no row: its event is held instead (the outbox row's lease), and the delivery's row
 //! is written with its outcome — one write on the happy path. The others (no slot free, held in
-//! order) are recorded unleased and wait in the database. An event is marked dispatched when it
-//! has no delivery left under way without a row: at once, or with its last outcome.
+//! order) are recorded unleased and wait in the database: those held in order by the pass, the
+//! others by the outcome writer, with the outcomes it writes anyway, so that a fast receiver's
+//! first attempts never wait for the rows of a slow receiver's backlog (their event is held
+//! until they are written). An event is marked dispatched when it has no delivery left without a
+//! row: at once, or in the transaction that writes the last.
 //!
 //! Delivery ids derive from the event and the hook ([`delivery::id_for`]): an event whose holder
 //! died is dispatched again once its lease runs out, keeps the deliveries that have their row, and
@@ -32,12 +35,13 @@ use crate::foundation::event::{Action, Event};
 use crate::foundation::finder::Finder;
 use crate::foundation::hook::{HookId, HookTarget};
 use crate::foundation::hookable::{Audience, Owner};
-use crate::foundation::job::{Job, Leased, Ready};
+use crate::foundation::job::{InFlight, Job, Leased, Ready};
 use crate::foundation::panics::{catch, catch_async};
 use crate::foundation::slots::{Place, lane_of};
 use crate::foundation::store::outbox::{self, Format};
 use crate::foundation::store::{delivery, hook_state};
 use crate::pipeline::deferred::Deferred;
+use crate::pipeline::deliver::Outcome;
 use crate::runtime::shared::Shared;
 
 /// What a pass produced.
@@ -47,7 +51,14 @@ pub(crate) struct Pass {
     pub(crate) events: usize,
     /// Deliveries to make now, leased to this process, each with its slot.
     pub(crate) jobs: Vec<Ready>,
+    /// New deliveries that wait for their receiver, for the outcome writer to write (see
+    /// [`Outcome::waiting`]).
+    pub(crate) waiting: Vec<Outcome>,
 }
+
+/// Rows of waiting deliveries handed to the outcome writer and not written yet, at most: past it,
+/// a pass writes its own, so that a backlog growing faster than it is written is not held in memory.
+const UNWRITTEN_MAX: usize = 10_000;
 
 pub(crate) struct Dispatcher {
     shared: Arc<Shared>,
@@ -153,6 +164,10 @@ impl Dispatcher {
             return Ok(Pass::default());
         }
         let lease_until = now.saturating_add(self.shared.config.lease_ms());
+        // The rows of deliveries that wait for their receiver go to the outcome writer, so that the
+        // deliveries that start now do not wait for them — unless too many wait to be written
+        // already, or this is the careful retry of a batch that failed.
+        let defer = mode == Mode::Batch && self.shared.unwritten.load(Ordering::Acquire) < UNWRITTEN_MAX;
         let mut hooks = HookCache::default();
         let mut pass = Pass::default();
         let mut dispatched = Vec::with_capacity(rows.len());
@@ -168,9 +183,10 @@ impl Dispatcher {
                         txn.rollback().await?;
                         return Err(Failed::Event);
                     };
-                    let ready = self.start_or_wait(jobs, &mut deliveries, now);
+                    let waiting = pass.waiting.len();
+                    let ready = self.start_or_wait(jobs, &mut deliveries, defer.then_some(&mut pass.waiting), now);
                     dispatched.push(id);
-                    hold(&mut held, id, &ready);
+                    hold(&mut held, id, &ready, &pass.waiting[waiting..]);
                     pass.jobs.extend(ready);
                 }
                 Mode::EventByEvent => {
@@ -180,7 +196,7 @@ impl Dispatcher {
                             savepoint.commit().await?;
                             self.deferred().forget(id);
                             dispatched.push(id);
-                            hold(&mut held, id, &ready);
+                            hold(&mut held, id, &ready, &[]);
                             pass.jobs.extend(ready);
                         }
                         Err(EventError::Database(error)) => {
@@ -245,7 +261,7 @@ impl Dispatcher {
     ) -> Result<Vec<Ready>, EventError> {
         let jobs = self.deliveries_for(txn, hooks, row, now, lease_until).await?;
         let mut rows = Vec::with_capacity(jobs.len());
-        let ready = self.start_or_wait(jobs, &mut rows, now);
+        let ready = self.start_or_wait(jobs, &mut rows, None, now);
         insert_deliveries(txn, rows)
             .await
             .map_err(|e| EventError::Database(format!("cannot record its deliveries: {e}")))?;
@@ -255,8 +271,15 @@ impl Dispatcher {
     /// Gives each job a running slot or a queue place when its receiver has one (see
     /// [`slots`](crate::foundation::slots)); the job is then returned, without a row (its event
     /// holds it). The others are recorded unleased, to wait in the database for their receiver's
-    /// turn.
-    fn start_or_wait(&self, jobs: Vec<Job>, rows: &mut Vec<delivery::ActiveModel>, now: i64) -> Vec<Ready> {
+    /// turn: in `rows`, written by the pass, or when `waiting` is given and they are not held in
+    /// order, in `waiting`, for the outcome writer to write (their event holds them until then).
+    fn start_or_wait(
+        &self,
+        jobs: Vec<Job>,
+        rows: &mut Vec<delivery::ActiveModel>,
+        mut waiting: Option<&mut Vec<Outcome>>,
+        now: i64,
+    ) -> Vec<Ready> {
         let mut ready = Vec::new();
         for mut job in jobs {
             let receiver = lane_of(&job.hook.target, &job.hook.id.to_string());
@@ -267,7 +290,13 @@ impl Dispatcher {
                 continue;
             }
             match self.shared.slots.place(&receiver, job.id, false) {
-                Place::Wait => rows.push(new_delivery(&job, &receiver, None, now)),
+                Place::Wait => match waiting.as_deref_mut() {
+                    Some(waiting) => {
+                        let unwritten = InFlight::new(&self.shared.unwritten);
+                        waiting.push(Outcome::waiting(job, unwritten));
+                    }
+                    None => rows.push(new_delivery(&job, &receiver, None, now)),
+                },
                 place => {
                     job.recorded = false;
                     ready.extend(self.ready(place, job));
@@ -593,7 +622,7 @@ const MAX_LEFT_OUT: usize = 200;
 const CHUNK: usize = 500;
 
 /// How a pass fans out its events.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 enum Mode {
     /// All events in one go; any failure sends the pass back as [`Failed::Event`].
     Batch,
@@ -920,10 +949,11 @@ fn not_held(now: i64) -> sea_orm::Condition {
     sea_orm::Condition::any().add(outbox::Column::LeaseUntil.is_null()).add(outbox::Column::LeaseUntil.lt(now))
 }
 
-/// Adds to `held` the deliveries of event `outbox_id` that start without a row.
-fn hold(held: &mut HashMap<i64, Vec<Uuid>>, outbox_id: i64, ready: &[Ready]) {
+/// Adds to `held` the deliveries of event `outbox_id` that start without a row, and those whose
+/// row the outcome writer writes (`waiting`).
+fn hold(held: &mut HashMap<i64, Vec<Uuid>>, outbox_id: i64, ready: &[Ready], waiting: &[Outcome]) {
     let started = ready.iter().map(Ready::job).filter(|job| !job.recorded).map(|job| job.id);
-    let started: Vec<Uuid> = started.collect();
+    let started: Vec<Uuid> = started.chain(waiting.iter().map(|outcome| outcome.id)).collect();
     if !started.is_empty() {
         held.entry(outbox_id).or_default().extend(started);
     }

@@ -5,7 +5,8 @@
 //!
 //! A delivery started at dispatch has no row yet: its row is inserted with its outcome (one
 //! multi-row statement for the batch), and its event, held until then, is marked dispatched in the
-//! transaction that writes its last such outcome.
+//! transaction that writes its last such outcome. A new delivery that waits for its receiver is
+//! written here too, unleased, with the same statement.
 
 use std::collections::HashMap;
 
@@ -95,6 +96,21 @@ pub(crate) fn wake_for_retries(shared: &Shared, batch: &[Outcome]) {
         && after < shared.config.poll_interval
     {
         signals.due.do_send(Due(after));
+    }
+}
+
+/// Marks the receivers of the rows of waiting deliveries just written as having work waiting, and
+/// asks for a pass to claim it: a claim that ran before they were written found none.
+pub(crate) fn wake_for_waiting(shared: &Shared, batch: &[Outcome]) {
+    let mut any = false;
+    for outcome in batch.iter().filter(|outcome| outcome.waits()) {
+        if let Some(unrecorded) = &outcome.unrecorded {
+            shared.slots.waits(&lane_of(&unrecorded.target, &unrecorded.hook_id));
+            any = true;
+        }
+    }
+    if let (true, Some(signals)) = (any, shared.signals()) {
+        signals.room.do_send(Room);
     }
 }
 

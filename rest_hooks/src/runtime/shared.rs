@@ -52,6 +52,9 @@ pub(crate) struct Shared {
     pub(crate) clock: Clock,
     /// Deliveries leased to this process whose outcome is not written yet.
     pub(crate) in_flight: Arc<AtomicUsize>,
+    /// Deliveries waiting for their receiver whose rows the outcome writer has yet to write: the
+    /// dispatcher writes them itself while too many wait, and shutdown waits for them.
+    pub(crate) unwritten: Arc<AtomicUsize>,
     /// Request slots, in all and per receiver.
     pub(crate) slots: Arc<Slots<Leased>>,
     /// The events held here while their first attempts are under way.
@@ -98,6 +101,7 @@ impl Shared {
             config,
             clock: Clock::new(),
             in_flight: Arc::new(AtomicUsize::new(0)),
+            unwritten: Arc::new(AtomicUsize::new(0)),
             held: std::sync::Mutex::default(),
             disabled: std::sync::Mutex::default(),
             prepared: tokio::sync::OnceCell::new(),
