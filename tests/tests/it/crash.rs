@@ -212,3 +212,50 @@ async fn an_event_whose_holder_stopped_renewing_is_dispatched_again_keeping_its_
     assert_eq!(rows.len(), 2, "one row per delivery: {rows:#?}");
     assert!(rows.iter().all(|d| d.state == delivery::state::DELIVERED), "{rows:#?}");
 }
+
+#[tokio::test]
+async fn deliveries_waiting_for_their_receiver_survive_a_process_that_stopped_before_writing_their_rows() {
+    let test_db = TestDb::new().await;
+    let receiver = Receiver::start().await;
+    receiver.reply("slow", Reply::status(200).after(Duration::from_millis(300)));
+    // One request slot and one queue place: of five events, three wait for their receiver, and
+    // their rows are left to the outcome writer.
+    let start = || {
+        local_bookstore(Engine::builder())
+            .per_target_concurrency(1)
+            .max_in_flight(1)
+            .lease(Duration::from_secs(1))
+            .poll_interval(Duration::from_millis(50))
+            .start(test_db.db.clone())
+            .unwrap()
+    };
+    let first = start();
+    first.subscribe(&test_db.db, Some(1.into()), "book.added", &receiver.url("slow")).await.unwrap();
+    let txn = test_db.db.begin().await.unwrap();
+    for title in ["A", "B", "C", "D", "E"] {
+        first.scope(new_book(1, title).insert(&txn)).await.unwrap();
+    }
+    txn.commit().await.unwrap();
+    receiver.wait_for(1).await;
+    // The process stops without a shutdown as soon as its first request is sent: the rows it had
+    // not written yet are in no table, and its events' hold runs out.
+    drop(first);
+
+    let second = start();
+    let rows = eventually("every delivery recorded delivered", || async {
+        let rows = delivery::Entity::find().all(&test_db.db).await.unwrap();
+        (rows.len() == 5 && rows.iter().all(|d| d.state == delivery::state::DELIVERED)).then_some(rows)
+    })
+    .await;
+    second.shutdown().await;
+    let mut ids: HashMap<String, BTreeSet<String>> = HashMap::new();
+    for request in receiver.received() {
+        let title = request.body["data"]["fields"]["title"].as_str().unwrap().to_owned();
+        ids.entry(title).or_default().insert(request.headers["webhook-id"].clone());
+    }
+    assert_eq!(ids.len(), 5, "every event reached its hook: {ids:?}");
+    assert!(ids.values().all(|id| id.len() == 1), "a delivery sent twice keeps its webhook-id: {ids:?}");
+    let row_ids: BTreeSet<String> = rows.iter().map(|d| format!("msg_{}", d.id.simple())).collect();
+    let sent: BTreeSet<String> = ids.into_values().flatten().collect();
+    assert_eq!(row_ids, sent, "one row per delivery, under the id it was sent with");
+}
