@@ -312,7 +312,9 @@ impl Builder {
 
     /// How many deliveries this process holds at once: requests under way and attempts whose
     /// outcome is not written yet (a database slower than the receivers). Deliveries that cannot
-    /// start wait in the database, never in memory. Default: 4096.
+    /// start wait in the database; their rows are written in batches with the outcomes, and while
+    /// 10,000 of them wait to be written, the dispatcher writes the rows of the next ones itself,
+    /// so that they never pile up in memory. Default: 4096.
     pub fn max_in_flight(mut self, deliveries: usize) -> Self {
         self.config.max_in_flight = deliveries;
         self
