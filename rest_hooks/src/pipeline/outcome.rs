@@ -8,10 +8,10 @@
 //! transaction that writes its last such outcome. A new delivery that waits for its receiver is
 //! written here too, unleased, with the same statement.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
-use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{ActiveValue::Set, ColumnTrait, DatabaseTransaction, DbErr, EntityTrait, QueryFilter};
+use sea_orm::sea_query::{Expr, ExprTrait, SimpleExpr};
+use sea_orm::{ActiveValue::Set, ColumnTrait, DatabaseTransaction, DbErr, EntityTrait, QueryFilter, QuerySelect};
 use uuid::Uuid;
 
 use crate::foundation::delivery::Disabled;
@@ -42,28 +42,12 @@ pub(crate) async fn renew_leases(shared: &Shared, held: &[(Uuid, i64)], now: i64
         return Ok(Renewed { deliveries: Vec::new(), events: Vec::new() });
     }
     let txn = crate::runtime::pool::begin_write(&shared.db).await?;
-    let mut renewed_events = Vec::with_capacity(events.len());
-    for (outbox_id, lease_until) in events {
-        let done = outbox::Entity::update_many()
-            .col_expr(outbox::Column::LeaseUntil, Expr::value(until))
-            .filter(outbox::Column::Id.eq(outbox_id))
-            .filter(outbox::Column::State.eq(outbox::state::PENDING))
-            .filter(outbox::Column::LeaseUntil.eq(lease_until))
-            .exec(&txn)
-            .await?;
-        renewed_events.push((outbox_id, (done.rows_affected == 1).then_some(until)));
-    }
-    let mut renewed = Vec::with_capacity(held.len());
-    for &(id, lease_until) in held {
-        let done = delivery::Entity::update_many()
-            .col_expr(delivery::Column::LeaseUntil, Expr::value(until))
-            .filter(delivery::Column::Id.eq(id))
-            .filter(delivery::Column::State.eq(delivery::state::PENDING))
-            .filter(delivery::Column::LeaseUntil.eq(lease_until))
-            .exec(&txn)
-            .await?;
-        renewed.push((id, (done.rows_affected == 1).then_some(until)));
-    }
+    let outbox_pending = outbox::Column::State.eq(outbox::state::PENDING);
+    let (id, lease) = (outbox::Column::Id, outbox::Column::LeaseUntil);
+    let renewed_events = renew::<outbox::Entity, _>(&txn, events, until, id, lease, outbox_pending).await?;
+    let (id, lease) = (delivery::Column::Id, delivery::Column::LeaseUntil);
+    let renewed =
+        renew::<delivery::Entity, _>(&txn, held.to_vec(), until, id, lease, delivery::still_pending()).await?;
     txn.commit().await?;
     let mut holds = shared.held();
     for (outbox_id, lease) in &renewed_events {
@@ -72,6 +56,59 @@ pub(crate) async fn renew_leases(shared: &Shared, held: &[(Uuid, i64)], now: i64
         }
     }
     Ok(Renewed { deliveries: renewed, events: renewed_events })
+}
+
+/// Renews the leases `held` (row id, lease) of rows of `E` until `until`: one statement for the
+/// rows held under one lease (most often, all those leased by one pass or renewed together), and
+/// where some of them were no longer `pending` under it, one more to find which. Returns each
+/// row's new lease, `None` where it was not renewed.
+async fn renew<E, K>(
+    txn: &DatabaseTransaction,
+    held: Vec<(K, i64)>,
+    until: i64,
+    id: E::Column,
+    lease: E::Column,
+    pending: SimpleExpr,
+) -> Result<Vec<(K, Option<i64>)>, DbErr>
+where
+    E: EntityTrait,
+    K: Copy + Eq + std::hash::Hash + Into<sea_orm::Value> + sea_orm::TryGetable,
+{
+    let mut by_lease: HashMap<i64, Vec<K>> = HashMap::new();
+    for (key, lease_until) in held {
+        by_lease.entry(lease_until).or_default().push(key);
+    }
+    let mut renewed = Vec::new();
+    for (lease_until, keys) in by_lease {
+        for chunk in keys.chunks(CHUNK) {
+            let done = E::update_many()
+                .col_expr(lease, Expr::value(until))
+                .filter(id.is_in(chunk.iter().copied()))
+                .filter(pending.clone())
+                .filter(lease.eq(lease_until))
+                .exec(txn)
+                .await?;
+            if done.rows_affected == chunk.len() as u64 {
+                renewed.extend(chunk.iter().map(|key| (*key, Some(until))));
+                continue;
+            }
+            // Some were done meanwhile, or taken over by another process: those now under the new
+            // lease are still held here.
+            let still: HashSet<K> = E::find()
+                .select_only()
+                .column(id)
+                .filter(id.is_in(chunk.iter().copied()))
+                .filter(pending.clone())
+                .filter(lease.eq(until))
+                .into_tuple::<K>()
+                .all(txn)
+                .await?
+                .into_iter()
+                .collect();
+            renewed.extend(chunk.iter().map(|key| (*key, still.contains(key).then_some(until))));
+        }
+    }
+    Ok(renewed)
 }
 
 /// Asks the registry to look again when a retry of this batch is due before its next idle poll,
