@@ -259,3 +259,44 @@ async fn deliveries_waiting_for_their_receiver_survive_a_process_that_stopped_be
     let sent: BTreeSet<String> = ids.into_values().flatten().collect();
     assert_eq!(row_ids, sent, "one row per delivery, under the id it was sent with");
 }
+
+#[tokio::test]
+async fn an_event_taken_over_stops_only_its_own_requests_among_those_held_under_the_same_lease() {
+    let lease = Duration::from_secs(2);
+    let h = Harness::with(|b| b.lease(lease)).await;
+    h.receiver.reply("slow", Reply::status(200).after(Duration::from_secs(2)));
+    h.subscribe(Some(1), "book.added", "slow").await;
+    // Two events dispatched by one pass: both held under the same lease while their requests run.
+    let txn = h.db.begin().await.unwrap();
+    for title in ["Lost", "Kept"] {
+        h.run(new_book(1, title).insert(&txn)).await.unwrap();
+    }
+    txn.commit().await.unwrap();
+    h.receiver.wait_for(2).await;
+    let held = outbox::Entity::find().all(&h.db).await.unwrap();
+    assert!(held.iter().all(|e| e.lease_until.is_some() && e.lease_until == held[0].lease_until), "{held:?}");
+
+    // The first one's lease runs out, as if its holder had stopped renewing it: another process
+    // takes it over.
+    let lost = held.iter().find(|e| e.payload.contains("Lost")).unwrap().clone();
+    let mut expired: outbox::ActiveModel = lost.into();
+    expired.lease_until = sea_orm::Set(Some(1));
+    expired.update(&h.db).await.unwrap();
+    let other = local_bookstore(Engine::builder()).lease(lease).start(h.db.clone()).unwrap();
+
+    let rows = eventually("both deliveries recorded delivered", || async {
+        let rows = delivery::Entity::find().all(&h.db).await.unwrap();
+        (rows.len() == 2 && rows.iter().all(|d| d.state == delivery::state::DELIVERED)).then_some(rows)
+    })
+    .await;
+    other.shutdown().await;
+    let titles: Vec<String> =
+        h.receiver.received().iter().map(|r| r.body["data"]["fields"]["title"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(titles.iter().filter(|t| *t == "Lost").count(), 2, "the event taken over is sent again: {titles:?}");
+    assert_eq!(
+        titles.iter().filter(|t| *t == "Kept").count(),
+        1,
+        "the other keeps its lease and is sent once: {titles:?}"
+    );
+    assert_eq!(rows.len(), 2, "{rows:#?}");
+}
