@@ -158,6 +158,14 @@ impl OutcomeWriter {
         }));
     }
 
+    /// Writes what the buffer holds after `wait`, gathering what arrives meanwhile.
+    fn gather_for(&mut self, wait: Duration, ctx: &mut Context<Self>) {
+        self.gathering = Some(ctx.run_later(wait, |writer, ctx| {
+            writer.gathering = None;
+            writer.flush(ctx);
+        }));
+    }
+
     /// Renews every lease held; aborts the requests whose lease was lost, or is about to run out
     /// after a failed renewal.
     fn renew_leases(&mut self, ctx: &mut Context<Self>) {
@@ -270,13 +278,7 @@ impl Handler<Outcome> for OutcomeWriter {
                 self.flush(ctx);
             }
             (Some(timer), false) => self.gathering = Some(timer),
-            (None, _) => {
-                let gather = if awaited { GATHER } else { self.gather };
-                self.gathering = Some(ctx.run_later(gather, |writer, ctx| {
-                    writer.gathering = None;
-                    writer.flush(ctx);
-                }));
-            }
+            (None, _) => self.gather_for(if awaited { GATHER } else { self.gather }, ctx),
         }
     }
 }
@@ -287,10 +289,7 @@ impl Handler<Waiting> for OutcomeWriter {
     fn handle(&mut self, Waiting(rows): Waiting, ctx: &mut Context<Self>) {
         self.buffer.extend(rows);
         if !self.writing && self.gathering.is_none() {
-            self.gathering = Some(ctx.run_later(self.gather, |writer, ctx| {
-                writer.gathering = None;
-                writer.flush(ctx);
-            }));
+            self.gather_for(self.gather, ctx);
         }
     }
 }

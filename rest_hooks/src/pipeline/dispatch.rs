@@ -227,13 +227,7 @@ impl Dispatcher {
         // Events with deliveries under way without a row are held; the others are dispatched.
         let (holding, done): (Vec<i64>, Vec<i64>) = dispatched.into_iter().partition(|id| held.contains_key(id));
         for chunk in done.chunks(CHUNK) {
-            outbox::Entity::update_many()
-                .col_expr(outbox::Column::State, Expr::value(outbox::state::DISPATCHED))
-                .col_expr(outbox::Column::DispatchedAt, Expr::value(now))
-                .col_expr(outbox::Column::LeaseUntil, Expr::value(Option::<i64>::None))
-                .filter(outbox::Column::Id.is_in(chunk.iter().copied()))
-                .exec(&txn)
-                .await?;
+            outbox::mark_dispatched(now).filter(outbox::Column::Id.is_in(chunk.iter().copied())).exec(&txn).await?;
         }
         for chunk in holding.chunks(CHUNK) {
             outbox::Entity::update_many()

@@ -271,10 +271,7 @@ async fn mark_dispatched(txn: &DatabaseTransaction, completed: Vec<(i64, i64)>, 
     }
     for (lease_until, ids) in by_lease {
         for chunk in ids.chunks(CHUNK) {
-            outbox::Entity::update_many()
-                .col_expr(outbox::Column::State, Expr::value(outbox::state::DISPATCHED))
-                .col_expr(outbox::Column::DispatchedAt, Expr::value(now))
-                .col_expr(outbox::Column::LeaseUntil, Expr::value(Option::<i64>::None))
+            outbox::mark_dispatched(now)
                 .filter(outbox::Column::Id.is_in(chunk.iter().copied()))
                 .filter(outbox::Column::State.eq(outbox::state::PENDING))
                 .filter(outbox::Column::LeaseUntil.eq(lease_until))

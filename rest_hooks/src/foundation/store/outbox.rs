@@ -58,6 +58,16 @@ pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
 
+/// An update that marks outbox rows dispatched at `now` and drops their lease; the caller picks
+/// the rows.
+pub(crate) fn mark_dispatched(now: i64) -> sea_orm::UpdateMany<Entity> {
+    use sea_orm::sea_query::Expr;
+    Entity::update_many()
+        .col_expr(Column::State, Expr::value(state::DISPATCHED))
+        .col_expr(Column::DispatchedAt, Expr::value(now))
+        .col_expr(Column::LeaseUntil, Expr::value(Option::<i64>::None))
+}
+
 /// The states of an outbox row.
 pub mod state {
     /// Recorded, not yet dispatched (or not yet committed: then nobody sees it), or dispatched
