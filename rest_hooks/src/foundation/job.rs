@@ -34,9 +34,10 @@ pub(crate) struct Job {
     pub(crate) recorded: bool,
 }
 
-/// The events this process holds while their first attempts, started at dispatch without a
-/// delivery row, are under way: each with its lease (the outbox row's `lease_until`) and the
-/// deliveries whose outcome is not written yet. The dispatcher adds an event once its pass
+/// The events this process holds while some of their deliveries have no row yet — first attempts
+/// started at dispatch, and deliveries waiting for their receiver whose rows the outcome writer
+/// has still to write: each with its lease (the outbox row's `lease_until`) and the deliveries
+/// whose row is not written yet. The dispatcher adds an event once its pass
 /// commits; the outcome writer renews the leases, and marks an event dispatched in the
 /// transaction that writes its last outcome.
 #[derive(Debug, Default)]
