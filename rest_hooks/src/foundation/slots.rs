@@ -118,6 +118,8 @@ struct Host {
     /// Of `running`, the first attempts of lanes not known to be quick when they started.
     unsure_first: usize,
     queued: usize,
+    /// Of `queued`, the places taken by retries.
+    queued_retries: usize,
     lanes: usize,
     /// How long its requests take, on a moving average over all its lanes (seconds); `None`
     /// until one has ended.
@@ -136,6 +138,16 @@ impl Host {
     /// lane's worth for each, and a retry claimed for it would wait behind all of them.
     fn places(&self, per_host: usize, most: usize) -> usize {
         places(self.mean, per_host, most)
+    }
+
+    /// Whether a delivery (`retry` or not) may take one more of its queue places. Retries have
+    /// places of their own, as many again, beside those of first attempts: the retry of a hook
+    /// beside a backlog of first attempts at its host so never waits for that backlog to go through
+    /// the queue (nor for a queue filled while its requests looked quicker than they are), and it
+    /// goes first from there (see [`Slots::next`]).
+    fn has_a_place(&self, retry: bool, per_host: usize, most: usize) -> bool {
+        let places = self.places(per_host, most);
+        if retry { self.queued_retries < places } else { self.queued < places }
     }
 
     /// Records that one of its requests took `took`.
@@ -283,7 +295,7 @@ pub(crate) struct Reserved<Q> {
 impl<Q> Drop for Reserved<Q> {
     fn drop(&mut self) {
         if !self.used {
-            self.slots.unreserve(&self.receiver, self.delivery);
+            self.slots.unreserve(&self.receiver, self.delivery, self.retry);
         }
     }
 }
@@ -351,10 +363,11 @@ impl<Q> Slots<Q> {
             })
         } else if queued < self.queue_total
             && entry.queued() < entry.places(share, self.queue_per_receiver)
-            && host.queued < host.places(self.per_receiver, self.queue_per_receiver)
+            && host.has_a_place(retry, self.per_receiver, self.queue_per_receiver)
         {
             entry.reserved += 1;
             host.queued += 1;
+            host.queued_retries += usize::from(retry);
             state.queued += 1;
             Place::Queue(Reserved {
                 slots: Arc::clone(self),
@@ -382,11 +395,11 @@ impl<Q> Slots<Q> {
         }
     }
 
-    fn unreserve(&self, receiver: &str, delivery: Uuid) {
+    fn unreserve(&self, receiver: &str, delivery: Uuid, retry: bool) {
         let mut state = self.state();
         state.queued = state.queued.saturating_sub(1);
         state.deliveries.remove(&delivery);
-        unqueued(&mut state, receiver, 1);
+        unqueued(&mut state, receiver, retry);
         if let Some(entry) = state.receivers.get_mut(receiver) {
             entry.reserved = entry.reserved.saturating_sub(1);
         }
@@ -409,9 +422,10 @@ impl<Q> Slots<Q> {
         forget_if_idle(&mut state, receiver);
     }
 
-    /// The next delivery for `slot` when its request ended: from the queue of the lane of its host
-    /// that runs the fewest requests (its own lane on a tie), which then runs in `slot`. A first
-    /// attempt at the head of a queue does not take a slot its host keeps for retries.
+    /// The next delivery for `slot` when its request ended: a retry at the head of a queue of its
+    /// host first, else from the lane of its host that runs the fewest requests (its own lane on a
+    /// tie), which then runs in `slot`. A first attempt at the head of a queue does not take a slot
+    /// its host keeps for retries.
     pub(crate) fn next(&self, slot: &mut Slot<Q>) -> Option<(Uuid, Q)> {
         let mut state = self.state();
         let took = slot.since.elapsed();
@@ -431,18 +445,21 @@ impl<Q> Slots<Q> {
                 Host::may_start(unsure_first, !*retry && !lane.quick(), lane.probe(host_running, per_host), per_host)
             })
         };
-        let own = may_start(entry).then(|| entry.running.saturating_sub(1));
-        let mut chosen: Option<(usize, String)> = own.map(|running| (running, slot.receiver.clone()));
+        // Lanes by what goes first: a retry at the head of the queue, then fewer requests running.
+        let first_attempt = |lane: &Receiver<Q>| lane.queue.front().is_none_or(|(_, retry, _)| !*retry);
+        let own = may_start(entry).then(|| (first_attempt(entry), entry.running.saturating_sub(1)));
+        let mut chosen: Option<((bool, usize), String)> = own.map(|key| (key, slot.receiver.clone()));
         if lanes > 1 {
             for (lane, other) in &state.receivers {
                 // Another lane takes the slot only where it may run one more.
+                let key = (first_attempt(other), other.running);
                 if lane != &slot.receiver
                     && may_start(other)
                     && other.may_run(share, self.per_receiver)
                     && host_of(lane) == host_name
-                    && chosen.as_ref().is_none_or(|(fewest, _)| other.running < *fewest)
+                    && chosen.as_ref().is_none_or(|(best, _)| key < *best)
                 {
-                    chosen = Some((other.running, lane.clone()));
+                    chosen = Some((key, lane.clone()));
                 }
             }
         }
@@ -464,6 +481,7 @@ impl<Q> Slots<Q> {
         state.queued = state.queued.saturating_sub(1);
         if let Some(host) = state.hosts.get_mut(&host_name) {
             host.queued = host.queued.saturating_sub(1);
+            host.queued_retries = host.queued_retries.saturating_sub(usize::from(retry));
             host.unsure_first = unsure_first + usize::from(counted);
         }
         state.deliveries.remove(&slot.delivery);
@@ -493,6 +511,7 @@ impl<Q> Slots<Q> {
                 host.running += 1;
                 host.unsure_first += usize::from(counted);
                 host.queued = host.queued.saturating_sub(1);
+                host.queued_retries = host.queued_retries.saturating_sub(usize::from(retry));
                 running += 1;
                 let slot = Slot {
                     slots: Arc::clone(self),
@@ -544,9 +563,9 @@ impl<Q> Slots<Q> {
             .receivers
             .iter()
             .find_map(|(receiver, entry)| Some((receiver.clone(), entry.queue.iter().position(|(d, ..)| *d == id)?)))?;
-        let (_, _, item) = state.receivers.get_mut(&receiver)?.queue.remove(at)?;
+        let (_, retry, item) = state.receivers.get_mut(&receiver)?.queue.remove(at)?;
         state.queued = state.queued.saturating_sub(1);
-        unqueued(&mut state, &receiver, 1);
+        unqueued(&mut state, &receiver, retry);
         state.deliveries.remove(&id);
         forget_if_idle(&mut state, &receiver);
         Some(item)
@@ -692,10 +711,11 @@ fn lane<'s, Q>(
     (entry, host)
 }
 
-/// Gives `count` queue places of lane `receiver` back to its host.
-fn unqueued<Q>(state: &mut State<Q>, receiver: &str, count: usize) {
+/// Gives a queue place of lane `receiver` (a `retry`'s or not) back to its host.
+fn unqueued<Q>(state: &mut State<Q>, receiver: &str, retry: bool) {
     if let Some(host) = state.hosts.get_mut(host_of(receiver)) {
-        host.queued = host.queued.saturating_sub(count);
+        host.queued = host.queued.saturating_sub(1);
+        host.queued_retries = host.queued_retries.saturating_sub(usize::from(retry));
     }
 }
 
@@ -959,6 +979,45 @@ mod tests {
         assert_eq!(slots.unqueue(first.unwrap()), Some("zap"));
         let rooms = slots.waiting_with_room(100);
         assert_eq!(rooms.iter().map(|(_, room)| room).sum::<usize>(), 1, "one place came free: {rooms:?}");
+    }
+
+    #[test]
+    fn a_retry_beside_a_hosts_backlog_of_first_attempts_finds_a_place_and_goes_first() {
+        // One slot per host: while its requests looked quick, its queue filled with sixteen first
+        // attempts; they take 100 ms, which the host gets through two of in a quarter second.
+        let slots = slots(16, 1, 1000);
+        taking(&slots, "http://zap#0", Duration::from_millis(1));
+        let mut slot = run(slots.place("http://zap#0", Uuid::now_v7(), false));
+        for hook in 1..=16 {
+            let lane = format!("http://zap#{hook}");
+            taking(&slots, &lane, Duration::from_millis(1));
+            queue(&slots, slots.place(&lane, Uuid::now_v7(), false), "first");
+        }
+        taking(&slots, "http://zap#0", Duration::from_millis(100));
+        assert!(matches!(slots.place("http://zap#17", Uuid::now_v7(), false), Place::Wait));
+        // Retries have two places of their own.
+        let retries: Vec<Uuid> = (0..2).map(|_| Uuid::now_v7()).collect();
+        for (hook, retry) in retries.iter().enumerate() {
+            let lane = format!("http://zap#retried{hook}");
+            taking(&slots, &lane, Duration::from_millis(100));
+            queue(&slots, slots.place(&lane, *retry, true), "retry");
+        }
+        assert!(matches!(slots.place("http://zap#retried9", Uuid::now_v7(), true), Place::Wait));
+        // The retries go before the first attempts queued before them.
+        for _ in 0..2 {
+            let (id, item) = slots.next(&mut slot).unwrap();
+            assert!(item == "retry" && retries.contains(&id), "{item}");
+        }
+        assert_eq!(slots.next(&mut slot).map(|(_, item)| item), Some("first"));
+        // Places retries gave back are retries' again.
+        let again: Vec<Uuid> = (0..2).map(|_| Uuid::now_v7()).collect();
+        for (hook, retry) in again.iter().enumerate() {
+            taking(&slots, &format!("http://zap#again{hook}"), Duration::from_millis(100));
+            queue(&slots, slots.place(&format!("http://zap#again{hook}"), *retry, true), "retry");
+        }
+        assert!(matches!(slots.place("http://zap#again9", Uuid::now_v7(), true), Place::Wait));
+        assert_eq!(slots.unqueue(again[0]), Some("retry"));
+        queue(&slots, slots.place("http://zap#again9", Uuid::now_v7(), true), "retry");
     }
 
     #[test]

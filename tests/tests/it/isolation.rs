@@ -166,8 +166,9 @@ async fn a_killed_workers_deliveries_are_taken_over_within_a_lease() {
 #[tokio::test]
 async fn a_retry_is_not_held_back_by_its_receivers_backlog_of_first_attempts() {
     // One request at a time to the receiver: a failed delivery's retry, due at once, goes before the
-    // first attempts that were waiting longer in the database (it may wait behind the receiver's
-    // short queue in memory: a quarter second of its work).
+    // first attempts that were waiting longer in the database, and before those queued in memory
+    // (it may wait for the requests under way and for the next claim of retries: well under half
+    // of the backlog's two seconds, though the host's queue filled while its requests looked quick).
     let h = Harness::with(|b| {
         b.per_target_concurrency(1)
             .retry_policy(rest_hooks::RetryPolicy::new([Duration::ZERO, Duration::from_millis(200)]))
@@ -183,7 +184,7 @@ async fn a_retry_is_not_held_back_by_its_receivers_backlog_of_first_attempts() {
     h.receiver.wait_for(22).await;
     let paths: Vec<String> = h.receiver.received().iter().map(|r| r.path.clone()).collect();
     let second = paths.iter().enumerate().filter(|(_, p)| *p == "/flaky").nth(1).map(|(at, _)| at);
-    assert!(second.is_some_and(|at| at < 21), "the retry went out before the backlog did, not after it: {paths:?}");
+    assert!(second.is_some_and(|at| at < 11), "the retry went out before half of the backlog did: {paths:?}");
 }
 
 #[tokio::test]
