@@ -39,6 +39,7 @@ use crate::foundation::job::{InFlight, Job, Leased, Ready};
 use crate::foundation::panics::{catch, catch_async};
 use crate::foundation::slots::{Place, lane_of};
 use crate::foundation::store::outbox::{self, Format};
+use crate::foundation::store::shapes::{CHUNK, padded, runs};
 use crate::foundation::store::{delivery, hook_state};
 use crate::pipeline::deferred::Deferred;
 use crate::pipeline::deliver::Outcome;
@@ -227,12 +228,12 @@ impl Dispatcher {
         // Events with deliveries under way without a row are held; the others are dispatched.
         let (holding, done): (Vec<i64>, Vec<i64>) = dispatched.into_iter().partition(|id| held.contains_key(id));
         for chunk in done.chunks(CHUNK) {
-            outbox::mark_dispatched(now).filter(outbox::Column::Id.is_in(chunk.iter().copied())).exec(&txn).await?;
+            outbox::mark_dispatched(now).filter(outbox::Column::Id.is_in(padded(chunk))).exec(&txn).await?;
         }
         for chunk in holding.chunks(CHUNK) {
             outbox::Entity::update_many()
                 .col_expr(outbox::Column::LeaseUntil, Expr::value(lease_until))
-                .filter(outbox::Column::Id.is_in(chunk.iter().copied()))
+                .filter(outbox::Column::Id.is_in(padded(chunk)))
                 .exec(&txn)
                 .await?;
         }
@@ -494,7 +495,7 @@ impl Dispatcher {
             Due::Except(receivers) if receivers.len() <= MAX_LEFT_OUT => {
                 let mut query = query();
                 if !receivers.is_empty() {
-                    query = query.filter(delivery::Column::Receiver.is_not_in(receivers.iter().cloned()));
+                    query = query.filter(delivery::Column::Receiver.is_not_in(padded(receivers)));
                 }
                 query.limit(limit as u64).all(&self.shared.db).await
             }
@@ -557,7 +558,7 @@ impl Dispatcher {
             for chunk in ids.chunks(CHUNK) {
                 let claimed = delivery::Entity::update_many()
                     .col_expr(delivery::Column::LeaseUntil, Expr::value(lease_until))
-                    .filter(delivery::Column::Id.is_in(chunk.iter().copied()))
+                    .filter(delivery::Column::Id.is_in(padded(chunk)))
                     .filter(delivery::still_pending())
                     .filter(lease_matches(lease))
                     .exec(&txn)
@@ -611,9 +612,6 @@ const GENERAL_CLAIM_EVERY: std::time::Duration = std::time::Duration::from_milli
 
 /// How many receivers a claim names in its query to leave them out.
 const MAX_LEFT_OUT: usize = 200;
-
-/// Rows per multi-row statement: well under every backend's limit on bound parameters.
-const CHUNK: usize = 500;
 
 /// How a pass fans out its events.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -712,7 +710,7 @@ async fn with_states(txn: &DatabaseTransaction, hooks: Vec<HookTarget>) -> Resul
     let (mut disabled, mut ordered) = (HashSet::new(), HashSet::new());
     for chunk in ids.chunks(CHUNK) {
         let rows = hook_state::Entity::find()
-            .filter(hook_state::Column::HookId.is_in(chunk.iter().cloned()))
+            .filter(hook_state::Column::HookId.is_in(padded(chunk)))
             .filter(hook_state::Column::DisabledAt.is_not_null().or(hook_state::Column::Ordered.eq(true)))
             .all(txn)
             .await?;
@@ -737,10 +735,8 @@ async fn with_states(txn: &DatabaseTransaction, hooks: Vec<HookTarget>) -> Resul
 }
 
 async fn insert_deliveries(txn: &DatabaseTransaction, deliveries: Vec<delivery::ActiveModel>) -> Result<(), DbErr> {
-    let mut deliveries = deliveries.into_iter().peekable();
-    while deliveries.peek().is_some() {
-        let chunk: Vec<_> = deliveries.by_ref().take(CHUNK).collect();
-        delivery::Entity::insert_many(chunk).exec_without_returning(txn).await?;
+    for run in runs(&deliveries) {
+        delivery::Entity::insert_many(run.to_vec()).exec_without_returning(txn).await?;
     }
     Ok(())
 }
@@ -786,7 +782,7 @@ impl Dispatcher {
                 .select_only()
                 .column(outbox::Column::Id)
                 .column(outbox::Column::CreatedAt)
-                .filter(outbox::Column::Id.is_in(chunk.iter().copied()))
+                .filter(outbox::Column::Id.is_in(padded(chunk)))
                 .into_tuple::<(i64, i64)>()
                 .all(&self.shared.db)
                 .await;
@@ -960,7 +956,7 @@ async fn recorded_among(txn: &DatabaseTransaction, ids: &[Uuid]) -> Result<HashS
         let rows = delivery::Entity::find()
             .select_only()
             .column(delivery::Column::Id)
-            .filter(delivery::Column::Id.is_in(chunk.iter().copied()))
+            .filter(delivery::Column::Id.is_in(padded(chunk)))
             .into_tuple::<Uuid>()
             .all(txn)
             .await?;

@@ -13,12 +13,10 @@ use crate::foundation::delivery::Disabled;
 use crate::foundation::hook::{HookId, HookTarget};
 use crate::foundation::panics::{catch, catch_async};
 use crate::foundation::retry::Verdict;
+use crate::foundation::store::shapes::{CHUNK, padded};
 use crate::foundation::store::{hook_state, transitions};
 use crate::pipeline::deliver::Attempted;
 use crate::runtime::shared::Shared;
-
-/// Rows per multi-row statement.
-const CHUNK: usize = 500;
 
 /// Records the health of the hooks `attempts` went to and disables those that answered 410 or have
 /// been failing for longer than `disable_after`. Returns the hooks it disabled.
@@ -82,7 +80,7 @@ async fn track(
     for chunk in succeeded.chunks(CHUNK) {
         hook_state::Entity::update_many()
             .col_expr(hook_state::Column::FailingSince, Expr::value(Option::<i64>::None))
-            .filter(hook_state::Column::HookId.is_in(chunk.iter().cloned()))
+            .filter(hook_state::Column::HookId.is_in(padded(chunk)))
             .filter(hook_state::Column::FailingSince.is_not_null())
             .exec(txn)
             .await?;
@@ -107,12 +105,12 @@ async fn track(
             .await?;
         hook_state::Entity::update_many()
             .col_expr(hook_state::Column::FailingSince, Expr::value(now))
-            .filter(hook_state::Column::HookId.is_in(chunk.iter().cloned()))
+            .filter(hook_state::Column::HookId.is_in(padded(chunk)))
             .filter(hook_state::Column::FailingSince.is_null())
             .exec(txn)
             .await?;
         let states = hook_state::Entity::find()
-            .filter(hook_state::Column::HookId.is_in(chunk.iter().cloned()))
+            .filter(hook_state::Column::HookId.is_in(padded(chunk)))
             .filter(hook_state::Column::DisabledAt.is_null())
             .filter(hook_state::Column::FailingSince.lte(cutoff))
             .all(txn)

@@ -17,14 +17,12 @@ use uuid::Uuid;
 use crate::foundation::delivery::Disabled;
 use crate::foundation::retry::Verdict;
 use crate::foundation::slots::lane_of;
+use crate::foundation::store::shapes::{CHUNK, padded, runs};
 use crate::foundation::store::{attempt, delivery, outbox};
 use crate::pipeline::deliver::{Attempted, Outcome, Unrecorded};
 use crate::pipeline::health;
 use crate::runtime::shared::Shared;
 use crate::runtime::signals::{Due, Room};
-
-/// Rows per multi-row statement.
-const CHUNK: usize = 500;
 
 /// What a renewal of leases found: each delivery's and each held event's new lease, or `None`
 /// where it no longer held the lease.
@@ -83,7 +81,7 @@ where
         for chunk in keys.chunks(CHUNK) {
             let done = E::update_many()
                 .col_expr(lease, Expr::value(until))
-                .filter(id.is_in(chunk.iter().copied()))
+                .filter(id.is_in(padded(chunk)))
                 .filter(pending.clone())
                 .filter(lease.eq(lease_until))
                 .exec(txn)
@@ -97,7 +95,7 @@ where
             let still: HashSet<K> = E::find()
                 .select_only()
                 .column(id)
-                .filter(id.is_in(chunk.iter().copied()))
+                .filter(id.is_in(padded(chunk)))
                 .filter(pending.clone())
                 .filter(lease.eq(until))
                 .into_tuple::<K>()
@@ -192,8 +190,8 @@ async fn insert_rows(txn: &DatabaseTransaction, batch: &[Outcome], now: i64) -> 
         written.push((outcome.id, unrecorded.outbox_id));
         rows.push(row);
     }
-    for chunk in rows.chunks(CHUNK) {
-        delivery::Entity::insert_many(chunk.to_vec())
+    for run in runs(&rows) {
+        delivery::Entity::insert_many(run.to_vec())
             .on_conflict_do_nothing_on([delivery::Column::Id])
             .exec_without_returning(txn)
             .await?;
@@ -272,7 +270,7 @@ async fn mark_dispatched(txn: &DatabaseTransaction, completed: Vec<(i64, i64)>, 
     for (lease_until, ids) in by_lease {
         for chunk in ids.chunks(CHUNK) {
             outbox::mark_dispatched(now)
-                .filter(outbox::Column::Id.is_in(chunk.iter().copied()))
+                .filter(outbox::Column::Id.is_in(padded(chunk)))
                 .filter(outbox::Column::State.eq(outbox::state::PENDING))
                 .filter(outbox::Column::LeaseUntil.eq(lease_until))
                 .exec(txn)
@@ -300,8 +298,8 @@ async fn log_attempts(txn: &DatabaseTransaction, batch: &[Outcome]) -> Result<()
             ..Default::default()
         })
         .collect();
-    for chunk in rows.chunks(CHUNK) {
-        attempt::Entity::insert_many(chunk.to_vec()).exec_without_returning(txn).await?;
+    for run in runs(&rows) {
+        attempt::Entity::insert_many(run.to_vec()).exec_without_returning(txn).await?;
     }
     Ok(())
 }
@@ -344,7 +342,7 @@ async fn write_delivered(txn: &DatabaseTransaction, batch: &[Outcome], now: i64)
                 .col_expr(delivery::Column::LastError, Expr::value(Option::<String>::None))
                 .col_expr(delivery::Column::LeaseUntil, Expr::value(Option::<i64>::None))
                 .col_expr(delivery::Column::DeliveredAt, Expr::value(now))
-                .filter(delivery::Column::Id.is_in(chunk.iter().copied()))
+                .filter(delivery::Column::Id.is_in(padded(chunk)))
                 .filter(delivery::Column::LeaseUntil.eq(lease_until))
                 .filter(delivery::still_pending())
                 .exec(txn)

@@ -130,8 +130,9 @@ pub(crate) async fn write<C: ConnectionTrait>(
 }
 
 async fn insert_chunks<C: ConnectionTrait>(db: &C, rows: &[outbox::ActiveModel]) -> Result<(), DbErr> {
-    for chunk in rows.chunks(500) {
-        outbox::Entity::insert_many(chunk.to_vec()).exec_without_returning(db).await?;
+    // In runs of few lengths, for the application's statement cache (see `shapes`).
+    for run in crate::foundation::store::shapes::runs(rows) {
+        outbox::Entity::insert_many(run.to_vec()).exec_without_returning(db).await?;
     }
     Ok(())
 }

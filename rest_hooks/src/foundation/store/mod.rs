@@ -32,6 +32,7 @@ pub mod delivery;
 pub mod hook_state;
 pub mod outbox;
 mod schema;
+pub(crate) mod shapes;
 pub(crate) mod steps;
 pub(crate) mod transitions;
 
