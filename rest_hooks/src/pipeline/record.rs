@@ -14,6 +14,7 @@ use crate::foundation::error::RecordError;
 use crate::foundation::event_map::Mapping;
 use crate::foundation::hookable::{Audience, Hookable};
 use crate::foundation::store::outbox::{self, Format};
+use crate::foundation::store::shapes::runs;
 use crate::foundation::store::{PAYLOAD_VERSION, now_ms};
 use crate::runtime::shared::Shared;
 use crate::runtime::signals::Nudge;
@@ -118,7 +119,7 @@ pub(crate) async fn write<C: ConnectionTrait>(
         Some(row) if rows.is_empty() => outbox::Entity::insert(row).exec_without_returning(db).await.map(drop),
         Some(row) => {
             rows.push(row);
-            insert_chunks(db, &rows).await
+            insert_runs(db, &rows).await
         }
     };
     written.map_err(|error| match missing_outbox(&error) {
@@ -129,9 +130,10 @@ pub(crate) async fn write<C: ConnectionTrait>(
     Ok(count)
 }
 
-async fn insert_chunks<C: ConnectionTrait>(db: &C, rows: &[outbox::ActiveModel]) -> Result<(), DbErr> {
-    // In runs of few lengths, for the application's statement cache (see `shapes`).
-    for run in crate::foundation::store::shapes::runs(rows) {
+/// Inserts `rows` in runs of few lengths, for the application's statement cache (see
+/// [`runs`]).
+async fn insert_runs<C: ConnectionTrait>(db: &C, rows: &[outbox::ActiveModel]) -> Result<(), DbErr> {
+    for run in runs(rows) {
         outbox::Entity::insert_many(run.to_vec()).exec_without_returning(db).await?;
     }
     Ok(())
